@@ -1,0 +1,177 @@
+"""The three jobs, as plain functions over a `SeriesSet`: train, predict, evaluate.
+
+The CLI calls these; so can Python code. Nothing here prints: progress goes to `on_event`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from rnncast import backtest, data, forecast, train
+from rnncast.artifact import Artifact
+from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig
+from rnncast.data import SeriesSet
+from rnncast.errors import ConfigError, DataError
+from rnncast.timeaxis import LOOKBACK_PER_HORIZON
+
+
+def resolve_shapes(
+    series: SeriesSet,
+    model: ModelConfig,
+    horizon: int | None = None,
+    lookback: int | None = None,
+    val_size: int | None = None,
+    segment: int | None = None,
+) -> tuple[WindowConfig, ModelConfig]:
+    """Fill unset window lengths from the data's frequency.
+
+    horizon: by frequency (M4's: hourly 48, daily 14, weekly 13, monthly 18, quarterly 8,
+    yearly 6; 10 for integer steps). segment: the seasonal period when it is 2 to 24 steps
+    (hourly 24, daily 7, monthly 12, quarterly 4), else lookback / 8 rounded up. lookback:
+    3 x horizon, rounded up to whole segments. validation: one horizon.
+    """
+    h = horizon if horizon is not None else series.axis.default_horizon
+    if lookback is not None and segment is not None and lookback % segment:
+        lower, upper = lookback // segment * segment, -(-lookback // segment) * segment
+        raise ConfigError(
+            f"--lookback {lookback} is not a multiple of --segment {segment}: use "
+            + (f"{lower} or {upper}" if lower else f"{upper}")
+        )
+    if segment is None:
+        segment = default_segment(series.axis.season_length, lookback or LOOKBACK_PER_HORIZON * h)
+        while lookback is not None and lookback % segment:
+            segment -= 1  # the largest segment at most the default that divides the lookback
+    if lookback is None:
+        lookback = -(-LOOKBACK_PER_HORIZON * h // segment) * segment
+    window = WindowConfig(
+        lookback=lookback, horizon=h, val_size=val_size if val_size is not None else h
+    )
+    return window, dataclasses.replace(model, segment=segment)
+
+
+def default_segment(season_length: int, lookback: int) -> int:
+    if 2 <= season_length <= 24:
+        return season_length
+    return max(1, -(-lookback // 8))
+
+
+def fit(
+    series: SeriesSet,
+    window: WindowConfig,
+    model: ModelConfig,
+    config: TrainConfig,
+    read_options: ReadOptions | None = None,
+    data_path: str | None = None,
+    on_event: Callable[[train.Event], None] | None = None,
+) -> tuple[Artifact, train.TrainResult]:
+    """Train on every series; return the model file's contents and the training result."""
+    result = train.fit(series, window, model, config, on_event)
+    artifact = Artifact(
+        read_options=read_options or ReadOptions(),
+        schema=series.schema,
+        axis=series.axis,
+        window=window,
+        model=model,
+        train=config,
+        state_dict=result.network.state_dict(),
+        data_path=data_path or "",
+        data_abspath=os.path.abspath(data_path) if data_path else "",
+        series_ids=[str(i) for i in series.ids],
+        cutoffs=_as_plain_times(series.ends),
+        values=len(series.values),
+        fingerprint=series.fingerprint(),
+        history=result.history,
+        summary={
+            "series": len(series),
+            "best_epoch": result.best_epoch,
+            "best_val_loss": result.best_val_loss,
+            "epochs": len(result.history),
+            "steps": result.steps,
+            "stopped": result.stopped,
+            "seconds": round(result.seconds, 3),
+            "device": result.device,
+            "train_windows": result.train_windows,
+            "val_windows": result.val_windows,
+            "parameters": sum(p.numel() for p in result.network.parameters()),
+        },
+    )
+    return artifact, result
+
+
+def _as_plain_times(times: pd.Index) -> list[Any]:
+    if isinstance(times, pd.DatetimeIndex):
+        return [t.isoformat() for t in times]
+    return [int(t) for t in times]
+
+
+def load_data_for(artifact: Artifact, path: str | None) -> SeriesSet:
+    """Read `path`, or the model's own training data when `path` is None, the way the model
+    was trained, and check that its times advance as the model's did."""
+    if path is None:
+        recorded = artifact.data_abspath or artifact.data_path
+        if not recorded:
+            raise DataError("the model does not record its training data: pass DATA")
+        if not Path(recorded).exists():
+            raise DataError(
+                f"the training data recorded in the model ('{artifact.data_path}') no longer "
+                "exists: pass DATA"
+            )
+        path = recorded
+    series = data.load(path, artifact.read_options)
+    ours, theirs = series.axis, artifact.axis
+    if (ours.kind, ours.freq) != (theirs.kind, theirs.freq):
+        raise DataError(
+            f"'{path}' has {ours.describe()} times but the model was trained on "
+            f"{theirs.describe()} data: give data of the model's frequency"
+        )
+    return series
+
+
+def _device(spec: str) -> torch.device:
+    return train.resolve_device(spec)
+
+
+def predict(
+    artifact: Artifact, series: SeriesSet, horizon: int | None = None, device: str = "auto"
+) -> pd.DataFrame:
+    """Forecast the next `horizon` (default: the trained horizon) values of every series."""
+    trained = artifact.window.horizon
+    h = trained if horizon is None else horizon
+    if h < 1 or h > trained:
+        raise ConfigError(
+            f"--horizon {h} is beyond what the model was trained for ({trained}): use 1 to "
+            f"{trained}, or retrain with --horizon {h}"
+        )
+    dev = _device(device)
+    return forecast.forecast_frame(
+        artifact.network(dev), series, artifact.window.lookback, h, artifact.model.scaling, dev
+    )
+
+
+def evaluate(
+    artifact: Artifact, series: SeriesSet, windows: int = 1, device: str = "auto"
+) -> dict[str, Any]:
+    """Backtest the last `windows` horizons of every series against naive baselines."""
+    if windows < 1:
+        raise ConfigError(f"--windows must be at least 1, got {windows}")
+    dev = _device(device)
+    cutoffs = dict(zip(artifact.series_ids, artifact.cutoffs, strict=True))
+    report = backtest.backtest(
+        artifact.network(dev),
+        series,
+        artifact.window.lookback,
+        artifact.window.horizon,
+        windows,
+        artifact.model.scaling,
+        cutoffs,
+        dev,
+    )
+    report["data_fingerprint_matches_training"] = series.fingerprint() == artifact.fingerprint
+    return report

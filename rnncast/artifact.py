@@ -1,0 +1,170 @@
+"""Save and load the single model file.
+
+The file is a `torch.save` archive of plain data only (dicts, lists, strings, numbers and
+tensors), loaded with `torch.load(weights_only=True)`: loading never runs code from the file.
+It holds the format version, the rnncast and torch versions, the resolved configuration, how
+the data was read, the time axis, each series' training cut-off, the training history, a
+fingerprint of the training data, and the weights (always stored on the CPU, so a model
+trained on a GPU loads anywhere).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from rnncast import __version__, models
+from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig, from_dict, to_dict
+from rnncast.data import Schema
+from rnncast.errors import ArtifactError
+from rnncast.outputs import atomic_write
+from rnncast.timeaxis import TimeAxis
+
+FORMAT = "rnncast-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Artifact:
+    """Everything `predict`, `evaluate` and `info` need, in memory."""
+
+    read_options: ReadOptions
+    schema: Schema
+    axis: TimeAxis
+    window: WindowConfig
+    model: ModelConfig
+    train: TrainConfig
+    state_dict: dict[str, torch.Tensor]
+    data_path: str = ""
+    data_abspath: str = ""
+    series_ids: list[str] = field(default_factory=list)
+    cutoffs: list[Any] = field(default_factory=list)
+    values: int = 0
+    fingerprint: str = ""
+    history: list[dict] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    rnncast_version: str = __version__
+    torch_version: str = str(torch.__version__)
+    created: str = field(
+        default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    )
+    format_version: int = FORMAT_VERSION
+
+    def network(self, device: torch.device | str = "cpu") -> nn.Module:
+        net = models.build(self.model, self.window.lookback, self.window.horizon)
+        try:
+            net.load_state_dict(self.state_dict)
+        except RuntimeError as e:
+            first = str(e).splitlines()[0]
+            raise ArtifactError(
+                f"the weights in the model file do not fit its configuration ({first}): the "
+                "file is damaged; retrain with 'rnncast train'"
+            ) from None
+        return net.to(device).eval()
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": self.format_version,
+            "rnncast_version": self.rnncast_version,
+            "torch_version": self.torch_version,
+            "created": self.created,
+            "config": {
+                "read": to_dict(self.read_options),
+                "window": to_dict(self.window),
+                "model": to_dict(self.model),
+                "train": to_dict(self.train),
+            },
+            "data": {
+                "path": self.data_path,
+                "abspath": self.data_abspath,
+                "schema": self.schema.to_dict(),
+                "axis": self.axis.to_dict(),
+                "series_ids": list(self.series_ids),
+                "cutoffs": list(self.cutoffs),
+                "values": self.values,
+                "fingerprint": self.fingerprint,
+            },
+            "history": self.history,
+            "summary": self.summary,
+            "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.state_dict.items()},
+        }
+
+    @classmethod
+    def from_payload(cls, p: dict[str, Any]) -> Artifact:
+        c, d = p["config"], p["data"]
+        return cls(
+            read_options=from_dict(ReadOptions, c["read"]),
+            schema=Schema.from_dict(d["schema"]),
+            axis=TimeAxis.from_dict(d["axis"]),
+            window=from_dict(WindowConfig, c["window"]),
+            model=from_dict(ModelConfig, c["model"]),
+            train=from_dict(TrainConfig, c["train"]),
+            state_dict=dict(p["state_dict"]),
+            data_path=d.get("path", ""),
+            data_abspath=d.get("abspath", ""),
+            series_ids=list(d.get("series_ids", [])),
+            cutoffs=list(d.get("cutoffs", [])),
+            values=int(d.get("values", 0)),
+            fingerprint=d.get("fingerprint", ""),
+            history=list(p.get("history", [])),
+            summary=dict(p.get("summary", {})),
+            rnncast_version=p.get("rnncast_version", "?"),
+            torch_version=p.get("torch_version", "?"),
+            created=p.get("created", ""),
+            format_version=int(p["format_version"]),
+        )
+
+
+def save(artifact: Artifact, path: str | Path) -> None:
+    """Write the model file atomically (temporary file, fsync, rename)."""
+    payload = artifact.to_payload()
+    atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def load(path: str | Path) -> Artifact:
+    """Read a model file; any problem with the file is an `ArtifactError` with one line."""
+    p = Path(path)
+    if not p.exists():
+        raise ArtifactError(
+            f"model file '{path}' not found: train one with 'rnncast train DATA' or pass --model"
+        )
+    if p.is_dir():
+        raise ArtifactError(f"model file '{path}' is a folder: pass the model file with --model")
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # an untrusted file: whatever the loader trips on, it is unreadable
+        raise ArtifactError(
+            f"'{path}' is not a readable rnncast model file ({_reason(e)}): it may be truncated "
+            "or something else; retrain with 'rnncast train'"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ArtifactError(
+            f"'{path}' is not an rnncast model file (it is a torch file without rnncast's "
+            "header): pass a file written by 'rnncast train'"
+        )
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ArtifactError(
+            f"'{path}' was written by a newer rnncast ({payload.get('rnncast_version', '?')}, "
+            f"model format {version}); this rnncast {__version__} reads format "
+            f"{FORMAT_VERSION}: upgrade with 'pip install -U rnncast'"
+        )
+    try:
+        return Artifact.from_payload(payload)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ArtifactError(
+            f"'{path}' is a damaged rnncast model file ({type(e).__name__}: {e}): retrain with "
+            "'rnncast train'"
+        ) from None
+
+
+def _reason(e: Exception) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:120]}" if text else type(e).__name__

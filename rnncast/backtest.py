@@ -1,0 +1,148 @@
+"""Rolling-origin backtest: forecast the last N horizon-length windows of every series, score
+the model and the naive and seasonal-naive baselines on the same windows, and say which
+windows the model already saw in training.
+
+Window k (k = 1..N) of a series of length n forecasts positions [n - k*H, n - (k-1)*H) from
+the lookback just before them. Per-series scores average that series' windows; overall scores
+average the series (as the M4 competition does), ignoring NaN (a MASE whose history is flat).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from rnncast import metrics
+from rnncast.data import SeriesSet
+from rnncast.errors import DataError
+from rnncast.forecast import forecast_at
+from rnncast.windows import backtest_origins
+
+METHODS = ("model", "naive", "seasonal_naive")
+
+
+def backtest(
+    network: nn.Module,
+    series: SeriesSet,
+    lookback: int,
+    horizon: int,
+    windows: int,
+    scaling_method: str,
+    cutoffs: dict[str, Any] | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Score the model and the baselines; returns a JSON-able report (see module docstring)."""
+    lengths = series.lengths
+    counts = backtest_origins(lengths, lookback, horizon, windows)
+    if not counts.any():
+        raise DataError(
+            f"no series in '{series.source}' is long enough for one backtest window: that "
+            f"needs lookback {lookback} + horizon {horizon} = {lookback + horizon} values, the "
+            f"longest has {int(lengths.max())}"
+        )
+    which = np.repeat(np.arange(len(series)), counts)  # series of each window
+    k = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+    pos = lengths[which] - k * horizon  # first forecast position within the series
+    origins = series.offsets[which] + pos  # ... and in the flat array
+    targets = series.values[origins[:, None] + np.arange(horizon)[None, :]]
+    m = series.axis.season_length
+    forecasts = {
+        "model": forecast_at(
+            network, series.values, origins - lookback, lookback, horizon, scaling_method, device
+        ),
+        "naive": metrics.naive(series.values, origins, horizon),
+        "seasonal_naive": metrics.seasonal_naive(
+            series.values, series.offsets, origins, which, horizon, m
+        ),
+    }
+    scale = metrics.seasonal_scales(series.values, series.offsets, origins, which, m)
+    scores = {name: metrics.score(targets, f, scale) for name, f in forecasts.items()}
+
+    seen = _in_training(series, which, pos, cutoffs)
+    per_series = _per_series(series, which, counts, seen, scores)
+    overall = {
+        name: {
+            metric: _nanmean([s[name][metric] for s in per_series]) for metric in metrics.METRICS
+        }
+        for name in METHODS
+    }
+    skill = {
+        f"vs_{base}": {
+            metric: _ratio(overall["model"][metric], overall[base][metric])
+            for metric in metrics.METRICS
+        }
+        for base in ("naive", "seasonal_naive")
+    }
+    skipped = [str(series.ids[i]) for i in np.flatnonzero(counts == 0)]
+    return {
+        "data": series.source,
+        "horizon": horizon,
+        "lookback": lookback,
+        "windows": windows,
+        "season_length": m,
+        "series": int((counts > 0).sum()),
+        "windows_scored": int(counts.sum()),
+        "windows_in_training": int(seen.sum()),
+        "overall": overall,
+        "skill": skill,
+        "skipped_series": skipped,
+        "per_series": per_series,
+    }
+
+
+def _in_training(series: SeriesSet, which, pos, cutoffs) -> np.ndarray:
+    """True for windows whose first forecast time is at or before the series' training
+    cut-off (the model saw those values while training)."""
+    if not cutoffs:
+        return np.zeros(len(which), dtype=bool)
+    keys = [str(i) for i in series.ids]
+    known = np.array([key in cutoffs for key in keys])
+    if not known.any():
+        return np.zeros(len(which), dtype=bool)
+    first_time = series.axis.at(series.starts[which], pos)
+    cut = [cutoffs.get(key) for key in keys]
+    if series.axis.kind == "datetime":
+        tz = series.starts.tz
+        cut_times = pd.DatetimeIndex([pd.Timestamp(c) if c is not None else pd.NaT for c in cut])
+        if tz is not None and cut_times.tz is None:
+            cut_times = cut_times.tz_localize(tz)
+        return known[which] & np.asarray(first_time <= cut_times[which])
+    cut_int = np.array([int(c) if c is not None else np.iinfo(np.int64).min for c in cut])
+    return known[which] & (np.asarray(first_time) <= cut_int[which])
+
+
+def _per_series(series, which, counts, seen, scores) -> list[dict[str, Any]]:
+    out = []
+    ends = np.cumsum(counts)
+    for i in np.flatnonzero(counts):
+        sl = slice(int(ends[i] - counts[i]), int(ends[i]))
+        row: dict[str, Any] = {
+            "id": _plain(series.ids[i]),
+            "windows": int(counts[i]),
+            "in_training": int(seen[sl].sum()),
+        }
+        for name in METHODS:
+            row[name] = {metric: _nanmean(scores[name][metric][sl]) for metric in metrics.METRICS}
+        out.append(row)
+    return out
+
+
+def _nanmean(values) -> float | None:
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    return float(arr.mean()) if len(arr) else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0 or not math.isfinite(b):
+        return None
+    return a / b
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars as Python ones, so the report is JSON-able."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,165 @@
+"""Settings as frozen dataclasses: how data is read, windowed, modelled and trained.
+
+Each class checks its own values and raises `ConfigError` with the option's CLI name, so a
+bad value reads the same from the CLI and from Python. `to_dict` / `from_dict` give plain
+JSON-able dicts, which is how the model file stores them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+from rnncast.errors import ConfigError
+
+CELLS = ("rnn", "lstm", "gru")
+SCALINGS = ("window", "none")
+LOSSES = ("mae", "mse", "huber")
+
+T = TypeVar("T")
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def to_dict(settings: Any) -> dict[str, Any]:
+    """A settings dataclass as a plain dict (tuples become lists)."""
+    out = {}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a settings dataclass from `to_dict` output; unknown keys are ignored so that
+    files written by a newer minor version still load."""
+    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    kwargs = {}
+    for name, value in data.items():
+        if name in known:
+            kwargs[name] = tuple(value) if isinstance(value, list) else value
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a data file: column names and time handling (all optional)."""
+
+    id_col: str | None = None
+    time_col: str | None = None
+    target: tuple[str, ...] = ()
+    freq: str | None = None
+    time_format: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("id_col", "time_col"):
+            value = getattr(self, name)
+            _require(
+                value is None or value.strip() != "",
+                f"--{name.replace('_', '-')} is empty: give a column name",
+            )
+        _require(
+            all(t.strip() for t in self.target),
+            "--target has an empty column name: give names separated by commas, e.g. --target a,b",
+        )
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """Lookback (input length), horizon (output length) and the validation tail.
+
+    `val_size` is the number of most recent steps of each series held back for early
+    stopping; 0 turns validation (and early stopping) off.
+    """
+
+    lookback: int
+    horizon: int
+    val_size: int
+
+    def __post_init__(self) -> None:
+        _require(self.lookback >= 1, f"--lookback must be at least 1, got {self.lookback}")
+        _require(self.horizon >= 1, f"--horizon must be at least 1, got {self.horizon}")
+        _require(self.val_size >= 0, f"--val-size must be 0 or more, got {self.val_size}")
+        _require(
+            self.val_size == 0 or self.val_size >= self.horizon,
+            f"--val-size {self.val_size} is shorter than the horizon {self.horizon}: "
+            f"use 0 (no validation) or at least {self.horizon}",
+        )
+
+    @property
+    def width(self) -> int:
+        """Length of one training window: lookback followed by horizon."""
+        return self.lookback + self.horizon
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: recurrent cell and size (names as in `torch.nn.RNN`), scaling, and the
+    segment length: the lookback is read `segment` steps at a time, so the recurrence runs
+    lookback / segment steps (segment-wise input, as in SegRNN; 1 = one value per step)."""
+
+    cell: str = "gru"
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.1
+    scaling: str = "window"
+    segment: int = 1
+
+    def __post_init__(self) -> None:
+        _require(self.cell in CELLS, f"--cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
+        _require(self.hidden_size >= 1, f"--hidden-size must be at least 1, got {self.hidden_size}")
+        _require(self.num_layers >= 1, f"--num-layers must be at least 1, got {self.num_layers}")
+        _require(0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}")
+        _require(self.segment >= 1, f"--segment must be at least 1, got {self.segment}")
+        _require(
+            self.scaling in SCALINGS,
+            f"--scaling must be one of {', '.join(SCALINGS)}, got '{self.scaling}'",
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation: AdamW, gradient clipping, plateau LR schedule, early stopping.
+
+    An epoch is one shuffled pass over the training windows, cut off after `epoch_size`
+    windows on large data and repeated up to 20 batches on small data, followed by the
+    validation loss; so patience and the LR schedule count comparable numbers of optimiser
+    steps on small and large data.
+    """
+
+    max_epochs: int = 100
+    max_steps: int | None = None
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    patience: int = 10
+    epoch_size: int = 16384
+    loss: str = "mae"
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        _require(self.max_epochs >= 1, f"--max-epochs must be at least 1, got {self.max_epochs}")
+        _require(
+            self.max_steps is None or self.max_steps >= 1,
+            f"--max-steps must be at least 1, got {self.max_steps}",
+        )
+        _require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
+        _require(self.lr > 0, f"--lr must be positive, got {self.lr}")
+        _require(
+            self.weight_decay >= 0, f"--weight-decay must be 0 or more, got {self.weight_decay}"
+        )
+        _require(self.grad_clip > 0, f"--grad-clip must be positive, got {self.grad_clip}")
+        _require(self.patience >= 1, f"--patience must be at least 1, got {self.patience}")
+        _require(self.epoch_size >= 1, f"--epoch-size must be at least 1, got {self.epoch_size}")
+        _require(
+            self.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}, got '{self.loss}'"
+        )
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)

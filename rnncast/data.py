@@ -1,0 +1,569 @@
+"""Read any supported input into one set of series, and validate it up front.
+
+Inputs: a CSV file, a Parquet file, or a folder of Parquet files, in one of three layouts:
+
+- long: one row per (series id, time, value), `unique_id, ds, y` by default;
+- wide: a time column and one numeric column per series;
+- values: numeric columns and no time column at all (times are row numbers 0, 1, 2, ...).
+
+Everything wrong with the data is found here, before any training, and reported as a
+`DataError` whose one-line message says what, where (line of a CSV, row of a Parquet file)
+and how to fix it. The result is a `SeriesSet`: every series' values in one float32 array
+with offsets, plus ids, first and last times, and the time axis.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnncast.config import ReadOptions
+from rnncast.errors import DataError
+from rnncast.timeaxis import TimeAxis, infer_datetime_freq, parse_freq
+
+DEFAULT_ID, DEFAULT_TIME, DEFAULT_TARGET = "unique_id", "ds", "y"
+TIME_NAMES = {
+    "ds", "date", "time", "timestamp", "datetime", "period", "month", "year", "week", "day",
+    "hour", "t", "step", "index",
+}  # fmt: skip
+CSV_SUFFIXES = {".csv", ".txt", ".tsv", ".gz", ".bz2", ".zip", ".xz"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+
+
+@dataclass(frozen=True)
+class Schema:
+    """How the columns of a file map onto series.
+
+    `id_col` and `time_col` are the names the output uses for ids and times (the input's
+    own names, or `unique_id` / `ds` where the input has no such column). `columns` lists
+    the series columns of wide and values layouts.
+    """
+
+    layout: str
+    id_col: str
+    time_col: str
+    target: str
+    columns: tuple[str, ...] = ()
+    has_time: bool = True
+
+    def describe(self) -> str:
+        if self.layout == "long":
+            return f"long (id '{self.id_col}', time '{self.time_col}', value '{self.target}')"
+        cols = ", ".join(self.columns[:4]) + (", ..." if len(self.columns) > 4 else "")
+        if self.layout == "wide":
+            return f"wide (time '{self.time_col}'; series columns {cols})"
+        return f"values without times (series columns {cols})"
+
+    def to_dict(self) -> dict:
+        return {
+            "layout": self.layout,
+            "id_col": self.id_col,
+            "time_col": self.time_col,
+            "target": self.target,
+            "columns": list(self.columns),
+            "has_time": self.has_time,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Schema:
+        return cls(
+            layout=data["layout"],
+            id_col=data["id_col"],
+            time_col=data["time_col"],
+            target=data["target"],
+            columns=tuple(data.get("columns", ())),
+            has_time=bool(data.get("has_time", True)),
+        )
+
+
+@dataclass
+class SeriesSet:
+    """Many series in one flat float32 array: series i is `values[offsets[i]:offsets[i+1]]`.
+
+    Times are on a regular grid (checked when reading), so each series is described by its
+    first and last time; `axis` says how times advance.
+    """
+
+    ids: np.ndarray
+    values: np.ndarray
+    offsets: np.ndarray
+    starts: pd.Index
+    ends: pd.Index
+    axis: TimeAxis
+    schema: Schema
+    source: str = "<data>"
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def series(self, i: int) -> np.ndarray:
+        return self.values[self.offsets[i] : self.offsets[i + 1]]
+
+    def fingerprint(self) -> str:
+        """A SHA-256 of the values, series lengths, ids and first times."""
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(self.values).tobytes())
+        h.update(np.ascontiguousarray(self.offsets, dtype=np.int64).tobytes())
+        h.update("\x1f".join(map(str, self.ids)).encode())
+        h.update("\x1f".join(map(str, self.starts)).encode())
+        return h.hexdigest()
+
+
+# ---- reading files ----------------------------------------------------------------------
+
+
+class _Located:
+    """Turns a row number of the frame into words: a CSV line or a Parquet row."""
+
+    def __init__(self, name: str, kind: str):
+        self.name, self.kind = name, kind
+
+    def at(self, row: int) -> str:
+        return f"line {row + 2}" if self.kind == "csv" else f"row {row + 1}"
+
+
+def read_table(path: str | Path) -> tuple[pd.DataFrame, str]:
+    """Read a CSV file, a Parquet file or a folder of Parquet files; return (frame, kind)."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"data file '{path}' not found: check the path")
+    if p.is_dir():
+        return _read_parquet_folder(p), "parquet"
+    suffix = p.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet(p), "parquet"
+    if suffix in CSV_SUFFIXES:
+        return _read_csv(p), "csv"
+    raise DataError(
+        f"'{path}' has an unsupported file type '{p.suffix}': give a .csv or .parquet file, "
+        "or a folder of .parquet files"
+    )
+
+
+def _read_csv(p: Path) -> pd.DataFrame:
+    sep = "\t" if p.suffix.lower() == ".tsv" else ","
+    try:
+        df = pd.read_csv(p, sep=sep)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"'{p}' is empty: give a CSV file with a header row and data") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"'{p}' is not a readable CSV file ({first}): check its format") from None
+    if len(df.columns) and all(_is_number(c) for c in df.columns):
+        # No header: the first row holds values, not names.
+        df = pd.read_csv(p, sep=sep, header=None)
+        df.columns = [DEFAULT_TARGET] if df.shape[1] == 1 else [f"y{i}" for i in range(df.shape[1])]
+    if df.empty:
+        raise DataError(f"'{p}' has a header but no rows: add data below the header")
+    return df
+
+
+def _read_parquet(p: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        df = pq.read_table(p).to_pandas()
+    except (pa.ArrowInvalid, OSError) as e:
+        raise DataError(f"'{p}' is not a readable Parquet file ({_first_line(e)})") from None
+    if df.empty:
+        raise DataError(f"'{p}' has no rows: give a Parquet file with data")
+    return df
+
+
+def _read_parquet_folder(p: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in PARQUET_SUFFIXES)
+    if not files:
+        raise DataError(
+            f"folder '{p}' holds no .parquet files: point at a file or a folder of them"
+        )
+    try:
+        table = ds.dataset([str(f) for f in files], format="parquet").to_table()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as e:
+        raise DataError(
+            f"the Parquet files in '{p}' cannot be read together ({_first_line(e)}): "
+            "give them all the same columns and types"
+        ) from None
+    df = table.to_pandas()
+    if df.empty:
+        raise DataError(f"the Parquet files in '{p}' have no rows")
+    return df
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _is_number(text: object) -> bool:
+    try:
+        float(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+# ---- schema detection -------------------------------------------------------------------
+
+
+def _missing_column(name: str, columns: list[str], where: str, option: str) -> DataError:
+    close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
+    return DataError(
+        f"column '{name}' not found in '{where}' (columns: {shown}): {hint}"
+        f"name the right column with {option}"
+    )
+
+
+def detect_schema(df: pd.DataFrame, options: ReadOptions, where: str) -> Schema:
+    """Decide the layout from the columns and the options."""
+    columns = [str(c) for c in df.columns]
+    if options.id_col is not None or DEFAULT_ID in columns:
+        return _long_schema(columns, options, where)
+    time_col = options.time_col
+    if time_col is not None and time_col not in columns:
+        raise _missing_column(time_col, columns, where, "--time-col")
+    if time_col is None:
+        time_col = _guess_time_column(df, columns)
+    rest = [c for c in columns if c != time_col]
+    if options.target:
+        for t in options.target:
+            if t not in columns:
+                raise _missing_column(t, columns, where, "--target")
+        series = list(options.target)
+    else:
+        non_numeric = [c for c in rest if not _numeric_like(df[c])]
+        if non_numeric:
+            raise DataError(
+                f"'{where}' has a non-numeric column '{non_numeric[0]}' besides the time column: "
+                f"for long data name the id column with --id-col, or pick the value columns "
+                f"with --target"
+            )
+        series = rest
+    if not series:
+        raise DataError(f"'{where}' has no value columns besides '{time_col}': add one")
+    if time_col is None:
+        return Schema("values", DEFAULT_ID, DEFAULT_TIME, DEFAULT_TARGET, tuple(series), False)
+    return Schema("wide", DEFAULT_ID, time_col, DEFAULT_TARGET, tuple(series))
+
+
+def _long_schema(columns: list[str], options: ReadOptions, where: str) -> Schema:
+    id_col = options.id_col or DEFAULT_ID
+    time_col = options.time_col or DEFAULT_TIME
+    if len(options.target) > 1:
+        raise DataError(
+            f"long data takes one --target column, got {len(options.target)} "
+            f"({', '.join(options.target)}): name the single value column"
+        )
+    target = options.target[0] if options.target else DEFAULT_TARGET
+    for name, option in ((id_col, "--id-col"), (time_col, "--time-col"), (target, "--target")):
+        if name not in columns:
+            raise _missing_column(name, columns, where, option)
+    return Schema("long", id_col, time_col, target)
+
+
+def _guess_time_column(df: pd.DataFrame, columns: list[str]) -> str | None:
+    if DEFAULT_TIME in columns:
+        return DEFAULT_TIME
+    first = columns[0]
+    col = df.iloc[:, 0]
+    if pd.api.types.is_datetime64_any_dtype(col) or not _numeric_like(col):
+        return first
+    if first.strip().lower() in TIME_NAMES:
+        return first
+    return None
+
+
+def _numeric_like(col: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+
+
+# ---- column parsing ---------------------------------------------------------------------
+
+
+def _parse_values(col: pd.Series, name: str, loc: _Located) -> np.ndarray:
+    """The value column as float64; non-numeric cells are an error naming the first."""
+    if _numeric_like(col):
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    numbers = pd.to_numeric(col, errors="coerce")
+    bad = numbers.isna().to_numpy() & col.notna().to_numpy()
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(
+            f"column '{name}' in '{loc.name}' has {len(rows)} non-numeric value"
+            f"{'s' if len(rows) > 1 else ''} (first at {loc.at(rows[0])}: "
+            f"'{col.iloc[rows[0]]}'): fix the values or pick another column with --target"
+        )
+    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _parse_times(col: pd.Series, name: str, loc: _Located, options: ReadOptions) -> pd.Index:
+    """The time column as a DatetimeIndex or an integer Index."""
+    missing = col.isna().to_numpy()
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise DataError(
+            f"column '{name}' in '{loc.name}' has {len(rows)} empty time"
+            f"{'s' if len(rows) > 1 else ''} (first at {loc.at(rows[0])}): fill in every time"
+        )
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return pd.DatetimeIndex(col)
+    if options.time_format is None and pd.api.types.is_integer_dtype(col):
+        return pd.Index(col.to_numpy(dtype=np.int64))
+    if options.time_format is None and pd.api.types.is_float_dtype(col):
+        arr = col.to_numpy(dtype=np.float64)
+        if np.all(arr == np.round(arr)):
+            return pd.Index(arr.astype(np.int64))
+        raise DataError(
+            f"column '{name}' in '{loc.name}' holds fractional numbers "
+            f"({loc.at(int(np.flatnonzero(arr != np.round(arr))[0]))}): times must be dates "
+            "or whole-number steps"
+        )
+    text = col.astype(str)
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", format=options.time_format)
+    except (ValueError, TypeError) as e:
+        message = _first_line(e)
+        if "timezone" in message.lower() or "time zone" in message.lower():
+            raise DataError(
+                f"column '{name}' in '{loc.name}' mixes time zones: write every time in one "
+                "zone (or all in UTC)"
+            ) from None
+        raise DataError(
+            f"column '{name}' in '{loc.name}' cannot be read as times ({message}): fix the "
+            "times or give their format with --time-format"
+        ) from None
+    if not isinstance(parsed.dtype, pd.DatetimeTZDtype) and parsed.dtype == object:
+        raise DataError(
+            f"column '{name}' in '{loc.name}' mixes time zones: write every time in one zone "
+            "(or all in UTC)"
+        )
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        hint = (
+            f"match --time-format '{options.time_format}'"
+            if options.time_format
+            else "use ISO dates such as 2024-01-31 or give --time-format"
+        )
+        raise DataError(
+            f"column '{name}' in '{loc.name}' has {len(rows)} value"
+            f"{'s' if len(rows) > 1 else ''} that are not times (first at {loc.at(rows[0])}: "
+            f"'{text.iloc[rows[0]]}'): {hint}"
+        )
+    return pd.DatetimeIndex(parsed)
+
+
+# ---- building and validating series -----------------------------------------------------
+
+
+def from_frame(
+    df: pd.DataFrame,
+    options: ReadOptions | None = None,
+    source: str = "<frame>",
+    kind: str = "frame",
+) -> SeriesSet:
+    """Validate a DataFrame and turn it into a SeriesSet (`kind` 'csv' / 'parquet' / 'frame'
+    only changes how rows are named in messages)."""
+    options = options or ReadOptions()
+    loc = _Located(source, "csv" if kind == "csv" else "parquet")
+    df = df.reset_index(drop=True)
+    df.columns = [str(c) for c in df.columns]
+    schema = detect_schema(df, options, source)
+    if schema.layout == "long":
+        ids = df[schema.id_col]
+        if ids.isna().any():
+            row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+            raise DataError(
+                f"column '{schema.id_col}' in '{source}' has an empty series id at {loc.at(row)}: "
+                "give every row an id"
+            )
+        codes, uniques = pd.factorize(ids, sort=False)
+        times = _parse_times(df[schema.time_col], schema.time_col, loc, options)
+        values = _parse_values(df[schema.target], schema.target, loc)
+        rows = np.arange(len(df))
+        uniques = np.asarray(uniques, dtype=object)
+    else:
+        codes, uniques, times, values, rows = _unpivot(df, schema, loc, options)
+    return _assemble(codes, uniques, times, values, rows, schema, loc, options)
+
+
+def load(path: str | Path, options: ReadOptions | None = None) -> SeriesSet:
+    """Read and validate a data file or folder (see the module docstring)."""
+    df, kind = read_table(path)
+    return from_frame(df, options, source=str(path), kind=kind)
+
+
+def _unpivot(df: pd.DataFrame, schema: Schema, loc: _Located, options: ReadOptions):
+    """Wide or values layout -> long arrays. Leading and trailing empty cells of a column
+    are where that series has not started or has ended; they are dropped."""
+    n = len(df)
+    if schema.has_time:
+        times = _parse_times(df[schema.time_col], schema.time_col, loc, options)
+        order = np.argsort(times.to_numpy(), kind="stable")
+        times = times[order]
+        dup = np.flatnonzero(times[1:] == times[:-1])
+        if len(dup):
+            a, b = sorted((int(order[dup[0]]), int(order[dup[0] + 1])))
+            raise DataError(
+                f"column '{schema.time_col}' in '{loc.name}' repeats the time {times[dup[0] + 1]} "
+                f"({loc.at(a)} and {loc.at(b)}; {len(dup)} repeat{'s' if len(dup) > 1 else ''} "
+                "in all): keep one row per time"
+            )
+    else:
+        order = np.arange(n)
+        times = pd.Index(np.arange(n, dtype=np.int64))
+    matrix = np.empty((len(schema.columns), n), dtype=np.float64)
+    for j, name in enumerate(schema.columns):
+        matrix[j] = _parse_values(df[name], name, loc)[order]
+    present = ~np.isnan(matrix)
+    keep = np.zeros_like(present)
+    for j in range(len(schema.columns)):  # one step per column, not per value
+        idx = np.flatnonzero(present[j])
+        if len(idx):
+            keep[j, idx[0] : idx[-1] + 1] = True
+    empty = [c for c, k in zip(schema.columns, keep.any(axis=1), strict=True) if not k]
+    if empty:
+        raise DataError(f"column '{empty[0]}' in '{loc.name}' has no values: drop it or fill it")
+    codes = np.repeat(np.arange(len(schema.columns)), n)[keep.ravel()]
+    flat_times = times[np.tile(np.arange(n), len(schema.columns))[keep.ravel()]]
+    values = matrix[keep]
+    rows = np.tile(order, len(schema.columns))[keep.ravel()]
+    return codes, np.asarray(schema.columns, dtype=object), flat_times, values, rows
+
+
+def _assemble(codes, uniques, times: pd.Index, values, rows, schema, loc, options) -> SeriesSet:
+    n_series = len(uniques)
+    is_datetime = isinstance(times, pd.DatetimeIndex)
+    key = times.as_unit("ns").asi8 if is_datetime else np.asarray(times, dtype=np.int64)
+    order = np.lexsort((key, codes))
+    codes, times, values, rows, key = (
+        codes[order],
+        times[order],
+        values[order],
+        rows[order],
+        key[order],
+    )
+    counts = np.bincount(codes, minlength=n_series)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    first, last = offsets[:-1], offsets[1:] - 1
+
+    def label(i: int) -> str:
+        return f"'{uniques[codes[i]]}'"
+
+    dup = np.flatnonzero((codes[1:] == codes[:-1]) & (key[1:] == key[:-1]))
+    if len(dup):
+        i = dup[0]
+        a, b = sorted((int(rows[i]), int(rows[i + 1])))
+        raise DataError(
+            f"'{loc.name}' has {len(dup)} duplicate ({schema.id_col}, {schema.time_col}) row"
+            f"{'s' if len(dup) > 1 else ''} (first: series {label(i)} at {times[i]}, "
+            f"{loc.at(a)} and {loc.at(b)}): keep one row per series and time"
+        )
+
+    _check_finite(values, codes, times, rows, schema, loc, label)
+
+    axis = _time_axis(times, key, codes, first, counts, options, loc, schema)
+    pos = axis.positions(times, first, codes)
+    off = np.flatnonzero(pos < 0)
+    if len(off):
+        i = off[0]
+        raise DataError(
+            f"series {label(i)} in '{loc.name}' has a time off the {axis.describe()} grid "
+            f"({loc.at(int(rows[i]))}: {times[i]}): make the times evenly spaced or pass the "
+            "right --freq"
+        )
+    span = pos[last] + 1
+    gappy = np.flatnonzero(span != counts)
+    if len(gappy):
+        s = gappy[0]
+        seg = pos[first[s] : last[s] + 1]
+        j = int(np.flatnonzero(np.diff(seg) > 1)[0])
+        missing = int(span[gappy].sum() - counts[gappy].sum())
+        raise DataError(
+            f"'{loc.name}' has gaps in the {axis.describe()} time grid: {missing} missing "
+            f"step{'s' if missing > 1 else ''} in {len(gappy)} series (first: series "
+            f"'{uniques[s]}' skips {int(seg[j + 1] - seg[j] - 1)} after {times[first[s] + j]}): "
+            "add the missing rows with values"
+        )
+
+    flat = values.astype(np.float32)
+    if not np.isfinite(flat).all():
+        i = int(np.flatnonzero(~np.isfinite(flat))[0])
+        raise DataError(
+            f"series {label(i)} in '{loc.name}' has a value too large for float32 at "
+            f"{loc.at(int(rows[i]))} ({values[i]:g}): rescale the data (e.g. to thousands)"
+        )
+    return SeriesSet(
+        ids=np.asarray(uniques, dtype=object),
+        values=flat,
+        offsets=offsets,
+        starts=times[first],
+        ends=times[last],
+        axis=axis,
+        schema=schema,
+        source=loc.name,
+    )
+
+
+def _check_finite(values, codes, times, rows, schema, loc, label) -> None:
+    nan, inf = np.isnan(values), np.isinf(values)
+    if not (nan.any() or inf.any()):
+        return
+    parts = []
+    for mask, what in ((nan, "missing"), (inf, "infinite")):
+        if mask.any():
+            i = int(np.flatnonzero(mask)[0])
+            count = int(mask.sum())
+            parts.append(
+                f"{count} {what} value{'s' if count > 1 else ''} (first: series {label(i)} at "
+                f"{times[i]}, {loc.at(int(rows[i]))})"
+            )
+    column = schema.target if schema.layout == "long" else "the value columns"
+    where = f"column '{column}'" if schema.layout == "long" else column
+    raise DataError(
+        f"{where} in '{loc.name}' has {' and '.join(parts)}: fill or remove them before training"
+    )
+
+
+def _time_axis(times, key, codes, first, counts, options: ReadOptions, loc, schema) -> TimeAxis:
+    if not isinstance(times, pd.DatetimeIndex):
+        if options.freq is not None:
+            try:
+                step = int(options.freq)
+            except ValueError:
+                raise DataError(
+                    f"--freq '{options.freq}' does not fit the integer times in column "
+                    f"'{schema.time_col}' of '{loc.name}': give a whole-number step, e.g. --freq 1"
+                ) from None
+            if step < 1:
+                raise DataError(f"--freq must be a positive step for integer times, got {step}")
+            return TimeAxis("integer", step=step)
+        same = np.diff(codes) == 0
+        diffs = np.diff(key)[same]
+        diffs = diffs[diffs > 0]
+        step = int(np.gcd.reduce(diffs)) if len(diffs) else 1
+        return TimeAxis("integer", step=max(step, 1))
+    if options.freq is not None:
+        return TimeAxis("datetime", freq=parse_freq(options.freq).freqstr)
+    for s in np.argsort(-counts, kind="stable")[:5]:
+        offset = infer_datetime_freq(times[first[s] : first[s] + counts[s]])
+        if offset is not None:
+            return TimeAxis("datetime", freq=offset.freqstr)
+    raise DataError(
+        f"cannot infer the frequency of column '{schema.time_col}' in '{loc.name}': the times "
+        "are irregular or have gaps; pass --freq (e.g. h, D, W-SUN, MS) to check them against"
+    )

@@ -1,0 +1,22 @@
+"""The errors rnncast raises for problems a user can fix.
+
+Each message is one line that says what is wrong, where, and how to fix it. The CLI turns
+any `RnncastError` into that line on stderr and exit code 1; every other exception is a bug
+and keeps its traceback.
+"""
+
+
+class RnncastError(Exception):
+    """A problem the user can fix; `str(error)` is the one-line message."""
+
+
+class DataError(RnncastError):
+    """The input data cannot be read or does not meet the data contract."""
+
+
+class ConfigError(RnncastError):
+    """An option or a combination of options cannot work."""
+
+
+class ArtifactError(RnncastError):
+    """A model file is missing, unreadable, corrupt or from an incompatible version."""

@@ -1,0 +1,206 @@
+"""The time axis of a data set: datetimes with a pandas frequency, or integer steps.
+
+A `TimeAxis` turns times into grid positions (to find gaps and off-grid times) and grid
+positions back into times (to stamp forecasts with real future timestamps), without a Python
+loop per series. It also knows the frequency-based defaults: the seasonal period and the
+forecast horizon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from rnncast.errors import ConfigError
+
+# Frequency families, by the class name of the pandas offset. Horizons follow the M4
+# competition (hourly 48, daily 14, weekly 13, monthly 18, quarterly 8, yearly 6).
+_FAMILY_BY_OFFSET = {
+    "Hour": "hourly",
+    "Minute": "minutely",
+    "Second": "secondly",
+    "Milli": "secondly",
+    "Micro": "secondly",
+    "Nano": "secondly",
+    "Day": "daily",
+    "BusinessDay": "business-daily",
+    "CustomBusinessDay": "business-daily",
+    "Week": "weekly",
+    "MonthBegin": "monthly",
+    "MonthEnd": "monthly",
+    "BusinessMonthBegin": "monthly",
+    "BusinessMonthEnd": "monthly",
+    "SemiMonthBegin": "semi-monthly",
+    "SemiMonthEnd": "semi-monthly",
+    "QuarterBegin": "quarterly",
+    "QuarterEnd": "quarterly",
+    "BQuarterBegin": "quarterly",
+    "BQuarterEnd": "quarterly",
+    "YearBegin": "yearly",
+    "YearEnd": "yearly",
+    "BYearBegin": "yearly",
+    "BYearEnd": "yearly",
+}
+_SEASON = {
+    "daily": 7,
+    "business-daily": 5,
+    "weekly": 52,
+    "monthly": 12,
+    "semi-monthly": 24,
+    "quarterly": 4,
+    "yearly": 1,
+}
+_HORIZON = {
+    "hourly": 48,
+    "daily": 14,
+    "business-daily": 10,
+    "weekly": 13,
+    "monthly": 18,
+    "semi-monthly": 12,
+    "quarterly": 8,
+    "yearly": 6,
+}
+INTEGER_HORIZON = 10
+LOOKBACK_PER_HORIZON = 3
+
+
+def parse_freq(freq: str) -> pd.DateOffset:
+    """A pandas offset from a frequency string such as 'h', '15min', 'D', 'W-SUN', 'MS'."""
+    try:
+        return to_offset(freq)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"--freq '{freq}' is not a pandas frequency: use e.g. h, 15min, D, B, W-SUN, MS, QS, YS"
+        ) from None
+
+
+def infer_datetime_freq(times: pd.DatetimeIndex) -> pd.DateOffset | None:
+    """The frequency of evenly spaced sorted times, or None when it cannot be inferred."""
+    if len(times) < 3:
+        return None
+    try:
+        return pd.DatetimeIndex(times, freq="infer").freq
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """How times advance: `kind` is 'datetime' (with `freq`) or 'integer' (with `step`).
+
+    Data without any time column uses kind 'integer' with step 1 (row numbers).
+    """
+
+    kind: str
+    freq: str | None = None
+    step: int = 1
+
+    @property
+    def offset(self) -> pd.DateOffset:
+        assert self.freq is not None, "integer axes have no pandas offset"
+        return to_offset(self.freq)
+
+    @property
+    def family(self) -> str:
+        """'hourly', 'daily', ..., or 'integer' when the times are plain steps."""
+        if self.kind == "integer":
+            return "integer"
+        return _FAMILY_BY_OFFSET.get(type(self.offset).__name__, "other")
+
+    @property
+    def season_length(self) -> int:
+        """The seasonal period m used by MASE and seasonal naive (1 when there is none)."""
+        family, n = self.family, (self.offset.n if self.kind == "datetime" else 1)
+        if family == "hourly":
+            return max(1, 24 // n) if 24 % n == 0 else 1
+        if family == "minutely":
+            per_day, per_hour = 1440 // n, 60 // n
+            if 1440 % n:
+                return 1
+            return per_day if per_day <= 288 else max(1, per_hour)
+        if family == "secondly":
+            return 60 // n if n < 60 and 60 % n == 0 else 1
+        return max(1, _SEASON.get(family, 1) // n) if family in _SEASON else 1
+
+    @property
+    def default_horizon(self) -> int:
+        family = self.family
+        if family in _HORIZON:
+            return _HORIZON[family]
+        if family in ("minutely", "secondly"):
+            return max(self.season_length, 12)
+        return INTEGER_HORIZON
+
+    def describe(self) -> str:
+        if self.kind == "datetime":
+            return f"{self.family} ('{self.freq}')"
+        return "integer steps" + (f" of {self.step}" if self.step != 1 else "")
+
+    # ---- times -> grid positions --------------------------------------------------------
+
+    def positions(self, times: pd.Index, first: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Grid position of every time relative to the first time of its series.
+
+        `times` are sorted within each series; `codes[i]` is the series of row i and
+        `first[s]` the row of series s's first time. Off-grid times get -1.
+        """
+        if self.kind == "integer":
+            t = np.asarray(times, dtype=np.int64)
+            delta = t - t[first][codes]
+            pos = delta // self.step
+            return np.where(delta % self.step == 0, pos, -1)
+        times = pd.DatetimeIndex(times)
+        delta = self._fixed_delta(times)
+        if delta is not None:
+            ns = times.as_unit("ns").asi8
+            d = ns - ns[first][codes]
+            return np.where(d % delta == 0, d // delta, -1)
+        grid = pd.date_range(times.min(), times.max(), freq=self.offset)
+        at = grid.get_indexer(times)
+        pos = at - at[first][codes]
+        return np.where((at >= 0) & (at[first][codes] >= 0), pos, -1)
+
+    def _fixed_delta(self, times: pd.DatetimeIndex) -> int | None:
+        """Nanoseconds per step when every step has the same length, else None."""
+        off = self.offset
+        if not isinstance(off, pd.offsets.Tick) and not (
+            type(off).__name__ == "Day" and times.tz is None
+        ):
+            return None
+        return int(pd.Timedelta(off).value)
+
+    # ---- grid positions -> times --------------------------------------------------------
+
+    def at(self, origins: pd.Index, steps: np.ndarray) -> pd.Index:
+        """The time `steps[i]` (>= 0) grid steps after `origins[i]`, for every i."""
+        steps = np.asarray(steps, dtype=np.int64)
+        if self.kind == "integer":
+            return pd.Index(np.asarray(origins, dtype=np.int64) + steps * self.step)
+        origins = pd.DatetimeIndex(origins)
+        delta = self._fixed_delta(origins)
+        if delta is not None:
+            ns = origins.as_unit("ns").asi8 + steps * delta
+            return pd.DatetimeIndex(ns, tz=origins.tz).as_unit(origins.unit)
+        base = pd.date_range(origins.min(), origins.max(), freq=self.offset)
+        grid = pd.date_range(
+            origins.min(), periods=len(base) + int(steps.max()) + 1, freq=self.offset
+        )
+        where = grid.get_indexer(origins)
+        if (where < 0).any():  # a time not on the grid cannot be stepped from
+            raise ValueError(f"time {origins[where < 0][0]} is not on the '{self.freq}' grid")
+        return grid[where + steps]
+
+    def future(self, last: pd.Index, horizon: int) -> pd.Index:
+        """The `horizon` times after each time in `last`, flattened series-major."""
+        steps = np.tile(np.arange(1, horizon + 1), len(last))
+        return self.at(last.repeat(horizon), steps)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "freq": self.freq, "step": self.step}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TimeAxis:
+        return cls(kind=data["kind"], freq=data.get("freq"), step=int(data.get("step", 1)))
