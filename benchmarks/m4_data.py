@@ -30,7 +30,8 @@ def read_m4_file(path: str | Path) -> dict[str, np.ndarray]:
     values = wide.to_numpy(dtype=np.float64)
     observed = ~np.isnan(values)
     # Length = position of the last observed value + 1 (0 for an all-empty row).
-    lengths = np.where(observed.any(axis=1), values.shape[1] - np.argmax(observed[:, ::-1], axis=1), 0)
+    last = values.shape[1] - np.argmax(observed[:, ::-1], axis=1)
+    lengths = np.where(observed.any(axis=1), last, 0)
     series: dict[str, np.ndarray] = {}
     for uid, row, n in zip(wide.index.astype(str), values, lengths, strict=True):
         y = row[:n].copy()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -20,6 +21,7 @@ from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig
 from rnncast.data import SeriesSet
 from rnncast.errors import ConfigError, DataError
 from rnncast.timeaxis import LOOKBACK_PER_HORIZON
+from rnncast.windows import ranged_starts
 
 
 def resolve_shapes(
@@ -105,6 +107,30 @@ def fit(
     return artifact, result
 
 
+def hold_out(series: SeriesSet, steps: int) -> SeriesSet:
+    """The series without their last `steps` values (kept back for an honest `evaluate`)."""
+    if steps < 0:
+        raise ConfigError(f"--holdout must be 0 or more, got {steps}")
+    if steps == 0:
+        return series
+    lengths = series.lengths - steps
+    if (lengths < 1).any():
+        i = int(np.flatnonzero(lengths < 1)[0])
+        raise DataError(
+            f"--holdout {steps} leaves nothing of series '{series.ids[i]}' "
+            f"({series.lengths[i]} values): hold out fewer steps"
+        )
+    keep = np.ones(len(series.values), dtype=bool)
+    keep[ranged_starts(series.offsets, lengths, series.lengths - 1)] = False
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return dataclasses.replace(
+        series,
+        values=series.values[keep],
+        offsets=offsets,
+        ends=series.axis.at(series.starts, lengths - 1),
+    )
+
+
 def _as_plain_times(times: pd.Index) -> list[Any]:
     if isinstance(times, pd.DatetimeIndex):
         return [t.isoformat() for t in times]
@@ -138,10 +164,8 @@ def _device(spec: str) -> torch.device:
     return train.resolve_device(spec)
 
 
-def predict(
-    artifact: Artifact, series: SeriesSet, horizon: int | None = None, device: str = "auto"
-) -> pd.DataFrame:
-    """Forecast the next `horizon` (default: the trained horizon) values of every series."""
+def check_horizon(artifact: Artifact, horizon: int | None) -> int:
+    """The horizon to forecast: the trained one by default, never more."""
     trained = artifact.window.horizon
     h = trained if horizon is None else horizon
     if h < 1 or h > trained:
@@ -149,6 +173,14 @@ def predict(
             f"--horizon {h} is beyond what the model was trained for ({trained}): use 1 to "
             f"{trained}, or retrain with --horizon {h}"
         )
+    return h
+
+
+def predict(
+    artifact: Artifact, series: SeriesSet, horizon: int | None = None, device: str = "auto"
+) -> pd.DataFrame:
+    """Forecast the next `horizon` (default: the trained horizon) values of every series."""
+    h = check_horizon(artifact, horizon)
     dev = _device(device)
     return forecast.forecast_frame(
         artifact.network(dev), series, artifact.window.lookback, h, artifact.model.scaling, dev

@@ -11,7 +11,6 @@ trained on a GPU loads anywhere).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,10 +138,10 @@ def load(path: str | Path) -> Artifact:
         raise ArtifactError(f"model file '{path}' is a folder: pass the model file with --model")
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # an untrusted file: whatever the loader trips on, it is unreadable
+    except Exception:  # an untrusted file: whatever the loader trips on, it is unreadable
         raise ArtifactError(
-            f"'{path}' is not a readable rnncast model file ({_reason(e)}): it may be truncated "
-            "or something else; retrain with 'rnncast train'"
+            f"'{path}' is not a readable rnncast model file (truncated, damaged or another kind "
+            "of file): pass a file written by 'rnncast train', or retrain"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ArtifactError(
@@ -163,8 +162,3 @@ def load(path: str | Path) -> Artifact:
             f"'{path}' is a damaged rnncast model file ({type(e).__name__}: {e}): retrain with "
             "'rnncast train'"
         ) from None
-
-
-def _reason(e: Exception) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines()
-    return f"{type(e).__name__}: {text[0][:120]}" if text else type(e).__name__

@@ -59,11 +59,11 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but er
 
 
 def _err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def _out_console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def _fail(error: RnncastError) -> typer.Exit:
@@ -159,6 +159,14 @@ def train(
             "[default: the seasonal period if 2-24, else lookback / 8]."
         ),
     ] = None,
+    holdout: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Leave the last N steps of each series out of training, so that a flag-free "
+            "'rnncast evaluate' scores forecasts the model has not seen.",
+        ),
+    ] = 0,
     max_epochs: Annotated[int, typer.Option(help="Upper limit on epochs.")] = 100,
     max_steps: Annotated[int | None, typer.Option(help="Upper limit on optimiser steps.")] = None,
     epoch_size: Annotated[
@@ -238,6 +246,9 @@ def train(
         )
         series = data_mod.load(data, options)
         say(_describe_data(series))
+        if holdout:
+            series = api.hold_out(series, holdout)
+            say(f"holding out the last {holdout} steps of each series for 'rnncast evaluate'")
         window, model_config = api.resolve_shapes(
             series, model_config, horizon, lookback, val_size, segment
         )
@@ -381,6 +392,7 @@ def predict(
         if not to_stdout:
             check_writable(out, "--out", FRAME_SUFFIXES)
         bundle = _load_model(model)
+        api.check_horizon(bundle, horizon)
         series = api.load_data_for(bundle, None if data is None else str(data))
         say(_describe_data(series))
         frame = api.predict(bundle, series, horizon, device)

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from rnncast import api, artifact, data
+from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig
+from rnncast.errors import ConfigError, DataError
+from tests.conftest import make_long
+
+
+def _series(freq: str, n: int = 200) -> data.SeriesSet:
+    return data.from_frame(make_long(n_series=1, length=n, freq=freq))
+
+
+@pytest.mark.parametrize(
+    ("freq", "lookback", "horizon", "segment"),
+    [
+        ("h", 144, 48, 24),
+        ("D", 42, 14, 7),
+        ("W-SUN", 40, 13, 5),
+        ("MS", 60, 18, 12),
+        ("QS", 24, 8, 4),
+        ("YS", 18, 6, 3),
+    ],
+)
+def test_defaults_follow_the_frequency(freq, lookback, horizon, segment):
+    window, model = api.resolve_shapes(_series(freq), ModelConfig())
+    assert (window.lookback, window.horizon, model.segment) == (lookback, horizon, segment)
+    assert window.val_size == horizon
+    assert window.lookback % model.segment == 0
+
+
+def test_integer_steps_and_explicit_values():
+    series = data.from_frame(pd.DataFrame({"y": range(100)}))
+    window, model = api.resolve_shapes(series, ModelConfig())
+    assert (window.lookback, window.horizon, model.segment) == (32, 10, 4)
+    window, model = api.resolve_shapes(_series("h"), ModelConfig(), horizon=24, lookback=100)
+    assert (window.lookback, window.horizon, model.segment) == (100, 24, 20)
+    window, model = api.resolve_shapes(_series("h"), ModelConfig(), horizon=24, segment=5)
+    assert (window.lookback, model.segment) == (75, 5)
+
+
+def test_lookback_and_segment_must_agree():
+    with pytest.raises(ConfigError) as e:
+        api.resolve_shapes(_series("h"), ModelConfig(), lookback=50, segment=24)
+    assert str(e.value) == "--lookback 50 is not a multiple of --segment 24: use 48 or 72"
+    with pytest.raises(ConfigError) as e:
+        api.resolve_shapes(_series("h"), ModelConfig(), lookback=10, segment=24)
+    assert str(e.value) == "--lookback 10 is not a multiple of --segment 24: use 24"
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("api")
+    path = folder / "series.csv"
+    make_long(n_series=2, length=150).to_csv(path, index=False)
+    series = data.load(path)
+    window = WindowConfig(lookback=24, horizon=6, val_size=6)
+    model = ModelConfig(hidden_size=8, num_layers=1, segment=4)
+    config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=32, device="cpu")
+    trained, _ = api.fit(series, window, model, config, ReadOptions(), str(path))
+    return trained, path
+
+
+def test_predict_horizon_limits(bundle):
+    trained, _ = bundle
+    series = api.load_data_for(trained, None)
+    assert len(api.predict(trained, series, 3, "cpu")) == 2 * 3
+    with pytest.raises(ConfigError) as e:
+        api.predict(trained, series, 7, "cpu")
+    assert str(e.value) == (
+        "--horizon 7 is beyond what the model was trained for (6): use 1 to 6, or retrain with "
+        "--horizon 7"
+    )
+
+
+def test_evaluate_reports_the_fingerprint_match(bundle):
+    trained, _ = bundle
+    report = api.evaluate(trained, api.load_data_for(trained, None), 2, "cpu")
+    assert report["data_fingerprint_matches_training"] is True
+    assert report["windows_in_training"] == report["windows_scored"] == 4
+    with pytest.raises(ConfigError) as e:
+        api.evaluate(trained, api.load_data_for(trained, None), 0, "cpu")
+    assert str(e.value) == "--windows must be at least 1, got 0"
+
+
+def test_other_frequency_is_refused(bundle, tmp_path):
+    trained, _ = bundle
+    daily = tmp_path / "daily.csv"
+    make_long(n_series=2, length=60, freq="D").to_csv(daily, index=False)
+    with pytest.raises(DataError) as e:
+        api.load_data_for(trained, str(daily))
+    assert str(e.value) == (
+        f"'{daily}' has daily ('D') times but the model was trained on hourly ('h') data: give "
+        "data of the model's frequency"
+    )
+
+
+def test_missing_training_data(bundle, tmp_path):
+    trained, _ = bundle
+    moved = artifact.Artifact(
+        **{**trained.__dict__, "data_path": "gone.csv", "data_abspath": str(tmp_path / "gone.csv")}
+    )
+    with pytest.raises(DataError) as e:
+        api.load_data_for(moved, None)
+    assert str(e.value) == (
+        "the training data recorded in the model ('gone.csv') no longer exists: pass DATA"
+    )
+
+
+def test_hold_out_drops_the_last_steps_of_each_series():
+    series = data.from_frame(make_long(n_series=3, length=50, lengths=[50, 30, 20]))
+    kept = api.hold_out(series, 6)
+    assert list(kept.lengths) == [44, 24, 14]
+    for i in range(3):
+        assert (kept.series(i) == series.series(i)[:-6]).all()
+    assert list(kept.ends) == list(series.ends - pd.Timedelta(hours=6))
+    assert api.hold_out(series, 0) is series
+    with pytest.raises(DataError) as e:
+        api.hold_out(series, 20)
+    assert (
+        str(e.value)
+        == "--holdout 20 leaves nothing of series 's2' (20 values): hold out fewer steps"
+    )

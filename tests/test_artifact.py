@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rnncast import api, artifact, data
+from rnncast.artifact import FORMAT_VERSION
+from rnncast.config import ReadOptions, WindowConfig
+from rnncast.errors import ArtifactError
+from tests.conftest import make_long
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from rnncast.config import ModelConfig, TrainConfig
+
+    series = data.from_frame(make_long(n_series=2, length=120))
+    window = WindowConfig(lookback=24, horizon=6, val_size=6)
+    model = ModelConfig(hidden_size=8, num_layers=1, segment=4)
+    config = TrainConfig(max_epochs=2, epoch_size=128, batch_size=32, device="cpu")
+    bundle, _ = api.fit(series, window, model, config, ReadOptions(freq="h"), "series.csv")
+    path = tmp_path_factory.mktemp("model") / "m.rnncast"
+    artifact.save(bundle, path)
+    return series, bundle, path
+
+
+def test_round_trip_gives_identical_forecasts_and_fields(trained):
+    series, bundle, path = trained
+    loaded = artifact.load(path)
+    before = api.predict(bundle, series, device="cpu")
+    after = api.predict(loaded, series, device="cpu")
+    np.testing.assert_array_equal(before.y_hat.to_numpy(), after.y_hat.to_numpy())
+    for name in (
+        "read_options",
+        "schema",
+        "axis",
+        "window",
+        "model",
+        "train",
+        "series_ids",
+        "cutoffs",
+        "values",
+        "fingerprint",
+        "history",
+        "summary",
+        "rnncast_version",
+        "created",
+        "format_version",
+        "data_path",
+    ):
+        assert getattr(loaded, name) == getattr(bundle, name), name
+    assert loaded.cutoffs == [t.isoformat() for t in series.ends]
+    assert loaded.fingerprint == series.fingerprint()
+
+
+def test_file_is_plain_data_loadable_without_code(trained):
+    _, _, path = trained
+    payload = torch.load(path, weights_only=True)  # raises if any object would need pickle code
+    assert payload["format"] == "rnncast-model"
+    assert payload["format_version"] == FORMAT_VERSION
+    assert all(t.device.type == "cpu" for t in payload["state_dict"].values())
+
+
+def test_missing_and_folder(tmp_path):
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(tmp_path / "none.rnncast")
+    assert str(e.value) == (
+        f"model file '{tmp_path}/none.rnncast' not found: train one with 'rnncast train DATA' "
+        "or pass --model"
+    )
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(tmp_path)
+    assert str(e.value) == f"model file '{tmp_path}' is a folder: pass the model file with --model"
+
+
+UNREADABLE = (
+    "'{}' is not a readable rnncast model file (truncated, damaged or another kind of file): "
+    "pass a file written by 'rnncast train', or retrain"
+)
+
+
+@pytest.mark.parametrize("cut", [0, 10, 0.5, -20])
+def test_truncated(trained, tmp_path, cut):
+    _, _, path = trained
+    raw = path.read_bytes()
+    n = int(len(raw) * cut) if isinstance(cut, float) else (cut if cut >= 0 else len(raw) + cut)
+    broken = tmp_path / "broken.rnncast"
+    broken.write_bytes(raw[:n])
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(broken)
+    assert str(e.value) == UNREADABLE.format(broken)
+
+
+def test_other_files(tmp_path):
+    text = tmp_path / "data.csv"
+    text.write_text("a,b\n1,2\n")
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(text)
+    assert str(e.value) == UNREADABLE.format(text)
+    other = tmp_path / "weights.pt"
+    torch.save({"w": torch.zeros(2)}, other)
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(other)
+    assert str(e.value) == (
+        f"'{other}' is not an rnncast model file (it is a torch file without rnncast's header): "
+        "pass a file written by 'rnncast train'"
+    )
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    evil = tmp_path / "evil.rnncast"
+    torch.save({"format": "rnncast-model", "x": np.dtype("float32")}, evil)
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(evil)
+    assert str(e.value) == UNREADABLE.format(evil)
+
+
+def test_newer_format(trained, tmp_path):
+    _, bundle, _ = trained
+    payload = bundle.to_payload()
+    payload.update(format_version=FORMAT_VERSION + 1, rnncast_version="9.0.0")
+    newer = tmp_path / "newer.rnncast"
+    torch.save(payload, newer)
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(newer)
+    assert str(e.value) == (
+        f"'{newer}' was written by a newer rnncast (9.0.0, model format {FORMAT_VERSION + 1}); "
+        f"this rnncast 0.1.0 reads format {FORMAT_VERSION}: upgrade with 'pip install -U rnncast'"
+    )
+
+
+def test_damaged_contents(trained, tmp_path):
+    _, bundle, _ = trained
+    payload = bundle.to_payload()
+    del payload["config"]
+    damaged = tmp_path / "damaged.rnncast"
+    torch.save(payload, damaged)
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(damaged)
+    assert str(e.value) == (
+        f"'{damaged}' is a damaged rnncast model file (KeyError: 'config'): retrain with "
+        "'rnncast train'"
+    )
+    payload = bundle.to_payload()
+    payload["state_dict"] = {"head.weight": torch.zeros(1)}
+    torch.save(payload, damaged)
+    loaded = artifact.load(damaged)
+    with pytest.raises(ArtifactError, match="the weights in the model file do not fit"):
+        loaded.network()

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rnncast import backtest, data, metrics, models
+from rnncast.config import ModelConfig
+from rnncast.errors import DataError
+from tests.conftest import make_long
+
+L, H = 24, 6
+
+
+@pytest.fixture
+def network():
+    torch.manual_seed(0)
+    return models.build(ModelConfig(hidden_size=8, num_layers=1, segment=4), L, H).eval()
+
+
+@pytest.fixture
+def series():
+    return data.from_frame(make_long(n_series=3, length=60, lengths=[60, 40, 33]))
+
+
+def test_windows_and_scores_match_a_loop(network, series):
+    report = backtest.backtest(network, series, L, H, windows=3, scaling_method="window")
+    # series of 60, 40 and 33 values fit 3, 2 and 1 windows of 6 after a lookback of 24
+    assert [s["windows"] for s in report["per_series"]] == [3, 2, 1]
+    assert report["windows_scored"] == 6
+    for i, row in enumerate(report["per_series"]):
+        values = series.series(i).astype(np.float64)
+        n = len(values)
+        maes, naive_maes = [], []
+        for k in range(1, row["windows"] + 1):
+            origin = n - k * H
+            x = torch.from_numpy(values[origin - L : origin].astype(np.float32))[None]
+            from rnncast import scaling
+
+            stats = scaling.fit(x, "window")
+            with torch.no_grad():
+                yhat = scaling.inverse(network(scaling.transform(x, stats).unsqueeze(-1)), stats)
+            y = values[origin : origin + H]
+            maes.append(np.mean(np.abs(y - yhat[0].numpy())))
+            naive_maes.append(np.mean(np.abs(y - values[origin - 1])))
+        assert row["model"]["mae"] == pytest.approx(np.mean(maes), rel=1e-5)
+        assert row["naive"]["mae"] == pytest.approx(np.mean(naive_maes))
+    overall = report["overall"]["model"]["mae"]
+    assert overall == pytest.approx(np.mean([r["model"]["mae"] for r in report["per_series"]]))
+    ratio = report["skill"]["vs_naive"]["mase"]
+    assert ratio == pytest.approx(
+        report["overall"]["model"]["mase"] / report["overall"]["naive"]["mase"]
+    )
+
+
+def test_seasonal_naive_on_a_pure_season_is_perfect(network):
+    t = np.arange(96)
+    frame = make_long(n_series=1, length=96)
+    frame["y"] = 10 + np.sin(2 * np.pi * t / 24)
+    report = backtest.backtest(network, data.from_frame(frame), L, H, 2, "window")
+    assert report["season_length"] == 24
+    assert report["overall"]["seasonal_naive"]["mae"] == pytest.approx(0, abs=1e-9)
+    # the in-sample seasonal differences are all zero: MASE has no scale and is left out
+    assert report["overall"]["seasonal_naive"]["mase"] is None
+
+
+def test_windows_inside_training_are_flagged(network, series):
+    ends = {str(i): t.isoformat() for i, t in zip(series.ids, series.ends, strict=True)}
+    report = backtest.backtest(network, series, L, H, 2, "window", cutoffs=ends)
+    assert report["windows_in_training"] == report["windows_scored"]
+    # a cut-off 7 steps before the end: only window 1 of each series (last 6 steps) is new
+    earlier = {
+        str(i): (t - 7 * series.axis.offset).isoformat()
+        for i, t in zip(series.ids, series.ends, strict=True)
+    }
+    report = backtest.backtest(network, series, L, H, 2, "window", cutoffs=earlier)
+    assert [s["in_training"] for s in report["per_series"]] == [1, 1, 0]
+    unknown = backtest.backtest(network, series, L, H, 2, "window", cutoffs={"other": "2024-01-01"})
+    assert unknown["windows_in_training"] == 0
+
+
+def test_integer_cutoffs(network):
+    import pandas as pd
+
+    series = data.from_frame(pd.DataFrame({"y": np.sin(np.arange(50.0))}))
+    report = backtest.backtest(network, series, L, H, 3, "window", cutoffs={"y": 43})
+    # windows start at positions 44, 38, 32: the first starts after the cut-off
+    assert report["per_series"][0]["in_training"] == 2
+
+
+def test_series_too_short_are_skipped_or_fail(network, series):
+    report = backtest.backtest(network, series, L, H, 1, "window")
+    assert report["skipped_series"] == []
+    short = data.from_frame(make_long(n_series=2, length=40, lengths=[40, 20]))
+    report = backtest.backtest(network, short, L, H, 1, "window")
+    assert report["skipped_series"] == ["s1"]
+    tiny = data.from_frame(make_long(n_series=1, length=20))
+    with pytest.raises(DataError) as e:
+        backtest.backtest(network, tiny, L, H, 1, "window")
+    assert str(e.value) == (
+        "no series in '<frame>' is long enough for one backtest window: that needs lookback 24 "
+        "+ horizon 6 = 30 values, the longest has 20"
+    )
+
+
+def test_metrics_are_the_metrics_module(network, series):
+    report = backtest.backtest(network, series, L, H, 1, "window")
+    assert set(report["overall"]["model"]) == set(metrics.METRICS)

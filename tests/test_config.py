@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pytest
+
+from rnncast.config import (
+    ModelConfig,
+    ReadOptions,
+    TrainConfig,
+    WindowConfig,
+    from_dict,
+    to_dict,
+)
+from rnncast.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (lambda: ModelConfig(cell="tcn"), "--cell must be one of rnn, lstm, gru, got 'tcn'"),
+        (lambda: ModelConfig(hidden_size=0), "--hidden-size must be at least 1, got 0"),
+        (lambda: ModelConfig(num_layers=0), "--num-layers must be at least 1, got 0"),
+        (lambda: ModelConfig(dropout=1.0), "--dropout must be in [0, 1), got 1.0"),
+        (lambda: ModelConfig(segment=0), "--segment must be at least 1, got 0"),
+        (
+            lambda: ModelConfig(scaling="minmax"),
+            "--scaling must be one of window, none, got 'minmax'",
+        ),
+        (lambda: WindowConfig(0, 5, 5), "--lookback must be at least 1, got 0"),
+        (lambda: WindowConfig(5, 0, 0), "--horizon must be at least 1, got 0"),
+        (
+            lambda: WindowConfig(5, 6, 3),
+            "--val-size 3 is shorter than the horizon 6: use 0 (no validation) or at least 6",
+        ),
+        (lambda: TrainConfig(max_epochs=0), "--max-epochs must be at least 1, got 0"),
+        (lambda: TrainConfig(lr=0), "--lr must be positive, got 0"),
+        (lambda: TrainConfig(batch_size=0), "--batch-size must be at least 1, got 0"),
+        (lambda: TrainConfig(loss="mape"), "--loss must be one of mae, mse, huber, got 'mape'"),
+        (lambda: ReadOptions(id_col=" "), "--id-col is empty: give a column name"),
+        (
+            lambda: ReadOptions(target=("a", "")),
+            "--target has an empty column name: give names separated by commas, e.g. --target a,b",
+        ),
+    ],
+)
+def test_bad_values_name_the_option(factory, message):
+    with pytest.raises(ConfigError) as e:
+        factory()
+    assert str(e.value) == message
+
+
+def test_dict_round_trip_and_unknown_keys():
+    config = TrainConfig(max_epochs=7, lr=0.01)
+    data = to_dict(config)
+    assert from_dict(TrainConfig, data) == config
+    assert from_dict(TrainConfig, {**data, "added_in_a_later_version": 1}) == config
+    options = ReadOptions(target=("a", "b"))
+    assert to_dict(options)["target"] == ["a", "b"]
+    assert from_dict(ReadOptions, to_dict(options)) == options
+
+
+def test_window_width():
+    assert WindowConfig(lookback=12, horizon=4, val_size=4).width == 16

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rnncast import data, forecast, models, scaling
+from rnncast.config import ModelConfig
+from rnncast.errors import DataError
+from tests.conftest import make_long
+
+
+@pytest.fixture
+def network():
+    torch.manual_seed(0)
+    return models.build(ModelConfig(hidden_size=8, num_layers=1, segment=4), 24, 6).eval()
+
+
+def test_forecast_at_is_scale_network_inverse(network):
+    values = np.random.default_rng(0).normal(50, 5, 100).astype(np.float32)
+    starts = np.array([0, 10, 76])
+    got = forecast.forecast_at(network, values, starts, 24, 6, "window")
+    for row, s in zip(got, starts, strict=True):
+        x = torch.from_numpy(values[s : s + 24])[None]
+        stats = scaling.fit(x, "window")
+        with torch.no_grad():
+            want = scaling.inverse(network(scaling.transform(x, stats).unsqueeze(-1)), stats)
+        np.testing.assert_allclose(row, want[0].numpy(), rtol=1e-5)
+
+
+def test_forecast_frame_has_real_future_times(network):
+    frame = make_long(n_series=2, length=50, freq="h", lengths=[50, 40])
+    series = data.from_frame(frame)
+    out = forecast.forecast_frame(network, series, 24, 6, "window")
+    assert list(out.columns) == ["unique_id", "ds", "y_hat"]
+    assert len(out) == 12
+    for sid, n in (("s0", 50), ("s1", 40)):
+        got = out[out.unique_id == sid].ds
+        want = pd.date_range("2024-01-01", periods=n + 6, freq="h")[n:]
+        np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+    assert np.isfinite(out.y_hat).all()
+
+
+def test_shorter_horizon_is_the_head_of_the_full_one(network):
+    series = data.from_frame(make_long(n_series=2, length=40))
+    full = forecast.forecast_frame(network, series, 24, 6, "window")
+    part = forecast.forecast_frame(network, series, 24, 3, "window")
+    np.testing.assert_array_equal(
+        part.y_hat.to_numpy(), full.groupby("unique_id").head(3).y_hat.to_numpy()
+    )
+
+
+def test_monthly_future_times(network):
+    frame = pd.DataFrame(
+        {
+            "month": pd.date_range("2000-01-01", periods=30, freq="MS").strftime("%Y-%m"),
+            "sales": np.arange(30.0) + 100,
+        }
+    )
+    series = data.from_frame(frame)
+    out = forecast.forecast_frame(network, series, 24, 6, "window")
+    assert list(out.columns) == ["unique_id", "month", "y_hat"]
+    assert list(out.month.dt.strftime("%Y-%m")) == [
+        "2002-07",
+        "2002-08",
+        "2002-09",
+        "2002-10",
+        "2002-11",
+        "2002-12",
+    ]
+
+
+def test_constant_series_forecasts_stay_finite(network):
+    frame = pd.DataFrame({"y": np.full(40, 7.0)})
+    out = forecast.forecast_frame(network, data.from_frame(frame), 24, 6, "window")
+    assert np.isfinite(out.y_hat).all()
+    assert list(out.ds) == list(range(40, 46))
+
+
+def test_history_shorter_than_lookback(network):
+    series = data.from_frame(make_long(n_series=2, length=30, lengths=[30, 20]))
+    with pytest.raises(DataError) as e:
+        forecast.forecast_frame(network, series, 24, 6, "window")
+    assert str(e.value) == (
+        "1 series has fewer values than the model's lookback of 24: 's1' (20); give at least "
+        "24 values per series"
+    )

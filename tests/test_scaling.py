@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from rnncast import scaling
+
+windows = arrays(
+    np.float32,
+    st.tuples(st.integers(1, 6), st.integers(2, 30)),
+    elements=st.floats(-1e5, 1e5, width=32),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(windows)
+def test_inverse_undoes_transform(x):
+    t = torch.from_numpy(x)
+    stats = scaling.fit(t, "window")
+    back = scaling.inverse(scaling.transform(t, stats), stats)
+    assert torch.isfinite(scaling.transform(t, stats)).all()
+    np.testing.assert_allclose(back.numpy(), x, rtol=1e-4, atol=1e-2)
+
+
+def test_window_scaling_standardises_each_row():
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0], [100.0, 300.0, 200.0, 400.0]])
+    z = scaling.transform(x, scaling.fit(x, "window"))
+    torch.testing.assert_close(z.mean(dim=1), torch.zeros(2), atol=1e-6, rtol=0)
+    torch.testing.assert_close(z.std(dim=1, unbiased=False), torch.ones(2))
+
+
+def test_flat_windows_get_a_floor_not_a_division_by_zero():
+    x = torch.tensor([[5.0, 5.0, 5.0], [0.0, 0.0, 0.0], [-2.0, -2.0, -2.0]])
+    stats = scaling.fit(x, "window")
+    torch.testing.assert_close(stats.scale.squeeze(1), torch.tensor([0.005, 1.0, 0.002]))
+    y = scaling.transform(torch.tensor([[6.0], [1.0], [-1.0]]), stats)
+    assert torch.isfinite(y).all()
+    torch.testing.assert_close(y.squeeze(1), torch.tensor([200.0, 1.0, 500.0]))
+
+
+def test_none_is_the_identity():
+    x = torch.randn(3, 5)
+    stats = scaling.fit(x, "none")
+    torch.testing.assert_close(scaling.transform(x, stats), x)
+    torch.testing.assert_close(scaling.inverse(x, stats), x)
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match="unknown scaling 'robust'"):
+        scaling.fit(torch.zeros(1, 3), "robust")
