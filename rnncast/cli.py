@@ -139,24 +139,24 @@ def train(
     horizon: Annotated[
         int | None,
         typer.Option(
-            help="Steps to forecast [default: by frequency, e.g. hourly 48, daily 14, monthly 18]."
+            help="Steps to forecast (default: by frequency, e.g. hourly 48, daily 14, monthly 18)."
         ),
     ] = None,
     lookback: Annotated[
-        int | None, typer.Option(help="Past steps the model reads [default: 3 x horizon].")
+        int | None, typer.Option(help="Past steps the model reads (default: 3 x horizon).")
     ] = None,
     val_size: Annotated[
         int | None,
         typer.Option(
             help="Most recent steps of each series held out for early stopping; 0 for none "
-            "[default: horizon]."
+            "(default: horizon)."
         ),
     ] = None,
     segment: Annotated[
         int | None,
         typer.Option(
             help="Steps per recurrent input: the lookback is read in segments of this length "
-            "[default: the seasonal period if 2-24, else lookback / 8]."
+            "(default: the seasonal period if 2-24, else lookback / 8)."
         ),
     ] = None,
     holdout: Annotated[
@@ -186,10 +186,10 @@ def train(
     ] = 0,
     device: Device = "auto",
     id_col: Annotated[
-        str | None, typer.Option(help="Series id column (long data) [default: unique_id].")
+        str | None, typer.Option(help="Series id column (long data) (default: unique_id).")
     ] = None,
     time_col: Annotated[
-        str | None, typer.Option(help="Time column [default: ds, else detected].")
+        str | None, typer.Option(help="Time column (default: ds, else detected).")
     ] = None,
     target: Annotated[
         str | None,
@@ -201,12 +201,12 @@ def train(
         str | None,
         typer.Option(
             help="Frequency (pandas alias such as h, D, W-SUN, MS; or an integer step) "
-            "[default: inferred]."
+            "(default: inferred)."
         ),
     ] = None,
     time_format: Annotated[
         str | None,
-        typer.Option(help="strftime format of the times, e.g. %Y%m%d [default: inferred]."),
+        typer.Option(help="strftime format of the times, e.g. %Y%m%d (default: inferred)."),
     ] = None,
     quiet: Quiet = False,
 ) -> None:
@@ -368,7 +368,7 @@ def _load_model(model: Path) -> Artifact:
 def predict(
     data: Annotated[
         Path | None,
-        typer.Argument(help="Data to forecast from [default: the model's training data, re-read]."),
+        typer.Argument(help="Data to forecast from (default: the model's training data, re-read)."),
     ] = None,
     model: ModelPath = Path(DEFAULT_MODEL),
     out: Annotated[
@@ -377,7 +377,7 @@ def predict(
     ] = Path("forecast.csv"),
     horizon: Annotated[
         int | None,
-        typer.Option(help="Steps to forecast, at most the trained horizon [default: trained]."),
+        typer.Option(help="Steps to forecast, at most the trained horizon (default: trained)."),
     ] = None,
     device: Device = "auto",
     quiet: Quiet = False,
@@ -413,7 +413,7 @@ def predict(
 def evaluate(
     data: Annotated[
         Path | None,
-        typer.Argument(help="Data to backtest on [default: the model's training data, re-read]."),
+        typer.Argument(help="Data to backtest on (default: the model's training data, re-read)."),
     ] = None,
     model: ModelPath = Path(DEFAULT_MODEL),
     out: Annotated[Path, typer.Option("--out", "-o", help="Metrics file (JSON).")] = Path(

@@ -174,7 +174,10 @@ def _read_parquet(p: Path) -> pd.DataFrame:
     try:
         df = pq.read_table(p).to_pandas()
     except (pa.ArrowInvalid, OSError) as e:
-        raise DataError(f"'{p}' is not a readable Parquet file ({_first_line(e)})") from None
+        raise DataError(
+            f"'{p}' is not a readable Parquet file ({_first_line(e)}): check that it is a "
+            "complete Parquet file"
+        ) from None
     if df.empty:
         raise DataError(f"'{p}' has no rows: give a Parquet file with data")
     return df
@@ -184,22 +187,60 @@ def _read_parquet_folder(p: Path) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in PARQUET_SUFFIXES)
+    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in PARQUET_SUFFIXES and f.is_file())
     if not files:
         raise DataError(
             f"folder '{p}' holds no .parquet files: point at a file or a folder of them"
         )
+    # pyarrow would take the first file's schema for all: columns the others lack would
+    # come back empty and columns only they have would be dropped. Check up front instead.
+    schema = _parquet_schema(files[0])
+    for f in files[1:]:
+        other = _parquet_schema(f)
+        a, b = files[0].relative_to(p), f.relative_to(p)
+        if set(other.names) != set(schema.names):
+            raise DataError(
+                f"the Parquet files in '{p}' have different columns ('{a}': "
+                f"{', '.join(schema.names)}; '{b}': {', '.join(other.names)}): give every "
+                "file the same columns"
+            )
+        for name in schema.names:
+            try:  # int64 and double unify (to double); int64 and string do not
+                merged = pa.unify_schemas(
+                    [pa.schema([schema.field(name)]), pa.schema([other.field(name)])],
+                    promote_options="permissive",
+                )
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                raise DataError(
+                    f"column '{name}' of the Parquet files in '{p}' is {schema.field(name).type} "
+                    f"in '{a}' but {other.field(name).type} in '{b}': write it with one type "
+                    "in every file"
+                ) from None
+            schema = schema.set(schema.get_field_index(name), merged.field(name))
     try:
-        table = ds.dataset([str(f) for f in files], format="parquet").to_table()
+        table = ds.dataset([str(f) for f in files], schema=schema, format="parquet").to_table()
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as e:
         raise DataError(
             f"the Parquet files in '{p}' cannot be read together ({_first_line(e)}): "
-            "give them all the same columns and types"
+            "check that every file is a complete Parquet file"
         ) from None
     df = table.to_pandas()
     if df.empty:
-        raise DataError(f"the Parquet files in '{p}' have no rows")
+        raise DataError(f"the Parquet files in '{p}' have no rows: give files with data")
     return df
+
+
+def _parquet_schema(f: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(f)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise DataError(
+            f"'{f}' is not a readable Parquet file ({_first_line(e)}): check that it is a "
+            "complete Parquet file, or move it out of the folder"
+        ) from None
 
 
 def _first_line(e: Exception) -> str:
@@ -335,6 +376,12 @@ def _parse_times(col: pd.Series, name: str, loc: _Located, options: ReadOptions)
     text = col.astype(str)
     try:
         parsed = pd.to_datetime(text, errors="coerce", format=options.time_format)
+        if options.time_format is None and parsed.isna().any():
+            # pandas applies the format of the first time to all, so ISO times with and
+            # without a clock ('2024-01-01', '2024-01-01 06:00') need the ISO parser.
+            iso = pd.to_datetime(text, errors="coerce", format="ISO8601")
+            if iso.isna().sum() < parsed.isna().sum():
+                parsed = iso
     except (ValueError, TypeError) as e:
         message = _first_line(e)
         if "timezone" in message.lower() or "time zone" in message.lower():
@@ -360,8 +407,9 @@ def _parse_times(col: pd.Series, name: str, loc: _Located, options: ReadOptions)
             else "use ISO dates such as 2024-01-31 or give --time-format"
         )
         raise DataError(
-            f"column '{name}' in '{loc.name}' has {len(rows)} value"
-            f"{'s' if len(rows) > 1 else ''} that are not times (first at {loc.at(rows[0])}: "
+            f"column '{name}' in '{loc.name}' has {len(rows)} "
+            f"{'values that are not times' if len(rows) > 1 else 'value that is not a time'} "
+            f"(first at {loc.at(rows[0])}: "
             f"'{text.iloc[rows[0]]}'): {hint}"
         )
     return pd.DatetimeIndex(parsed)
@@ -448,7 +496,7 @@ def _unpivot(df: pd.DataFrame, schema: Schema, loc: _Located, options: ReadOptio
 def _assemble(codes, uniques, times: pd.Index, values, rows, schema, loc, options) -> SeriesSet:
     n_series = len(uniques)
     is_datetime = isinstance(times, pd.DatetimeIndex)
-    key = times.as_unit("ns").asi8 if is_datetime else np.asarray(times, dtype=np.int64)
+    key = times.asi8 if is_datetime else np.asarray(times, dtype=np.int64)  # in times' own unit
     order = np.lexsort((key, codes))
     codes, times, values, rows, key = (
         codes[order],
@@ -500,7 +548,8 @@ def _assemble(codes, uniques, times: pd.Index, values, rows, schema, loc, option
             "add the missing rows with values"
         )
 
-    flat = values.astype(np.float32)
+    with np.errstate(over="ignore"):  # too-large values become inf, reported below
+        flat = values.astype(np.float32)
     if not np.isfinite(flat).all():
         i = int(np.flatnonzero(~np.isfinite(flat))[0])
         raise DataError(
@@ -532,10 +581,13 @@ def _check_finite(values, codes, times, rows, schema, loc, label) -> None:
                 f"{count} {what} value{'s' if count > 1 else ''} (first: series {label(i)} at "
                 f"{times[i]}, {loc.at(int(rows[i]))})"
             )
-    column = schema.target if schema.layout == "long" else "the value columns"
-    where = f"column '{column}'" if schema.layout == "long" else column
+    where, has = (
+        (f"column '{schema.target}'", "has")
+        if schema.layout == "long"
+        else ("the value columns", "have")
+    )
     raise DataError(
-        f"{where} in '{loc.name}' has {' and '.join(parts)}: fill or remove them before training"
+        f"{where} in '{loc.name}' {has} {' and '.join(parts)}: fill or remove them before training"
     )
 
 

@@ -70,11 +70,17 @@ LOOKBACK_PER_HORIZON = 3
 def parse_freq(freq: str) -> pd.DateOffset:
     """A pandas offset from a frequency string such as 'h', '15min', 'D', 'W-SUN', 'MS'."""
     try:
-        return to_offset(freq)
+        offset = to_offset(freq)
     except (ValueError, TypeError):
         raise ConfigError(
             f"--freq '{freq}' is not a pandas frequency: use e.g. h, 15min, D, B, W-SUN, MS, QS, YS"
         ) from None
+    if offset.n <= 0:  # a zero or backward step has no grid to check times against
+        raise ConfigError(
+            f"--freq '{freq}' does not step forward in time: use a positive frequency, e.g. h, "
+            "15min, D, W-SUN, MS"
+        )
+    return offset
 
 
 def infer_datetime_freq(times: pd.DatetimeIndex) -> pd.DateOffset | None:
@@ -153,24 +159,36 @@ class TimeAxis:
             pos = delta // self.step
             return np.where(delta % self.step == 0, pos, -1)
         times = pd.DatetimeIndex(times)
-        delta = self._fixed_delta(times)
-        if delta is not None:
-            ns = times.as_unit("ns").asi8
-            d = ns - ns[first][codes]
+        fixed = self._fixed_step(times)
+        if fixed is not None:
+            ticks, delta, _ = fixed
+            d = ticks - ticks[first][codes]
             return np.where(d % delta == 0, d // delta, -1)
-        grid = pd.date_range(times.min(), times.max(), freq=self.offset)
-        at = grid.get_indexer(times)
+        # Calendar steps (weeks, months, local days): one grid per clock time that series
+        # start at, so that each series keeps its own clock time, as with fixed steps.
+        anchor = _clock(times)[first][codes]
+        at = np.full(len(times), -1, dtype=np.int64)
+        for clock in np.unique(anchor):
+            rows = np.flatnonzero(anchor == clock)
+            starts = times[first[np.unique(codes[rows])]]
+            grid = pd.date_range(starts.min(), times[rows].max(), freq=self.offset)
+            at[rows] = grid.get_indexer(times[rows])
         pos = at - at[first][codes]
         return np.where((at >= 0) & (at[first][codes] >= 0), pos, -1)
 
-    def _fixed_delta(self, times: pd.DatetimeIndex) -> int | None:
-        """Nanoseconds per step when every step has the same length, else None."""
+    def _fixed_step(self, times: pd.DatetimeIndex) -> tuple[np.ndarray, int, str] | None:
+        """When every step has the same length: the times as integer ticks, the step in
+        ticks, and the tick unit (the times' own unit, finer only if the step needs it, so
+        that dates outside 1677-2262 work). None for calendar steps."""
         off = self.offset
         if not isinstance(off, pd.offsets.Tick) and not (
             type(off).__name__ == "Day" and times.tz is None
         ):
             return None
-        return int(pd.Timedelta(off).value)
+        step, unit = pd.Timedelta(off), times.unit
+        if step % pd.Timedelta(1, unit=unit):
+            unit = "ns"
+        return times.as_unit(unit).asi8, int(step // pd.Timedelta(1, unit=unit)), unit
 
     # ---- grid positions -> times --------------------------------------------------------
 
@@ -180,18 +198,23 @@ class TimeAxis:
         if self.kind == "integer":
             return pd.Index(np.asarray(origins, dtype=np.int64) + steps * self.step)
         origins = pd.DatetimeIndex(origins)
-        delta = self._fixed_delta(origins)
-        if delta is not None:
-            ns = origins.as_unit("ns").asi8 + steps * delta
-            return pd.DatetimeIndex(ns, tz=origins.tz).as_unit(origins.unit)
-        base = pd.date_range(origins.min(), origins.max(), freq=self.offset)
-        grid = pd.date_range(
-            origins.min(), periods=len(base) + int(steps.max()) + 1, freq=self.offset
-        )
-        where = grid.get_indexer(origins)
-        if (where < 0).any():  # a time not on the grid cannot be stepped from
-            raise ValueError(f"time {origins[where < 0][0]} is not on the '{self.freq}' grid")
-        return grid[where + steps]
+        fixed = self._fixed_step(origins)
+        if fixed is not None:
+            ticks, delta, unit = fixed
+            out = pd.DatetimeIndex((ticks + steps * delta).view(f"M8[{unit}]"))
+            return out if origins.tz is None else out.tz_localize("UTC").tz_convert(origins.tz)
+        clocks = _clock(origins)
+        out = pd.Series(origins)
+        for clock in np.unique(clocks):  # one grid per clock time, as in `positions`
+            rows = np.flatnonzero(clocks == clock)
+            sub, k = origins[rows], steps[rows]
+            base = pd.date_range(sub.min(), sub.max(), freq=self.offset)
+            grid = pd.date_range(sub.min(), periods=len(base) + int(k.max()) + 1, freq=self.offset)
+            where = grid.get_indexer(sub)
+            if (where < 0).any():  # a time not on the grid cannot be stepped from
+                raise ValueError(f"time {sub[where < 0][0]} is not on the '{self.freq}' grid")
+            out.iloc[rows] = grid[where + k]
+        return pd.DatetimeIndex(out)
 
     def future(self, last: pd.Index, horizon: int) -> pd.Index:
         """The `horizon` times after each time in `last`, flattened series-major."""
@@ -204,3 +227,9 @@ class TimeAxis:
     @classmethod
     def from_dict(cls, data: dict) -> TimeAxis:
         return cls(kind=data["kind"], freq=data.get("freq"), step=int(data.get("step", 1)))
+
+
+def _clock(times: pd.DatetimeIndex) -> np.ndarray:
+    """Wall-clock time of day of each time, in ticks (the times' unit) since local midnight."""
+    wall = times.tz_localize(None) if times.tz is not None else times
+    return (wall - wall.normalize()).asi8

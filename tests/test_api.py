@@ -123,3 +123,15 @@ def test_hold_out_drops_the_last_steps_of_each_series():
         str(e.value)
         == "--holdout 20 leaves nothing of series 's2' (20 values): hold out fewer steps"
     )
+
+
+def test_dates_beyond_the_nanosecond_range():
+    frame = pd.DataFrame({"year": [str(y) for y in range(2200, 2300)], "v": range(100)})
+    series = data.from_frame(frame)
+    assert series.axis.freq == "YS-JAN"
+    assert series.axis.future(series.ends, 2).year.tolist() == [2300, 2301]
+    hourly = pd.DataFrame(
+        {"t": pd.date_range("2300-01-01", periods=50, freq="h").astype(str), "v": range(50)}
+    )
+    series = data.from_frame(hourly)
+    assert str(series.axis.future(series.ends, 1)[0]) == "2300-01-03 02:00:00"

@@ -38,6 +38,12 @@ def test_every_command_has_help():
         assert "Exit codes: 0 success; 1 a problem you can fix" in " ".join(sub.stdout.split())
 
 
+def test_help_shows_defaults_verbatim():
+    text = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "250"}).stdout
+    assert "Past steps the model reads (default: 3 x horizon)." in text
+    assert "Series id column (long data) (default: unique_id)." in text
+
+
 def test_version():
     result = run("--version")
     assert result.exit_code == 0
