@@ -1,0 +1,250 @@
+"""Helpers shared by the benchmark harnesses (``m4.py``, ``ett.py``).
+
+- ``add_config_args`` / ``configs_from_args``: command-line overrides of every rnncast
+  ``ModelConfig`` / ``TrainConfig`` field, generated from the dataclasses themselves, so an
+  option left out keeps rnncast's own default (the same as ``rnncast train``).
+- ``epoch_printer``: a training-progress callback that prints one line per epoch to stderr.
+- ``markdown_table``, ``fmt``: tables for the terminal.
+- ``machine_info``, ``write_json``: what the results file records, and writing it safely.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import rnncast
+from rnncast import train
+from rnncast.config import CELLS, LOSSES, SCALINGS, ModelConfig, TrainConfig
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Fields chosen by the window rule (api.resolve_shapes), not given to the dataclass directly.
+_WINDOW_FIELDS = {"segment"}
+_CHOICES = {"cell": CELLS, "scaling": SCALINGS, "loss": LOSSES}
+_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "int | None": int}
+
+
+# ---- configuration overrides -------------------------------------------------------------
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cell``, ``--hidden-size``, ..., ``--max-epochs``, ``--seed``, ... (one option
+    per field of ModelConfig and TrainConfig, except the segment); all default to None,
+    meaning rnncast's own default."""
+    for cls in (ModelConfig, TrainConfig):
+        group = parser.add_argument_group(f"{cls.__name__} overrides (default: rnncast's)")
+        for f in dataclasses.fields(cls):
+            if f.name in _WINDOW_FIELDS:
+                continue
+            kind = _TYPES[str(f.type)]
+            group.add_argument(
+                "--" + f.name.replace("_", "-"),
+                dest=f.name,
+                type=kind,
+                choices=_CHOICES.get(f.name),
+                default=None,
+                help=f"[rnncast default: {f.default}]",
+            )
+
+
+def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
+    """ModelConfig and TrainConfig with the options that were given, defaults elsewhere."""
+
+    def given(cls: type) -> dict[str, Any]:
+        return {
+            f.name: getattr(args, f.name)
+            for f in dataclasses.fields(cls)
+            if f.name not in _WINDOW_FIELDS and getattr(args, f.name, None) is not None
+        }
+
+    return ModelConfig(**given(ModelConfig)), TrainConfig(**given(TrainConfig))
+
+
+def add_run_args(parser: argparse.ArgumentParser, default_out: str) -> None:
+    """Options every harness has: the results file, torch threads, quiet."""
+    parser.add_argument(
+        "--out", type=Path, default=Path(default_out), help=f"results JSON [{default_out}]"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads [default: torch's]"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+
+
+def apply_threads(threads: int | None) -> None:
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+
+def epoch_printer(label: str, quiet: bool = False) -> Callable[[train.Event], None] | None:
+    """An ``on_event`` callback printing one line per epoch (stderr), or None when quiet."""
+    if quiet:
+        return None
+
+    def on_event(event: train.Event) -> None:
+        if isinstance(event, train.TrainStart):
+            print(
+                f"[{label}] {event.device}: {event.train_windows:,} train / "
+                f"{event.val_windows:,} validation windows, {event.batches_per_epoch} batches "
+                f"per epoch, {event.parameters:,} parameters",
+                file=sys.stderr,
+                flush=True,
+            )
+        elif isinstance(event, train.EpochEnd):
+            val = "-" if event.val_loss is None else f"{event.val_loss:.4f}"
+            print(
+                f"[{label}] epoch {event.epoch}/{event.max_epochs} train {event.train_loss:.4f} "
+                f"val {val}{' *' if event.improved else ''} lr {event.lr:.2g} "
+                f"{event.seconds:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return on_event
+
+
+def run_summary(result: train.TrainResult, train_seconds: float) -> dict[str, Any]:
+    """What a results file records about one training run."""
+    return {
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "stopped": result.stopped,
+        "steps": result.steps,
+        "train_windows": result.train_windows,
+        "val_windows": result.val_windows,
+        "parameters": sum(p.numel() for p in result.network.parameters()),
+        "device": result.device,
+        "train_seconds": round(train_seconds, 3),
+        "fit_loop_seconds": round(result.seconds, 3),
+        "history": result.history,
+    }
+
+
+class Stopwatch:
+    """Seconds since creation: ``watch()``."""
+
+    def __init__(self) -> None:
+        self.began = time.perf_counter()
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.began
+
+
+# ---- output ------------------------------------------------------------------------------
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    """A number for a table; an em dash for a missing one."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub-flavoured markdown table with padded columns (numbers right-aligned)."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    numeric = [
+        any(r[i] for r in cells[1:]) and all(_is_number(r[i]) for r in cells[1:])
+        for i in range(len(headers))
+    ]
+
+    def line(row: list[str]) -> str:
+        parts = [
+            c.rjust(w) if num else c.ljust(w)
+            for c, w, num in zip(row, widths, numeric, strict=True)
+        ]
+        return "| " + " | ".join(parts) + " |"
+
+    rule = "|" + "|".join(
+        "-" * (w + 1) + ":" if num else "-" * (w + 2)
+        for w, num in zip(widths, numeric, strict=True)
+    )
+    return "\n".join([line(cells[0]), rule + "|", *(line(r) for r in cells[1:])])
+
+
+def _is_number(text: str) -> bool:
+    if text in ("", "—"):
+        return True
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def machine_info() -> dict[str, Any]:
+    """Where and with what the benchmark ran."""
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "numpy": np.__version__,
+        "rnncast": rnncast.__version__,
+        "git": _git_state(),
+    }
+    if hasattr(os, "getloadavg"):
+        info["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
+    return info
+
+
+def _git_state() -> dict[str, Any] | None:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": commit, "dirty": bool(dirty)}
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as JSON, atomically (temporary file beside the target, then
+    ``os.replace``); creates the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=2, default=_plain)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
