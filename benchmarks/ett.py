@@ -226,9 +226,8 @@ def run_horizon(
     starts, targets = test_windows(len(columns), window.lookback, horizon)
     truth = np.lib.stride_tricks.sliding_window_view(flat, horizon)[targets]  # (windows, H)
     test_watch = common.Stopwatch()
-    pred = forecast_at(
-        artifact.network(), flat, starts, window.lookback, horizon, artifact.model.scaling
-    )
+    offsets = np.arange(len(columns) + 1) * (len(flat) // len(columns))
+    pred = forecast_at(artifact.network(), flat, offsets, starts)
     forecast_seconds = test_watch()
     mse, mae = errors(pred, truth)
     repeat_mse, repeat_mae = errors(np.repeat(flat[targets - 1, None], horizon, axis=1), truth)

@@ -182,9 +182,7 @@ def predict(
     """Forecast the next `horizon` (default: the trained horizon) values of every series."""
     h = check_horizon(artifact, horizon)
     dev = _device(device)
-    return forecast.forecast_frame(
-        artifact.network(dev), series, artifact.window.lookback, h, artifact.model.scaling, dev
-    )
+    return forecast.forecast_frame(artifact.network(dev), series, h, dev)
 
 
 def evaluate(
@@ -195,15 +193,6 @@ def evaluate(
         raise ConfigError(f"--windows must be at least 1, got {windows}")
     dev = _device(device)
     cutoffs = dict(zip(artifact.series_ids, artifact.cutoffs, strict=True))
-    report = backtest.backtest(
-        artifact.network(dev),
-        series,
-        artifact.window.lookback,
-        artifact.window.horizon,
-        windows,
-        artifact.model.scaling,
-        cutoffs,
-        dev,
-    )
+    report = backtest.backtest(artifact.network(dev), series, windows, cutoffs, dev)
     report["data_fingerprint_matches_training"] = series.fingerprint() == artifact.fingerprint
     return report

@@ -14,28 +14,26 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from torch import nn
 
 from rnncast import metrics
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
 from rnncast.forecast import forecast_at
+from rnncast.models import RecurrentForecaster
 from rnncast.windows import backtest_origins
 
 METHODS = ("model", "naive", "seasonal_naive")
 
 
 def backtest(
-    network: nn.Module,
+    network: RecurrentForecaster,
     series: SeriesSet,
-    lookback: int,
-    horizon: int,
     windows: int,
-    scaling_method: str,
     cutoffs: dict[str, Any] | None = None,
     device: str = "cpu",
 ) -> dict[str, Any]:
     """Score the model and the baselines; returns a JSON-able report (see module docstring)."""
+    lookback, horizon = network.lookback, network.horizon
     lengths = series.lengths
     counts = backtest_origins(lengths, lookback, horizon, windows)
     if not counts.any():
@@ -52,7 +50,7 @@ def backtest(
     m = series.axis.season_length
     forecasts = {
         "model": forecast_at(
-            network, series.values, origins - lookback, lookback, horizon, scaling_method, device
+            network, series.values, series.offsets, origins - lookback, device=device
         ),
         "naive": metrics.naive(series.values, origins, horizon),
         "seasonal_naive": metrics.seasonal_naive(

@@ -178,6 +178,15 @@ def train(
     ] = 16384,
     batch_size: Annotated[int, typer.Option(help="Windows per optimiser step.")] = 256,
     lr: Annotated[float, typer.Option(help="Learning rate of AdamW (halved on plateaus).")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 1e-4,
+    grad_clip: Annotated[float, typer.Option(help="Gradient norm clipping threshold.")] = 1.0,
+    scale_floor: Annotated[
+        float,
+        typer.Option(
+            help="Least scale of a window, as a fraction of its series' typical window spread "
+            "(keeps flat stretches from blowing up)."
+        ),
+    ] = 0.1,
     patience: Annotated[
         int, typer.Option(help="Epochs without validation gain before stopping.")
     ] = 10,
@@ -232,12 +241,15 @@ def train(
             num_layers=num_layers,
             dropout=dropout,
             scaling=scaling,
+            scale_floor=scale_floor,
         )
         train_config = TrainConfig(
             max_epochs=max_epochs,
             max_steps=max_steps,
             batch_size=batch_size,
             lr=lr,
+            weight_decay=weight_decay,
+            grad_clip=grad_clip,
             patience=patience,
             epoch_size=epoch_size,
             loss=loss,
@@ -350,7 +362,7 @@ class _TrainProgress:
                 self.last_plain = time.monotonic()
                 self.console.print(
                     f"epoch {event.epoch}/{event.max_epochs} loss {event.train_loss:.4f} "
-                    f"val_loss {val} best {best} lr {event.lr:.2g} {event.seconds:.1f}s",
+                    f"val_loss {val} best {best} lr {event.lr:.2g} {event.elapsed:.1f}s",
                     markup=False,
                 )
 

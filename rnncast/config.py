@@ -100,7 +100,9 @@ class WindowConfig:
 class ModelConfig:
     """The network: recurrent cell and size (names as in `torch.nn.RNN`), scaling, and the
     segment length: the lookback is read `segment` steps at a time, so the recurrence runs
-    lookback / segment steps (segment-wise input, as in SegRNN; 1 = one value per step)."""
+    lookback / segment steps (segment-wise input, as in SegRNN; 1 = one value per step).
+    `scale_floor`: the least scale of a window, as a fraction of its series' typical window
+    spread (see `rnncast.scaling`)."""
 
     cell: str = "gru"
     hidden_size: int = 64
@@ -108,6 +110,7 @@ class ModelConfig:
     dropout: float = 0.1
     scaling: str = "window"
     segment: int = 1
+    scale_floor: float = 0.1
 
     def __post_init__(self) -> None:
         _require(self.cell in CELLS, f"--cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
@@ -115,6 +118,7 @@ class ModelConfig:
         _require(self.num_layers >= 1, f"--num-layers must be at least 1, got {self.num_layers}")
         _require(0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}")
         _require(self.segment >= 1, f"--segment must be at least 1, got {self.segment}")
+        _require(self.scale_floor >= 0, f"--scale-floor must be 0 or more, got {self.scale_floor}")
         _require(
             self.scaling in SCALINGS,
             f"--scaling must be one of {', '.join(SCALINGS)}, got '{self.scaling}'",

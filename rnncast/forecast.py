@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from rnncast import scaling
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
+from rnncast.models import RecurrentForecaster
 from rnncast.windows import last_starts
 
 FORECAST_COL = "y_hat"
@@ -22,27 +22,38 @@ FORECAST_COL = "y_hat"
 
 @torch.no_grad()
 def forecast_at(
-    network: nn.Module,
+    network: RecurrentForecaster,
     values: np.ndarray,
+    offsets: np.ndarray,
     starts: np.ndarray,
-    lookback: int,
-    horizon: int,
-    scaling_method: str,
+    horizon: int | None = None,
     device: torch.device | str = "cpu",
     batch_size: int = 1024,
 ) -> np.ndarray:
-    """Forecasts (len(starts), horizon) from the windows values[s : s + lookback]."""
+    """Forecasts (len(starts), horizon) from the lookback windows values[s : s + lookback].
+
+    `values` holds the series one after another, series i at offsets[i]:offsets[i + 1]
+    (used for each window's scale floor); the lookback, scaling and trained horizon come from
+    the network. `horizon` (default: the trained one) keeps the first steps.
+    """
     network.eval()
+    config, lookback = network.config, network.lookback
+    horizon = network.horizon if horizon is None else horizon
     device = torch.device(device)
+    if not values.flags.writeable:  # torch wants writable memory; copy only then
+        values = values.copy()
     flat = torch.from_numpy(values).to(device)
     view = flat.unfold(0, lookback, 1)  # (N - lookback + 1, lookback): a strided view
+    floors = torch.from_numpy(
+        scaling.window_floors(values, offsets, starts, lookback, config.scale_floor)
+    ).to(device)
+    starts_t = torch.from_numpy(np.asarray(starts, dtype=np.int64)).to(device)
     out = np.empty((len(starts), horizon), dtype=np.float32)
     for i in range(0, len(starts), batch_size):
-        idx = torch.from_numpy(np.asarray(starts[i : i + batch_size], dtype=np.int64)).to(device)
-        x = view[idx]
-        stats = scaling.fit(x, scaling_method)
+        x = view[starts_t[i : i + batch_size]]
+        stats = scaling.fit(x, config.scaling, floors[i : i + batch_size])
         y = scaling.inverse(network(scaling.transform(x, stats).unsqueeze(-1)), stats)
-        out[i : i + len(idx)] = y[:, :horizon].float().cpu().numpy()
+        out[i : i + len(x)] = y[:, :horizon].float().cpu().numpy()
     return out
 
 
@@ -59,28 +70,21 @@ def check_history(series: SeriesSet, lookback: int) -> None:
 
 
 def forecast_frame(
-    network: nn.Module,
+    network: RecurrentForecaster,
     series: SeriesSet,
-    lookback: int,
-    horizon: int,
-    scaling_method: str,
+    horizon: int | None = None,
     device: torch.device | str = "cpu",
 ) -> pd.DataFrame:
     """The next `horizon` values of every series, long format: id, time, y_hat."""
+    lookback = network.lookback
+    horizon = network.horizon if horizon is None else horizon
     check_history(series, lookback)
-    yhat = forecast_at(
-        network,
-        series.values,
-        last_starts(series.offsets, lookback),
-        lookback,
-        horizon,
-        scaling_method,
-        device,
-    )
+    starts = last_starts(series.offsets, lookback)
+    yhat = forecast_at(network, series.values, series.offsets, starts, horizon, device)
     schema = series.schema
     return pd.DataFrame(
         {
-            schema.id_col: np.repeat(series.ids, horizon),
+            schema.id_col: pd.Series(np.repeat(series.ids, horizon)).infer_objects(),
             schema.time_col: series.axis.future(series.ends, horizon),
             FORECAST_COL: yhat.ravel(),
         }

@@ -5,17 +5,20 @@ deviation, and applies the same statistics to the window's target and, inverted,
 forecast. Because nothing is fitted to a particular series, a model can forecast series it
 never saw. 'none' leaves values as they are.
 
-The scale has a floor: a flat window would otherwise divide by zero. It is at least 0.1% of
-the window's mean level, and 1 for a window of zeros, so forecasts stay finite.
+The scale has a floor, so that a flat stretch (a sensor stuck on one value, a shop closed for
+a week) does not blow its targets up: at least `floor` (per window, typically a fraction of
+the series' typical window spread, see `window_floors`), at least 0.1% of the window's mean
+level, and 1 when all of these are 0 (a window of zeros), so forecasts stay finite.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-REL_FLOOR = 1e-3
+REL_LEVEL_FLOOR = 1e-3
 
 
 @dataclass
@@ -26,8 +29,9 @@ class Stats:
     scale: torch.Tensor
 
 
-def fit(x: torch.Tensor, method: str) -> Stats:
-    """Statistics of each row of `x` (B, L) for `method` ('window' or 'none')."""
+def fit(x: torch.Tensor, method: str, floor: torch.Tensor | None = None) -> Stats:
+    """Statistics of each row of `x` (B, L) for `method` ('window' or 'none'); `floor`
+    (B,) or (B, 1) is the least scale of each row."""
     if method == "none":
         ones = torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)
         return Stats(loc=torch.zeros_like(ones), scale=ones)
@@ -35,9 +39,54 @@ def fit(x: torch.Tensor, method: str) -> Stats:
         raise ValueError(f"unknown scaling '{method}'")
     loc = x.mean(dim=1, keepdim=True)
     std = x.std(dim=1, keepdim=True, unbiased=False) if x.shape[1] > 1 else torch.zeros_like(loc)
-    scale = torch.maximum(std, REL_FLOOR * loc.abs())
+    scale = torch.maximum(std, REL_LEVEL_FLOOR * loc.abs())
+    if floor is not None:
+        scale = torch.maximum(scale, floor.reshape(-1, 1).to(scale.dtype))
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
     return Stats(loc=loc, scale=scale)
+
+
+def typical_spread(values: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:
+    """Each series' mean standard deviation over its consecutive (non-overlapping) chunks of
+    `width` values (the whole series when it is shorter): the spread of a typical window.
+
+    One pass over the flat array with O(N / width) index memory; values are centred on their
+    series' mean first so that sums of squares keep their precision.
+    """
+    x = np.asarray(values, dtype=np.float32)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    lengths = np.diff(offsets)
+    n_series = len(lengths)
+    if n_series == 0:
+        return np.zeros(0)
+    mean = np.add.reduceat(x, offsets[:-1], dtype=np.float64) / np.maximum(lengths, 1)
+    d = x - np.repeat(mean.astype(np.float32), lengths)
+    size = np.maximum(np.minimum(width, lengths), 1)
+    chunks = lengths // size
+    first = np.cumsum(chunks) - chunks
+    k = np.arange(int(chunks.sum()), dtype=np.int64) - np.repeat(first, chunks)
+    csize = np.repeat(size, chunks)
+    starts = np.repeat(offsets[:-1], chunks) + k * csize
+    edges = np.stack([starts, starts + csize], axis=1).ravel()
+    if len(edges) and edges[-1] == len(d):
+        edges = edges[:-1]  # reduceat runs the last segment to the end of the array
+    s1 = np.add.reduceat(d, edges, dtype=np.float64)[::2] if len(edges) else np.zeros(0)
+    np.square(d, out=d)
+    s2 = np.add.reduceat(d, edges, dtype=np.float64)[::2] if len(edges) else np.zeros(0)
+    std = np.sqrt(np.maximum(s2 / csize - (s1 / csize) ** 2, 0.0))
+    series = np.repeat(np.arange(n_series), chunks)
+    total = np.bincount(series, weights=std, minlength=n_series)
+    return total / np.maximum(chunks, 1)
+
+
+def window_floors(
+    values: np.ndarray, offsets: np.ndarray, starts: np.ndarray, width: int, fraction: float
+) -> np.ndarray:
+    """The scale floor of each window starting at flat index `starts[k]`: `fraction` of the
+    typical window spread of its series (float32, one per start)."""
+    spread = typical_spread(values, offsets, width)
+    series = np.searchsorted(offsets, starts, side="right") - 1
+    return (fraction * spread[series]).astype(np.float32)
 
 
 def transform(x: torch.Tensor, stats: Stats) -> torch.Tensor:

@@ -59,7 +59,7 @@ class EpochEnd:
     best_val_loss: float | None
     lr: float
     improved: bool
-    seconds: float
+    elapsed: float  # seconds since training began
 
 
 Event = TrainStart | BatchEnd | EpochEnd
@@ -77,6 +77,37 @@ class TrainResult:
     train_windows: int = 0
     val_windows: int = 0
     steps: int = 0
+
+
+@dataclass
+class Windows:
+    """The windows of one split, on the training device: a strided view of all windows of
+    the flat values, the flat start of each window of the split, and its scale floor."""
+
+    view: torch.Tensor  # (N - width + 1, width), no copy of the values
+    starts: torch.Tensor  # (K,) int64
+    floors: torch.Tensor  # (K,) float32
+
+    @classmethod
+    def of(cls, values: torch.Tensor, series: SeriesSet, starts: np.ndarray,
+           window: WindowConfig, model: ModelConfig) -> Windows:  # fmt: skip
+        """`values` is `series.values` as a tensor on the training device."""
+        device = values.device
+        floors = scaling.window_floors(
+            series.values, series.offsets, starts, window.lookback, model.scale_floor
+        )
+        return cls(
+            view=values.unfold(0, window.width, 1),
+            starts=torch.from_numpy(starts).to(device),
+            floors=torch.from_numpy(floors).to(device),
+        )
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Windows (B, width) and floors (B,) at `positions` of this split."""
+        return self.view[self.starts[positions]], self.floors[positions]
 
 
 # ---- devices ----------------------------------------------------------------------------
@@ -163,7 +194,8 @@ def fit(
 
     train_starts, val_starts = split_windows(series.offsets, window)
     values = torch.from_numpy(series.values).to(device)
-    view = values.unfold(0, window.width, 1)  # (N - width + 1, width): a strided view
+    training = Windows.of(values, series, train_starts, window, model_config)
+    validation = Windows.of(values, series, val_starts, window, model_config)
     network = models.build(model_config, window.lookback, window.horizon).to(device)
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=config.lr, weight_decay=config.weight_decay
@@ -198,13 +230,12 @@ def fit(
     began = time.perf_counter()
     for epoch in range(1, config.max_epochs + 1):
         network.train()
-        chosen = _draw(rng, len(train_starts), batches * batch_size)
+        chosen = torch.from_numpy(_draw(rng, len(train_starts), batches * batch_size)).to(device)
         total, seen = 0.0, 0
         for b in range(batches):
-            idx = torch.from_numpy(train_starts[chosen[b * batch_size : (b + 1) * batch_size]])
-            loss = _step(
-                network, view[idx.to(device)], window.lookback, model_config.scaling, criterion
-            )
+            idx = chosen[b * batch_size : (b + 1) * batch_size]
+            loss = _step(network, *training.batch(idx), window.lookback, model_config.scaling,
+                         criterion)  # fmt: skip
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
@@ -219,13 +250,11 @@ def fit(
         val_loss = (
             evaluate_loss(
                 network,
-                view,
-                val_starts,
+                validation,
                 window.lookback,
                 model_config.scaling,
                 criterion,
                 config.batch_size,
-                device,
             )
             if len(val_starts)
             else None
@@ -246,7 +275,7 @@ def fit(
                 "train_loss": train_loss,
                 "val_loss": val_loss,
                 "lr": lr,
-                "seconds": time.perf_counter() - began,
+                "elapsed_s": time.perf_counter() - began,
             }
         )
         emit(
@@ -289,19 +318,20 @@ def _draw(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return np.concatenate(passes)[:size]
 
 
-def _step(network, batch, lookback, method, criterion) -> torch.Tensor:
+def _step(network, batch, floors, lookback, method, criterion) -> torch.Tensor:
     """Loss of one batch of windows (B, lookback + horizon), in scaled units."""
     x, y = batch[:, :lookback], batch[:, lookback:]
-    stats = scaling.fit(x, method)
+    stats = scaling.fit(x, method, floors)
     pred = network(scaling.transform(x, stats).unsqueeze(-1))  # (B, H)
     return criterion(pred, scaling.transform(y, stats))
 
 
 @torch.no_grad()
-def evaluate_loss(network, view, starts, lookback, method, criterion, batch_size, device) -> float:
+def evaluate_loss(network, windows: Windows, lookback, method, criterion, batch_size) -> float:
+    """Mean loss over every window of `windows`, in batches."""
     network.eval()
     total = 0.0
-    for i in range(0, len(starts), batch_size):
-        idx = torch.from_numpy(starts[i : i + batch_size]).to(device)
-        total += _step(network, view[idx], lookback, method, criterion).item() * len(idx)
-    return total / len(starts)
+    for i in range(0, len(windows), batch_size):
+        idx = torch.arange(i, min(i + batch_size, len(windows)), device=windows.starts.device)
+        total += _step(network, *windows.batch(idx), lookback, method, criterion).item() * len(idx)
+    return total / len(windows)

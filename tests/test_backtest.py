@@ -24,7 +24,7 @@ def series():
 
 
 def test_windows_and_scores_match_a_loop(network, series):
-    report = backtest.backtest(network, series, L, H, windows=3, scaling_method="window")
+    report = backtest.backtest(network, series, windows=3)
     # series of 60, 40 and 33 values fit 3, 2 and 1 windows of 6 after a lookback of 24
     assert [s["windows"] for s in report["per_series"]] == [3, 2, 1]
     assert report["windows_scored"] == 6
@@ -37,7 +37,8 @@ def test_windows_and_scores_match_a_loop(network, series):
             x = torch.from_numpy(values[origin - L : origin].astype(np.float32))[None]
             from rnncast import scaling
 
-            stats = scaling.fit(x, "window")
+            floor = 0.1 * scaling.typical_spread(values, np.array([0, n]), L)
+            stats = scaling.fit(x, "window", torch.tensor(floor, dtype=torch.float32))
             with torch.no_grad():
                 yhat = scaling.inverse(network(scaling.transform(x, stats).unsqueeze(-1)), stats)
             y = values[origin : origin + H]
@@ -57,7 +58,7 @@ def test_seasonal_naive_on_a_pure_season_is_perfect(network):
     t = np.arange(96)
     frame = make_long(n_series=1, length=96)
     frame["y"] = 10 + np.sin(2 * np.pi * t / 24)
-    report = backtest.backtest(network, data.from_frame(frame), L, H, 2, "window")
+    report = backtest.backtest(network, data.from_frame(frame), 2)
     assert report["season_length"] == 24
     assert report["overall"]["seasonal_naive"]["mae"] == pytest.approx(0, abs=1e-9)
     # the in-sample seasonal differences are all zero: MASE has no scale and is left out
@@ -66,16 +67,16 @@ def test_seasonal_naive_on_a_pure_season_is_perfect(network):
 
 def test_windows_inside_training_are_flagged(network, series):
     ends = {str(i): t.isoformat() for i, t in zip(series.ids, series.ends, strict=True)}
-    report = backtest.backtest(network, series, L, H, 2, "window", cutoffs=ends)
+    report = backtest.backtest(network, series, 2, cutoffs=ends)
     assert report["windows_in_training"] == report["windows_scored"]
     # a cut-off 7 steps before the end: only window 1 of each series (last 6 steps) is new
     earlier = {
         str(i): (t - 7 * series.axis.offset).isoformat()
         for i, t in zip(series.ids, series.ends, strict=True)
     }
-    report = backtest.backtest(network, series, L, H, 2, "window", cutoffs=earlier)
+    report = backtest.backtest(network, series, 2, cutoffs=earlier)
     assert [s["in_training"] for s in report["per_series"]] == [1, 1, 0]
-    unknown = backtest.backtest(network, series, L, H, 2, "window", cutoffs={"other": "2024-01-01"})
+    unknown = backtest.backtest(network, series, 2, cutoffs={"other": "2024-01-01"})
     assert unknown["windows_in_training"] == 0
 
 
@@ -83,20 +84,20 @@ def test_integer_cutoffs(network):
     import pandas as pd
 
     series = data.from_frame(pd.DataFrame({"y": np.sin(np.arange(50.0))}))
-    report = backtest.backtest(network, series, L, H, 3, "window", cutoffs={"y": 43})
+    report = backtest.backtest(network, series, 3, cutoffs={"y": 43})
     # windows start at positions 44, 38, 32: the first starts after the cut-off
     assert report["per_series"][0]["in_training"] == 2
 
 
 def test_series_too_short_are_skipped_or_fail(network, series):
-    report = backtest.backtest(network, series, L, H, 1, "window")
+    report = backtest.backtest(network, series, 1)
     assert report["skipped_series"] == []
     short = data.from_frame(make_long(n_series=2, length=40, lengths=[40, 20]))
-    report = backtest.backtest(network, short, L, H, 1, "window")
+    report = backtest.backtest(network, short, 1)
     assert report["skipped_series"] == ["s1"]
     tiny = data.from_frame(make_long(n_series=1, length=20))
     with pytest.raises(DataError) as e:
-        backtest.backtest(network, tiny, L, H, 1, "window")
+        backtest.backtest(network, tiny, 1)
     assert str(e.value) == (
         "no series in '<frame>' is long enough for one backtest window: that needs lookback 24 "
         "+ horizon 6 = 30 values, the longest has 20"
@@ -104,5 +105,5 @@ def test_series_too_short_are_skipped_or_fail(network, series):
 
 
 def test_metrics_are_the_metrics_module(network, series):
-    report = backtest.backtest(network, series, L, H, 1, "window")
+    report = backtest.backtest(network, series, 1)
     assert set(report["overall"]["model"]) == set(metrics.METRICS)

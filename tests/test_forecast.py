@@ -20,10 +20,11 @@ def network():
 def test_forecast_at_is_scale_network_inverse(network):
     values = np.random.default_rng(0).normal(50, 5, 100).astype(np.float32)
     starts = np.array([0, 10, 76])
-    got = forecast.forecast_at(network, values, starts, 24, 6, "window")
+    got = forecast.forecast_at(network, values, np.array([0, 100]), starts)
+    floor = torch.tensor(0.1 * scaling.typical_spread(values, np.array([0, 100]), 24))
     for row, s in zip(got, starts, strict=True):
         x = torch.from_numpy(values[s : s + 24])[None]
-        stats = scaling.fit(x, "window")
+        stats = scaling.fit(x, "window", floor.float())
         with torch.no_grad():
             want = scaling.inverse(network(scaling.transform(x, stats).unsqueeze(-1)), stats)
         np.testing.assert_allclose(row, want[0].numpy(), rtol=1e-5)
@@ -32,7 +33,7 @@ def test_forecast_at_is_scale_network_inverse(network):
 def test_forecast_frame_has_real_future_times(network):
     frame = make_long(n_series=2, length=50, freq="h", lengths=[50, 40])
     series = data.from_frame(frame)
-    out = forecast.forecast_frame(network, series, 24, 6, "window")
+    out = forecast.forecast_frame(network, series)
     assert list(out.columns) == ["unique_id", "ds", "y_hat"]
     assert len(out) == 12
     for sid, n in (("s0", 50), ("s1", 40)):
@@ -44,8 +45,8 @@ def test_forecast_frame_has_real_future_times(network):
 
 def test_shorter_horizon_is_the_head_of_the_full_one(network):
     series = data.from_frame(make_long(n_series=2, length=40))
-    full = forecast.forecast_frame(network, series, 24, 6, "window")
-    part = forecast.forecast_frame(network, series, 24, 3, "window")
+    full = forecast.forecast_frame(network, series)
+    part = forecast.forecast_frame(network, series, 3)
     np.testing.assert_array_equal(
         part.y_hat.to_numpy(), full.groupby("unique_id").head(3).y_hat.to_numpy()
     )
@@ -59,7 +60,7 @@ def test_monthly_future_times(network):
         }
     )
     series = data.from_frame(frame)
-    out = forecast.forecast_frame(network, series, 24, 6, "window")
+    out = forecast.forecast_frame(network, series)
     assert list(out.columns) == ["unique_id", "month", "y_hat"]
     assert list(out.month.dt.strftime("%Y-%m")) == [
         "2002-07",
@@ -73,7 +74,7 @@ def test_monthly_future_times(network):
 
 def test_constant_series_forecasts_stay_finite(network):
     frame = pd.DataFrame({"y": np.full(40, 7.0)})
-    out = forecast.forecast_frame(network, data.from_frame(frame), 24, 6, "window")
+    out = forecast.forecast_frame(network, data.from_frame(frame))
     assert np.isfinite(out.y_hat).all()
     assert list(out.ds) == list(range(40, 46))
 
@@ -81,7 +82,7 @@ def test_constant_series_forecasts_stay_finite(network):
 def test_history_shorter_than_lookback(network):
     series = data.from_frame(make_long(n_series=2, length=30, lengths=[30, 20]))
     with pytest.raises(DataError) as e:
-        forecast.forecast_frame(network, series, 24, 6, "window")
+        forecast.forecast_frame(network, series)
     assert str(e.value) == (
         "1 series has fewer values than the model's lookback of 24: 's1' (20); give at least "
         "24 values per series"

@@ -52,3 +52,31 @@ def test_none_is_the_identity():
 def test_unknown_method():
     with pytest.raises(ValueError, match="unknown scaling 'robust'"):
         scaling.fit(torch.zeros(1, 3), "robust")
+
+
+def test_typical_spread_matches_a_loop():
+    rng = np.random.default_rng(5)
+    lengths = np.array([50, 7, 24, 1, 100])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    values = (rng.normal(size=lengths.sum()) * 3 + 1000).astype(np.float32)
+    got = scaling.typical_spread(values, offsets, 12)
+    for i, n in enumerate(lengths):
+        x = values[offsets[i] : offsets[i + 1]].astype(np.float64)
+        size = min(12, n)
+        chunks = [x[k * size : (k + 1) * size] for k in range(n // size)]
+        assert got[i] == pytest.approx(np.mean([c.std() for c in chunks]), rel=1e-4, abs=1e-6)
+
+
+def test_a_flat_stretch_is_scaled_by_its_series_typical_spread():
+    t = np.arange(200)
+    values = np.sin(2 * np.pi * t / 24).astype(np.float32)
+    values[100:150] = 0.01  # stuck sensor, near the centred level
+    offsets = np.array([0, 200])
+    floors = scaling.window_floors(values, offsets, np.array([10, 110]), 24, 0.1)
+    spread = scaling.typical_spread(values, offsets, 24)[0]
+    np.testing.assert_allclose(floors, [0.1 * spread] * 2, rtol=1e-6)
+    x = torch.from_numpy(values[110:134])[None]
+    stats = scaling.fit(x, "window", torch.from_numpy(floors[1:]))
+    assert stats.scale.item() == pytest.approx(0.1 * spread, rel=1e-5)
+    # without the floor the scale would be 0.1% of the level 0.01
+    assert scaling.fit(x, "window").scale.item() == pytest.approx(1e-5, rel=1e-3)

@@ -46,9 +46,10 @@ def test_best_weights_are_restored(series, small_model):
     losses = [h["val_loss"] for h in result.history]
     assert result.best_epoch == int(np.argmin(losses)) + 1
     _, val = split_windows(series.offsets, WINDOW)
-    view = torch.from_numpy(series.values).unfold(0, WINDOW.width, 1)
+    values = torch.from_numpy(series.values)
+    windows = train.Windows.of(values, series, val, WINDOW, small_model)
     again = train.evaluate_loss(
-        result.network, view, val, WINDOW.lookback, "window", train.loss_function("mae"), 64, "cpu"
+        result.network, windows, WINDOW.lookback, "window", train.loss_function("mae"), 64
     )
     assert again == pytest.approx(min(losses), rel=1e-5)
 
