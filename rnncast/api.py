@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from rnncast import backtest, data, forecast, train
+from rnncast import backtest, data, forecast, models, train
 from rnncast.artifact import Artifact
 from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig
 from rnncast.data import SeriesSet
@@ -101,7 +100,7 @@ def fit(
             "device": result.device,
             "train_windows": result.train_windows,
             "val_windows": result.val_windows,
-            "parameters": sum(p.numel() for p in result.network.parameters()),
+            "parameters": models.count_parameters(result.network),
         },
     )
     return artifact, result
@@ -160,15 +159,13 @@ def load_data_for(artifact: Artifact, path: str | None) -> SeriesSet:
     return series
 
 
-def _device(spec: str) -> torch.device:
-    return train.resolve_device(spec)
-
-
 def check_horizon(artifact: Artifact, horizon: int | None) -> int:
     """The horizon to forecast: the trained one by default, never more."""
     trained = artifact.window.horizon
     h = trained if horizon is None else horizon
-    if h < 1 or h > trained:
+    if h < 1:
+        raise ConfigError(f"--horizon must be at least 1, got {h}")
+    if h > trained:
         raise ConfigError(
             f"--horizon {h} is beyond what the model was trained for ({trained}): use 1 to "
             f"{trained}, or retrain with --horizon {h}"
@@ -181,7 +178,7 @@ def predict(
 ) -> pd.DataFrame:
     """Forecast the next `horizon` (default: the trained horizon) values of every series."""
     h = check_horizon(artifact, horizon)
-    dev = _device(device)
+    dev = train.resolve_device(device)
     return forecast.forecast_frame(artifact.network(dev), series, h, dev)
 
 
@@ -191,7 +188,7 @@ def evaluate(
     """Backtest the last `windows` horizons of every series against naive baselines."""
     if windows < 1:
         raise ConfigError(f"--windows must be at least 1, got {windows}")
-    dev = _device(device)
+    dev = train.resolve_device(device)
     cutoffs = dict(zip(artifact.series_ids, artifact.cutoffs, strict=True))
     report = backtest.backtest(artifact.network(dev), series, windows, cutoffs, dev)
     report["data_fingerprint_matches_training"] = series.fingerprint() == artifact.fingerprint

@@ -226,8 +226,10 @@ def train(
         from rnncast import data as data_mod
         from rnncast.config import ModelConfig, ReadOptions, TrainConfig
         from rnncast.outputs import check_writable
+        from rnncast.train import resolve_device
 
         check_writable(out, "--out")
+        resolve_device(device)
         options = ReadOptions(
             id_col=id_col,
             time_col=time_col,
@@ -389,7 +391,9 @@ def predict(
     ] = Path("forecast.csv"),
     horizon: Annotated[
         int | None,
-        typer.Option(help="Steps to forecast, at most the trained horizon (default: trained)."),
+        typer.Option(
+            min=1, help="Steps to forecast, at most the trained horizon (default: trained)."
+        ),
     ] = None,
     device: Device = "auto",
     quiet: Quiet = False,
@@ -399,10 +403,12 @@ def predict(
     try:
         from rnncast import api
         from rnncast.outputs import FRAME_SUFFIXES, check_writable, write_frame
+        from rnncast.train import resolve_device
 
         to_stdout = str(out) == "-"
         if not to_stdout:
             check_writable(out, "--out", FRAME_SUFFIXES)
+        resolve_device(device)
         bundle = _load_model(model)
         api.check_horizon(bundle, horizon)
         series = api.load_data_for(bundle, None if data is None else str(data))
@@ -442,8 +448,10 @@ def evaluate(
     try:
         from rnncast import api
         from rnncast.outputs import check_writable, write_json
+        from rnncast.train import resolve_device
 
         check_writable(out, "--out", (".json",))
+        resolve_device(device)
         bundle = _load_model(model)
         series = api.load_data_for(bundle, None if data is None else str(data))
         say(_describe_data(series))

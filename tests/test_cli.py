@@ -153,6 +153,9 @@ def test_train_errors_leave_no_model(here):
         "error: 1 series is shorter than lookback 90 + horizon 12 = 102 values: 's0' (100); "
         "pass a smaller --lookback or drop them"
     )
+    assert _error(run("train", "s.csv", "--device", "tpu")) == (
+        "error: --device must be auto, cpu, cuda, cuda:N or mps, got 'tpu'"
+    )
     assert not list(here.glob("*.rnncast")) and not list(here.glob(".*tmp"))
 
 
