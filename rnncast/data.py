@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,8 +132,9 @@ class _Located:
         return f"line {row + 2}" if self.kind == "csv" else f"row {row + 1}"
 
 
-def read_table(path: str | Path) -> tuple[pd.DataFrame, str]:
-    """Read a CSV file, a Parquet file or a folder of Parquet files; return (frame, kind)."""
+def read_table(path: str | Path, id_col: str = DEFAULT_ID) -> tuple[pd.DataFrame, str]:
+    """Read a CSV file, a Parquet file or a folder of Parquet files; return (frame, kind).
+    `id_col`, when the file has it, is read as text from a CSV."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"data file '{path}' not found: check the path")
@@ -142,26 +144,50 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, str]:
     if suffix in PARQUET_SUFFIXES:
         return _read_parquet(p), "parquet"
     if suffix in CSV_SUFFIXES:
-        return _read_csv(p), "csv"
+        return _read_csv(p, id_col), "csv"
     raise DataError(
         f"'{path}' has an unsupported file type '{p.suffix}': give a .csv or .parquet file, "
         "or a folder of .parquet files"
     )
 
 
-def _read_csv(p: Path) -> pd.DataFrame:
+# pandas' default missing-value markers, applied to every column but the series id
+NA_STRINGS = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+]  # fmt: skip
+
+
+def _read_csv(p: Path, id_col: str) -> pd.DataFrame:
+    """Read a CSV; the id column is read as text ('007' stays '007', 'NA' is an id)."""
     sep = "\t" if p.suffix.lower() == ".tsv" else ","
     try:
-        df = pd.read_csv(p, sep=sep)
+        names = pd.read_csv(p, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+        names = [str(n) for n in names.iloc[0]] if len(names) else []
+        if all(_is_number(n) for n in names):
+            # No header: the first row holds values, not names.
+            df = pd.read_csv(p, sep=sep, header=None)
+            df.columns = (
+                [DEFAULT_TARGET] if df.shape[1] == 1 else [f"y{i}" for i in range(df.shape[1])]
+            )
+            return df
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise DataError(
+                f"'{p}' has more than one column named '{repeated[0]}' (line 1): give every "
+                "column its own name"
+            )
+        na = {n: NA_STRINGS for n in names}
+        text = {}
+        if id_col in names:
+            na[id_col], text[id_col] = [""], str
+        df = pd.read_csv(p, sep=sep, dtype=text, keep_default_na=False, na_values=na)
     except pd.errors.EmptyDataError:
         raise DataError(f"'{p}' is empty: give a CSV file with a header row and data") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"'{p}' is not a readable CSV file ({first}): check its format") from None
-    if len(df.columns) and all(_is_number(c) for c in df.columns):
-        # No header: the first row holds values, not names.
-        df = pd.read_csv(p, sep=sep, header=None)
-        df.columns = [DEFAULT_TARGET] if df.shape[1] == 1 else [f"y{i}" for i in range(df.shape[1])]
+        raise DataError(
+            f"'{p}' is not a readable CSV file ({_first_line(e)}): check its format"
+        ) from None
     if df.empty:
         raise DataError(f"'{p}' has a header but no rows: add data below the header")
     return df
@@ -172,15 +198,24 @@ def _read_parquet(p: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        df = pq.read_table(p).to_pandas()
-    except (pa.ArrowInvalid, OSError) as e:
+        _check_unique_names(pq.read_schema(p).names, p)
+        table = pq.read_table(p)
+    except (pa.ArrowInvalid, OSError):
         raise DataError(
-            f"'{p}' is not a readable Parquet file ({_first_line(e)}): check that it is a "
-            "complete Parquet file"
+            f"'{p}' is not a readable Parquet file: check that it is a complete Parquet file"
         ) from None
+    df = table.to_pandas()
     if df.empty:
         raise DataError(f"'{p}' has no rows: give a Parquet file with data")
     return df
+
+
+def _check_unique_names(names: list[str], p: Path) -> None:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(
+            f"'{p}' has more than one column named '{repeated[0]}': give every column its own name"
+        )
 
 
 def _read_parquet_folder(p: Path) -> pd.DataFrame:
@@ -195,6 +230,7 @@ def _read_parquet_folder(p: Path) -> pd.DataFrame:
     # pyarrow would take the first file's schema for all: columns the others lack would
     # come back empty and columns only they have would be dropped. Check up front instead.
     schema = _parquet_schema(files[0])
+    _check_unique_names(schema.names, files[0])
     for f in files[1:]:
         other = _parquet_schema(f)
         a, b = files[0].relative_to(p), f.relative_to(p)
@@ -236,10 +272,10 @@ def _parquet_schema(f: Path):
 
     try:
         return pq.read_schema(f)
-    except (pa.ArrowInvalid, OSError) as e:
+    except (pa.ArrowInvalid, OSError):
         raise DataError(
-            f"'{f}' is not a readable Parquet file ({_first_line(e)}): check that it is a "
-            "complete Parquet file, or move it out of the folder"
+            f"'{f}' is not a readable Parquet file: check that it is a complete Parquet file, "
+            "or move it out of the folder"
         ) from None
 
 
@@ -284,14 +320,25 @@ def detect_schema(df: pd.DataFrame, options: ReadOptions, where: str) -> Schema:
         for t in options.target:
             if t not in columns:
                 raise _missing_column(t, columns, where, "--target")
+            if t == time_col:
+                raise DataError(
+                    f"--target '{t}' is the time column of '{where}': name the value columns"
+                )
         series = list(options.target)
     else:
-        non_numeric = [c for c in rest if not _numeric_like(df[c])]
-        if non_numeric:
+        for c in rest:
+            if _numeric_like(df[c]):
+                continue
+            if pd.api.types.is_bool_dtype(df[c]):
+                raise _bool_column(c, where)
+            if options.time_col is None and _looks_like_times(df[c]):
+                raise DataError(
+                    f"'{where}' has times in column '{c}', which is not the first column: name "
+                    f"it with --time-col {c}"
+                )
             raise DataError(
-                f"'{where}' has a non-numeric column '{non_numeric[0]}' besides the time column: "
-                f"for long data name the id column with --id-col, or pick the value columns "
-                f"with --target"
+                f"'{where}' has a non-numeric column '{c}' besides the time column: for long "
+                "data name the id column with --id-col, or pick the value columns with --target"
             )
         series = rest
     if not series:
@@ -313,7 +360,29 @@ def _long_schema(columns: list[str], options: ReadOptions, where: str) -> Schema
     for name, option in ((id_col, "--id-col"), (time_col, "--time-col"), (target, "--target")):
         if name not in columns:
             raise _missing_column(name, columns, where, option)
+    if len({id_col, time_col, target}) < 3:
+        raise DataError(
+            f"the id, time and value columns of '{where}' must differ, got id '{id_col}', time "
+            f"'{time_col}', value '{target}': name them with --id-col, --time-col, --target"
+        )
     return Schema("long", id_col, time_col, target)
+
+
+def _bool_column(name: str, where: str) -> DataError:
+    return DataError(
+        f"column '{name}' in '{where}' holds true/false values: forecast a numeric column, or "
+        "write it as 0/1"
+    )
+
+
+def _looks_like_times(col: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return True
+    head = col.dropna().astype(str).head(20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(head, errors="coerce", format="mixed")
+    return len(head) > 0 and bool(parsed.notna().all())
 
 
 def _guess_time_column(df: pd.DataFrame, columns: list[str]) -> str | None:
@@ -337,6 +406,13 @@ def _numeric_like(col: pd.Series) -> bool:
 
 def _parse_values(col: pd.Series, name: str, loc: _Located) -> np.ndarray:
     """The value column as float64; non-numeric cells are an error naming the first."""
+    if pd.api.types.is_bool_dtype(col):
+        raise _bool_column(name, loc.name)
+    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_timedelta64_dtype(col):
+        raise DataError(
+            f"column '{name}' in '{loc.name}' holds times, not values: name the value column "
+            "with --target"
+        )
     if _numeric_like(col):
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
     numbers = pd.to_numeric(col, errors="coerce")
@@ -373,31 +449,33 @@ def _parse_times(col: pd.Series, name: str, loc: _Located, options: ReadOptions)
             f"({loc.at(int(np.flatnonzero(arr != np.round(arr))[0]))}): times must be dates "
             "or whole-number steps"
         )
-    text = col.astype(str)
-    try:
-        parsed = pd.to_datetime(text, errors="coerce", format=options.time_format)
-        if options.time_format is None and parsed.isna().any():
-            # pandas applies the format of the first time to all, so ISO times with and
-            # without a clock ('2024-01-01', '2024-01-01 06:00') need the ISO parser.
-            iso = pd.to_datetime(text, errors="coerce", format="ISO8601")
-            if iso.isna().sum() < parsed.isna().sum():
-                parsed = iso
-    except (ValueError, TypeError) as e:
-        message = _first_line(e)
-        if "timezone" in message.lower() or "time zone" in message.lower():
-            raise DataError(
-                f"column '{name}' in '{loc.name}' mixes time zones: write every time in one "
-                "zone (or all in UTC)"
-            ) from None
-        raise DataError(
-            f"column '{name}' in '{loc.name}' cannot be read as times ({message}): fix the "
-            "times or give their format with --time-format"
-        ) from None
-    if not isinstance(parsed.dtype, pd.DatetimeTZDtype) and parsed.dtype == object:
-        raise DataError(
-            f"column '{name}' in '{loc.name}' mixes time zones: write every time in one zone "
-            "(or all in UTC)"
+    numbers = pd.to_numeric(col, errors="coerce")
+    if options.time_format is None and 0.5 < numbers.notna().mean() < 1:
+        # mostly whole numbers with a few stray cells: integer steps, badly written
+        bad = np.flatnonzero(numbers.isna().to_numpy() | (numbers != np.round(numbers)).to_numpy())
+        what = (
+            "values that are not whole numbers"
+            if len(bad) > 1
+            else "value that is not a whole number"
         )
+        raise DataError(
+            f"column '{name}' in '{loc.name}' has {len(bad)} {what} "
+            f"(first at {loc.at(int(bad[0]))}: '{col.iloc[bad[0]]}'): integer times must all "
+            "be whole numbers"
+        )
+    text = col.astype(str)
+    zoned = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+    if zoned.any() and not zoned.all():
+        raise _mixed_zones(name, loc, int(np.flatnonzero(~zoned.to_numpy())[0]))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas' format guesses are not for the user
+            parsed = _to_datetime(text, options.time_format)
+    except (ValueError, TypeError) as e:
+        raise DataError(
+            f"column '{name}' in '{loc.name}' cannot be read as times ({_first_line(e)}): fix "
+            "the times or give their format with --time-format"
+        ) from None
     bad = parsed.isna().to_numpy()
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -415,6 +493,33 @@ def _parse_times(col: pd.Series, name: str, loc: _Located, options: ReadOptions)
     return pd.DatetimeIndex(parsed)
 
 
+def _to_datetime(text: pd.Series, time_format: str | None) -> pd.Series:
+    """Parse times; unparseable ones become NaT. Times with differing UTC offsets (one zone
+    across a daylight-saving change, as `to_csv` writes it) are read as UTC."""
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", format=time_format)
+    except ValueError as e:
+        if "utc=True" not in str(e):
+            raise
+        return pd.to_datetime(text, errors="coerce", format=time_format, utc=True)
+    if time_format is None and parsed.isna().any():
+        # pandas applies the format of the first time to all, so ISO times with and
+        # without a clock ('2024-01-01', '2024-01-01 06:00') need the ISO parser.
+        iso = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        if iso.isna().sum() < parsed.isna().sum():
+            parsed = iso
+    if parsed.dtype == object:  # differing offsets that pandas kept as objects
+        parsed = pd.to_datetime(text, errors="coerce", format=time_format, utc=True)
+    return parsed
+
+
+def _mixed_zones(name: str, loc: _Located, row: int) -> DataError:
+    return DataError(
+        f"column '{name}' in '{loc.name}' mixes times with and without a time zone (first "
+        f"without at {loc.at(row)}): write every time with its zone, or none"
+    )
+
+
 # ---- building and validating series -----------------------------------------------------
 
 
@@ -428,8 +533,16 @@ def from_frame(
     only changes how rows are named in messages)."""
     options = options or ReadOptions()
     loc = _Located(source, "csv" if kind == "csv" else "parquet")
-    df = df.reset_index(drop=True)
+    # A named or datetime index (a Parquet file written from such a frame) is data.
+    keep_index = isinstance(df.index, pd.DatetimeIndex) or any(
+        name is not None for name in df.index.names
+    )
+    df = df.reset_index(drop=not keep_index)
     df.columns = [str(c) for c in df.columns]
+    if len(df.columns) > 1 and df.columns[0].startswith("Unnamed: 0"):
+        first = df.iloc[:, 0]  # the row numbers pandas' to_csv writes by default
+        if pd.api.types.is_integer_dtype(first) and (first.to_numpy() == np.arange(len(df))).all():
+            df = df.iloc[:, 1:]
     schema = detect_schema(df, options, source)
     if schema.layout == "long":
         ids = df[schema.id_col]
@@ -451,7 +564,8 @@ def from_frame(
 
 def load(path: str | Path, options: ReadOptions | None = None) -> SeriesSet:
     """Read and validate a data file or folder (see the module docstring)."""
-    df, kind = read_table(path)
+    options = options or ReadOptions()
+    df, kind = read_table(path, options.id_col or DEFAULT_ID)
     return from_frame(df, options, source=str(path), kind=kind)
 
 
@@ -611,6 +725,11 @@ def _time_axis(times, key, codes, first, counts, options: ReadOptions, loc, sche
         return TimeAxis("integer", step=max(step, 1))
     if options.freq is not None:
         return TimeAxis("datetime", freq=parse_freq(options.freq).freqstr)
+    if counts.max() < 3:
+        raise DataError(
+            f"cannot infer the frequency of column '{schema.time_col}' in '{loc.name}': no "
+            "series has 3 or more times; pass --freq (e.g. h, D, W-SUN, MS)"
+        )
     for s in np.argsort(-counts, kind="stable")[:5]:
         offset = infer_datetime_freq(times[first[s] : first[s] + counts[s]])
         if offset is not None:
