@@ -150,12 +150,9 @@ def load_data_for(artifact: Artifact, path: str | None) -> SeriesSet:
             )
         path = recorded
     series = data.load(path, artifact.read_options)
-    ours, theirs = series.axis, artifact.axis
-    if (ours.kind, ours.freq) != (theirs.kind, theirs.freq):
-        raise DataError(
-            f"'{path}' has {ours.describe()} times but the model was trained on "
-            f"{theirs.describe()} data: give data of the model's frequency"
-        )
+    why = artifact.axis.mismatch(series.axis)
+    if why:
+        raise DataError(f"'{path}' has {why}: give data like the model's training data")
     return series
 
 

@@ -104,10 +104,10 @@ def _in_training(series: SeriesSet, which, pos, cutoffs) -> np.ndarray:
     first_time = series.axis.at(series.starts[which], pos)
     cut = [cutoffs.get(key) for key in keys]
     if series.axis.kind == "datetime":
-        tz = series.starts.tz
-        cut_times = pd.DatetimeIndex([pd.Timestamp(c) if c is not None else pd.NaT for c in cut])
-        if tz is not None and cut_times.tz is None:
-            cut_times = cut_times.tz_localize(tz)
+        aware = series.starts.tz is not None  # compare instants in UTC when times have zones
+        cut_times = pd.DatetimeIndex(pd.to_datetime(pd.Series(cut, dtype=object), utc=aware))
+        if aware:
+            first_time = first_time.tz_convert("UTC")
         return known[which] & np.asarray(first_time <= cut_times[which])
     cut_int = np.array([int(c) if c is not None else np.iinfo(np.int64).min for c in cut])
     return known[which] & (np.asarray(first_time) <= cut_int[which])

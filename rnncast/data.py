@@ -723,8 +723,9 @@ def _time_axis(times, key, codes, first, counts, options: ReadOptions, loc, sche
         diffs = diffs[diffs > 0]
         step = int(np.gcd.reduce(diffs)) if len(diffs) else 1
         return TimeAxis("integer", step=max(step, 1))
+    tz = None if times.tz is None else str(times.tz)
     if options.freq is not None:
-        return TimeAxis("datetime", freq=parse_freq(options.freq).freqstr)
+        return TimeAxis("datetime", freq=parse_freq(options.freq).freqstr, tz=tz)
     if counts.max() < 3:
         raise DataError(
             f"cannot infer the frequency of column '{schema.time_col}' in '{loc.name}': no "
@@ -733,7 +734,7 @@ def _time_axis(times, key, codes, first, counts, options: ReadOptions, loc, sche
     for s in np.argsort(-counts, kind="stable")[:5]:
         offset = infer_datetime_freq(times[first[s] : first[s] + counts[s]])
         if offset is not None:
-            return TimeAxis("datetime", freq=offset.freqstr)
+            return TimeAxis("datetime", freq=offset.freqstr, tz=tz)
     raise DataError(
         f"cannot infer the frequency of column '{schema.time_col}' in '{loc.name}': the times "
         "are irregular or have gaps; pass --freq (e.g. h, D, W-SUN, MS) to check them against"

@@ -103,6 +103,7 @@ class TimeAxis:
     kind: str
     freq: str | None = None
     step: int = 1
+    tz: str | None = None  # the time zone of datetime times, None when they have none
 
     @property
     def offset(self) -> pd.DateOffset:
@@ -222,11 +223,26 @@ class TimeAxis:
         return self.at(last.repeat(horizon), steps)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "freq": self.freq, "step": self.step}
+        return {"kind": self.kind, "freq": self.freq, "step": self.step, "tz": self.tz}
 
     @classmethod
     def from_dict(cls, data: dict) -> TimeAxis:
-        return cls(kind=data["kind"], freq=data.get("freq"), step=int(data.get("step", 1)))
+        return cls(
+            kind=data["kind"],
+            freq=data.get("freq"),
+            step=int(data.get("step", 1)),
+            tz=data.get("tz"),
+        )
+
+    def mismatch(self, other: TimeAxis) -> str | None:
+        """Why data on `other` cannot be forecast by a model trained on this axis, or None."""
+        if (self.kind, self.freq, self.step) != (other.kind, other.freq, other.step):
+            return f"{other.describe()} times but the model was trained on {self.describe()} data"
+        if (self.tz is None) != (other.tz is None):
+            theirs = f"in time zone {other.tz}" if other.tz else "without a time zone"
+            ours = f"in time zone {self.tz}" if self.tz else "without a time zone"
+            return f"times {theirs} but the model was trained on times {ours}"
+        return None
 
 
 def _clock(times: pd.DatetimeIndex) -> np.ndarray:

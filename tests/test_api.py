@@ -93,7 +93,25 @@ def test_other_frequency_is_refused(bundle, tmp_path):
         api.load_data_for(trained, str(daily))
     assert str(e.value) == (
         f"'{daily}' has daily ('D') times but the model was trained on hourly ('h') data: give "
-        "data of the model's frequency"
+        "data like the model's training data"
+    )
+    steps = tmp_path / "steps.csv"
+    pd.DataFrame({"y": range(50)}).to_csv(steps, index=False)
+    with pytest.raises(DataError) as e:
+        api.load_data_for(trained, str(steps))
+    assert str(e.value) == (
+        f"'{steps}' has integer steps times but the model was trained on hourly ('h') data: give "
+        "data like the model's training data"
+    )
+    zoned = tmp_path / "zoned.parquet"
+    frame = make_long(n_series=2, length=60)
+    frame["ds"] = frame["ds"].dt.tz_localize("Europe/Paris")
+    frame.to_parquet(zoned)
+    with pytest.raises(DataError) as e:
+        api.load_data_for(trained, str(zoned))
+    assert str(e.value) == (
+        f"'{zoned}' has times in time zone Europe/Paris but the model was trained on times "
+        "without a time zone: give data like the model's training data"
     )
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -107,3 +108,18 @@ def test_series_too_short_are_skipped_or_fail(network, series):
 def test_metrics_are_the_metrics_module(network, series):
     report = backtest.backtest(network, series, 1)
     assert set(report["overall"]["model"]) == set(metrics.METRICS)
+
+
+def test_zoned_cutoffs_compare_instants(network):
+    frame = make_long(n_series=2, length=60, lengths=[60, 50], start="2024-03-30")
+    frame["ds"] = pd.concat(  # hourly across the DST change, in local time
+        [pd.Series(pd.date_range("2024-03-30", periods=n, freq="h", tz="Europe/Paris"))
+         for n in (60, 50)], ignore_index=True,
+    )  # fmt: skip
+    series = data.from_frame(frame)
+    cutoffs = {str(i): t.isoformat() for i, t in zip(series.ids, series.ends, strict=True)}
+    report = backtest.backtest(network, series, 2, cutoffs=cutoffs)
+    assert report["windows_in_training"] == report["windows_scored"] == 4
+    earlier = {k: (pd.Timestamp(v) - pd.Timedelta(hours=7)).isoformat() for k, v in cutoffs.items()}
+    report = backtest.backtest(network, series, 2, cutoffs=earlier)
+    assert [s["in_training"] for s in report["per_series"]] == [1, 1]

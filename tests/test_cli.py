@@ -192,7 +192,7 @@ def test_predict_and_evaluate_errors_change_no_file(here):
     make_long(n_series=2, length=60, freq="D").to_csv(here / "daily.csv", index=False)
     assert _error(run("evaluate", "daily.csv")) == (
         "error: 'daily.csv' has daily ('D') times but the model was trained on hourly ('h') "
-        "data: give data of the model's frequency"
+        "data: give data like the model's training data"
     )
     (here / "broken.rnncast").write_bytes((here / "model.rnncast").read_bytes()[:100])
     assert _error(run("predict", "--model", "broken.rnncast")) == (
