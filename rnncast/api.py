@@ -38,6 +38,9 @@ def resolve_shapes(
     (hourly 24, daily 7, monthly 12, quarterly 4), else lookback / 8 rounded up. lookback:
     3 x horizon, rounded up to whole segments. validation: one horizon.
     """
+    for name, value in (("--horizon", horizon), ("--lookback", lookback), ("--segment", segment)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} must be at least 1, got {value}")
     h = horizon if horizon is not None else series.axis.default_horizon
     if lookback is not None and segment is not None and lookback % segment:
         lower, upper = lookback // segment * segment, -(-lookback // segment) * segment

@@ -21,7 +21,7 @@ from torch import nn
 from rnncast import __version__, models
 from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig, from_dict, to_dict
 from rnncast.data import Schema
-from rnncast.errors import ArtifactError
+from rnncast.errors import ArtifactError, RnncastError
 from rnncast.outputs import atomic_write
 from rnncast.timeaxis import TimeAxis
 
@@ -56,14 +56,13 @@ class Artifact:
     format_version: int = FORMAT_VERSION
 
     def network(self, device: torch.device | str = "cpu") -> nn.Module:
-        net = models.build(self.model, self.window.lookback, self.window.horizon)
+        net = models.RecurrentForecaster(self.model, self.window.lookback, self.window.horizon)
         try:
             net.load_state_dict(self.state_dict)
         except RuntimeError as e:
             first = str(e).splitlines()[0]
             raise ArtifactError(
-                f"the weights in the model file do not fit its configuration ({first}): the "
-                "file is damaged; retrain with 'rnncast train'"
+                f"the weights in the model file do not fit its configuration ({first})"
             ) from None
         return net.to(device).eval()
 
@@ -156,9 +155,13 @@ def load(path: str | Path) -> Artifact:
             f"{FORMAT_VERSION}: upgrade with 'pip install -U rnncast'"
         )
     try:
-        return Artifact.from_payload(payload)
-    except (KeyError, TypeError, ValueError) as e:
+        artifact = Artifact.from_payload(payload)
+        if artifact.axis.kind == "datetime":
+            artifact.axis.offset  # noqa: B018 - the frequency must parse
+        artifact.network()  # the weights must fit the configuration
+    except (KeyError, TypeError, ValueError, AttributeError, RnncastError) as e:
         raise ArtifactError(
             f"'{path}' is a damaged rnncast model file ({type(e).__name__}: {e}): retrain with "
             "'rnncast train'"
         ) from None
+    return artifact

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from rnncast import __version__
 from rnncast.errors import RnncastError
@@ -139,24 +140,28 @@ def train(
     horizon: Annotated[
         int | None,
         typer.Option(
-            help="Steps to forecast (default: by frequency, e.g. hourly 48, daily 14, monthly 18)."
+            min=1,
+            help="Steps to forecast (default: by frequency, e.g. hourly 48, daily 14, monthly 18).",
         ),
     ] = None,
     lookback: Annotated[
-        int | None, typer.Option(help="Past steps the model reads (default: 3 x horizon).")
+        int | None,
+        typer.Option(min=1, help="Past steps the model reads (default: 3 x horizon)."),
     ] = None,
     val_size: Annotated[
         int | None,
         typer.Option(
+            min=0,
             help="Most recent steps of each series held out for early stopping; 0 for none "
-            "(default: horizon)."
+            "(default: horizon).",
         ),
     ] = None,
     segment: Annotated[
         int | None,
         typer.Option(
+            min=1,
             help="Steps per recurrent input: the lookback is read in segments of this length "
-            "(default: the seasonal period if 2-24, else lookback / 8)."
+            "(default: the seasonal period if 2-24, else lookback / 8).",
         ),
     ] = None,
     holdout: Annotated[
@@ -228,7 +233,7 @@ def train(
         from rnncast.outputs import check_writable
         from rnncast.train import resolve_device
 
-        check_writable(out, "--out")
+        check_writable(out, "--out", inputs=(data,))
         resolve_device(device)
         options = ReadOptions(
             id_col=id_col,
@@ -372,12 +377,6 @@ class _TrainProgress:
 # ---- predict ----------------------------------------------------------------------------
 
 
-def _load_model(model: Path) -> Artifact:
-    from rnncast import artifact
-
-    return artifact.load(model)
-
-
 @app.command(epilog=EXIT_CODES)
 def predict(
     data: Annotated[
@@ -402,14 +401,17 @@ def predict(
     say = _Status(quiet)
     try:
         from rnncast import api
+        from rnncast.artifact import load as load_model
         from rnncast.outputs import FRAME_SUFFIXES, check_writable, write_frame
         from rnncast.train import resolve_device
 
+        resolve_device(device)
+        bundle = load_model(model)
         to_stdout = str(out) == "-"
         if not to_stdout:
-            check_writable(out, "--out", FRAME_SUFFIXES)
-        resolve_device(device)
-        bundle = _load_model(model)
+            source = str(data) if data is not None else bundle.data_abspath
+            inputs = tuple(p for p in (model, source) if p)
+            check_writable(out, "--out", FRAME_SUFFIXES, inputs=inputs)
         api.check_horizon(bundle, horizon)
         series = api.load_data_for(bundle, None if data is None else str(data))
         say(_describe_data(series))
@@ -447,12 +449,13 @@ def evaluate(
     say = _Status(quiet)
     try:
         from rnncast import api
+        from rnncast.artifact import load as load_model
         from rnncast.outputs import check_writable, write_json
         from rnncast.train import resolve_device
 
         check_writable(out, "--out", (".json",))
         resolve_device(device)
-        bundle = _load_model(model)
+        bundle = load_model(model)
         series = api.load_data_for(bundle, None if data is None else str(data))
         say(_describe_data(series))
         report = api.evaluate(bundle, series, windows, device)
@@ -524,23 +527,25 @@ def info(
 ) -> None:
     """Describe a model file: versions, configuration, data, training."""
     try:
-        bundle = _load_model(model)
+        from rnncast.artifact import load as load_model
+
+        bundle = load_model(model)
     except RnncastError as e:
         raise _fail(e) from None
     description = _describe_model(bundle)
     if as_json:
         print(json.dumps(description, indent=2, default=str))
         return
-    table = Table(title=f"{model}", show_header=False)
+    table = Table(title=Text(str(model)), show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for section, fields in description.items():
         if isinstance(fields, dict):
             table.add_section()
             for key, value in fields.items():
-                table.add_row(f"{section}.{key}", _plain(value))
+                table.add_row(f"{section}.{key}", Text(_plain(value)))
         else:
-            table.add_row(section, _plain(fields))
+            table.add_row(section, Text(_plain(fields)))
     _out_console().print(table)
 
 

@@ -21,9 +21,20 @@ from rnncast.errors import ConfigError
 FRAME_SUFFIXES = (".csv", ".parquet")
 
 
-def check_writable(path: str | Path, option: str, suffixes: tuple[str, ...] | None = None) -> Path:
-    """Fail early, with the fix, if `path` cannot be written."""
+def check_writable(
+    path: str | Path,
+    option: str,
+    suffixes: tuple[str, ...] | None = None,
+    inputs: tuple[str | Path, ...] = (),
+) -> Path:
+    """Fail early, with the fix, if `path` cannot be written (or is one of the `inputs`)."""
     p = Path(path)
+    for source in inputs:
+        if p.resolve() == Path(source).resolve():
+            raise ConfigError(
+                f"{option} '{path}' is the input data file '{source}': writing it would destroy "
+                "the data; choose another path"
+            )
     if suffixes is not None and p.suffix.lower() not in suffixes:
         raise ConfigError(
             f"{option} '{path}' must end in {' or '.join(suffixes)}: the extension picks the format"

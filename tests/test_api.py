@@ -153,3 +153,10 @@ def test_dates_beyond_the_nanosecond_range():
     )
     series = data.from_frame(hourly)
     assert str(series.axis.future(series.ends, 1)[0]) == "2300-01-03 02:00:00"
+
+
+def test_shapes_must_be_positive():
+    for name in ("horizon", "lookback", "segment"):
+        with pytest.raises(ConfigError) as e:
+            api.resolve_shapes(_series("h"), ModelConfig(), **{name: 0})
+        assert str(e.value) == f"--{name} must be at least 1, got 0"

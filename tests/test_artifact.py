@@ -145,6 +145,31 @@ def test_damaged_contents(trained, tmp_path):
     payload = bundle.to_payload()
     payload["state_dict"] = {"head.weight": torch.zeros(1)}
     torch.save(payload, damaged)
-    loaded = artifact.load(damaged)
-    with pytest.raises(ArtifactError, match="the weights in the model file do not fit"):
-        loaded.network()
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(damaged)
+    assert str(e.value).startswith(
+        f"'{damaged}' is a damaged rnncast model file (ArtifactError: the weights in the model "
+        "file do not fit its configuration (Error(s) in loading state_dict"
+    )
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "error"),
+    [
+        ("read", "id_col", 5, "AttributeError"),
+        ("axis", "freq", "zz", "ValueError"),
+        ("window", "lookback", 25, "ValueError"),
+        ("model", "cell", "tcn", "ConfigError"),
+    ],
+)
+def test_damaged_fields_are_one_line_errors(trained, tmp_path, section, key, value, error):
+    _, bundle, _ = trained
+    payload = bundle.to_payload()
+    where = payload["data"] if section == "axis" else payload["config"]
+    where[section][key] = value
+    damaged = tmp_path / "damaged.rnncast"
+    torch.save(payload, damaged)
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(damaged)
+    assert str(e.value).startswith(f"'{damaged}' is a damaged rnncast model file ({error}: ")
+    assert "\n" not in str(e.value)

@@ -164,6 +164,8 @@ def test_usage_errors_exit_2(here):
     assert run("train", "x.csv", "--no-such-option").exit_code == 2
     assert run("train", "x.csv", "--hidden-size", "many").exit_code == 2
     assert run("evaluate", "--windows", "0").exit_code == 2
+    for option in ("--segment", "--horizon", "--lookback"):
+        assert run("train", "x.csv", option, "0").exit_code == 2
 
 
 def test_predict_and_evaluate_errors_change_no_file(here):
@@ -220,3 +222,30 @@ def test_holdout_makes_evaluate_out_of_sample(here):
     assert metrics["windows_in_training"] == 0 and metrics["windows_scored"] == 4
     result = run("evaluate", "--windows", "3")
     assert "note: 2 of 6 backtest windows lie inside the model's training data" in result.stderr
+
+
+def test_outputs_never_overwrite_the_inputs(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    before = (here / "s.csv").read_bytes()
+    assert _error(run("train", "s.csv", "-o", "s.csv")) == (
+        "error: --out 's.csv' is the input data file 's.csv': writing it would destroy the data; "
+        "choose another path"
+    )
+    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
+    message = _error(run("predict", "-o", "s.csv"))
+    assert message.startswith("error: --out 's.csv' is the input data file '") and message.endswith(
+        "s.csv': writing it would destroy the data; choose another path"
+    )
+    assert (here / "s.csv").read_bytes() == before
+
+
+def test_info_prints_names_verbatim(here):
+    frame = make_long(n_series=2, length=150)
+    frame["unique_id"] = frame["unique_id"].map({"s0": "[/red]", "s1": "[bold]x"})
+    frame.to_csv(here / "s.csv", index=False)
+    folder = here / "br[/x]"
+    folder.mkdir(parents=True)
+    assert run("train", "s.csv", *FAST, "--horizon", "6", "-o", folder / "m.rnncast").exit_code == 0
+    result = runner.invoke(app, ["info", str(folder / "m.rnncast")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    assert "[/red], [bold]x" in result.stdout and "br[/x]" in result.stdout
