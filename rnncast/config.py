@@ -7,7 +7,6 @@ JSON-able dicts, which is how the model file stores them.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -164,6 +163,3 @@ class TrainConfig:
         _require(
             self.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}, got '{self.loss}'"
         )
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)

@@ -50,7 +50,10 @@ class Schema:
     time_col: str
     target: str
     columns: tuple[str, ...] = ()
-    has_time: bool = True
+
+    @property
+    def has_time(self) -> bool:
+        return self.layout != "values"
 
     def describe(self) -> str:
         if self.layout == "long":
@@ -67,7 +70,6 @@ class Schema:
             "time_col": self.time_col,
             "target": self.target,
             "columns": list(self.columns),
-            "has_time": self.has_time,
         }
 
     @classmethod
@@ -78,7 +80,6 @@ class Schema:
             time_col=data["time_col"],
             target=data["target"],
             columns=tuple(data.get("columns", ())),
-            has_time=bool(data.get("has_time", True)),
         )
 
 
@@ -108,6 +109,14 @@ class SeriesSet:
 
     def series(self, i: int) -> np.ndarray:
         return self.values[self.offsets[i] : self.offsets[i + 1]]
+
+    def shorter_than(self, need: int) -> tuple[int, str]:
+        """How many series have fewer than `need` values, and the first few of them in
+        words: "'a' (12), 'b' (30) and 4 more"."""
+        short = np.flatnonzero(self.lengths < need)
+        names = ", ".join(f"'{self.ids[i]}' ({self.lengths[i]})" for i in short[:3])
+        more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+        return len(short), names + more
 
     def fingerprint(self) -> str:
         """A SHA-256 of the values, series lengths, ids and first times."""
@@ -344,7 +353,7 @@ def detect_schema(df: pd.DataFrame, options: ReadOptions, where: str) -> Schema:
     if not series:
         raise DataError(f"'{where}' has no value columns besides '{time_col}': add one")
     if time_col is None:
-        return Schema("values", DEFAULT_ID, DEFAULT_TIME, DEFAULT_TARGET, tuple(series), False)
+        return Schema("values", DEFAULT_ID, DEFAULT_TIME, DEFAULT_TARGET, tuple(series))
     return Schema("wide", DEFAULT_ID, time_col, DEFAULT_TARGET, tuple(series))
 
 

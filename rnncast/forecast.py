@@ -58,13 +58,11 @@ def forecast_at(
 
 
 def check_history(series: SeriesSet, lookback: int) -> None:
-    short = np.flatnonzero(series.lengths < lookback)
-    if len(short):
-        names = ", ".join(f"'{series.ids[i]}' ({series.lengths[i]})" for i in short[:3])
-        more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+    count, names = series.shorter_than(lookback)
+    if count:
         raise DataError(
-            f"{len(short)} series {'has' if len(short) == 1 else 'have'} fewer values than the "
-            f"model's lookback of {lookback}: {names}{more}; give at least {lookback} values "
+            f"{count} series {'has' if count == 1 else 'have'} fewer values than the "
+            f"model's lookback of {lookback}: {names}; give at least {lookback} values "
             "per series"
         )
 

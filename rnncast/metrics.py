@@ -37,20 +37,11 @@ def mase(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return np.divide(err, scale, out=np.full(np.shape(err), np.nan), where=scale > 0)
 
 
-def seasonal_scale(history: np.ndarray, m: int) -> float:
-    """Mean |y_t - y_{t-m}| of one history (m falls back to 1 if the history is too short)."""
-    history = np.asarray(history, dtype=np.float64)
-    if len(history) <= m:
-        m = 1
-    if len(history) <= m:
-        return float("nan")
-    return float(np.mean(np.abs(history[m:] - history[:-m])))
-
-
 def seasonal_scales(
     values: np.ndarray, offsets: np.ndarray, origins: np.ndarray, series: np.ndarray, m: int
 ) -> np.ndarray:
-    """`seasonal_scale` of the history before each origin, for many origins at once.
+    """MASE's scale of the history before each origin: the mean |y_t - y_{t-m}| over that
+    history (m = 1 when the history holds m values or fewer; NaN for fewer than 2 values).
 
     `origins` are flat indices into `values` (the first forecast position) and `series` the
     series each belongs to. One cumulative sum over the flat array answers every origin.
@@ -58,7 +49,7 @@ def seasonal_scales(
     values = np.asarray(values, dtype=np.float64)
     first = np.asarray(offsets)[series]
     history = np.asarray(origins) - first
-    lag = np.where(history > m, m, 1)  # as in seasonal_scale: m = 1 for short histories
+    lag = np.where(history > m, m, 1)  # m = 1 for short histories
     out = np.full(len(origins), np.nan)
     for value in np.unique(lag):
         diffs = np.zeros(len(values))

@@ -48,11 +48,5 @@ class RecurrentForecaster(nn.Module):
         return self.head(self.drop(out[:, -1]))  # (B, horizon)
 
 
-def build(
-    config: ModelConfig, lookback: int, horizon: int, features: int = 1
-) -> RecurrentForecaster:
-    return RecurrentForecaster(config, lookback, horizon, features)
-
-
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

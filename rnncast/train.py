@@ -156,13 +156,11 @@ def loss_function(name: str) -> nn.Module:
 def check_lengths(series: SeriesSet, window: WindowConfig) -> None:
     """Every series must hold at least one window; some series must leave training windows."""
     need = window.width
-    short = np.flatnonzero(series.lengths < need)
-    if len(short):
-        names = ", ".join(f"'{series.ids[i]}' ({series.lengths[i]})" for i in short[:3])
-        more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+    count, names = series.shorter_than(need)
+    if count:
         raise DataError(
-            f"{len(short)} series {'is' if len(short) == 1 else 'are'} shorter than lookback "
-            f"{window.lookback} + horizon {window.horizon} = {need} values: {names}{more}; "
+            f"{count} series {'is' if count == 1 else 'are'} shorter than lookback "
+            f"{window.lookback} + horizon {window.horizon} = {need} values: {names}; "
             "pass a smaller --lookback or drop them"
         )
     if not (series.lengths >= need + window.val_size).any():
@@ -196,7 +194,7 @@ def fit(
     values = torch.from_numpy(series.values).to(device)
     training = Windows.of(values, series, train_starts, window, model_config)
     validation = Windows.of(values, series, val_starts, window, model_config)
-    network = models.build(model_config, window.lookback, window.horizon).to(device)
+    network = models.RecurrentForecaster(model_config, window.lookback, window.horizon).to(device)
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )

@@ -1,10 +1,10 @@
 """Sliding windows over many series held in one flat array, and time-based splits.
 
 A window is named by the flat index of its first value: the window starting at `s` is
-`values[s : s + width]`. Over the flat array, `sliding_view` gives every such window as a
-strided view (no copies); a batch is that view indexed by a few start positions. Window
-starts never cross from one series into the next, and are computed for all series at once
-(no per-window or per-series Python loop).
+`values[s : s + width]`. Training and forecasting take every such window as a strided view
+of the flat values (`tensor.unfold(0, width, 1)`, no copies) and gather a batch by indexing
+that view with a few starts. Window starts never cross from one series into the next, and
+are computed here for all series at once (no per-window or per-series Python loop).
 """
 
 from __future__ import annotations
@@ -12,11 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from rnncast.config import WindowConfig
-
-
-def sliding_view(values: np.ndarray, width: int) -> np.ndarray:
-    """All length-`width` windows of a 1-D array as a read-only strided view, (N-width+1, width)."""
-    return np.lib.stride_tricks.sliding_window_view(values, width)
 
 
 def ranged_starts(offsets: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -16,7 +16,9 @@ L, H = 24, 6
 @pytest.fixture
 def network():
     torch.manual_seed(0)
-    return models.build(ModelConfig(hidden_size=8, num_layers=1, segment=4), L, H).eval()
+    return models.RecurrentForecaster(
+        ModelConfig(hidden_size=8, num_layers=1, segment=4), L, H
+    ).eval()
 
 
 @pytest.fixture

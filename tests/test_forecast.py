@@ -14,7 +14,9 @@ from tests.conftest import make_long
 @pytest.fixture
 def network():
     torch.manual_seed(0)
-    return models.build(ModelConfig(hidden_size=8, num_layers=1, segment=4), 24, 6).eval()
+    return models.RecurrentForecaster(
+        ModelConfig(hidden_size=8, num_layers=1, segment=4), 24, 6
+    ).eval()
 
 
 def test_forecast_at_is_scale_network_inverse(network):

@@ -6,6 +6,16 @@ import pytest
 from rnncast import metrics
 
 
+def seasonal_scale(history: np.ndarray, m: int) -> float:
+    """MASE's in-sample scale of one history, the obvious way (m -> 1 when too short)."""
+    history = np.asarray(history, dtype=np.float64)
+    if len(history) <= m:
+        m = 1
+    if len(history) <= m:
+        return float("nan")
+    return float(np.mean(np.abs(history[m:] - history[:-m])))
+
+
 def test_hand_computed_values():
     y = np.array([[1.0, 2.0, 3.0, 4.0]])
     yhat = np.array([[2.0, 2.0, 1.0, 4.0]])
@@ -27,9 +37,9 @@ def test_mase_is_nan_for_a_flat_history():
 
 def test_seasonal_scale_by_hand():
     history = np.array([1.0, 2.0, 4.0, 7.0])
-    assert metrics.seasonal_scale(history, 2) == pytest.approx((3 + 5) / 2)
-    assert metrics.seasonal_scale(history, 4) == pytest.approx((1 + 2 + 3) / 3)  # m -> 1
-    assert np.isnan(metrics.seasonal_scale(history[:1], 1))
+    assert seasonal_scale(history, 2) == pytest.approx((3 + 5) / 2)
+    assert seasonal_scale(history, 4) == pytest.approx((1 + 2 + 3) / 3)  # m -> 1
+    assert np.isnan(seasonal_scale(history[:1], 1))
 
 
 def test_seasonal_scales_match_the_one_series_function():
@@ -45,7 +55,7 @@ def test_seasonal_scales_match_the_one_series_function():
     series, origins = np.array(series), np.array(origins)
     got = metrics.seasonal_scales(values, offsets, origins, series, m=6)
     for g, s, o in zip(got, series, origins, strict=True):
-        want = metrics.seasonal_scale(values[offsets[s] : o], 6)
+        want = seasonal_scale(values[offsets[s] : o], 6)
         if np.isnan(want):
             assert np.isnan(g)
         else:

@@ -10,13 +10,15 @@ from rnncast.config import ModelConfig
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("segment", [1, 4])
 def test_output_shape(cell, segment):
-    net = models.build(ModelConfig(cell=cell, hidden_size=8, num_layers=2, segment=segment), 12, 5)
+    net = models.RecurrentForecaster(
+        ModelConfig(cell=cell, hidden_size=8, num_layers=2, segment=segment), 12, 5
+    )
     assert net(torch.randn(3, 12, 1)).shape == (3, 5)
 
 
 def test_segments_are_the_recurrent_steps():
     config = ModelConfig(cell="gru", hidden_size=8, num_layers=1, segment=4)
-    net = models.build(config, 12, 3)
+    net = models.RecurrentForecaster(config, 12, 3)
     seen = {}
 
     def record(module, inputs, output):
@@ -31,12 +33,12 @@ def test_segments_are_the_recurrent_steps():
 
 def test_lookback_must_be_whole_segments():
     with pytest.raises(ValueError, match="lookback 10 is not a multiple of segment 4"):
-        models.build(ModelConfig(segment=4), 10, 3)
+        models.RecurrentForecaster(ModelConfig(segment=4), 10, 3)
 
 
 def test_parameter_count_matches_torch_formula():
     config = ModelConfig(cell="lstm", hidden_size=8, num_layers=1, segment=2)
-    net = models.build(config, 4, 3)
+    net = models.RecurrentForecaster(config, 4, 3)
     lstm = 4 * (8 * 2 + 8 * 8 + 8 + 8)
     head = 8 * 3 + 3
     assert models.count_parameters(net) == lstm + head

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -27,7 +28,7 @@ def test_same_seed_same_model(series, small_model, fast_train):
         a.network.state_dict().items(), b.network.state_dict().values(), strict=True
     ):
         assert torch.equal(x, y), name
-    c = train.fit(series, WINDOW, small_model, fast_train.replace(seed=1))
+    c = train.fit(series, WINDOW, small_model, dataclasses.replace(fast_train, seed=1))
     assert not torch.equal(a.network.head.weight, c.network.head.weight)
 
 
@@ -61,7 +62,9 @@ def test_early_stopping_and_limits(series, small_model):
     result = train.fit(series, WINDOW, small_model, config)
     assert result.stopped == "early stop: no improvement for 2 epochs"
     assert len(result.history) < 50
-    limited = train.fit(series, WINDOW, small_model, config.replace(max_steps=5, max_epochs=100))
+    limited = train.fit(
+        series, WINDOW, small_model, dataclasses.replace(config, max_steps=5, max_epochs=100)
+    )
     assert limited.steps == 5
     assert limited.stopped == "reached --max-steps 5"
 
@@ -134,6 +137,6 @@ def test_device_resolution():
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_trains_on_cuda(series, small_model, fast_train):
-    result = train.fit(series, WINDOW, small_model, fast_train.replace(device="cuda"))
+    result = train.fit(series, WINDOW, small_model, dataclasses.replace(fast_train, device="cuda"))
     assert result.device.startswith("cuda")
     assert next(result.network.parameters()).is_cuda

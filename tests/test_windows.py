@@ -8,22 +8,12 @@ from rnncast.windows import (
     backtest_origins,
     last_starts,
     ranged_starts,
-    sliding_view,
     split_windows,
 )
 
 
 def _offsets(lengths):
     return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-
-
-def test_sliding_view_is_a_view_of_every_window():
-    values = np.arange(10, dtype=np.float32)
-    view = sliding_view(values, 4)
-    assert view.shape == (7, 4)
-    assert np.shares_memory(view, values)
-    for s in range(7):
-        np.testing.assert_array_equal(view[s], values[s : s + 4])
 
 
 def test_ranged_starts_matches_a_loop():
