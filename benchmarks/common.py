@@ -110,7 +110,7 @@ def epoch_printer(label: str, quiet: bool = False) -> Callable[[train.Event], No
             print(
                 f"[{label}] epoch {event.epoch}/{event.max_epochs} train {event.train_loss:.4f} "
                 f"val {val}{' *' if event.improved else ''} lr {event.lr:.2g} "
-                f"{event.seconds:.1f} s",
+                f"{event.elapsed:.1f} s",
                 file=sys.stderr,
                 flush=True,
             )
@@ -118,21 +118,29 @@ def epoch_printer(label: str, quiet: bool = False) -> Callable[[train.Event], No
     return on_event
 
 
-def run_summary(result: train.TrainResult, train_seconds: float) -> dict[str, Any]:
-    """What a results file records about one training run."""
+def run_summary(results: list[train.TrainResult], train_seconds: float) -> dict[str, Any]:
+    """What a results file records about one training run (one entry per ensemble member
+    where members differ, a plain value for a single network)."""
+
+    def each(value: Callable[[train.TrainResult], Any]) -> Any:
+        values = [value(r) for r in results]
+        return values[0] if len(values) == 1 else values
+
+    first = results[0]
     return {
-        "epochs": len(result.history),
-        "best_epoch": result.best_epoch,
-        "best_val_loss": result.best_val_loss,
-        "stopped": result.stopped,
-        "steps": result.steps,
-        "train_windows": result.train_windows,
-        "val_windows": result.val_windows,
-        "parameters": sum(p.numel() for p in result.network.parameters()),
-        "device": result.device,
+        "members": len(results),
+        "epochs": each(lambda r: len(r.history)),
+        "best_epoch": each(lambda r: r.best_epoch),
+        "best_val_loss": each(lambda r: r.best_val_loss),
+        "stopped": each(lambda r: r.stopped),
+        "steps": each(lambda r: r.steps),
+        "train_windows": first.train_windows,
+        "val_windows": first.val_windows,
+        "parameters": sum(p.numel() for r in results for p in r.network.parameters()),
+        "device": first.device,
         "train_seconds": round(train_seconds, 3),
-        "fit_loop_seconds": round(result.seconds, 3),
-        "history": result.history,
+        "fit_loop_seconds": round(sum(r.seconds for r in results), 3),
+        "history": each(lambda r: r.history),
     }
 
 

@@ -216,7 +216,7 @@ def run_horizon(
     watch = common.Stopwatch()
     series = data.from_frame(scaled.iloc[:VAL_END][["date", *columns]], source="ETTh1 (scaled)")
     window, model = api.resolve_shapes(series, model_config, horizon, lookback, VAL_SIZE, segment)
-    artifact, result = api.fit(
+    artifact, results = api.fit(
         series, window, model, train_config, on_event=common.epoch_printer(label, quiet)
     )
     train_seconds = watch()
@@ -242,7 +242,7 @@ def run_horizon(
         "repeat_last_mae": repeat_mae,
         "forecast_seconds": round(forecast_seconds, 3),
         "config": {"window": to_dict(window), "model": to_dict(model)},
-        **common.run_summary(result, train_seconds),
+        **common.run_summary(results, train_seconds),
     }
 
 

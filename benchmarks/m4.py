@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         series, model_config, HORIZON, args.lookback, args.val_size, args.segment
     )
     watch = common.Stopwatch()
-    artifact, result = api.fit(
+    artifact, results = api.fit(
         series, window, model_config, train_config, on_event=common.epoch_printer("m4", args.quiet)
     )
     train_seconds = watch()
@@ -136,11 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     ours = m4_scoring.score_all(train, test, forecasts, SEASON)
     total_seconds = total()
 
-    run = common.run_summary(result, train_seconds)
+    run = common.run_summary(results, train_seconds)
     rows = _table_rows(official, baselines, ours, run, total_seconds)
     config_rows = [
         [
-            model_config.cell,
+            model_config.cell + (f" x{train_config.ensemble}" if train_config.ensemble > 1 else ""),
             model_config.hidden_size,
             model_config.num_layers,
             window.lookback,

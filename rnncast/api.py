@@ -74,9 +74,15 @@ def fit(
     read_options: ReadOptions | None = None,
     data_path: str | None = None,
     on_event: Callable[[train.Event], None] | None = None,
-) -> tuple[Artifact, train.TrainResult]:
-    """Train on every series; return the model file's contents and the training result."""
-    result = train.fit(series, window, model, config, on_event)
+) -> tuple[Artifact, list[train.TrainResult]]:
+    """Train `config.ensemble` networks (seeds seed, seed + 1, ...) on every series; return
+    the model file's contents and each network's training result."""
+    results = [
+        train.fit(series, window, model, dataclasses.replace(config, seed=config.seed + k),
+                  on_event, member=k + 1)
+        for k in range(config.ensemble)
+    ]  # fmt: skip
+    history = [{"member": k + 1, **row} for k, r in enumerate(results) for row in r.history]
     artifact = Artifact(
         read_options=read_options or ReadOptions(),
         schema=series.schema,
@@ -84,29 +90,30 @@ def fit(
         window=window,
         model=model,
         train=config,
-        state_dict=result.network.state_dict(),
+        weights=[r.network.state_dict() for r in results],
         data_path=data_path or "",
         data_abspath=os.path.abspath(data_path) if data_path else "",
         series_ids=[str(i) for i in series.ids],
         cutoffs=_as_plain_times(series.ends),
         values=len(series.values),
         fingerprint=series.fingerprint(),
-        history=result.history,
+        history=history,
         summary={
             "series": len(series),
-            "best_epoch": result.best_epoch,
-            "best_val_loss": result.best_val_loss,
-            "epochs": len(result.history),
-            "steps": result.steps,
-            "stopped": result.stopped,
-            "seconds": round(result.seconds, 3),
-            "device": result.device,
-            "train_windows": result.train_windows,
-            "val_windows": result.val_windows,
-            "parameters": models.count_parameters(result.network),
+            "members": len(results),
+            "best_epoch": [r.best_epoch for r in results],
+            "best_val_loss": [r.best_val_loss for r in results],
+            "epochs": [len(r.history) for r in results],
+            "steps": [r.steps for r in results],
+            "stopped": [r.stopped for r in results],
+            "seconds": round(sum(r.seconds for r in results), 3),
+            "device": results[0].device,
+            "train_windows": results[0].train_windows,
+            "val_windows": results[0].val_windows,
+            "parameters": models.count_parameters(results[0].network) * len(results),
         },
     )
-    return artifact, result
+    return artifact, results
 
 
 def hold_out(series: SeriesSet, steps: int) -> SeriesSet:

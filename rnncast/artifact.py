@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from rnncast import __version__, models
 from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig, from_dict, to_dict
@@ -39,7 +38,7 @@ class Artifact:
     window: WindowConfig
     model: ModelConfig
     train: TrainConfig
-    state_dict: dict[str, torch.Tensor]
+    weights: list[dict[str, torch.Tensor]]  # one state dict per ensemble member
     data_path: str = ""
     data_abspath: str = ""
     series_ids: list[str] = field(default_factory=list)
@@ -55,15 +54,22 @@ class Artifact:
     )
     format_version: int = FORMAT_VERSION
 
-    def network(self, device: torch.device | str = "cpu") -> nn.Module:
-        net = models.RecurrentForecaster(self.model, self.window.lookback, self.window.horizon)
-        try:
-            net.load_state_dict(self.state_dict)
-        except RuntimeError as e:
-            first = str(e).splitlines()[0]
-            raise ArtifactError(
-                f"the weights in the model file do not fit its configuration ({first})"
-            ) from None
+    def network(self, device: torch.device | str = "cpu") -> models.Forecaster:
+        """The trained network (an `Ensemble` when there are several members), in eval mode."""
+        if not self.weights:
+            raise ArtifactError("the model file holds no weights")
+        members = []
+        for state in self.weights:
+            net = models.RecurrentForecaster(self.model, self.window.lookback, self.window.horizon)
+            try:
+                net.load_state_dict(state)
+            except RuntimeError as e:
+                first = str(e).splitlines()[0]
+                raise ArtifactError(
+                    f"the weights in the model file do not fit its configuration ({first})"
+                ) from None
+            members.append(net)
+        net = members[0] if len(members) == 1 else models.Ensemble(members)
         return net.to(device).eval()
 
     def to_payload(self) -> dict[str, Any]:
@@ -91,7 +97,10 @@ class Artifact:
             },
             "history": self.history,
             "summary": self.summary,
-            "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.state_dict.items()},
+            "weights": [
+                {k: v.detach().cpu().contiguous() for k, v in state.items()}
+                for state in self.weights
+            ],
         }
 
     @classmethod
@@ -104,7 +113,7 @@ class Artifact:
             window=from_dict(WindowConfig, c["window"]),
             model=from_dict(ModelConfig, c["model"]),
             train=from_dict(TrainConfig, c["train"]),
-            state_dict=dict(p["state_dict"]),
+            weights=[dict(state) for state in p["weights"]],
             data_path=d.get("path", ""),
             data_abspath=d.get("abspath", ""),
             series_ids=list(d.get("series_ids", [])),

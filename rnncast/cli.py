@@ -195,6 +195,13 @@ def train(
     patience: Annotated[
         int, typer.Option(help="Epochs without validation gain before stopping.")
     ] = 10,
+    ensemble: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Train N networks from seeds seed, seed+1, ... and average their forecasts.",
+        ),
+    ] = 1,
     seed: Annotated[
         int, typer.Option(help="Random seed: same seed, data and CPU give the same model.")
     ] = 0,
@@ -262,6 +269,7 @@ def train(
             loss=loss,
             seed=seed,
             device=device,
+            ensemble=ensemble,
         )
         series = data_mod.load(data, options)
         say(_describe_data(series))
@@ -276,19 +284,23 @@ def train(
             f"horizon {window.horizon}, validation {window.val_size} steps per series"
         )
         with _TrainProgress(quiet, model_config) as progress:
-            model, result = api.fit(
+            model, results = api.fit(
                 series, window, model_config, train_config, options, str(data), progress
             )
         artifact.save(model, out)
     except RnncastError as e:
         raise _fail(e) from None
-    best = (
-        f", validation loss {result.best_val_loss:.4f}" if result.best_val_loss is not None else ""
-    )
-    say(
-        f"best epoch {result.best_epoch} of {len(result.history)} ({result.stopped}){best}, "
-        f"{result.seconds:.1f} s on {result.device}"
-    )
+    for k, result in enumerate(results, 1):
+        label = f"model {k} of {len(results)}: " if len(results) > 1 else ""
+        best = (
+            f", validation loss {result.best_val_loss:.4f}"
+            if result.best_val_loss is not None
+            else ""
+        )
+        say(
+            f"{label}best epoch {result.best_epoch} of {len(result.history)} ({result.stopped})"
+            f"{best}, {result.seconds:.1f} s on {result.device}"
+        )
     say(f"saved {out}")
 
 
@@ -334,13 +346,17 @@ class _TrainProgress:
 
         if isinstance(event, train.TrainStart):
             c = self.model_config
+            member = f", model {event.member} of {event.members}" if event.members > 1 else ""
             self.console.print(
-                f"training {c.cell} ({c.num_layers} x {c.hidden_size}) on {event.device}: "
+                f"training {c.cell} ({c.num_layers} x {c.hidden_size}) on {event.device}{member}: "
                 f"{event.train_windows:,} windows, {event.val_windows:,} for validation, "
                 f"{event.parameters:,} parameters",
                 markup=False,
             )
-            if self.progress is not None:
+            if self.progress is not None and event.member > 1:
+                self.progress.reset(self.epochs, info="")
+                self.progress.reset(self.batches, info="")
+            elif self.progress is not None:
                 self.epochs = self.progress.add_task("epochs ", total=event.max_epochs, info="")
                 self.batches = self.progress.add_task(
                     "batches", total=event.batches_per_epoch, info=""
@@ -583,7 +599,8 @@ def _describe_model(a: Artifact) -> dict[str, Any]:
         "train": to_dict(a.train),
         "training": {
             "device": summary.get("device"),
-            "epochs": len(history),
+            "members": summary.get("members"),
+            "epochs": summary.get("epochs"),
             "best_epoch": summary.get("best_epoch"),
             "best_val_loss": summary.get("best_val_loss"),
             "final_train_loss": history[-1]["train_loss"] if history else None,

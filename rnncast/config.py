@@ -131,7 +131,8 @@ class TrainConfig:
     An epoch is one shuffled pass over the training windows, cut off after `epoch_size`
     windows on large data and repeated up to 20 batches on small data, followed by the
     validation loss; so patience and the LR schedule count comparable numbers of optimiser
-    steps on small and large data.
+    steps on small and large data. `ensemble` networks are trained from seeds `seed`,
+    `seed + 1`, ... and their forecasts averaged.
     """
 
     max_epochs: int = 100
@@ -145,6 +146,7 @@ class TrainConfig:
     loss: str = "mae"
     seed: int = 0
     device: str = "auto"
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         _require(self.max_epochs >= 1, f"--max-epochs must be at least 1, got {self.max_epochs}")
@@ -163,3 +165,4 @@ class TrainConfig:
         _require(
             self.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}, got '{self.loss}'"
         )
+        _require(self.ensemble >= 1, f"--ensemble must be at least 1, got {self.ensemble}")

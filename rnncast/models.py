@@ -48,5 +48,23 @@ class RecurrentForecaster(nn.Module):
         return self.head(self.drop(out[:, -1]))  # (B, horizon)
 
 
+class Ensemble(nn.Module):
+    """Forecasters of the same shape trained from different seeds; forward averages theirs."""
+
+    def __init__(self, members: list[RecurrentForecaster]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+        first = members[0]
+        self.config, self.lookback, self.horizon = first.config, first.lookback, first.horizon
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self.members]).mean(dim=0)  # (B, horizon)
+
+
+Forecaster = RecurrentForecaster | Ensemble
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

@@ -40,6 +40,8 @@ class TrainStart:
     batches_per_epoch: int
     max_epochs: int
     parameters: int
+    member: int = 1  # which network of an ensemble, counting from 1
+    members: int = 1
 
 
 @dataclass(frozen=True)
@@ -182,8 +184,10 @@ def fit(
     model_config: ModelConfig,
     config: TrainConfig,
     on_event: Callable[[Event], None] | None = None,
+    member: int = 1,
 ) -> TrainResult:
-    """Train a new network on `series`; returns it with the best validation weights."""
+    """Train one network on `series` from `config.seed`; returns it with the best validation
+    weights. `member` (of `config.ensemble`) only labels the progress events."""
     emit = on_event or (lambda event: None)
     check_lengths(series, window)
     device = resolve_device(config.device)
@@ -216,6 +220,8 @@ def fit(
             batches_per_epoch=batches,
             max_epochs=config.max_epochs,
             parameters=models.count_parameters(network),
+            member=member,
+            members=config.ensemble,
         )
     )
     result = TrainResult(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -59,7 +61,7 @@ def test_file_is_plain_data_loadable_without_code(trained):
     payload = torch.load(path, weights_only=True)  # raises if any object would need pickle code
     assert payload["format"] == "rnncast-model"
     assert payload["format_version"] == FORMAT_VERSION
-    assert all(t.device.type == "cpu" for t in payload["state_dict"].values())
+    assert all(t.device.type == "cpu" for state in payload["weights"] for t in state.values())
 
 
 def test_missing_and_folder(tmp_path):
@@ -143,7 +145,7 @@ def test_damaged_contents(trained, tmp_path):
         "'rnncast train'"
     )
     payload = bundle.to_payload()
-    payload["state_dict"] = {"head.weight": torch.zeros(1)}
+    payload["weights"] = [{"head.weight": torch.zeros(1)}]
     torch.save(payload, damaged)
     with pytest.raises(ArtifactError) as e:
         artifact.load(damaged)
@@ -173,3 +175,30 @@ def test_damaged_fields_are_one_line_errors(trained, tmp_path, section, key, val
         artifact.load(damaged)
     assert str(e.value).startswith(f"'{damaged}' is a damaged rnncast model file ({error}: ")
     assert "\n" not in str(e.value)
+
+
+def test_an_ensemble_averages_its_members(tmp_path):
+    from rnncast.config import ModelConfig, TrainConfig
+
+    series = data.from_frame(make_long(n_series=2, length=120))
+    window = WindowConfig(lookback=24, horizon=6, val_size=6)
+    model = ModelConfig(hidden_size=8, num_layers=1, segment=4)
+    config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=32, device="cpu", ensemble=3)
+    bundle, results = api.fit(series, window, model, config)
+    assert len(bundle.weights) == len(results) == 3
+    assert bundle.summary["members"] == 3
+    assert {row["member"] for row in bundle.history} == {1, 2, 3}
+    path = tmp_path / "ensemble.rnncast"
+    artifact.save(bundle, path)
+    loaded = artifact.load(path)
+    together = api.predict(loaded, series, device="cpu").y_hat.to_numpy()
+    alone = [
+        api.predict(
+            dataclasses.replace(loaded, weights=[w], train=dataclasses.replace(config, ensemble=1)),
+            series,
+            device="cpu",
+        ).y_hat.to_numpy()
+        for w in loaded.weights
+    ]
+    np.testing.assert_allclose(together, np.mean(alone, axis=0), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(alone[0], alone[1])  # seeds seed, seed + 1, ... differ

@@ -249,3 +249,17 @@ def test_info_prints_names_verbatim(here):
     result = runner.invoke(app, ["info", str(folder / "m.rnncast")], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.stderr
     assert "[/red], [bold]x" in result.stdout and "br[/x]" in result.stdout
+
+
+def test_ensemble_reports_each_model(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "--ensemble", "2")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert sum(line.startswith("training gru (1 x 8) on cpu, model ") for line in lines) == 2
+    assert [line.split(":")[0] for line in lines if line.startswith("model ")] == [
+        "model 1 of 2",
+        "model 2 of 2",
+    ]
+    described = json.loads(run("info", "--json").stdout)
+    assert described["training"]["members"] == 2
