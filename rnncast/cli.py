@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rnncast import __version__
+from rnncast.config import ModelConfig, ReadOptions, TrainConfig
 from rnncast.errors import RnncastError
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ app = typer.Typer(
 )
 
 DEFAULT_MODEL = "model.rnncast"
+_M, _T = ModelConfig(), TrainConfig()  # the option defaults are the settings' own
 
 # ---- shared options ---------------------------------------------------------------------
 
@@ -125,18 +127,20 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path(
         DEFAULT_MODEL
     ),
-    cell: Annotated[str, typer.Option(help="Recurrent cell: rnn, lstm or gru.")] = "gru",
-    hidden_size: Annotated[int, typer.Option(help="Features in the hidden state.")] = 64,
-    num_layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
+    cell: Annotated[str, typer.Option(help="Recurrent cell: rnn, lstm or gru.")] = _M.cell,
+    hidden_size: Annotated[
+        int, typer.Option(help="Features in the hidden state.")
+    ] = _M.hidden_size,
+    num_layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = _M.num_layers,
     dropout: Annotated[
         float, typer.Option(help="Dropout between layers and before the head.")
-    ] = 0.1,
+    ] = _M.dropout,
     scaling: Annotated[
         str, typer.Option(help="window: scale each input window by its own mean and std; none.")
-    ] = "window",
+    ] = _M.scaling,
     loss: Annotated[
         str, typer.Option(help="Training loss on scaled values: mae, mse or huber.")
-    ] = "mae",
+    ] = _T.loss,
     horizon: Annotated[
         int | None,
         typer.Option(
@@ -172,7 +176,7 @@ def train(
             "'rnncast evaluate' scores forecasts the model has not seen.",
         ),
     ] = 0,
-    max_epochs: Annotated[int, typer.Option(help="Upper limit on epochs.")] = 100,
+    max_epochs: Annotated[int, typer.Option(help="Upper limit on epochs.")] = _T.max_epochs,
     max_steps: Annotated[int | None, typer.Option(help="Upper limit on optimiser steps.")] = None,
     epoch_size: Annotated[
         int,
@@ -180,31 +184,33 @@ def train(
             help="Most training windows per epoch (an epoch is one shuffled pass, at least "
             "20 batches)."
         ),
-    ] = 16384,
-    batch_size: Annotated[int, typer.Option(help="Windows per optimiser step.")] = 256,
-    lr: Annotated[float, typer.Option(help="Learning rate of AdamW (halved on plateaus).")] = 1e-3,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 1e-4,
-    grad_clip: Annotated[float, typer.Option(help="Gradient norm clipping threshold.")] = 1.0,
+    ] = _T.epoch_size,
+    batch_size: Annotated[int, typer.Option(help="Windows per optimiser step.")] = _T.batch_size,
+    lr: Annotated[float, typer.Option(help="Learning rate of AdamW (halved on plateaus).")] = _T.lr,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = _T.weight_decay,
+    grad_clip: Annotated[
+        float, typer.Option(help="Gradient norm clipping threshold.")
+    ] = _T.grad_clip,
     scale_floor: Annotated[
         float,
         typer.Option(
             help="Least scale of a window, as a fraction of its series' typical window spread "
             "(keeps flat stretches from blowing up)."
         ),
-    ] = 0.1,
+    ] = _M.scale_floor,
     patience: Annotated[
         int, typer.Option(help="Epochs without validation gain before stopping.")
-    ] = 10,
+    ] = _T.patience,
     ensemble: Annotated[
         int,
         typer.Option(
             min=1,
             help="Train N networks from seeds seed, seed+1, ... and average their forecasts.",
         ),
-    ] = 1,
+    ] = _T.ensemble,
     seed: Annotated[
         int, typer.Option(help="Random seed: same seed, data and CPU give the same model.")
-    ] = 0,
+    ] = _T.seed,
     device: Device = "auto",
     id_col: Annotated[
         str | None, typer.Option(help="Series id column (long data) (default: unique_id).")
@@ -236,7 +242,6 @@ def train(
     try:
         from rnncast import api, artifact
         from rnncast import data as data_mod
-        from rnncast.config import ModelConfig, ReadOptions, TrainConfig
         from rnncast.outputs import check_writable
         from rnncast.train import resolve_device
 

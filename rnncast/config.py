@@ -104,8 +104,8 @@ class ModelConfig:
     spread (see `rnncast.scaling`)."""
 
     cell: str = "gru"
-    hidden_size: int = 64
-    num_layers: int = 2
+    hidden_size: int = 256
+    num_layers: int = 1
     dropout: float = 0.1
     scaling: str = "window"
     segment: int = 1
@@ -138,7 +138,7 @@ class TrainConfig:
     max_epochs: int = 100
     max_steps: int | None = None
     batch_size: int = 256
-    lr: float = 1e-3
+    lr: float = 3e-3
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
     patience: int = 10
@@ -146,7 +146,7 @@ class TrainConfig:
     loss: str = "mae"
     seed: int = 0
     device: str = "auto"
-    ensemble: int = 1
+    ensemble: int = 3
 
     def __post_init__(self) -> None:
         _require(self.max_epochs >= 1, f"--max-epochs must be at least 1, got {self.max_epochs}")

@@ -15,7 +15,7 @@ from tests.conftest import SAMPLE, make_long
 
 runner = CliRunner()
 FAST = ["--max-epochs", "2", "--epoch-size", "128", "--batch-size", "64", "--hidden-size", "8",
-        "--num-layers", "1", "--device", "cpu"]  # fmt: skip
+        "--num-layers", "1", "--ensemble", "1", "--device", "cpu"]  # fmt: skip
 
 
 def run(*args: str):
