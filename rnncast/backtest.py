@@ -19,14 +19,14 @@ from rnncast import metrics
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
 from rnncast.forecast import forecast_at
-from rnncast.models import RecurrentForecaster
+from rnncast.models import Forecaster
 from rnncast.windows import backtest_origins
 
 METHODS = ("model", "naive", "seasonal_naive")
 
 
 def backtest(
-    network: RecurrentForecaster,
+    network: Forecaster,
     series: SeriesSet,
     windows: int,
     cutoffs: dict[str, Any] | None = None,

@@ -14,7 +14,7 @@ import torch
 from rnncast import scaling
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
-from rnncast.models import RecurrentForecaster
+from rnncast.models import Forecaster
 from rnncast.windows import last_starts
 
 FORECAST_COL = "y_hat"
@@ -22,7 +22,7 @@ FORECAST_COL = "y_hat"
 
 @torch.no_grad()
 def forecast_at(
-    network: RecurrentForecaster,
+    network: Forecaster,
     values: np.ndarray,
     offsets: np.ndarray,
     starts: np.ndarray,
@@ -68,7 +68,7 @@ def check_history(series: SeriesSet, lookback: int) -> None:
 
 
 def forecast_frame(
-    network: RecurrentForecaster,
+    network: Forecaster,
     series: SeriesSet,
     horizon: int | None = None,
     device: torch.device | str = "cpu",
