@@ -44,9 +44,8 @@ def forecast_at(
         values = values.copy()
     flat = torch.from_numpy(values).to(device)
     view = flat.unfold(0, lookback, 1)  # (N - lookback + 1, lookback): a strided view
-    floors = torch.from_numpy(
-        scaling.window_floors(values, offsets, starts, lookback, config.scale_floor)
-    ).to(device)
+    per_series = scaling.series_floors(values, offsets, lookback, config.scale_floor)
+    floors = torch.from_numpy(scaling.window_floors(per_series, offsets, starts)).to(device)
     starts_t = torch.from_numpy(np.asarray(starts, dtype=np.int64)).to(device)
     out = np.empty((len(starts), horizon), dtype=np.float32)
     for i in range(0, len(starts), batch_size):

@@ -7,7 +7,7 @@ never saw. 'none' leaves values as they are.
 
 The scale has a floor, so that a flat stretch (a sensor stuck on one value, a shop closed for
 a week) does not blow its targets up: at least `floor` (per window, typically a fraction of
-the series' typical window spread, see `window_floors`), at least 0.1% of the window's mean
+the series' typical window spread, see `series_floors`), at least 0.1% of the window's mean
 level, and 1 when all of these are 0 (a window of zeros), so forecasts stay finite.
 """
 
@@ -79,14 +79,16 @@ def typical_spread(values: np.ndarray, offsets: np.ndarray, width: int) -> np.nd
     return total / np.maximum(chunks, 1)
 
 
-def window_floors(
-    values: np.ndarray, offsets: np.ndarray, starts: np.ndarray, width: int, fraction: float
+def series_floors(
+    values: np.ndarray, offsets: np.ndarray, width: int, fraction: float
 ) -> np.ndarray:
-    """The scale floor of each window starting at flat index `starts[k]`: `fraction` of the
-    typical window spread of its series (float32, one per start)."""
-    spread = typical_spread(values, offsets, width)
-    series = np.searchsorted(offsets, starts, side="right") - 1
-    return (fraction * spread[series]).astype(np.float32)
+    """The scale floor of each series: `fraction` of its typical window spread (float32)."""
+    return (fraction * typical_spread(values, offsets, width)).astype(np.float32)
+
+
+def window_floors(floors: np.ndarray, offsets: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The floor of each window starting at flat index `starts[k]`: its series' floor."""
+    return floors[np.searchsorted(offsets, starts, side="right") - 1]
 
 
 def transform(x: torch.Tensor, stats: Stats) -> torch.Tensor:

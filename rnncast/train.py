@@ -91,17 +91,15 @@ class Windows:
     floors: torch.Tensor  # (K,) float32
 
     @classmethod
-    def of(cls, values: torch.Tensor, series: SeriesSet, starts: np.ndarray,
-           window: WindowConfig, model: ModelConfig) -> Windows:  # fmt: skip
-        """`values` is `series.values` as a tensor on the training device."""
+    def of(cls, values: torch.Tensor, offsets: np.ndarray, floors: np.ndarray,
+           starts: np.ndarray, width: int) -> Windows:  # fmt: skip
+        """`values`: the flat series values as a tensor on the training device; `floors`:
+        each series' scale floor (`scaling.series_floors`)."""
         device = values.device
-        floors = scaling.window_floors(
-            series.values, series.offsets, starts, window.lookback, model.scale_floor
-        )
         return cls(
-            view=values.unfold(0, window.width, 1),
+            view=values.unfold(0, width, 1),
             starts=torch.from_numpy(starts).to(device),
-            floors=torch.from_numpy(floors).to(device),
+            floors=torch.from_numpy(scaling.window_floors(floors, offsets, starts)).to(device),
         )
 
     def __len__(self) -> int:
@@ -196,8 +194,11 @@ def fit(
 
     train_starts, val_starts = split_windows(series.offsets, window)
     values = torch.from_numpy(series.values).to(device)
-    training = Windows.of(values, series, train_starts, window, model_config)
-    validation = Windows.of(values, series, val_starts, window, model_config)
+    floors = scaling.series_floors(
+        series.values, series.offsets, window.lookback, model_config.scale_floor
+    )
+    training = Windows.of(values, series.offsets, floors, train_starts, window.width)
+    validation = Windows.of(values, series.offsets, floors, val_starts, window.width)
     network = models.RecurrentForecaster(model_config, window.lookback, window.horizon).to(device)
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=config.lr, weight_decay=config.weight_decay

@@ -72,7 +72,8 @@ def test_a_flat_stretch_is_scaled_by_its_series_typical_spread():
     values = np.sin(2 * np.pi * t / 24).astype(np.float32)
     values[100:150] = 0.01  # stuck sensor, near the centred level
     offsets = np.array([0, 200])
-    floors = scaling.window_floors(values, offsets, np.array([10, 110]), 24, 0.1)
+    per_series = scaling.series_floors(values, offsets, 24, 0.1)
+    floors = scaling.window_floors(per_series, offsets, np.array([10, 110]))
     spread = scaling.typical_spread(values, offsets, 24)[0]
     np.testing.assert_allclose(floors, [0.1 * spread] * 2, rtol=1e-6)
     x = torch.from_numpy(values[110:134])[None]

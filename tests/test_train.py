@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnncast import data, train
+from rnncast import data, scaling, train
 from rnncast.config import TrainConfig, WindowConfig
 from rnncast.errors import ConfigError, DataError
 from rnncast.windows import split_windows
@@ -48,7 +48,8 @@ def test_best_weights_are_restored(series, small_model):
     assert result.best_epoch == int(np.argmin(losses)) + 1
     _, val = split_windows(series.offsets, WINDOW)
     values = torch.from_numpy(series.values)
-    windows = train.Windows.of(values, series, val, WINDOW, small_model)
+    floors = scaling.series_floors(series.values, series.offsets, WINDOW.lookback, 0.1)
+    windows = train.Windows.of(values, series.offsets, floors, val, WINDOW.width)
     again = train.evaluate_loss(
         result.network, windows, WINDOW.lookback, "window", train.loss_function("mae"), 64
     )
