@@ -1,8 +1,14 @@
 """Writing output files so that a failure never leaves a half-written or changed file.
 
 Every file is written to a temporary file beside the target, flushed to disk, then moved
-over the target with `os.replace` (atomic on POSIX). Output paths are checked before any
-work starts, so a typo in `--out` fails in a second, not after an hour of training.
+over the target with `os.replace` (atomic on POSIX), and the folder is synced so the rename
+survives a power cut. On Linux the temporary file is unnamed (`O_TMPFILE`) until the data is
+on disk: a process killed mid-write (SIGKILL, OOM killer) leaves nothing behind. Elsewhere it
+is a hidden `.NAME.*.tmp` file, removed on any error that Python sees; `remove_stale_temporaries`
+clears those a killed run left (call it while holding the target's lock, `rnncast.locks`).
+
+Output paths are checked before any work starts, so a typo in `--out` fails in a second, not
+after an hour of training.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import pandas as pd
 from rnncast.errors import ConfigError
 
 FRAME_SUFFIXES = (".csv", ".parquet")
+TEMP_SUFFIX = ".tmp"
 
 
 def check_writable(
@@ -27,7 +34,10 @@ def check_writable(
     suffixes: tuple[str, ...] | None = None,
     inputs: tuple[str | Path, ...] = (),
 ) -> Path:
-    """Fail early, with the fix, if `path` cannot be written (or is one of the `inputs`)."""
+    """Fail early, with the fix, if `path` cannot be written (or is one of the `inputs`).
+
+    Whether the folder takes new files is tried, not guessed from permission bits: root
+    passes those everywhere, yet cannot write on a read-only mount."""
     p = Path(path)
     for source in inputs:
         if p.resolve() == Path(source).resolve():
@@ -39,35 +49,104 @@ def check_writable(
         raise ConfigError(
             f"{option} '{path}' must end in {' or '.join(suffixes)}: the extension picks the format"
         )
-    parent = p.parent if str(p.parent) else Path(".")
+    parent = _folder(p)
     if p.is_dir():
         raise ConfigError(f"{option} '{path}' is a folder: give a file name")
     if not parent.is_dir():
         raise ConfigError(
             f"{option} '{path}': folder '{parent}' does not exist; create it or choose another path"
         )
-    if not os.access(parent, os.W_OK | os.X_OK):
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".rnncast-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError:
         raise ConfigError(
             f"{option} '{path}': folder '{parent}' is not writable; choose another path"
-        )
+        ) from None
     return p
+
+
+def _folder(p: Path) -> Path:
+    return p.parent if str(p.parent) else Path(".")
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """Call `write(file)` on a temporary file beside `path`, then move it into place."""
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=".tmp"
-    )
+    folder = _folder(p)
+    fd, tmp = _open_unnamed(folder)
     try:
+        if fd is None:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=TEMP_SUFFIX)
+            os.fchmod(fd, 0o666 & ~_umask())  # as open() would create it, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+            if tmp is None:  # give the unnamed file a name only now that it is complete
+                tmp = _temp_name(p)
+                _link(f.fileno(), tmp)
         os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+        _sync_folder(folder)
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _open_unnamed(folder: Path) -> tuple[int | None, None]:
+    """An unnamed file in `folder` (Linux O_TMPFILE), or (None, None) where unsupported."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return None, None
+    try:
+        return os.open(folder, flag | os.O_WRONLY, 0o666), None
+    except OSError:  # the file system does not support it (EOPNOTSUPP, EISDIR, ...)
+        return None, None
+
+
+def _link(fd: int, name: str) -> None:
+    """Give the open unnamed file `fd` the path `name` (linkat with AT_SYMLINK_FOLLOW: a dir
+    fd makes CPython use linkat, and plain link() would not follow /proc's link)."""
+    folder = os.open(os.path.dirname(name) or ".", os.O_RDONLY)
+    try:
+        os.link(f"/proc/self/fd/{fd}", os.path.basename(name), dst_dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def _temp_name(p: Path) -> str:
+    return str(_folder(p) / f".{p.name}.{os.getpid()}.{os.urandom(4).hex()}{TEMP_SUFFIX}")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the rename has happened regardless
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Delete the temporary files a killed write of `path` left beside it; returns them.
+    Only safe while holding `path`'s lock (no other run is writing it)."""
+    p = Path(path)
+    stale = [f for f in _folder(p).glob(f".{p.name}.*{TEMP_SUFFIX}") if f.is_file()]
+    for f in stale:
+        f.unlink(missing_ok=True)
+    return stale
 
 
 def write_frame(frame: pd.DataFrame, path: str | Path) -> None:

@@ -2,10 +2,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from rnncast import outputs
 from rnncast.errors import ConfigError
 from rnncast.outputs import atomic_write, check_writable, write_frame, write_json
 
@@ -33,11 +39,21 @@ def test_check_writable_messages(tmp_path):
         assert str(e.value) == message
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
+def read_only_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot create files in: a chmod 500 folder, or for root (who
+    writes anywhere the permission bits say no) the kernel's /sys, which takes no new files."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    if not Path("/sys").is_dir():
+        pytest.skip("running as root and /sys is not there")
+    return Path("/sys")
+
+
 def test_read_only_folder(tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
+    folder = read_only_folder(tmp_path)
     with pytest.raises(ConfigError) as e:
         check_writable(folder / "f.csv", "--out")
     assert (
@@ -77,3 +93,71 @@ def test_frames_and_json_round_trip(tmp_path):
     with pytest.raises(ValueError):
         write_json({"a": float("nan")}, tmp_path / "bad.json")
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_new_files_get_the_usual_permissions(tmp_path):
+    atomic_write(tmp_path / "f.txt", lambda f: f.write(b"x"))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+@pytest.fixture(params=["unnamed", "named"])
+def temp_kind(request, monkeypatch):
+    """Both ways of writing: Linux's unnamed O_TMPFILE, and the named fallback."""
+    if request.param == "named":
+        monkeypatch.setattr(outputs, "_open_unnamed", lambda folder: (None, None))
+    elif outputs._open_unnamed(Path("."))[0] is None:
+        pytest.skip("no O_TMPFILE here")
+    return request.param
+
+
+def test_write_replaces_the_target(tmp_path, temp_kind):
+    target = tmp_path / "out.csv"
+    target.write_text("old\n")
+    atomic_write(target, lambda f: f.write(b"new\n"))
+    assert target.read_text() == "new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from rnncast import outputs
+    if sys.argv[2] == "named":
+        outputs._open_unnamed = lambda folder: (None, None)
+
+    def write(f):
+        f.write(b"partial " * 100_000)
+        f.flush()
+        print("writing", flush=True)
+        time.sleep(60)
+
+    outputs.atomic_write(sys.argv[1], write)
+    """
+)
+
+
+def test_sigkill_mid_write_leaves_the_old_file(tmp_path, temp_kind):
+    target = tmp_path / "forecast.csv"
+    target.write_text("yesterday\n")
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(target), temp_kind],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline() == "writing\n"
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        child.kill()
+        child.stdout.close()
+    assert target.read_text() == "yesterday\n"
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if temp_kind == "unnamed":
+        assert left == ["forecast.csv"]  # the partial file never had a name
+    else:
+        assert len(left) == 2 and left[0].startswith(".forecast.csv.")
+        assert [p.name for p in outputs.remove_stale_temporaries(target)] == [left[0]]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["forecast.csv"]
