@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnncast import backtest, data, forecast, models, train
+from rnncast import backtest, checkpoint, data, forecast, models, train
 from rnncast.artifact import Artifact
 from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig
 from rnncast.data import SeriesSet
@@ -74,14 +74,43 @@ def fit(
     read_options: ReadOptions | None = None,
     data_path: str | None = None,
     on_event: Callable[[train.Event], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    checkpoint_path: str | Path | None = None,
+    resume: checkpoint.Checkpoint | None = None,
 ) -> tuple[Artifact, list[train.TrainResult]]:
     """Train `config.ensemble` networks (seeds seed, seed + 1, ...) on every series; return
-    the model file's contents and each network's training result."""
+    the model file's contents and each network's training result.
+
+    `should_stop` is asked after every batch (`train.TrainingStopped` when it says yes);
+    with `checkpoint_path` the whole training state is saved there after every epoch, and
+    `resume` (a loaded checkpoint of the same settings and data) continues from it."""
+    fingerprint = series.fingerprint()
+    if resume is not None:
+        resume.check_matches(window, model, config, fingerprint)
+    state = resume or checkpoint.Checkpoint.start(window, model, config, fingerprint)
+
+    def keep(current: dict[str, Any] | None) -> None:
+        state.current = current
+        if checkpoint_path is not None:
+            checkpoint.save(state, checkpoint_path)
+
     results = [
-        train.fit(series, window, model, dataclasses.replace(config, seed=config.seed + k),
-                  on_event, member=k + 1)
-        for k in range(config.ensemble)
+        train.TrainResult.from_plain(plain, models.RecurrentForecaster(model, window.lookback,
+                                                                       window.horizon))
+        for plain in state.finished
     ]  # fmt: skip
+    for k in range(len(results), config.ensemble):
+        member = k + 1
+        now = state.current
+        result = train.fit(
+            series, window, model, dataclasses.replace(config, seed=config.seed + k), on_event,
+            member=member, should_stop=should_stop,
+            resume=now["state"] if now is not None and now["member"] == member else None,
+            on_checkpoint=lambda snapshot, m=member: keep({"member": m, "state": snapshot}),
+        )  # fmt: skip
+        results.append(result)
+        state.finished.append(result.to_plain())
+        keep(None)
     history = [{"member": k + 1, **row} for k, r in enumerate(results) for row in r.history]
     artifact = Artifact(
         read_options=read_options or ReadOptions(),
@@ -96,7 +125,7 @@ def fit(
         series_ids=[str(i) for i in series.ids],
         cutoffs=_as_plain_times(series.ends),
         values=len(series.values),
-        fingerprint=series.fingerprint(),
+        fingerprint=fingerprint,
         history=history,
         summary={
             "series": len(series),

@@ -13,7 +13,8 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -79,6 +80,23 @@ class TrainResult:
     train_windows: int = 0
     val_windows: int = 0
     steps: int = 0
+
+    def to_plain(self) -> dict[str, Any]:
+        """Everything but the network's class, as plain data (weights on the CPU)."""
+        plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "network"}
+        return {**plain, "weights": _cpu_state(self.network.state_dict())}
+
+    @classmethod
+    def from_plain(cls, plain: dict[str, Any], network: nn.Module) -> TrainResult:
+        """Rebuild from `to_plain` output; `network` gets the weights."""
+        network.load_state_dict(plain["weights"])
+        network.eval()
+        return cls(network=network, **{k: v for k, v in plain.items() if k != "weights"})
+
+
+class TrainingStopped(Exception):
+    """Training stopped because `should_stop()` said so; the last checkpoint (if any) holds
+    the state at the end of the last complete epoch."""
 
 
 @dataclass
@@ -176,6 +194,18 @@ def check_lengths(series: SeriesSet, window: WindowConfig) -> None:
 # ---- the loop ---------------------------------------------------------------------------
 
 
+@dataclass
+class _Progress:
+    """What the loop carries from epoch to epoch besides the network and optimiser."""
+
+    epoch: int = 0  # complete epochs
+    best: float = math.inf
+    stale: int = 0
+    steps: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    elapsed: float = 0.0  # seconds of training before this process took over
+
+
 def fit(
     series: SeriesSet,
     window: WindowConfig,
@@ -183,10 +213,19 @@ def fit(
     config: TrainConfig,
     on_event: Callable[[Event], None] | None = None,
     member: int = 1,
+    should_stop: Callable[[], bool] | None = None,
+    resume: dict[str, Any] | None = None,
+    on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train one network on `series` from `config.seed`; returns it with the best validation
-    weights. `member` (of `config.ensemble`) only labels the progress events."""
+    weights. `member` (of `config.ensemble`) only labels the progress events.
+
+    `should_stop` is asked after every batch; when it says yes, `TrainingStopped` is raised.
+    `on_checkpoint(state)` gets the loop's whole state (plain data) after every epoch, and
+    `resume=state` continues from such a state exactly as if training had not stopped.
+    """
     emit = on_event or (lambda event: None)
+    stop = should_stop or (lambda: False)
     check_lengths(series, window)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
@@ -207,6 +246,15 @@ def fit(
         optimiser, factor=0.5, patience=max(1, config.patience // 3)
     )
     criterion = loss_function(config.loss)
+    result = TrainResult(
+        network=network,
+        device=str(device),
+        train_windows=len(train_starts),
+        val_windows=len(val_starts),
+    )
+    progress = _Progress()
+    if resume is not None:
+        progress = _restore(resume, network, optimiser, plateau, rng, result, device)
 
     batch_size = min(config.batch_size, len(train_starts))
     batches = max(
@@ -225,15 +273,10 @@ def fit(
             members=config.ensemble,
         )
     )
-    result = TrainResult(
-        network=network,
-        device=str(device),
-        train_windows=len(train_starts),
-        val_windows=len(val_starts),
-    )
-    best_state, best, stale, steps = None, math.inf, 0, 0
-    began = time.perf_counter()
-    for epoch in range(1, config.max_epochs + 1):
+    began = time.perf_counter() - progress.elapsed
+    result.stopped = _finished(progress, config, bool(len(val_starts)))
+    while not result.stopped:
+        epoch = progress.epoch + 1
         network.train()
         chosen = torch.from_numpy(_draw(rng, len(train_starts), batches * batch_size)).to(device)
         total, seen = 0.0, 0
@@ -245,11 +288,13 @@ def fit(
             loss.backward()
             nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
             optimiser.step()
-            steps += 1
+            progress.steps += 1
             total += loss.item() * len(idx)
             seen += len(idx)
             emit(BatchEnd(epoch, b + 1, batches, loss.item()))
-            if config.max_steps is not None and steps >= config.max_steps:
+            if stop():
+                raise TrainingStopped
+            if config.max_steps is not None and progress.steps >= config.max_steps:
                 break
         train_loss = total / max(seen, 1)
         val_loss = (
@@ -260,27 +305,36 @@ def fit(
                 model_config.scaling,
                 criterion,
                 config.batch_size,
+                stop,
             )
             if len(val_starts)
             else None
         )
+        if val_loss is None and stop():
+            raise TrainingStopped
         monitored = val_loss if val_loss is not None else train_loss
-        improved = monitored < best * (1 - MIN_IMPROVEMENT) if math.isfinite(best) else True
+        improved = (
+            monitored < progress.best * (1 - MIN_IMPROVEMENT)
+            if math.isfinite(progress.best)
+            else True
+        )
         if improved:
-            best, stale = monitored, 0
-            best_state = copy.deepcopy(network.state_dict())
+            progress.best, progress.stale = monitored, 0
+            progress.best_state = copy.deepcopy(network.state_dict())
             result.best_epoch = epoch
         else:
-            stale += 1
+            progress.stale += 1
         plateau.step(monitored)
         lr = optimiser.param_groups[0]["lr"]
+        progress.epoch = epoch
+        progress.elapsed = time.perf_counter() - began
         result.history.append(
             {
                 "epoch": epoch,
                 "train_loss": train_loss,
                 "val_loss": val_loss,
                 "lr": lr,
-                "elapsed_s": time.perf_counter() - began,
+                "elapsed_s": progress.elapsed,
             }
         )
         emit(
@@ -289,10 +343,10 @@ def fit(
                 config.max_epochs,
                 train_loss,
                 val_loss,
-                best if val_loss is not None else None,
+                progress.best if val_loss is not None else None,
                 lr,
                 improved,
-                time.perf_counter() - began,
+                progress.elapsed,
             )
         )
         if not math.isfinite(train_loss):
@@ -300,21 +354,73 @@ def fit(
                 f"training diverged at epoch {epoch} (loss {train_loss}): lower --lr or check "
                 "the data for extreme values"
             )
-        if config.max_steps is not None and steps >= config.max_steps:
-            result.stopped = f"reached --max-steps {config.max_steps}"
-            break
-        if val_loss is not None and stale >= config.patience:
-            result.stopped = f"early stop: no improvement for {config.patience} epochs"
-            break
-    else:
-        result.stopped = f"reached --max-epochs {config.max_epochs}"
-    if best_state is not None:
-        network.load_state_dict(best_state)
+        if on_checkpoint is not None:
+            on_checkpoint(_snapshot(progress, network, optimiser, plateau, rng, result))
+        result.stopped = _finished(progress, config, val_loss is not None)
+    if progress.best_state is not None:
+        network.load_state_dict(progress.best_state)
     network.eval()
-    result.best_val_loss = best if len(val_starts) else None
+    result.best_val_loss = progress.best if len(val_starts) else None
     result.seconds = time.perf_counter() - began
-    result.steps = steps
+    result.steps = progress.steps
     return result
+
+
+def _finished(progress: _Progress, config: TrainConfig, validating: bool) -> str:
+    """Why training ends after the epochs done so far, or '' to go on."""
+    if config.max_steps is not None and progress.steps >= config.max_steps:
+        return f"reached --max-steps {config.max_steps}"
+    if validating and progress.stale >= config.patience:
+        return f"early stop: no improvement for {config.patience} epochs"
+    if progress.epoch >= config.max_epochs:
+        return f"reached --max-epochs {config.max_epochs}"
+    return ""
+
+
+def _cpu_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in state.items()}
+
+
+def _snapshot(progress, network, optimiser, plateau, rng, result) -> dict[str, Any]:
+    """The loop's state after a complete epoch, as plain data (tensors on the CPU)."""
+    return {
+        "epoch": progress.epoch,
+        "best": progress.best,
+        "stale": progress.stale,
+        "steps": progress.steps,
+        "elapsed": progress.elapsed,
+        "best_epoch": result.best_epoch,
+        "history": copy.deepcopy(result.history),
+        "network": _cpu_state(network.state_dict()),
+        "best_state": None if progress.best_state is None else _cpu_state(progress.best_state),
+        "optimiser": copy.deepcopy(optimiser.state_dict()),
+        "plateau": copy.deepcopy(plateau.state_dict()),
+        "numpy_rng": copy.deepcopy(rng.bit_generator.state),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _restore(state, network, optimiser, plateau, rng, result, device) -> _Progress:
+    """Put a `_snapshot` back; returns the loop's progress."""
+    network.load_state_dict(state["network"])
+    optimiser.load_state_dict(state["optimiser"])
+    plateau.load_state_dict(state["plateau"])
+    rng.bit_generator.state = state["numpy_rng"]
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    result.history = list(state["history"])
+    result.best_epoch = state["best_epoch"]
+    best_state = state["best_state"]
+    return _Progress(
+        epoch=state["epoch"],
+        best=state["best"],
+        stale=state["stale"],
+        steps=state["steps"],
+        best_state=None if best_state is None else {k: v.to(device) for k, v in best_state.items()},
+        elapsed=state["elapsed"],
+    )
 
 
 def _draw(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
@@ -332,11 +438,16 @@ def _step(network, batch, floors, lookback, method, criterion) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_loss(network, windows: Windows, lookback, method, criterion, batch_size) -> float:
-    """Mean loss over every window of `windows`, in batches."""
+def evaluate_loss(
+    network, windows: Windows, lookback, method, criterion, batch_size, should_stop=None
+) -> float:
+    """Mean loss over every window of `windows`, in batches; raises `TrainingStopped` when
+    `should_stop()` says so between batches."""
     network.eval()
     total = 0.0
     for i in range(0, len(windows), batch_size):
         idx = torch.arange(i, min(i + batch_size, len(windows)), device=windows.starts.device)
         total += _step(network, *windows.batch(idx), lookback, method, criterion).item() * len(idx)
+        if should_stop is not None and should_stop():
+            raise TrainingStopped
     return total / len(windows)

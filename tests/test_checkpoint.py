@@ -1,0 +1,145 @@
+"""Checkpoints: a stopped run resumed from its checkpoint ends with the model the
+uninterrupted run makes; mismatched or damaged checkpoints are one-line errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from rnncast import api, checkpoint, data, train
+from rnncast.config import ModelConfig, TrainConfig, WindowConfig
+from rnncast.errors import ArtifactError, ConfigError
+from tests.conftest import make_long
+
+WINDOW = WindowConfig(lookback=24, horizon=6, val_size=6)
+MODEL = ModelConfig(hidden_size=8, num_layers=1, segment=4, dropout=0.2)  # dropout uses the RNG
+CONFIG = TrainConfig(max_epochs=4, epoch_size=128, batch_size=32, patience=10, device="cpu",
+                     ensemble=2)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def series():
+    return data.from_frame(make_long(n_series=2, length=120))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(series):
+    artifact, results = api.fit(series, WINDOW, MODEL, CONFIG)
+    return artifact, results
+
+
+class StopAfter:
+    """should_stop that says yes on its call number `calls` + 1. It is asked after every
+    batch: here 20 training batches and 1 validation batch an epoch, 84 calls a model."""
+
+    def __init__(self, calls: int):
+        self.left = calls
+
+    def __call__(self) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+
+def assert_same_weights(a: list[dict], b: list[dict]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert x.keys() == y.keys()
+        for name in x:
+            assert torch.equal(x[name], y[name]), name
+
+
+@pytest.mark.parametrize("stop_after", [5, 21 + 7, 84 + 2 * 21 + 1])
+def test_resumed_run_equals_the_uninterrupted_one(tmp_path, series, uninterrupted, stop_after):
+    """Stopped in model 1's first epoch (no epoch complete: nothing saved), in its second
+    epoch, and in model 2's third: each resumed run ends with the same weights and history."""
+    path = tmp_path / "ck.pt"
+    with pytest.raises(train.TrainingStopped):
+        api.fit(series, WINDOW, MODEL, CONFIG, should_stop=StopAfter(stop_after),
+                checkpoint_path=path)  # fmt: skip
+    if not path.exists():  # stopped before the first epoch ended: nothing to resume
+        assert stop_after < 21
+        return
+    saved = checkpoint.load(path)
+    artifact, results = api.fit(series, WINDOW, MODEL, CONFIG, resume=saved, checkpoint_path=path)
+    expected, expected_results = uninterrupted
+    assert_same_weights(artifact.weights, expected.weights)
+    for r, e in zip(results, expected_results, strict=True):
+        assert [(h["epoch"], h["train_loss"], h["val_loss"], h["lr"]) for h in r.history] == [
+            (h["epoch"], h["train_loss"], h["val_loss"], h["lr"]) for h in e.history
+        ]
+        assert (r.best_epoch, r.best_val_loss, r.steps, r.stopped) == (
+            e.best_epoch,
+            e.best_val_loss,
+            e.steps,
+            e.stopped,
+        )
+    assert checkpoint.load(path).describe() == "training complete"
+
+
+def test_checkpoint_describes_where_training_stands(tmp_path, series):
+    path = tmp_path / "ck.pt"
+    with pytest.raises(train.TrainingStopped):
+        api.fit(series, WINDOW, MODEL, CONFIG, should_stop=StopAfter(84 + 21 + 5),
+                checkpoint_path=path)  # fmt: skip
+    assert checkpoint.load(path).describe() == "model 2 of 2 after epoch 1"
+    single = dataclasses.replace(CONFIG, ensemble=1)
+    with pytest.raises(train.TrainingStopped):
+        api.fit(series, WINDOW, MODEL, single, should_stop=StopAfter(50), checkpoint_path=path)
+    assert checkpoint.load(path).describe() == "the model after epoch 2"
+
+
+def test_resume_refuses_other_settings_and_data(tmp_path, series):
+    path = tmp_path / "ck.pt"
+    with pytest.raises(train.TrainingStopped):
+        api.fit(series, WINDOW, MODEL, CONFIG, should_stop=StopAfter(25), checkpoint_path=path)
+    saved = checkpoint.load(path)
+    with pytest.raises(ConfigError) as e:
+        api.fit(series, WINDOW, dataclasses.replace(MODEL, hidden_size=16), CONFIG, resume=saved)
+    assert str(e.value) == (
+        f"--resume '{path}' was saved with --hidden-size 8, not 16: resume with the settings of "
+        "the interrupted run, or start afresh without --resume"
+    )
+    with pytest.raises(ConfigError) as e:
+        api.fit(series, WINDOW, MODEL, dataclasses.replace(CONFIG, max_steps=7), resume=saved)
+    assert "was saved with --max-steps (none), not 7:" in str(e.value)
+    other = data.from_frame(make_long(n_series=2, length=120, seed=5))
+    with pytest.raises(ConfigError) as e:
+        api.fit(other, WINDOW, MODEL, CONFIG, resume=saved)
+    assert str(e.value) == (
+        f"--resume '{path}' was saved while training on other data (the data's fingerprint "
+        "differs): resume with the same data, or start afresh without --resume"
+    )
+    # where it runs may change
+    api.fit(series, WINDOW, MODEL, dataclasses.replace(CONFIG, device="auto", max_epochs=4),
+            resume=saved)  # fmt: skip
+
+
+def test_bad_checkpoint_files(tmp_path):
+    with pytest.raises(ArtifactError) as e:
+        checkpoint.load(tmp_path / "none.pt")
+    assert str(e.value) == (
+        f"--resume '{tmp_path}/none.pt' not found: give the file that --checkpoint wrote"
+    )
+    for name, content in (("text.pt", b"hello"), ("model.pt", None)):
+        p = tmp_path / name
+        if content is None:
+            torch.save({"format": "rnncast-model"}, p)
+        else:
+            p.write_bytes(content)
+        with pytest.raises(ArtifactError) as e:
+            checkpoint.load(p)
+        assert str(e.value) == (
+            f"--resume '{p}' is not a readable rnncast checkpoint (truncated, damaged or another "
+            "kind of file): give the file that --checkpoint wrote"
+        )
+    newer = tmp_path / "newer.pt"
+    torch.save({"format": "rnncast-checkpoint", "format_version": 99, "rnncast_version": "9.0"},
+               newer)  # fmt: skip
+    with pytest.raises(ArtifactError) as e:
+        checkpoint.load(newer)
+    assert str(e.value) == (
+        f"--resume '{newer}' was written by rnncast 9.0 (checkpoint format 99); this rnncast "
+        "0.1.0 resumes format 1: finish it with that version, or start afresh"
+    )
