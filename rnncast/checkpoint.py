@@ -25,8 +25,9 @@ from rnncast.outputs import atomic_write
 
 FORMAT = "rnncast-checkpoint"
 FORMAT_VERSION = 1
-# Settings a resumed run may change: where it runs does not change what it computes.
-MAY_DIFFER = {"device"}
+# Settings a resumed run may change: where it runs, and how long it may go on (to extend a
+# run, or cut it short); none of them changes what the steps compute.
+MAY_DIFFER = {"device", "max_epochs", "max_steps"}
 
 
 @dataclass

@@ -1,27 +1,32 @@
-"""The command-line interface: the only module that prints, draws progress or exits.
+"""The command-line interface: the only module that exits; it speaks through
+`rnncast.console`.
 
-Commands stay thin: parse options, call `rnncast.api`, write outputs atomically, report.
-Any `RnncastError` becomes one line on stderr and exit code 1; usage errors exit 2 (Typer's
-own); anything else is a bug and keeps its traceback. Heavy modules (torch, pandas) are
-imported inside the commands so that `rnncast --help` stays fast.
+Commands stay thin: parse options, call `rnncast.api`, write outputs atomically under a lock,
+report. Any `RnncastError` becomes one line on stderr and exit code 1; SIGINT and SIGTERM
+stop the run with nothing written and exit 130 / 143; usage errors exit 2 (Typer's own);
+anything else is a bug and keeps its traceback. Heavy modules (torch, pandas) are imported
+inside the commands so that `rnncast --help` stays fast.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from rnncast import __version__
 from rnncast.config import ModelConfig, ReadOptions, TrainConfig
+from rnncast.console import LogFormat, Reporter, out_console
 from rnncast.errors import RnncastError
+from rnncast.interrupts import Interrupted, Signals
 
 if TYPE_CHECKING:
     from rnncast.artifact import Artifact
@@ -29,7 +34,8 @@ if TYPE_CHECKING:
 
 EXIT_CODES = (
     "Exit codes: 0 success; 1 a problem you can fix (the message on stderr says what, where "
-    "and how); 2 a usage error. Anything else is a bug: please report it with the traceback."
+    "and how); 2 a usage error; 130 / 143 stopped by SIGINT / SIGTERM (nothing written). "
+    "Anything else is a bug: please report it with the traceback."
 )
 
 app = typer.Typer(
@@ -59,19 +65,22 @@ Device = Annotated[
     typer.Option(help="auto (CUDA, then Apple MPS, then CPU), cpu, cuda, cuda:N or mps."),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
-
-
-def _err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
-
-
-def _out_console() -> Console:
-    return Console(highlight=False, soft_wrap=True, emoji=False)
-
-
-def _fail(error: RnncastError) -> typer.Exit:
-    _err_console().print(f"error: {error}", markup=False)
-    return typer.Exit(code=1)
+Logs = Annotated[
+    LogFormat,
+    typer.Option(
+        "--log-format",
+        help="text: status lines (progress bars on a terminal); json: one JSON object per "
+        "event on stderr (start, info, warning, model, epoch, done, error).",
+    ),
+]
+Wait = Annotated[
+    float,
+    typer.Option(
+        min=0,
+        help="If another run is writing the same output, wait up to this many seconds for "
+        "it instead of failing at once.",
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -92,16 +101,33 @@ def _main(
     pass
 
 
-class _Status:
-    """Status lines on stderr, silenced by --quiet."""
+@contextlib.contextmanager
+def _running(
+    reporter: Reporter, interrupted: Callable[[], str] = lambda: "nothing was written"
+) -> Iterator[Signals]:
+    """Run a command's body: a problem the user can fix is one line and exit 1; SIGINT or
+    SIGTERM stops it with exit 130 or 143 (`interrupted()` says what was kept)."""
+    with Signals() as signals:
+        try:
+            yield signals
+        except RnncastError as e:
+            reporter.error(str(e), 1)
+            raise typer.Exit(code=1) from None
+        except Interrupted as e:
+            reporter.error(f"interrupted by {e.name}: {interrupted()}", e.exit_code)
+            raise typer.Exit(code=e.exit_code) from None
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.console = _err_console()
 
-    def __call__(self, text: str) -> None:
-        if not self.quiet:
-            self.console.print(text, markup=False)
+@contextlib.contextmanager
+def _writing(paths: list[Path], wait: float) -> Iterator[None]:
+    """Hold the locks of the outputs, and clear what a killed earlier run left of them."""
+    from rnncast.locks import locked
+    from rnncast.outputs import remove_stale_temporaries
+
+    with locked(paths, wait):
+        for p in paths:
+            remove_stale_temporaries(p)
+        yield
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -235,17 +261,41 @@ def train(
         str | None,
         typer.Option(help="strftime format of the times, e.g. %Y%m%d (default: inferred)."),
     ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="Save the whole training state here after every epoch, so that a stopped "
+            "run keeps its best weights so far; continue it with --resume.",
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue the stopped run whose --checkpoint this is (same data and "
+            "settings); checkpoints go on to the same file unless --checkpoint says otherwise.",
+        ),
+    ] = None,
+    wait: Wait = 0.0,
     quiet: Quiet = False,
+    log_format: Logs = LogFormat.text,
 ) -> None:
     """Train a model on DATA and save it to one file."""
-    say = _Status(quiet)
-    try:
+    report = Reporter("train", quiet, log_format.value)
+    report.start(data=str(data), out=str(out))
+    keep = checkpoint or resume
+    began = time.time()
+    with _running(
+        report, lambda: _interrupted_training(keep, resume is not None, began)
+    ) as signals:
         from rnncast import api, artifact
+        from rnncast import checkpoint as checkpoints
         from rnncast import data as data_mod
         from rnncast.outputs import check_writable
         from rnncast.train import resolve_device
 
         check_writable(out, "--out", inputs=(data,))
+        if keep is not None:
+            check_writable(keep, "--checkpoint", inputs=(data, out))
         resolve_device(device)
         options = ReadOptions(
             id_col=id_col,
@@ -276,25 +326,30 @@ def train(
             device=device,
             ensemble=ensemble,
         )
-        series = data_mod.load(data, options)
-        say(_describe_data(series))
-        if holdout:
-            series = api.hold_out(series, holdout)
-            say(f"holding out the last {holdout} steps of each series for 'rnncast evaluate'")
-        window, model_config = api.resolve_shapes(
-            series, model_config, horizon, lookback, val_size, segment
-        )
-        say(
-            f"window: lookback {window.lookback} (in segments of {model_config.segment}), "
-            f"horizon {window.horizon}, validation {window.val_size} steps per series"
-        )
-        with _TrainProgress(quiet, model_config) as progress:
-            model, results = api.fit(
-                series, window, model_config, train_config, options, str(data), progress
+        with _writing([out] + ([keep] if keep else []), wait):
+            resumed = checkpoints.load(resume) if resume is not None else None
+            series = data_mod.load(data, options)
+            report.info(_describe_data(series))
+            if holdout:
+                series = api.hold_out(series, holdout)
+                report.info(
+                    f"holding out the last {holdout} steps of each series for 'rnncast evaluate'"
+                )
+            window, model_config = api.resolve_shapes(
+                series, model_config, horizon, lookback, val_size, segment
             )
-        artifact.save(model, out)
-    except RnncastError as e:
-        raise _fail(e) from None
+            report.info(
+                f"window: lookback {window.lookback} (in segments of {model_config.segment}), "
+                f"horizon {window.horizon}, validation {window.val_size} steps per series"
+            )
+            if resumed is not None:
+                report.info(f"resuming from {resume}: {resumed.describe()}")
+            with report.training(model_config) as progress, signals.deferred():
+                model, results = api.fit(
+                    series, window, model_config, train_config, options, str(data), progress,
+                    should_stop=signals.requested, checkpoint_path=keep, resume=resumed,
+                )  # fmt: skip
+            artifact.save(model, out)
     for k, result in enumerate(results, 1):
         label = f"model {k} of {len(results)}: " if len(results) > 1 else ""
         best = (
@@ -302,97 +357,35 @@ def train(
             if result.best_val_loss is not None
             else ""
         )
-        say(
+        report.info(
             f"{label}best epoch {result.best_epoch} of {len(result.history)} ({result.stopped})"
             f"{best}, {result.seconds:.1f} s on {result.device}"
         )
-    say(f"saved {out}")
+    report.done(
+        f"saved {out}",
+        out=str(out),
+        seconds=model.summary["seconds"],
+        best_val_loss=model.summary["best_val_loss"],
+    )
 
 
-class _TrainProgress:
-    """Turns training events into a rich progress display (terminal) or plain lines."""
+def _interrupted_training(kept: Path | None, resumed: bool, began: float) -> str:
+    """What an interrupted training run leaves: no model; maybe a checkpoint to resume."""
+    from rnncast import checkpoint
+    from rnncast.errors import ArtifactError
 
-    PLAIN_EVERY_S = 30.0
-
-    def __init__(self, quiet: bool, model_config: Any):
-        self.quiet, self.model_config = quiet, model_config
-        self.console = _err_console()
-        self.live = not quiet and self.console.is_terminal
-        self.progress = None
-        self.last_plain = time.monotonic()
-
-    def __enter__(self) -> _TrainProgress:
-        if self.live:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )  # fmt: skip
-
-            self.progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
-                TimeRemainingColumn(), console=self.console, transient=True,
-            )  # fmt: skip
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-    def __call__(self, event: Any) -> None:
-        if self.quiet:
-            return
-        from rnncast import train
-
-        if isinstance(event, train.TrainStart):
-            c = self.model_config
-            member = f", model {event.member} of {event.members}" if event.members > 1 else ""
-            self.console.print(
-                f"training {c.cell} ({c.num_layers} x {c.hidden_size}) on {event.device}{member}: "
-                f"{event.train_windows:,} windows, {event.val_windows:,} for validation, "
-                f"{event.parameters:,} parameters",
-                markup=False,
-            )
-            if self.progress is not None and event.member > 1:
-                self.progress.reset(self.epochs, info="")
-                self.progress.reset(self.batches, info="")
-            elif self.progress is not None:
-                self.epochs = self.progress.add_task("epochs ", total=event.max_epochs, info="")
-                self.batches = self.progress.add_task(
-                    "batches", total=event.batches_per_epoch, info=""
-                )
-        elif isinstance(event, train.BatchEnd):
-            if self.progress is not None:
-                self.progress.update(
-                    self.batches, completed=event.batch, info=f"loss {event.loss:.4f}"
-                )
-            elif time.monotonic() - self.last_plain > self.PLAIN_EVERY_S:
-                self.last_plain = time.monotonic()
-                self.console.print(
-                    f"epoch {event.epoch} batch {event.batch}/{event.batches} "
-                    f"loss {event.loss:.4f}",
-                    markup=False,
-                )
-        elif isinstance(event, train.EpochEnd):
-            val = f"{event.val_loss:.4f}" if event.val_loss is not None else "-"
-            best = f"{event.best_val_loss:.4f}" if event.best_val_loss is not None else "-"
-            if self.progress is not None:
-                self.progress.update(
-                    self.epochs, completed=event.epoch, info=f"val {val} best {best}"
-                )
-                self.progress.reset(self.batches)
-            else:
-                self.last_plain = time.monotonic()
-                self.console.print(
-                    f"epoch {event.epoch}/{event.max_epochs} loss {event.train_loss:.4f} "
-                    f"val_loss {val} best {best} lr {event.lr:.2g} {event.elapsed:.1f}s",
-                    markup=False,
-                )
+    if kept is None:
+        return (
+            "no model written; pass --checkpoint PATH to keep the progress of a run that "
+            "may be stopped"
+        )
+    try:
+        if not resumed and kept.stat().st_mtime < began:
+            raise FileNotFoundError  # an older file this run has not written yet
+        where = checkpoint.load(kept).describe()
+    except (OSError, ArtifactError):
+        return f"no model written, and no epoch was complete to keep in '{kept}'"
+    return f"no model written; '{kept}' holds {where}: continue with --resume {kept}"
 
 
 # ---- predict ----------------------------------------------------------------------------
@@ -416,11 +409,15 @@ def predict(
         ),
     ] = None,
     device: Device = "auto",
+    wait: Wait = 0.0,
     quiet: Quiet = False,
+    log_format: Logs = LogFormat.text,
 ) -> None:
     """Forecast the next steps after the end of every series."""
-    say = _Status(quiet)
-    try:
+    report = Reporter("predict", quiet, log_format.value)
+    report.start(data=None if data is None else str(data), model=str(model), out=str(out))
+    to_stdout = str(out) == "-"
+    with _running(report):
         from rnncast import api
         from rnncast.artifact import load as load_model
         from rnncast.outputs import FRAME_SUFFIXES, check_writable, write_frame
@@ -428,23 +425,24 @@ def predict(
 
         resolve_device(device)
         bundle = load_model(model)
-        to_stdout = str(out) == "-"
         if not to_stdout:
             source = str(data) if data is not None else bundle.data_abspath
             inputs = tuple(p for p in (model, source) if p)
             check_writable(out, "--out", FRAME_SUFFIXES, inputs=inputs)
         api.check_horizon(bundle, horizon)
-        series = api.load_data_for(bundle, None if data is None else str(data))
-        say(_describe_data(series))
-        frame = api.predict(bundle, series, horizon, device)
-        if to_stdout:
-            sys.stdout.write(frame.to_csv(index=False))
-        else:
-            write_frame(frame, out)
-    except RnncastError as e:
-        raise _fail(e) from None
+        with _writing([] if to_stdout else [out], wait):
+            series = api.load_data_for(bundle, None if data is None else str(data))
+            report.info(_describe_data(series))
+            frame = api.predict(bundle, series, horizon, device)
+            if to_stdout:
+                sys.stdout.write(frame.to_csv(index=False))
+            else:
+                write_frame(frame, out)
     h = len(frame) // max(len(series), 1)
-    say(f"forecast {h} steps for {len(series):,} series" + ("" if to_stdout else f": wrote {out}"))
+    report.done(
+        f"forecast {h} steps for {len(series):,} series" + ("" if to_stdout else f": wrote {out}"),
+        out=str(out), series=len(series), horizon=h, rows=len(frame),
+    )  # fmt: skip
 
 
 # ---- evaluate ---------------------------------------------------------------------------
@@ -464,46 +462,48 @@ def evaluate(
         int, typer.Option(min=1, help="Backtest windows per series: the last N horizons.")
     ] = 1,
     device: Device = "auto",
+    wait: Wait = 0.0,
     quiet: Quiet = False,
+    log_format: Logs = LogFormat.text,
 ) -> None:
     """Backtest the model over the last N horizons of each series, against naive baselines."""
-    say = _Status(quiet)
-    try:
+    report = Reporter("evaluate", quiet, log_format.value)
+    report.start(data=None if data is None else str(data), model=str(model), out=str(out))
+    with _running(report):
         from rnncast import api
         from rnncast.artifact import load as load_model
         from rnncast.outputs import check_writable, write_json
         from rnncast.train import resolve_device
 
-        check_writable(out, "--out", (".json",))
+        check_writable(out, "--out", (".json",), inputs=(model,))
         resolve_device(device)
         bundle = load_model(model)
-        series = api.load_data_for(bundle, None if data is None else str(data))
-        say(_describe_data(series))
-        report = api.evaluate(bundle, series, windows, device)
-        report["model"] = str(model)
-        write_json(report, out)
-    except RnncastError as e:
-        raise _fail(e) from None
-    if not quiet:
-        _out_console().print(_metrics_table(report))
-        seen, total = report["windows_in_training"], report["windows_scored"]
-        if seen:
-            share = (
-                "the backtest window lies" if total == 1
-                else f"all {total:,} backtest windows lie" if seen == total
-                else f"{seen:,} of {total:,} backtest windows lie"
-            )  # fmt: skip
-            say(
-                f"note: {share} inside the model's training data "
-                "(before each series' training cut-off): those scores are in-sample; evaluate "
-                "on data newer than the training data for an honest estimate"
-            )
-        if report["skipped_series"]:
-            say(
-                f"note: {len(report['skipped_series']):,} series too short for a backtest window "
-                f"were skipped (first: '{report['skipped_series'][0]}')"
-            )
-    say(f"wrote {out}")
+        with _writing([out], wait):
+            series = api.load_data_for(bundle, None if data is None else str(data))
+            report.info(_describe_data(series))
+            metrics = api.evaluate(bundle, series, windows, device)
+            metrics["model"] = str(model)
+            write_json(metrics, out)
+    if not quiet and not report.json:
+        out_console().print(_metrics_table(metrics))
+    seen, total = metrics["windows_in_training"], metrics["windows_scored"]
+    if seen:
+        share = (
+            "the backtest window lies" if total == 1
+            else f"all {total:,} backtest windows lie" if seen == total
+            else f"{seen:,} of {total:,} backtest windows lie"
+        )  # fmt: skip
+        report.info(
+            f"note: {share} inside the model's training data "
+            "(before each series' training cut-off): those scores are in-sample; evaluate "
+            "on data newer than the training data for an honest estimate"
+        )
+    if metrics["skipped_series"]:
+        report.info(
+            f"note: {len(metrics['skipped_series']):,} series too short for a backtest window "
+            f"were skipped (first: '{metrics['skipped_series'][0]}')"
+        )
+    report.done(f"wrote {out}", out=str(out), overall=metrics["overall"], skill=metrics["skill"])
 
 
 def _metrics_table(report: dict[str, Any]) -> Table:
@@ -547,12 +547,10 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Describe a model file: versions, configuration, data, training."""
-    try:
+    with _running(Reporter("info")):
         from rnncast.artifact import load as load_model
 
         bundle = load_model(model)
-    except RnncastError as e:
-        raise _fail(e) from None
     description = _describe_model(bundle)
     if as_json:
         print(json.dumps(description, indent=2, default=str))
@@ -567,7 +565,7 @@ def info(
                 table.add_row(f"{section}.{key}", Text(_plain(value)))
         else:
             table.add_row(section, Text(_plain(fields)))
-    _out_console().print(table)
+    out_console().print(table)
 
 
 def _plain(value: Any) -> str:

@@ -102,8 +102,8 @@ def test_resume_refuses_other_settings_and_data(tmp_path, series):
         "the interrupted run, or start afresh without --resume"
     )
     with pytest.raises(ConfigError) as e:
-        api.fit(series, WINDOW, MODEL, dataclasses.replace(CONFIG, max_steps=7), resume=saved)
-    assert "was saved with --max-steps (none), not 7:" in str(e.value)
+        api.fit(series, dataclasses.replace(WINDOW, val_size=12), MODEL, CONFIG, resume=saved)
+    assert "was saved with --val-size 6, not 12:" in str(e.value)
     other = data.from_frame(make_long(n_series=2, length=120, seed=5))
     with pytest.raises(ConfigError) as e:
         api.fit(other, WINDOW, MODEL, CONFIG, resume=saved)
@@ -111,9 +111,12 @@ def test_resume_refuses_other_settings_and_data(tmp_path, series):
         f"--resume '{path}' was saved while training on other data (the data's fingerprint "
         "differs): resume with the same data, or start afresh without --resume"
     )
-    # where it runs may change
-    api.fit(series, WINDOW, MODEL, dataclasses.replace(CONFIG, device="auto", max_epochs=4),
-            resume=saved)  # fmt: skip
+    # where it runs and how long it goes on may change
+    _, results = api.fit(
+        series, WINDOW, MODEL, dataclasses.replace(CONFIG, device="auto", max_epochs=3),
+        resume=saved,
+    )  # fmt: skip
+    assert [len(r.history) for r in results] == [3, 3]
 
 
 def test_bad_checkpoint_files(tmp_path):
