@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -263,3 +265,83 @@ def test_ensemble_reports_each_model(here):
     ]
     described = json.loads(run("info", "--json").stdout)
     assert described["training"]["members"] == 2
+
+
+def test_json_logs_are_one_object_per_line(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "--log-format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [e["event"] for e in events] == [
+        "start", "info", "info", "model", "epoch", "epoch", "info", "done"
+    ]  # fmt: skip
+    assert all(e["command"] == "train" and e["time"].endswith("+00:00") for e in events)
+    assert events[0]["data"] == "s.csv" and events[0]["out"] == "model.rnncast"
+    assert events[1]["message"].startswith("read s.csv: 2 series")
+    assert events[3]["train_windows"] > 0 and events[3]["parameters"] > 0
+    assert events[4]["epoch"] == 1 and isinstance(events[4]["train_loss"], float)
+    assert events[-1]["message"] == "saved model.rnncast" and events[-1]["out"] == "model.rnncast"
+
+    result = run("predict", "--log-format", "json")
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [e["event"] for e in events] == ["start", "info", "done"]
+    assert events[-1]["rows"] == 12 and events[-1]["series"] == 2
+
+    result = run("evaluate", "--log-format", "json")
+    assert result.stdout == ""  # the table is for people; the metrics are in the done event
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert events[-1]["event"] == "done" and "mase" in events[-1]["overall"]["model"]
+
+
+def test_json_errors_and_quiet(here):
+    result = run("train", "missing.csv", "--log-format", "json", "--quiet")
+    assert result.exit_code == 1
+    [event] = [json.loads(line) for line in result.stderr.splitlines()]
+    assert (event["event"], event["exit_code"], event["message"]) == (
+        "error", 1, "data file 'missing.csv' not found: check the path"
+    )  # fmt: skip
+    assert run("train", "x.csv", "--log-format", "xml").exit_code == 2
+
+
+HOLD_LOCK = (
+    "import sys, time\n"
+    "from rnncast.locks import locked\n"
+    "with locked([sys.argv[1]]):\n"
+    "    print('locked', flush=True)\n"
+    "    time.sleep(float(sys.argv[2]))\n"
+)
+
+
+def test_a_second_run_writing_the_same_file_fails_or_waits(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
+    model = (here / "model.rnncast").read_bytes()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(here / "model.rnncast"), "60"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        message = _error(run("train", "s.csv", *FAST, "--horizon", "6", "--seed", "3"))
+        assert message == (
+            f"error: '{here / 'model.rnncast'}' is being written by another rnncast run (pid "
+            f"{holder.pid}): let it finish, or pass --wait SECONDS to wait for it"
+        )
+        assert (here / "model.rnncast").read_bytes() == model
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(here / "forecast.csv"), "1"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        result = run("predict", "--wait", "30")
+        assert result.exit_code == 0, result.stderr
+    finally:
+        holder.wait()
+        holder.stdout.close()
+    assert len(pd.read_csv(here / "forecast.csv")) == 12
