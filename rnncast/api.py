@@ -145,6 +145,20 @@ def fit(
     return artifact, results
 
 
+def leave_out_short(series: SeriesSet, need: int, what: str) -> tuple[SeriesSet, str | None]:
+    """`--skip-short`: the series with at least `need` values (`what` says why that many,
+    e.g. 'lookback 48 + horizon 12 = 60 values'), and a warning naming those left out (None
+    when none were)."""
+    count, names = series.shorter_than(need)
+    if not count:
+        return series, None
+    if count == len(series):
+        raise DataError(f"every series is shorter than {what} ({names}): pass a smaller --lookback")
+    return series.subset(series.lengths >= need), (
+        f"--skip-short: left out {count} series shorter than {what}: {names}"
+    )
+
+
 def hold_out(series: SeriesSet, steps: int) -> SeriesSet:
     """The series without their last `steps` values (kept back for an honest `evaluate`)."""
     if steps < 0:

@@ -130,6 +130,18 @@ def _writing(paths: list[Path], wait: float) -> Iterator[None]:
         yield
 
 
+def _read(report: Reporter, series: SeriesSet) -> None:
+    """Say what was read, and warn of what reading changed (filled values)."""
+    report.info(_describe_data(series))
+    for note in series.notes:
+        report.warning(note)
+
+
+def _warn(report: Reporter, note: str | None) -> None:
+    if note is not None:
+        report.warning(note)
+
+
 def _split(text: str | None) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",")) if text else ()
 
@@ -261,6 +273,20 @@ def train(
         str | None,
         typer.Option(help="strftime format of the times, e.g. %Y%m%d (default: inferred)."),
     ] = None,
+    fill: Annotated[
+        str,
+        typer.Option(
+            help="Missing or infinite values and gaps in the time grid: none (an error), "
+            "ffill (last value), interpolate (straight line) or zero. Remembered by the model."
+        ),
+    ] = "none",
+    skip_short: Annotated[
+        bool,
+        typer.Option(
+            help="Leave out series shorter than lookback + horizon, with a warning, instead "
+            "of failing (predict then leaves out those shorter than the lookback)."
+        ),
+    ] = False,
     checkpoint: Annotated[
         Path | None,
         typer.Option(
@@ -303,6 +329,8 @@ def train(
             target=_split(target),
             freq=freq,
             time_format=time_format,
+            fill=fill,
+            skip_short=skip_short,
         )
         model_config = ModelConfig(
             cell=cell,
@@ -329,7 +357,7 @@ def train(
         with _writing([out] + ([keep] if keep else []), wait):
             resumed = checkpoints.load(resume) if resume is not None else None
             series = data_mod.load(data, options)
-            report.info(_describe_data(series))
+            _read(report, series)
             if holdout:
                 series = api.hold_out(series, holdout)
                 report.info(
@@ -338,6 +366,10 @@ def train(
             window, model_config = api.resolve_shapes(
                 series, model_config, horizon, lookback, val_size, segment
             )
+            if skip_short:
+                what = f"lookback {window.lookback} + horizon {window.horizon} = {window.width}"
+                series, note = api.leave_out_short(series, window.width, f"{what} values")
+                _warn(report, note)
             report.info(
                 f"window: lookback {window.lookback} (in segments of {model_config.segment}), "
                 f"horizon {window.horizon}, validation {window.val_size} steps per series"
@@ -408,6 +440,14 @@ def predict(
             min=1, help="Steps to forecast, at most the trained horizon (default: trained)."
         ),
     ] = None,
+    skip_short: Annotated[
+        bool | None,
+        typer.Option(
+            "--skip-short/--no-skip-short",
+            help="Leave out series shorter than the model's lookback, with a warning, instead "
+            "of failing (default: as the model was trained).",
+        ),
+    ] = None,
     device: Device = "auto",
     wait: Wait = 0.0,
     quiet: Quiet = False,
@@ -432,7 +472,13 @@ def predict(
         api.check_horizon(bundle, horizon)
         with _writing([] if to_stdout else [out], wait):
             series = api.load_data_for(bundle, None if data is None else str(data))
-            report.info(_describe_data(series))
+            _read(report, series)
+            if bundle.read_options.skip_short if skip_short is None else skip_short:
+                lookback = bundle.window.lookback
+                series, note = api.leave_out_short(
+                    series, lookback, f"the model's lookback of {lookback} values"
+                )
+                _warn(report, note)
             frame = api.predict(bundle, series, horizon, device)
             if to_stdout:
                 sys.stdout.write(frame.to_csv(index=False))
@@ -480,7 +526,7 @@ def evaluate(
         bundle = load_model(model)
         with _writing([out], wait):
             series = api.load_data_for(bundle, None if data is None else str(data))
-            report.info(_describe_data(series))
+            _read(report, series)
             metrics = api.evaluate(bundle, series, windows, device)
             metrics["model"] = str(model)
             write_json(metrics, out)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from rnncast.errors import ConfigError
 
 CELLS = ("rnn", "lstm", "gru")
+FILLS = ("none", "ffill", "interpolate", "zero")
 SCALINGS = ("window", "none")
 LOSSES = ("mae", "mse", "huber")
 
@@ -46,15 +47,20 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """How to read a data file: column names and time handling (all optional)."""
+    """How to read a data file: column names and time handling (all optional); what to do
+    with missing values and gaps (`fill`, see `rnncast.filling`); and whether series too
+    short for the model are left out with a warning (`skip_short`) instead of failing."""
 
     id_col: str | None = None
     time_col: str | None = None
     target: tuple[str, ...] = ()
     freq: str | None = None
     time_format: str | None = None
+    fill: str = "none"
+    skip_short: bool = False
 
     def __post_init__(self) -> None:
+        _require(self.fill in FILLS, f"--fill must be one of {', '.join(FILLS)}, got '{self.fill}'")
         for name in ("id_col", "time_col"):
             value = getattr(self, name)
             _require(

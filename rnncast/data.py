@@ -14,6 +14,7 @@ with offsets, plus ids, first and last times, and the time axis.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import warnings
@@ -25,6 +26,7 @@ import pandas as pd
 
 from rnncast.config import ReadOptions
 from rnncast.errors import DataError
+from rnncast.filling import fill_missing
 from rnncast.timeaxis import TimeAxis, infer_datetime_freq, parse_freq
 
 DEFAULT_ID, DEFAULT_TIME, DEFAULT_TARGET = "unique_id", "ds", "y"
@@ -32,6 +34,7 @@ TIME_NAMES = {
     "ds", "date", "time", "timestamp", "datetime", "period", "month", "year", "week", "day",
     "hour", "t", "step", "index",
 }  # fmt: skip
+FILL_HINT = "--fill ffill, interpolate or zero"
 CSV_SUFFIXES = {".csv", ".txt", ".tsv", ".gz", ".bz2", ".zip", ".xz"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 
@@ -99,6 +102,7 @@ class SeriesSet:
     axis: TimeAxis
     schema: Schema
     source: str = "<data>"
+    notes: tuple[str, ...] = ()  # what reading changed (filled values): warnings to show
 
     @property
     def lengths(self) -> np.ndarray:
@@ -117,6 +121,19 @@ class SeriesSet:
         names = ", ".join(f"'{self.ids[i]}' ({self.lengths[i]})" for i in short[:3])
         more = f" and {len(short) - 3} more" if len(short) > 3 else ""
         return len(short), names + more
+
+    def subset(self, keep: np.ndarray) -> SeriesSet:
+        """The series where `keep` (one bool per series) is true."""
+        keep = np.asarray(keep, dtype=bool)
+        lengths = self.lengths[keep]
+        return dataclasses.replace(
+            self,
+            ids=self.ids[keep],
+            values=self.values[np.repeat(keep, self.lengths)],
+            offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            starts=self.starts[keep],
+            ends=self.ends[keep],
+        )
 
     def fingerprint(self) -> str:
         """A SHA-256 of the values, series lengths, ids and first times."""
@@ -645,7 +662,17 @@ def _assemble(codes, uniques, times: pd.Index, values, rows, schema, loc, option
             f"{loc.at(a)} and {loc.at(b)}): keep one row per series and time"
         )
 
-    _check_finite(values, codes, times, rows, schema, loc, label)
+    filling = options.fill != "none"
+    if not filling:
+        _check_finite(values, codes, times, rows, schema, loc, label)
+    with np.errstate(over="ignore", invalid="ignore"):  # too-large values become inf
+        big = np.isfinite(values) & ~np.isfinite(values.astype(np.float32))
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        raise DataError(
+            f"series {label(i)} in '{loc.name}' has a value too large for float32 at "
+            f"{loc.at(int(rows[i]))} ({values[i]:g}): rescale the data (e.g. to thousands)"
+        )
 
     axis = _time_axis(times, key, codes, first, counts, options, loc, schema)
     pos = axis.positions(times, first, codes)
@@ -659,7 +686,7 @@ def _assemble(codes, uniques, times: pd.Index, values, rows, schema, loc, option
         )
     span = pos[last] + 1
     gappy = np.flatnonzero(span != counts)
-    if len(gappy):
+    if len(gappy) and not filling:
         s = gappy[0]
         seg = pos[first[s] : last[s] + 1]
         j = int(np.flatnonzero(np.diff(seg) > 1)[0])
@@ -668,27 +695,66 @@ def _assemble(codes, uniques, times: pd.Index, values, rows, schema, loc, option
             f"'{loc.name}' has gaps in the {axis.describe()} time grid: {missing} missing "
             f"step{'s' if missing > 1 else ''} in {len(gappy)} series (first: series "
             f"'{uniques[s]}' skips {int(seg[j + 1] - seg[j] - 1)} after {times[first[s] + j]}): "
-            "add the missing rows with values"
+            f"add the missing rows with values, or pass {FILL_HINT}"
         )
-
-    with np.errstate(over="ignore"):  # too-large values become inf, reported below
-        flat = values.astype(np.float32)
-    if not np.isfinite(flat).all():
-        i = int(np.flatnonzero(~np.isfinite(flat))[0])
-        raise DataError(
-            f"series {label(i)} in '{loc.name}' has a value too large for float32 at "
-            f"{loc.at(int(rows[i]))} ({values[i]:g}): rescale the data (e.g. to thousands)"
+    starts, notes = times[first], ()
+    if filling:
+        values, offsets, starts, notes = _fill(
+            values, codes, pos, span, times, first, axis, uniques, loc, options.fill
         )
     return SeriesSet(
         ids=np.asarray(uniques, dtype=object),
-        values=flat,
+        values=values.astype(np.float32),
         offsets=offsets,
-        starts=times[first],
+        starts=starts,
         ends=times[last],
         axis=axis,
         schema=schema,
         source=loc.name,
+        notes=notes,
     )
+
+
+def _fill(values, codes, pos, span, times, first, axis, uniques, loc, method):
+    """Put the values on their full time grid, fill what is missing by `method`; returns
+    (values, offsets, first times, notes saying what was filled)."""
+    grid_offsets = np.concatenate([[0], np.cumsum(span)]).astype(np.int64)
+    grid = np.full(int(grid_offsets[-1]), np.nan)
+    missing, infinite = np.isnan(values), np.isinf(values)
+    grid[grid_offsets[codes] + pos] = np.where(infinite, np.nan, values)
+    filled, offsets, dropped = fill_missing(grid, grid_offsets, method)
+    empty = np.flatnonzero(np.diff(offsets) == 0)
+    if len(empty):
+        raise DataError(
+            f"series '{uniques[empty[0]]}' in '{loc.name}' has no values: drop it or give it some"
+        )
+    parts = [
+        f"{count} {what} value{'s' if count > 1 else ''}"
+        for count, what in ((int(missing.sum()), "missing"), (int(infinite.sum()), "infinite"))
+        if count
+    ]
+    steps = int(len(grid) - len(values))
+    if steps:
+        parts.append(f"{steps} step{'s' if steps > 1 else ''} missing from the time grid")
+    notes = []
+    if parts:
+        touched = np.zeros(len(uniques), dtype=bool)
+        touched[codes[missing | infinite]] = True
+        touched[span != np.bincount(codes, minlength=len(uniques))] = True
+        notes.append(
+            f"--fill {method}: filled {_and(parts)} in {int(touched.sum())} series of '{loc.name}'"
+        )
+    lead = int(dropped.sum())
+    if lead:
+        notes.append(
+            f"--fill {method}: left out {lead} missing value{'s' if lead > 1 else ''} at the "
+            f"start of {int((dropped > 0).sum())} series (nothing before them to fill from)"
+        )
+    return filled, offsets, axis.at(times[first], dropped), tuple(notes)
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _check_finite(values, codes, times, rows, schema, loc, label) -> None:
@@ -710,7 +776,8 @@ def _check_finite(values, codes, times, rows, schema, loc, label) -> None:
         else ("the value columns", "have")
     )
     raise DataError(
-        f"{where} in '{loc.name}' {has} {' and '.join(parts)}: fill or remove them before training"
+        f"{where} in '{loc.name}' {has} {' and '.join(parts)}: fill or remove them, or pass "
+        f"{FILL_HINT}"
     )
 
 

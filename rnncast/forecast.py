@@ -62,7 +62,7 @@ def check_history(series: SeriesSet, lookback: int) -> None:
         raise DataError(
             f"{count} series {'has' if count == 1 else 'have'} fewer values than the "
             f"model's lookback of {lookback}: {names}; give at least {lookback} values "
-            "per series"
+            "per series, or pass --skip-short to leave them out"
         )
 
 

@@ -179,7 +179,7 @@ def check_lengths(series: SeriesSet, window: WindowConfig) -> None:
         raise DataError(
             f"{count} series {'is' if count == 1 else 'are'} shorter than lookback "
             f"{window.lookback} + horizon {window.horizon} = {need} values: {names}; "
-            "pass a smaller --lookback or drop them"
+            "pass a smaller --lookback, or --skip-short to leave them out"
         )
     if not (series.lengths >= need + window.val_size).any():
         longest = int(series.lengths.max())

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -160,3 +161,22 @@ def test_shapes_must_be_positive():
         with pytest.raises(ConfigError) as e:
             api.resolve_shapes(_series("h"), ModelConfig(), **{name: 0})
         assert str(e.value) == f"--{name} must be at least 1, got 0"
+
+
+def test_leave_out_short_series():
+    series = data.from_frame(make_long(n_series=3, length=60, lengths=[60, 20, 10]))
+    kept, note = api.leave_out_short(series, 30, "lookback 24 + horizon 6 = 30 values")
+    assert kept.ids.tolist() == ["s0"] and kept.lengths.tolist() == [60]
+    np.testing.assert_array_equal(kept.values, series.series(0))
+    assert kept.ends[0] == series.ends[0]
+    assert note == (
+        "--skip-short: left out 2 series shorter than lookback 24 + horizon 6 = 30 values: "
+        "'s1' (20), 's2' (10)"
+    )
+    assert api.leave_out_short(series, 10, "x") == (series, None)
+    with pytest.raises(DataError) as e:
+        api.leave_out_short(series, 61, "lookback 55 + horizon 6 = 61 values")
+    assert str(e.value) == (
+        "every series is shorter than lookback 55 + horizon 6 = 61 values ('s0' (60), "
+        "'s1' (20), 's2' (10)): pass a smaller --lookback"
+    )

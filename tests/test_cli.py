@@ -149,11 +149,12 @@ def test_train_errors_leave_no_model(here):
     frame.to_csv(here / "nan.csv", index=False)
     assert _error(run("train", "nan.csv")) == (
         "error: column 'y' in 'nan.csv' has 1 missing value (first: series 's0' at "
-        "2024-01-01 05:00:00, line 7): fill or remove them before training"
+        "2024-01-01 05:00:00, line 7): fill or remove them, or pass "
+        "--fill ffill, interpolate or zero"
     )
     assert _error(run("train", "s.csv", "--lookback", "90", "--horizon", "12")) == (
         "error: 1 series is shorter than lookback 90 + horizon 12 = 102 values: 's0' (100); "
-        "pass a smaller --lookback or drop them"
+        "pass a smaller --lookback, or --skip-short to leave them out"
     )
     assert _error(run("train", "s.csv", "--device", "tpu")) == (
         "error: --device must be auto, cpu, cuda, cuda:N or mps, got 'tpu'"
@@ -345,3 +346,50 @@ def test_a_second_run_writing_the_same_file_fails_or_waits(here):
         holder.wait()
         holder.stdout.close()
     assert len(pd.read_csv(here / "forecast.csv")) == 12
+
+
+def test_fill_is_remembered_by_the_model(here):
+    frame = make_long(n_series=2, length=150)
+    frame.loc[10, "y"] = float("nan")
+    frame = frame.drop(index=[20, 21])  # a gap of two hours in series s0
+    frame.to_csv(here / "gappy.csv", index=False)
+    assert _error(run("train", "gappy.csv", *FAST, "--horizon", "6")).endswith(
+        "fill or remove them, or pass --fill ffill, interpolate or zero"
+    )
+    result = run("train", "gappy.csv", *FAST, "--horizon", "6", "--fill", "interpolate")
+    assert result.exit_code == 0, result.stderr
+    warning = (
+        "warning: --fill interpolate: filled 1 missing value and 2 steps missing from the time "
+        "grid in 1 series of 'gappy.csv'"
+    )
+    assert result.stderr.splitlines()[1] == warning
+    result = run("predict")  # the model reads its data the way it was trained
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[1] == warning.replace("'gappy", f"'{here}/gappy")
+    assert json.loads(run("info", "--json").stdout)["data"]["series"] == 2
+    assert _error(run("train", "gappy.csv", "--fill", "mean")) == (
+        "error: --fill must be one of none, ffill, interpolate, zero, got 'mean'"
+    )
+
+
+def test_skip_short_leaves_out_series_with_a_warning(here):
+    make_long(n_series=3, length=150, lengths=[150, 150, 20]).to_csv(here / "s.csv", index=False)
+    assert _error(run("train", "s.csv", *FAST, "--horizon", "6")) == (
+        "error: 1 series is shorter than lookback 24 + horizon 6 = 30 values: 's2' (20); pass a "
+        "smaller --lookback, or --skip-short to leave them out"
+    )
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "--skip-short")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[1] == (
+        "warning: --skip-short: left out 1 series shorter than lookback 24 + horizon 6 = 30 "
+        "values: 's2' (20)"
+    )
+    result = run("predict")
+    assert result.exit_code == 0, result.stderr
+    assert "warning: --skip-short: left out 1 series shorter than the model's lookback of 24 " \
+        "values: 's2' (20)" in result.stderr  # fmt: skip
+    assert sorted(pd.read_csv(here / "forecast.csv").unique_id.unique()) == ["s0", "s1"]
+    assert _error(run("predict", "--no-skip-short")) == (
+        "error: 1 series has fewer values than the model's lookback of 24: 's2' (20); give at "
+        "least 24 values per series, or pass --skip-short to leave them out"
+    )

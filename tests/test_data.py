@@ -248,7 +248,8 @@ def test_forced_integer_step(tmp_path):
     assert load(path).axis.step == 6
     assert error(path, ReadOptions(freq="3")) == (
         f"'{path}' has gaps in the integer steps of 3 time grid: 2 missing steps in 1 series "
-        "(first: series 'a' skips 1 after 0): add the missing rows with values"
+        "(first: series 'a' skips 1 after 0): add the missing rows with values, or pass "
+        "--fill ffill, interpolate or zero"
     )
 
 
@@ -349,7 +350,8 @@ def test_from_frame_names_rows_in_messages():
         from_frame(df, source="frame")
     assert str(e.value) == (
         "column 'y' in 'frame' has 1 missing value (first: series 'a' at 2, row 2): "
-        "fill or remove them before training"
+        "fill or remove them, or pass "
+        "--fill ffill, interpolate or zero"
     )
 
 
@@ -760,7 +762,8 @@ c,2024-01-03,1
     )
     assert error(path) == (
         f"'{path}' has gaps in the daily ('D') time grid: 4 missing steps in 2 series (first: "
-        "series 'b' skips 2 after 2024-01-02 00:00:00): add the missing rows with values"
+        "series 'b' skips 2 after 2024-01-02 00:00:00): add the missing rows with values, or pass "
+        "--fill ffill, interpolate or zero"
     )
 
 
@@ -768,7 +771,8 @@ def test_gap_in_integer_steps(tmp_path):
     path = csv(tmp_path, "unique_id,ds,y\na,0,1\na,1,2\na,2,3\na,5,4")
     assert error(path) == (
         f"'{path}' has gaps in the integer steps time grid: 2 missing steps in 1 series "
-        "(first: series 'a' skips 2 after 2): add the missing rows with values"
+        "(first: series 'a' skips 2 after 2): add the missing rows with values, or pass "
+        "--fill ffill, interpolate or zero"
     )
 
 
@@ -791,7 +795,8 @@ b,2,2
     assert error(path) == (
         # "first" in series order (ids by first appearance, then time), not file order
         f"column 'y' in '{path}' has 2 missing values (first: series 'b' at 1, line 6) and "
-        "2 infinite values (first: series 'b' at 3, line 2): fill or remove them before training"
+        "2 infinite values (first: series 'b' at 3, line 2): fill or remove them, or pass "
+        "--fill ffill, interpolate or zero"
     )
 
 
@@ -799,7 +804,8 @@ def test_inf_alone(tmp_path):
     path = csv(tmp_path, "unique_id,ds,y\na,1,1\na,2,-inf")
     assert error(path) == (
         f"column 'y' in '{path}' has 1 infinite value (first: series 'a' at 2, line 3): fill "
-        "or remove them before training"
+        "or remove them, or pass "
+        "--fill ffill, interpolate or zero"
     )
 
 
@@ -817,7 +823,8 @@ ds,a,b
     )
     assert error(path) == (
         f"the value columns in '{path}' have 2 missing values (first: series 'a' at "
-        "2024-01-02 00:00:00, line 4): fill or remove them before training"
+        "2024-01-02 00:00:00, line 4): fill or remove them, or pass "
+        "--fill ffill, interpolate or zero"
     )
 
 
@@ -986,3 +993,74 @@ def test_no_pandas_warnings_reach_the_user(tmp_path):
             f"column 'ds' in '{path}' has 1 value that is not a whole number (first at line 4: "
             "'foo'): integer times must all be whole numbers"
         )
+
+
+# ---- --fill ---------------------------------------------------------------------------------
+
+
+GAPPY = """unique_id,ds,y
+a,2024-01-01 00:00,1
+a,2024-01-01 01:00,
+a,2024-01-01 03:00,4
+a,2024-01-01 04:00,inf
+a,2024-01-01 05:00,6
+b,2024-01-01 00:00,
+b,2024-01-01 01:00,
+b,2024-01-01 02:00,10
+b,2024-01-01 03:00,11
+"""
+
+
+def test_fill_methods_on_the_full_grid(tmp_path):
+    path = csv(tmp_path, GAPPY)
+    ffill = load(path, ReadOptions(fill="ffill", freq="h"))
+    np.testing.assert_array_equal(ffill.series(0), [1, 1, 1, 4, 4, 6])
+    np.testing.assert_array_equal(ffill.series(1), [10, 11])
+    assert str(ffill.starts[1]) == "2024-01-01 02:00:00"  # leading gaps left out
+    assert str(ffill.ends[0]) == "2024-01-01 05:00:00"
+    assert ffill.notes == (
+        f"--fill ffill: filled 3 missing values, 1 infinite value and 1 step missing from the "
+        f"time grid in 2 series of '{path}'",
+        "--fill ffill: left out 2 missing values at the start of 1 series (nothing before "
+        "them to fill from)",
+    )
+    inter = load(path, ReadOptions(fill="interpolate", freq="h"))
+    np.testing.assert_allclose(inter.series(0), [1, 2, 3, 4, 5, 6])
+    zero = load(path, ReadOptions(fill="zero", freq="h"))
+    np.testing.assert_array_equal(zero.series(0), [1, 0, 0, 4, 0, 6])
+    np.testing.assert_array_equal(zero.series(1), [0, 0, 10, 11])
+    assert len(zero.notes) == 1 and str(zero.starts[1]) == "2024-01-01 00:00:00"
+
+
+def test_fill_none_is_an_error_naming_the_fix(tmp_path):
+    path = csv(tmp_path, GAPPY)
+    assert error(path, ReadOptions(freq="h")).endswith(
+        ": fill or remove them, or pass --fill ffill, interpolate or zero"
+    )
+
+
+def test_fill_in_wide_data_and_integer_steps(tmp_path):
+    path = csv(tmp_path, "t,a,b\n0,1,\n1,,5\n3,4,7\n4,5,8\n")
+    series = load(path, ReadOptions(fill="interpolate"))
+    np.testing.assert_allclose(series.series(0), [1, 2, 3, 4, 5])
+    np.testing.assert_allclose(series.series(1), [5, 6, 7, 8])  # b starts at t = 1
+    assert series.starts.tolist() == [0, 1] and series.ends.tolist() == [4, 4]
+
+
+def test_fill_clean_data_changes_nothing(tmp_path):
+    path = csv(tmp_path, "unique_id,ds,y\na,1,1\na,2,2\na,3,3\n")
+    assert load(path, ReadOptions(fill="ffill")).notes == ()
+    assert load(path, ReadOptions(fill="ffill")).fingerprint() == load(path).fingerprint()
+
+
+def test_fill_cannot_invent_a_series(tmp_path):
+    path = csv(tmp_path, "unique_id,ds,y\na,1,1\na,2,2\nb,1,\nb,2,\n")
+    assert error(path, ReadOptions(fill="ffill")) == (
+        f"series 'b' in '{path}' has no values: drop it or give it some"
+    )
+
+
+def test_fill_option_is_checked():
+    with pytest.raises(ConfigError) as e:
+        ReadOptions(fill="mean")
+    assert str(e.value) == "--fill must be one of none, ffill, interpolate, zero, got 'mean'"

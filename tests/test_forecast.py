@@ -87,5 +87,5 @@ def test_history_shorter_than_lookback(network):
         forecast.forecast_frame(network, series)
     assert str(e.value) == (
         "1 series has fewer values than the model's lookback of 24: 's1' (20); give at least "
-        "24 values per series"
+        "24 values per series, or pass --skip-short to leave them out"
     )

@@ -106,7 +106,7 @@ def test_too_short_series_are_named(small_model, fast_train):
         train.fit(short, WINDOW, small_model, fast_train)
     assert str(e.value) == (
         "2 series are shorter than lookback 48 + horizon 12 = 60 values: 's1' (50), 's2' (30); "
-        "pass a smaller --lookback or drop them"
+        "pass a smaller --lookback, or --skip-short to leave them out"
     )
 
 
