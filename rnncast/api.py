@@ -203,6 +203,17 @@ def load_data_for(artifact: Artifact, path: str | None) -> SeriesSet:
             )
         path = recorded
     series = data.load(path, artifact.read_options)
+    ours, theirs = artifact.schema, series.schema
+    if theirs.layout != ours.layout:
+        raise DataError(
+            f"'{path}' is laid out as {theirs.describe()}, but the model was trained on data "
+            f"laid out as {ours.describe()}: give data laid out like the training data"
+        )
+    if ours.has_time and theirs.time_col != ours.time_col:
+        raise DataError(
+            f"'{path}' has its times in column '{theirs.time_col}', the model's training data "
+            f"in '{ours.time_col}': name the column '{ours.time_col}', or retrain"
+        )
     why = artifact.axis.mismatch(series.axis)
     if why:
         raise DataError(f"'{path}' has {why}: give data like the model's training data")

@@ -163,6 +163,17 @@ def load(path: str | Path) -> Artifact:
             f"model format {version}); this rnncast {__version__} reads format "
             f"{FORMAT_VERSION}: upgrade with 'pip install -U rnncast'"
         )
+    theirs = str(payload.get("rnncast_version", "?"))
+    if _major(theirs) != _major(__version__):
+        fix = (
+            "upgrade with 'pip install -U rnncast'"
+            if _major(theirs) > _major(__version__)
+            else "retrain it with this version ('rnncast train')"
+        )
+        raise ArtifactError(
+            f"'{path}' was written by rnncast {theirs}, another major version than this "
+            f"rnncast {__version__}, whose models it cannot promise to read: {fix}"
+        )
     try:
         artifact = Artifact.from_payload(payload)
         if artifact.axis.kind == "datetime":
@@ -174,3 +185,9 @@ def load(path: str | Path) -> Artifact:
             "'rnncast train'"
         ) from None
     return artifact
+
+
+def _major(version: str) -> int:
+    """The major version number; -1 when there is none to read (a file that lost it)."""
+    head = version.split(".")[0]
+    return int(head) if head.isdigit() else -1

@@ -101,8 +101,9 @@ def test_other_frequency_is_refused(bundle, tmp_path):
     with pytest.raises(DataError) as e:
         api.load_data_for(trained, str(steps))
     assert str(e.value) == (
-        f"'{steps}' has integer steps times but the model was trained on hourly ('h') data: give "
-        "data like the model's training data"
+        f"'{steps}' is laid out as values without times (series columns y), but the model was "
+        "trained on data laid out as long (id 'unique_id', time 'ds', value 'y'): give data "
+        "laid out like the training data"
     )
     zoned = tmp_path / "zoned.parquet"
     frame = make_long(n_series=2, length=60)
@@ -180,3 +181,24 @@ def test_leave_out_short_series():
         "every series is shorter than lookback 55 + horizon 6 = 61 values ('s0' (60), "
         "'s1' (20), 's2' (10)): pass a smaller --lookback"
     )
+
+
+def test_predict_data_must_have_the_models_time_column(tmp_path):
+    wide = tmp_path / "wide.csv"
+    frame = pd.DataFrame({"month": pd.date_range("2000-01", periods=80, freq="MS"),
+                          "a": np.arange(80.0), "b": np.arange(80.0) * 2})  # fmt: skip
+    frame.to_csv(wide, index=False)
+    series = data.load(wide)
+    window, model = api.resolve_shapes(series, ModelConfig(hidden_size=4), horizon=6)
+    trained, _ = api.fit(series, window, model, TrainConfig(max_steps=1, ensemble=1))
+    renamed = tmp_path / "renamed.csv"
+    frame.rename(columns={"month": "Month"}).to_csv(renamed, index=False)
+    with pytest.raises(DataError) as e:
+        api.load_data_for(trained, str(renamed))
+    assert str(e.value) == (
+        f"'{renamed}' has its times in column 'Month', the model's training data in 'month': "
+        "name the column 'month', or retrain"
+    )
+    fewer = tmp_path / "fewer.csv"
+    frame[["month", "a"]].to_csv(fewer, index=False)  # series are data, not schema
+    assert api.load_data_for(trained, str(fewer)).ids.tolist() == ["a"]

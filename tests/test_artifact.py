@@ -132,6 +132,30 @@ def test_newer_format(trained, tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("version", "fix"),
+    [
+        ("1.0.0", "upgrade with 'pip install -U rnncast'"),
+        ("?", "retrain it with this version ('rnncast train')"),
+    ],
+)
+def test_other_major_version(trained, tmp_path, version, fix):
+    _, bundle, _ = trained
+    payload = bundle.to_payload()
+    payload.update(rnncast_version=version)
+    other = tmp_path / "other.rnncast"
+    torch.save(payload, other)
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(other)
+    assert str(e.value) == (
+        f"'{other}' was written by rnncast {version}, another major version than this rnncast "
+        f"0.1.0, whose models it cannot promise to read: {fix}"
+    )
+    payload.update(rnncast_version="0.9.3")  # the same major version loads
+    torch.save(payload, other)
+    assert artifact.load(other).rnncast_version == "0.9.3"
+
+
 def test_damaged_contents(trained, tmp_path):
     _, bundle, _ = trained
     payload = bundle.to_payload()
