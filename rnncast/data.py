@@ -445,10 +445,12 @@ def _parse_values(col: pd.Series, name: str, loc: _Located) -> np.ndarray:
     bad = numbers.isna().to_numpy() & col.notna().to_numpy()
     if bad.any():
         rows = np.flatnonzero(bad)
+        shown = ", ".join(f"{loc.at(r)}: '{col.iloc[r]}'" for r in rows[:3])
+        more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
         raise DataError(
             f"column '{name}' in '{loc.name}' has {len(rows)} non-numeric value"
-            f"{'s' if len(rows) > 1 else ''} (first at {loc.at(rows[0])}: "
-            f"'{col.iloc[rows[0]]}'): fix the values or pick another column with --target"
+            f"{'s' if len(rows) > 1 else ''} ({shown}{more}): fix the values or pick another "
+            "column with --target"
         )
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
 

@@ -408,6 +408,15 @@ def test_header_only_csv(tmp_path):
     assert error(path) == f"'{path}' has a header but no rows: add data below the header"
 
 
+def test_binary_file_named_csv(tmp_path):
+    path = tmp_path / "image.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    assert error(path) == (
+        f"'{path}' is not a readable CSV file ('utf-8' codec can't decode byte 0x89 in position "
+        "0: invalid start byte): check its format"
+    )
+
+
 def test_not_a_parquet_file(tmp_path):
     path = write(tmp_path, "data.parquet", "this is not parquet at all")
     assert error(path) == (
@@ -519,8 +528,13 @@ a,4,x
 """,
     )
     assert error(path) == (
-        f"column 'y' in '{path}' has 2 non-numeric values (first at line 3: 'n/a?'): fix the "
-        "values or pick another column with --target"
+        f"column 'y' in '{path}' has 2 non-numeric values (line 3: 'n/a?', line 5: 'x'): fix "
+        "the values or pick another column with --target"
+    )
+    many = csv(tmp_path, "unique_id,ds,y\n" + "".join(f"a,{i},x{i}\n" for i in range(6)), "m.csv")
+    assert error(many) == (
+        f"column 'y' in '{many}' has 6 non-numeric values (line 2: 'x0', line 3: 'x1', line 4: "
+        "'x2' and 3 more): fix the values or pick another column with --target"
     )
 
 
@@ -530,8 +544,8 @@ def test_non_numeric_target_in_parquet(tmp_path):
         {"unique_id": ["a"] * 3, "ds": [1, 2, 3], "y": ["1", "2", "three"]},
     )
     assert error(path) == (
-        f"column 'y' in '{path}' has 1 non-numeric value (first at row 3: 'three'): fix the "
-        "values or pick another column with --target"
+        f"column 'y' in '{path}' has 1 non-numeric value (row 3: 'three'): fix the values or "
+        "pick another column with --target"
     )
 
 
