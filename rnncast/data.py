@@ -358,6 +358,12 @@ def detect_schema(df: pd.DataFrame, options: ReadOptions, where: str) -> Schema:
             if pd.api.types.is_bool_dtype(df[c]):
                 raise _bool_column(c, where)
             if options.time_col is None and _looks_like_times(df[c]):
+                if time_col is not None:
+                    raise DataError(
+                        f"'{where}' has times in column '{c}' besides the time column "
+                        f"'{time_col}': pick the value columns with --target, or the time "
+                        f"column with --time-col {c}"
+                    )
                 raise DataError(
                     f"'{where}' has times in column '{c}', which is not the first column: name "
                     f"it with --time-col {c}"
@@ -407,7 +413,10 @@ def _looks_like_times(col: pd.Series) -> bool:
     head = col.dropna().astype(str).head(20)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(head, errors="coerce", format="mixed")
+        try:
+            parsed = pd.to_datetime(head, errors="coerce", format="mixed")
+        except (ValueError, TypeError):  # times in several zones (or none) are still times
+            parsed = pd.to_datetime(head, errors="coerce", format="mixed", utc=True)
     return len(head) > 0 and bool(parsed.notna().all())
 
 

@@ -393,3 +393,27 @@ def test_skip_short_leaves_out_series_with_a_warning(here):
         "error: 1 series has fewer values than the model's lookback of 24: 's2' (20); give at "
         "least 24 values per series, or pass --skip-short to leave them out"
     )
+
+
+def test_same_command_same_seed_gives_byte_identical_forecasts(tmp_path):
+    """Two separate processes, same data, same command: the same bytes out."""
+    outputs = []
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        folder.mkdir()
+        make_long(n_series=3, length=150).to_csv(folder / "s.csv", index=False)
+        for command in (
+            ["train", "s.csv", *FAST, "--horizon", "6", "--ensemble", "2", "--dropout", "0.3"],
+            ["predict", "--out", "f.parquet"],
+            ["predict"],
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "rnncast", *command, "--quiet"],
+                cwd=folder, capture_output=True, text=True,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+        outputs.append(
+            ((folder / "forecast.csv").read_bytes(), pd.read_parquet(folder / "f.parquet"))
+        )
+    assert outputs[0][0] == outputs[1][0]
+    pd.testing.assert_frame_equal(outputs[0][1], outputs[1][1], check_exact=True)

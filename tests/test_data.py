@@ -968,6 +968,14 @@ def test_columns_that_cannot_be_values(tmp_path):
     )
 
 
+def test_times_in_several_zones_beside_the_time_column(tmp_path):
+    path = csv(tmp_path, "y,ds\n2000-01-01 00:00+02:00,2000-01-01\n2000-01-01 01:00,2000-01-02\n")
+    assert error(path) == (
+        f"'{path}' has times in column 'y' besides the time column 'ds': pick the value "
+        "columns with --target, or the time column with --time-col y"
+    )
+
+
 def test_time_column_that_is_not_first(tmp_path):
     path = csv(tmp_path, "a,date\n1,2024-01-01\n2,2024-01-02\n3,2024-01-03\n")
     assert error(path) == (
