@@ -417,3 +417,23 @@ def test_same_command_same_seed_gives_byte_identical_forecasts(tmp_path):
         )
     assert outputs[0][0] == outputs[1][0]
     pd.testing.assert_frame_equal(outputs[0][1], outputs[1][1], check_exact=True)
+
+
+def test_constant_series_give_finite_forecasts(here):
+    frame = make_long(n_series=2, length=150)
+    frame.loc[frame.unique_id == "s1", "y"] = 5.0  # a stuck sensor: no spread at all
+    frame.to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
+    assert run("predict").exit_code == 0
+    forecast = pd.read_csv(here / "forecast.csv")
+    assert forecast.y_hat.notna().all() and forecast.y_hat.abs().lt(1e6).all()
+
+
+def test_output_in_a_read_only_folder(here):
+    from tests.test_outputs import read_only_folder
+
+    folder = read_only_folder(here)
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    assert _error(run("train", "s.csv", "-o", folder / "m.rnncast")) == (
+        f"error: --out '{folder}/m.rnncast': folder '{folder}' is not writable; choose another path"
+    )
