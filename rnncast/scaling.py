@@ -37,8 +37,17 @@ def fit(x: torch.Tensor, method: str, floor: torch.Tensor | None = None) -> Stat
         return Stats(loc=torch.zeros_like(ones), scale=ones)
     if method != "window":
         raise ValueError(f"unknown scaling '{method}'")
-    loc = x.mean(dim=1, keepdim=True)
-    std = x.std(dim=1, keepdim=True, unbiased=False) if x.shape[1] > 1 else torch.zeros_like(loc)
+    # Statistics of x in units of a power of two near its row's largest |value| (exact),
+    # scaled back: squares of float32 values above ~1.8e19 would overflow, and float32 data
+    # may hold values up to 3.4e38.
+    big = _power_of_two(x.abs().amax(dim=1, keepdim=True))
+    unit = x / big
+    loc = unit.mean(dim=1, keepdim=True) * big
+    std = (
+        unit.std(dim=1, keepdim=True, unbiased=False) * big
+        if x.shape[1] > 1
+        else torch.zeros_like(loc)
+    )
     scale = torch.maximum(std, REL_LEVEL_FLOOR * loc.abs())
     if floor is not None:
         scale = torch.maximum(scale, floor.reshape(-1, 1).to(scale.dtype))
@@ -61,6 +70,14 @@ def typical_spread(values: np.ndarray, offsets: np.ndarray, width: int) -> np.nd
         return np.zeros(0)
     mean = np.add.reduceat(x, offsets[:-1], dtype=np.float64) / np.maximum(lengths, 1)
     d = x - np.repeat(mean.astype(np.float32), lengths)
+    # Each series in units of a power of two at least its largest |deviation| (exact), so
+    # that squares cannot overflow float32 (values above ~1.8e19 would).
+    unit = np.ones(n_series)
+    if len(d):
+        biggest = np.maximum.reduceat(np.abs(d), np.minimum(offsets[:-1], len(d) - 1))
+        biggest[lengths == 0] = 0
+        unit = _power_of_two(torch.from_numpy(biggest.astype(np.float64))).numpy()
+        d /= np.repeat(unit.astype(np.float32), lengths)
     size = np.maximum(np.minimum(width, lengths), 1)
     chunks = lengths // size
     first = np.cumsum(chunks) - chunks
@@ -73,10 +90,17 @@ def typical_spread(values: np.ndarray, offsets: np.ndarray, width: int) -> np.nd
     s1 = np.add.reduceat(d, edges, dtype=np.float64)[::2] if len(edges) else np.zeros(0)
     np.square(d, out=d)
     s2 = np.add.reduceat(d, edges, dtype=np.float64)[::2] if len(edges) else np.zeros(0)
-    std = np.sqrt(np.maximum(s2 / csize - (s1 / csize) ** 2, 0.0))
     series = np.repeat(np.arange(n_series), chunks)
+    std = np.sqrt(np.maximum(s2 / csize - (s1 / csize) ** 2, 0.0)) * unit[series]
     total = np.bincount(series, weights=std, minlength=n_series)
     return total / np.maximum(chunks, 1)
+
+
+def _power_of_two(magnitude: torch.Tensor) -> torch.Tensor:
+    """2**k with k = ceil(log2(magnitude)), at most 2**127 (float32's largest), and 1 where
+    the magnitude is 0: dividing by it is exact, and leaves every |value| at most 2."""
+    exponent = torch.ceil(torch.log2(magnitude.clamp_min(1e-30))).clamp(-100, 127)
+    return torch.where(magnitude > 0, torch.exp2(exponent), torch.ones_like(magnitude))
 
 
 def series_floors(

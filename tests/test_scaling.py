@@ -81,3 +81,21 @@ def test_a_flat_stretch_is_scaled_by_its_series_typical_spread():
     assert stats.scale.item() == pytest.approx(0.1 * spread, rel=1e-5)
     # without the floor the scale would be 0.1% of the level 0.01
     assert scaling.fit(x, "window").scale.item() == pytest.approx(1e-5, rel=1e-3)
+
+
+def test_statistics_of_huge_values_do_not_overflow():
+    """float32 holds values up to 3.4e38, but their squares overflow above ~1.8e19."""
+    rng = np.random.default_rng(0)
+    big = (rng.normal(size=(3, 48)) * 1e20).astype(np.float32)
+    stats = scaling.fit(torch.from_numpy(big), "window")
+    expected = big.astype(np.float64).std(axis=1)
+    np.testing.assert_allclose(stats.scale.numpy().ravel(), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        stats.loc.numpy().ravel(), big.astype(np.float64).mean(axis=1), rtol=1e-4, atol=1e15
+    )
+    flat = big.ravel()
+    spread = scaling.typical_spread(flat, np.array([0, 48, 144]), 24)
+    chunks = flat.astype(np.float64).reshape(-1, 24).std(axis=1)
+    np.testing.assert_allclose(spread, [chunks[:2].mean(), chunks[2:].mean()], rtol=1e-5)
+    near_max = torch.tensor([[3.0e38, -3.0e38, 1.0, 0.0]])
+    assert torch.isfinite(scaling.fit(near_max, "window").scale).all()
