@@ -49,6 +49,8 @@ class Reporter:
         """Report `event`: its message as a line, or everything as a JSON object."""
         if self.quiet and event != "error":
             return
+        if message is not None:
+            message = one_line(message)
         if self.json:
             record = {
                 "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
@@ -187,6 +189,22 @@ class TrainProgress:
                 f"val_loss {val} best {best} lr {event.lr:.2g} {event.elapsed:.1f}s",
                 markup=False,
             )
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters escaped: names and values quoted from the data (a
+    series id with a line break in it) cannot split a message over lines."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return _ESCAPES.get(ch) or (f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
 
 
 def _finite(value: Any) -> Any:
