@@ -25,7 +25,7 @@ from rich.text import Text
 from rnncast import __version__
 from rnncast.config import ModelConfig, ReadOptions, TrainConfig
 from rnncast.console import LogFormat, Reporter, out_console
-from rnncast.errors import RnncastError
+from rnncast.errors import ConfigError, RnncastError
 from rnncast.interrupts import Interrupted, Signals
 
 if TYPE_CHECKING:
@@ -79,6 +79,45 @@ Wait = Annotated[
         min=0,
         help="If another run is writing the same output, wait up to this many seconds for "
         "it instead of failing at once.",
+    ),
+]
+
+
+def _apply_config(ctx: typer.Context, param: Any, value: Path | None) -> Path | None:
+    """--config: the file's [command] table becomes the defaults of the command's options,
+    so flags given on the command line still win. Values are checked here, naming the file."""
+    if value is None:
+        return value
+    from rnncast import configfile
+
+    command = ctx.command.name or ""
+    params = {p.name: p for p in ctx.command.params if p.name}
+    try:
+        defaults = configfile.defaults_for(value, command, list(params))
+        for name, given in defaults.items():
+            try:
+                params[name].process_value(ctx, given)
+            except Exception as e:  # Click's BadParameter, whose message says what was wrong
+                message = getattr(e, "message", None) or str(e)
+                raise ConfigError(
+                    f"config file '{value}' sets '{name.replace('_', '-')}' under [{command}] "
+                    f"to {given!r}: {message.rstrip('.')}"
+                ) from None
+    except RnncastError as e:
+        Reporter(command).error(str(e), 1)
+        raise typer.Exit(code=1) from None
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return value
+
+
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        is_eager=True,
+        callback=_apply_config,
+        help="TOML file whose [train] / [predict] / [evaluate] table sets any of these "
+        "options; options given here win over it.",
     ),
 ]
 
@@ -159,6 +198,7 @@ def _describe_data(series: SeriesSet) -> str:
 
 @app.command(epilog=EXIT_CODES)
 def train(
+    ctx: typer.Context,
     data: Annotated[
         Path, typer.Argument(help="CSV or Parquet file, or a folder of Parquet files.")
     ],
@@ -304,6 +344,14 @@ def train(
     wait: Wait = 0.0,
     quiet: Quiet = False,
     log_format: Logs = LogFormat.text,
+    config: ConfigFile = None,
+    print_config: Annotated[
+        bool,
+        typer.Option(
+            help="Read DATA, print the resolved settings as a config file (TOML) and stop "
+            "without training.",
+        ),
+    ] = False,
 ) -> None:
     """Train a model on DATA and save it to one file."""
     report = Reporter("train", quiet, log_format.value)
@@ -370,6 +418,15 @@ def train(
                 what = f"lookback {window.lookback} + horizon {window.horizon} = {window.width}"
                 series, note = api.leave_out_short(series, window.width, f"{what} values")
                 _warn(report, note)
+            if print_config:
+                resolved = {
+                    "horizon": window.horizon,
+                    "lookback": window.lookback,
+                    "val_size": window.val_size,
+                    "segment": model_config.segment,
+                }
+                sys.stdout.write(_config_text(ctx, resolved))
+                return
             report.info(
                 f"window: lookback {window.lookback} (in segments of {model_config.segment}), "
                 f"horizon {window.horizon}, validation {window.val_size} steps per series"
@@ -399,6 +456,19 @@ def train(
         seconds=model.summary["seconds"],
         best_val_loss=model.summary["best_val_loss"],
     )
+
+
+def _config_text(ctx: typer.Context, resolved: dict[str, Any]) -> str:
+    """This run's options as a config file, with the settings chosen from the data filled."""
+    from rnncast import configfile
+
+    skip = {"config", "print_config", "quiet", "log_format"}
+    order = [p.name for p in ctx.command.params if p.name in ctx.params and p.name not in skip]
+    values = {k: ctx.params[k] for k in order} | resolved
+    plain = {
+        k: str(v) if isinstance(v, Path) else getattr(v, "value", v) for k, v in values.items()
+    }
+    return configfile.to_toml(ctx.command.name or "train", plain)
 
 
 def _interrupted_training(kept: Path | None, resumed: bool, began: float) -> str:
@@ -452,6 +522,7 @@ def predict(
     wait: Wait = 0.0,
     quiet: Quiet = False,
     log_format: Logs = LogFormat.text,
+    config: ConfigFile = None,
 ) -> None:
     """Forecast the next steps after the end of every series."""
     report = Reporter("predict", quiet, log_format.value)
@@ -511,6 +582,7 @@ def evaluate(
     wait: Wait = 0.0,
     quiet: Quiet = False,
     log_format: Logs = LogFormat.text,
+    config: ConfigFile = None,
 ) -> None:
     """Backtest the model over the last N horizons of each series, against naive baselines."""
     report = Reporter("evaluate", quiet, log_format.value)

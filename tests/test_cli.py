@@ -437,3 +437,36 @@ def test_output_in_a_read_only_folder(here):
     assert _error(run("train", "s.csv", "-o", folder / "m.rnncast")) == (
         f"error: --out '{folder}/m.rnncast': folder '{folder}' is not writable; choose another path"
     )
+
+
+def test_config_file_sets_options_and_flags_win(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    (here / "rnncast.toml").write_text(
+        '[train]\ndata = "s.csv"\nhorizon = 6\nhidden-size = 8\nensemble = 1\nmax-epochs = 2\n'
+        'epoch-size = 128\nbatch-size = 64\ndevice = "cpu"\nout = "m.rnncast"\n'
+        '[predict]\nmodel = "m.rnncast"\nout = "f.csv"\n'
+    )
+    result = run("train", "--config", "rnncast.toml", "--hidden-size", "4", "--print-config")
+    assert result.exit_code == 0, result.stderr
+    printed = result.stdout
+    assert printed.startswith('[train]\ndata = "s.csv"\nout = "m.rnncast"\ncell = "gru"\n')
+    assert "hidden-size = 4\n" in printed and "lookback = 24\n" in printed
+    assert "segment = 24\n" in printed and not (here / "m.rnncast").exists()
+    (here / "resolved.toml").write_text(printed)  # what it prints is a config file
+    result = run("train", "--config", "resolved.toml")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(run("info", "m.rnncast", "--json").stdout)["model"]["hidden_size"] == 4
+    result = run("predict", "--config", "rnncast.toml")
+    assert result.exit_code == 0, result.stderr
+    assert len(pd.read_csv(here / "f.csv")) == 12
+
+
+def test_config_file_mistakes_exit_1(here):
+    (here / "bad.toml").write_text('[train]\nhidden-size = "many"\n')
+    message = _error(run("train", "x.csv", "--config", "bad.toml"))
+    assert message.startswith(
+        "error: config file 'bad.toml' sets 'hidden-size' under [train] to 'many': "
+    )
+    assert _error(run("predict", "--config", "none.toml")) == (
+        "error: config file 'none.toml' not found: check the path given to --config"
+    )
