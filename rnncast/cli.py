@@ -450,12 +450,38 @@ def train(
             f"{label}best epoch {result.best_epoch} of {len(result.history)} ({result.stopped})"
             f"{best}, {result.seconds:.1f} s on {result.device}"
         )
+    if not quiet and not report.json:
+        report.console.print(_train_table(model, series, out))
     report.done(
         f"saved {out}",
         out=str(out),
         seconds=model.summary["seconds"],
         best_val_loss=model.summary["best_val_loss"],
     )
+
+
+def _train_table(model: Artifact, series: SeriesSet, out: Path) -> Table:
+    """What was trained, at a glance."""
+    s, w, m = model.summary, model.window, model.model
+    losses = [f"{v:.4f}" for v in s["best_val_loss"] if v is not None]
+    table = Table(title=Text(f"trained {out}"), show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    rows = [
+        ("data", f"{len(series):,} series, {len(series.values):,} values, "
+                 f"{model.axis.describe()}"),
+        ("windows", f"{s['train_windows']:,} for training, {s['val_windows']:,} for validation; "
+                    f"lookback {w.lookback}, horizon {w.horizon}"),
+        ("network", f"{m.cell} {m.num_layers} x {m.hidden_size}, segments of {m.segment}, "
+                    f"{s['members']} member(s), {s['parameters']:,} parameters"),
+        ("best epoch", ", ".join(str(e) for e in s["best_epoch"])
+         + f" (of {', '.join(str(e) for e in s['epochs'])})"),
+        ("validation loss", ", ".join(losses) if losses else "- (no validation)"),
+        ("time", f"{s['seconds']:.1f} s on {s['device']}"),
+    ]  # fmt: skip
+    for name, value in rows:
+        table.add_row(name, Text(value))
+    return table
 
 
 def _config_text(ctx: typer.Context, resolved: dict[str, Any]) -> str:

@@ -266,6 +266,10 @@ def test_ensemble_reports_each_model(here):
     ]
     described = json.loads(run("info", "--json").stdout)
     assert described["training"]["members"] == 2
+    summary = result.stderr[result.stderr.index("trained model.rnncast") :]
+    for row in ("data", "windows", "network", "best epoch", "validation loss", "time"):
+        assert f"│ {row} " in summary, row
+    assert "gru 1 x 8, segments of 24, 2 member(s)" in summary
 
 
 def test_json_logs_are_one_object_per_line(here):
