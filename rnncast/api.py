@@ -247,10 +247,19 @@ def evaluate(
     artifact: Artifact, series: SeriesSet, windows: int = 1, device: str = "auto"
 ) -> dict[str, Any]:
     """Backtest the last `windows` horizons of every series against naive baselines."""
+    return run_backtest(artifact, series, windows, device).report
+
+
+def run_backtest(
+    artifact: Artifact, series: SeriesSet, windows: int = 1, device: str = "auto"
+) -> backtest.Backtest:
+    """`evaluate`, keeping every window's actuals and forecasts."""
     if windows < 1:
         raise ConfigError(f"--windows must be at least 1, got {windows}")
     dev = train.resolve_device(device)
     cutoffs = dict(zip(artifact.series_ids, artifact.cutoffs, strict=True))
-    report = backtest.backtest(artifact.network(dev), series, windows, cutoffs, dev)
-    report["data_fingerprint_matches_training"] = series.fingerprint() == artifact.fingerprint
-    return report
+    result = backtest.run(artifact.network(dev), series, windows, cutoffs, dev)
+    result.report["data_fingerprint_matches_training"] = (
+        series.fingerprint() == artifact.fingerprint
+    )
+    return result

@@ -10,6 +10,7 @@ average the series (as the M4 competition does), ignoring NaN (a MASE whose hist
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,19 @@ from rnncast.windows import backtest_origins
 METHODS = ("model", "naive", "seasonal_naive")
 
 
+@dataclass
+class Backtest:
+    """A backtest's JSON-able `report`, and its windows: window j forecasts flat positions
+    `origins[j]` to `origins[j] + horizon - 1` of series `which[j]`, whose actual values are
+    `targets[j]`; `forecasts[method][j]` says what each method forecast."""
+
+    report: dict[str, Any]
+    which: np.ndarray
+    origins: np.ndarray
+    targets: np.ndarray
+    forecasts: dict[str, np.ndarray]
+
+
 def backtest(
     network: Forecaster,
     series: SeriesSet,
@@ -33,6 +47,17 @@ def backtest(
     device: str = "cpu",
 ) -> dict[str, Any]:
     """Score the model and the baselines; returns a JSON-able report (see module docstring)."""
+    return run(network, series, windows, cutoffs, device).report
+
+
+def run(
+    network: Forecaster,
+    series: SeriesSet,
+    windows: int,
+    cutoffs: dict[str, Any] | None = None,
+    device: str = "cpu",
+) -> Backtest:
+    """`backtest`, keeping every window's actuals and forecasts (for plots)."""
     lookback, horizon = network.lookback, network.horizon
     lengths = series.lengths
     counts = backtest_origins(lengths, lookback, horizon, windows)
@@ -76,7 +101,7 @@ def backtest(
         for base in ("naive", "seasonal_naive")
     }
     skipped = [str(series.ids[i]) for i in np.flatnonzero(counts == 0)]
-    return {
+    report = {
         "data": series.source,
         "horizon": horizon,
         "lookback": lookback,
@@ -90,6 +115,7 @@ def backtest(
         "skipped_series": skipped,
         "per_series": per_series,
     }
+    return Backtest(report, which, origins, targets, forecasts)
 
 
 def _in_training(series: SeriesSet, which, pos, cutoffs) -> np.ndarray:

@@ -122,6 +122,21 @@ ConfigFile = Annotated[
 ]
 
 
+Plot = Annotated[
+    Path | None,
+    typer.Option(
+        help="Also draw a few series (history, forecast; actuals in a backtest) to this "
+        "image: .png, .svg or .pdf.",
+    ),
+]
+PlotSeries = Annotated[
+    str | None,
+    typer.Option(
+        help="Series to draw, separated by commas (default: a handful that show the range).",
+    ),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"rnncast {__version__}")
@@ -544,6 +559,8 @@ def predict(
             "of failing (default: as the model was trained).",
         ),
     ] = None,
+    plot: Plot = None,
+    plot_series: PlotSeries = None,
     device: Device = "auto",
     wait: Wait = 0.0,
     quiet: Quiet = False,
@@ -562,12 +579,14 @@ def predict(
 
         resolve_device(device)
         bundle = load_model(model)
+        source = str(data) if data is not None else bundle.data_abspath
+        inputs = tuple(p for p in (model, source) if p)
         if not to_stdout:
-            source = str(data) if data is not None else bundle.data_abspath
-            inputs = tuple(p for p in (model, source) if p)
             check_writable(out, "--out", FRAME_SUFFIXES, inputs=inputs)
+        _check_plot(plot, plot_series, inputs + (() if to_stdout else (out,)))
         api.check_horizon(bundle, horizon)
-        with _writing([] if to_stdout else [out], wait):
+        outputs = ([] if to_stdout else [out]) + ([plot] if plot else [])
+        with _writing(outputs, wait):
             series = api.load_data_for(bundle, None if data is None else str(data))
             _read(report, series)
             if bundle.read_options.skip_short if skip_short is None else skip_short:
@@ -577,10 +596,20 @@ def predict(
                 )
                 _warn(report, note)
             frame = api.predict(bundle, series, horizon, device)
+            image = None
+            if plot is not None:
+                from rnncast import plots
+
+                picks = plots.pick_series(series, _split(plot_series))
+                image = plots.forecast_figure(
+                    series, frame, picks, plot.suffix[1:].lower(), f"rnncast forecast ({model})"
+                )
             if to_stdout:
                 sys.stdout.write(frame.to_csv(index=False))
             else:
                 write_frame(frame, out)
+            if image is not None:
+                plots.write(image, plot)
     h = len(frame) // max(len(series), 1)
     report.done(
         f"forecast {h} steps for {len(series):,} series" + ("" if to_stdout else f": wrote {out}"),
@@ -604,6 +633,8 @@ def evaluate(
     windows: Annotated[
         int, typer.Option(min=1, help="Backtest windows per series: the last N horizons.")
     ] = 1,
+    plot: Plot = None,
+    plot_series: PlotSeries = None,
     device: Device = "auto",
     wait: Wait = 0.0,
     quiet: Quiet = False,
@@ -620,14 +651,27 @@ def evaluate(
         from rnncast.train import resolve_device
 
         check_writable(out, "--out", (".json",), inputs=(model,))
+        _check_plot(plot, plot_series, (model, out) + ((data,) if data else ()))
         resolve_device(device)
         bundle = load_model(model)
-        with _writing([out], wait):
+        with _writing([out] + ([plot] if plot else []), wait):
             series = api.load_data_for(bundle, None if data is None else str(data))
             _read(report, series)
-            metrics = api.evaluate(bundle, series, windows, device)
+            result = api.run_backtest(bundle, series, windows, device)
+            metrics = result.report
             metrics["model"] = str(model)
+            image = None
+            if plot is not None:
+                from rnncast import plots
+
+                scores = plots.model_mase(series, metrics)
+                picks = plots.pick_series(series, _split(plot_series), scores)
+                image = plots.backtest_figure(
+                    series, result, picks, plot.suffix[1:].lower(), f"rnncast backtest ({model})"
+                )
             write_json(metrics, out)
+            if image is not None:
+                plots.write(image, plot)
     if not quiet and not report.json:
         out_console().print(_metrics_table(metrics))
     seen, total = metrics["windows_in_training"], metrics["windows_scored"]
@@ -648,6 +692,19 @@ def evaluate(
             f"were skipped (first: '{metrics['skipped_series'][0]}')"
         )
     report.done(f"wrote {out}", out=str(out), overall=metrics["overall"], skill=metrics["skill"])
+
+
+def _check_plot(plot: Path | None, plot_series: str | None, others: tuple) -> None:
+    """--plot and --plot-series, checked before any work."""
+    from rnncast.outputs import check_writable
+    from rnncast.plots import PLOT_SUFFIXES, require_matplotlib
+
+    if plot is None:
+        if plot_series:
+            raise ConfigError("--plot-series picks series for --plot: give --plot PATH too")
+        return
+    check_writable(plot, "--plot", PLOT_SUFFIXES, inputs=tuple(p for p in others if p))
+    require_matplotlib()
 
 
 def _metrics_table(report: dict[str, Any]) -> Table:

@@ -3,9 +3,10 @@
 Each output `DIR/NAME` gets a lock file `DIR/.NAME.lock` held with `fcntl.flock` for as long
 as the run may write it. A second run that wants the same output fails at once with a
 message naming the holder, or waits up to `wait` seconds for it. The kernel drops the lock
-when its holder exits, however it exits (SIGKILL included), so a lock is never left stale;
-the lock file itself stays, empty of meaning, and is reused (deleting it would let two runs
-lock two different files of the same name).
+when its holder exits, however it exits (SIGKILL included), so a lock is never left stale.
+The holder deletes the lock file when it is done; a run that got the lock checks that the
+file it locked is still the one at that path (not one deleted meanwhile), else it starts
+over, so deleting cannot let two runs in at once.
 """
 
 from __future__ import annotations
@@ -46,21 +47,45 @@ def locked(paths: Sequence[str | Path], wait: float = 0.0) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _lock_one(path: Path, deadline: float, wait: float) -> Iterator[None]:
-    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o666)
+    name = lock_path(path)
+    fd = _acquire(path, name, deadline, wait)
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise _busy(path, fd, wait) from None
-                time.sleep(POLL_S)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
+        name.unlink(missing_ok=True)  # still holding the lock: see the module docstring
         os.close(fd)  # releases the lock
+
+
+def _acquire(path: Path, name: Path, deadline: float, wait: float) -> int:
+    """An open descriptor of the lock file at `name`, locked."""
+    while True:
+        fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise _busy(path, fd, wait) from None
+                    time.sleep(POLL_S)
+            if _same_file(fd, name):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the holder deleted it while we waited: lock the new one
+
+
+def _same_file(fd: int, name: Path) -> bool:
+    try:
+        on_disk = os.stat(name)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
 def _busy(path: Path, fd: int, wait: float) -> LockError:

@@ -474,3 +474,27 @@ def test_config_file_mistakes_exit_1(here):
     assert _error(run("predict", "--config", "none.toml")) == (
         "error: config file 'none.toml' not found: check the path given to --config"
     )
+
+
+def test_plots_of_forecasts_and_backtests(here):
+    pytest.importorskip("matplotlib")
+    make_long(n_series=3, length=150).to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
+    result = run("predict", "--plot", "f.png", "--plot-series", "s2,s0")
+    assert result.exit_code == 0, result.stderr
+    assert (here / "f.png").read_bytes().startswith(b"\x89PNG")
+    result = run("evaluate", "--plot", "b.svg", "--windows", "2")
+    assert result.exit_code == 0, result.stderr
+    assert "MASE" in (here / "b.svg").read_text()
+    before = sorted(p.name for p in here.iterdir())
+    assert _error(run("predict", "--plot", "g.png", "--plot-series", "s7", "-o", "g.csv")) == (
+        f"error: --plot-series 's7' is not a series of '{here}/s.csv' (series: s0, s1, s2): "
+        "name series of the data"
+    )
+    assert _error(run("evaluate", "--plot-series", "s1")) == (
+        "error: --plot-series picks series for --plot: give --plot PATH too"
+    )
+    assert _error(run("predict", "--plot", "f.jpg")) == (
+        "error: --plot 'f.jpg' must end in .png or .svg or .pdf: the extension picks the format"
+    )
+    assert sorted(p.name for p in here.iterdir()) == before

@@ -58,6 +58,29 @@ def test_wait_gets_the_lock_once_the_holder_is_done(tmp_path):
     finally:
         child.wait()
         child.stdout.close()
+    assert list(tmp_path.iterdir()) == []  # the lock file goes with the lock
+
+
+def test_many_waiters_never_hold_the_lock_together(tmp_path):
+    """Holders delete the lock file on release: waiters that locked the deleted file must
+    start over rather than run beside the next holder."""
+    target = tmp_path / "m"
+    inside, overlaps = [0], []
+
+    def worker():
+        for _ in range(10):
+            with locked([target], wait=30):
+                inside[0] += 1
+                overlaps.append(inside[0])
+                time.sleep(0.02)
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(overlaps) == 40 and max(overlaps) == 1
 
 
 def test_wait_gives_up_after_the_time_given(tmp_path):

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rnncast import backtest, data, forecast, models, plots
+from rnncast.config import ModelConfig
+from rnncast.errors import ConfigError
+from tests.conftest import make_long
+
+pytest.importorskip("matplotlib")
+
+
+@pytest.fixture(scope="module")
+def series():
+    return data.from_frame(make_long(n_series=6, length=80), source="s.csv")
+
+
+@pytest.fixture(scope="module")
+def network():
+    torch.manual_seed(0)
+    return models.RecurrentForecaster(ModelConfig(hidden_size=4, segment=4), 24, 6).eval()
+
+
+def test_named_series_are_checked(series):
+    assert plots.pick_series(series, ("s3", "s0")) == [3, 0]
+    with pytest.raises(ConfigError) as e:
+        plots.pick_series(series, ("s33",))
+    assert str(e.value) == (
+        "--plot-series 's33' is not a series of 's.csv' (series: s0, s1, s2, s3, s4, ...): did "
+        "you mean 's3'? name series of the data"
+    )
+
+
+def test_default_picks_span_the_range(series):
+    # levels grow with the series number in make_long: smallest to largest, evenly between
+    assert plots.pick_series(series) == [0, 2, 3, 5]
+    scores = np.array([0.5, np.nan, 0.1, 0.9, 0.3, 0.7])
+    assert plots.pick_series(series, scores=scores) == [2, 4, 5, 3]  # best ... worst
+    few = data.from_frame(make_long(n_series=2, length=80))
+    assert plots.pick_series(few) == [0, 1]
+
+
+def test_forecast_and_backtest_images(series, network):
+    frame = forecast.forecast_frame(network, series)
+    png = plots.forecast_figure(series, frame, [0, 5], "png", "title")
+    assert png.startswith(b"\x89PNG")
+    svg = plots.forecast_figure(series, frame, [5], "svg", "a title").decode()
+    assert "a title" in svg and "s5" in svg and "forecast" in svg
+    result = backtest.run(network, series, 2)
+    svg = plots.backtest_figure(series, result, [1], "svg", "bt").decode()
+    assert "MASE" in svg and "seasonal naive" in svg
+    assert plots.model_mase(series, result.report).shape == (6,)
