@@ -131,8 +131,22 @@ class Artifact:
 
 def save(artifact: Artifact, path: str | Path) -> None:
     """Write the model file atomically (temporary file, fsync, rename)."""
-    payload = artifact.to_payload()
+    save_plain(artifact.to_payload(), path)
+
+
+def save_plain(payload: dict[str, Any], path: str | Path) -> None:
+    """A `torch.save` archive of plain data (dicts, lists, numbers, strings, tensors),
+    written atomically."""
     atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def load_plain(path: str | Path) -> Any:
+    """What `save_plain` wrote, loaded without running code from the file (weights only,
+    tensors on the CPU); None when the file cannot be read as such."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # an untrusted file: whatever the loader trips on, it is unreadable
+        return None
 
 
 def load(path: str | Path) -> Artifact:
@@ -144,13 +158,12 @@ def load(path: str | Path) -> Artifact:
         )
     if p.is_dir():
         raise ArtifactError(f"model file '{path}' is a folder: pass the model file with --model")
-    try:
-        payload = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception:  # an untrusted file: whatever the loader trips on, it is unreadable
+    payload = load_plain(p)
+    if payload is None:
         raise ArtifactError(
             f"'{path}' is not a readable rnncast model file (truncated, damaged or another kind "
             "of file): pass a file written by 'rnncast train', or retrain"
-        ) from None
+        )
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ArtifactError(
             f"'{path}' is not an rnncast model file (it is a torch file without rnncast's "

@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from rnncast import __version__
+from rnncast.artifact import load_plain, save_plain
 from rnncast.config import ModelConfig, TrainConfig, WindowConfig, to_dict
 from rnncast.errors import ArtifactError, ConfigError
-from rnncast.outputs import atomic_write
 
 FORMAT = "rnncast-checkpoint"
 FORMAT_VERSION = 1
@@ -100,8 +98,7 @@ def _show(value: Any) -> str:
 
 
 def save(checkpoint: Checkpoint, path: str | Path) -> None:
-    payload = checkpoint.to_payload()
-    atomic_write(path, lambda f: torch.save(payload, f))
+    save_plain(checkpoint.to_payload(), path)
 
 
 def load(path: str | Path) -> Checkpoint:
@@ -109,10 +106,7 @@ def load(path: str | Path) -> Checkpoint:
     p = Path(path)
     if not p.is_file():
         raise ArtifactError(f"--resume '{path}' not found: give the file that --checkpoint wrote")
-    try:
-        payload = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception:  # an untrusted file: whatever the loader trips on, it is unreadable
-        payload = None
+    payload = load_plain(p)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ArtifactError(
             f"--resume '{path}' is not a readable rnncast checkpoint (truncated, damaged or "
