@@ -29,14 +29,20 @@ import torch
 
 import rnncast
 from rnncast import train
-from rnncast.config import CELLS, LOSSES, SCALINGS, ModelConfig, TrainConfig
+from rnncast.config import CELLS, DECODERS, LOSSES, SCALINGS, ModelConfig, TrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Fields chosen by the window rule (api.resolve_shapes), not given to the dataclass directly.
 _WINDOW_FIELDS = {"segment"}
-_CHOICES = {"cell": CELLS, "scaling": SCALINGS, "loss": LOSSES}
-_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "int | None": int}
+_CHOICES = {"cell": CELLS, "scaling": SCALINGS, "loss": LOSSES, "decoder": DECODERS}
+_TYPES: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "int | None": int,
+    "bool": lambda text: {"true": True, "1": True, "false": False, "0": False}[text.lower()],
+}
 
 
 # ---- configuration overrides -------------------------------------------------------------

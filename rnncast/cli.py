@@ -138,6 +138,13 @@ def train(
     scaling: Annotated[
         str, typer.Option(help="window: scale each input window by its own mean and std; none.")
     ] = _M.scaling,
+    decoder: Annotated[
+        str,
+        typer.Option(
+            help="How the horizon comes out of the encoder: direct (one linear map) or "
+            "parallel (SegRNN: one recurrent step per output segment, in parallel)."
+        ),
+    ] = _M.decoder,
     loss: Annotated[
         str, typer.Option(help="Training loss on scaled values: mae, mse or huber.")
     ] = _T.loss,
@@ -208,6 +215,13 @@ def train(
             help="Train N networks from seeds seed, seed+1, ... and average their forecasts.",
         ),
     ] = _T.ensemble,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            help="After early stopping, train again on all data, the validation tail "
+            "included, for the best number of epochs."
+        ),
+    ] = _T.refit,
     seed: Annotated[
         int, typer.Option(help="Random seed: same seed, data and CPU give the same model.")
     ] = _T.seed,
@@ -261,6 +275,7 @@ def train(
             dropout=dropout,
             scaling=scaling,
             scale_floor=scale_floor,
+            decoder=decoder,
         )
         train_config = TrainConfig(
             max_epochs=max_epochs,
@@ -275,6 +290,7 @@ def train(
             seed=seed,
             device=device,
             ensemble=ensemble,
+            refit=refit,
         )
         series = data_mod.load(data, options)
         say(_describe_data(series))
@@ -304,7 +320,9 @@ def train(
         )
         say(
             f"{label}best epoch {result.best_epoch} of {len(result.history)} ({result.stopped})"
-            f"{best}, {result.seconds:.1f} s on {result.device}"
+            f"{best}"
+            + (f", then {result.best_epoch} on all data" if result.refit_steps else "")
+            + f", {result.seconds:.1f} s on {result.device}"
         )
     say(f"saved {out}")
 
@@ -352,14 +370,21 @@ class _TrainProgress:
         if isinstance(event, train.TrainStart):
             c = self.model_config
             member = f", model {event.member} of {event.members}" if event.members > 1 else ""
-            self.console.print(
-                f"training {c.cell} ({c.num_layers} x {c.hidden_size}) on {event.device}{member}: "
-                f"{event.train_windows:,} windows, {event.val_windows:,} for validation, "
-                f"{event.parameters:,} parameters",
-                markup=False,
-            )
-            if self.progress is not None and event.member > 1:
-                self.progress.reset(self.epochs, info="")
+            if event.refit:
+                self.console.print(
+                    f"training again on all {event.train_windows:,} windows{member}, validation "
+                    f"tail included, for the best {event.max_epochs} epochs",
+                    markup=False,
+                )
+            else:
+                self.console.print(
+                    f"training {c.cell} ({c.num_layers} x {c.hidden_size}) on {event.device}"
+                    f"{member}: {event.train_windows:,} windows, {event.val_windows:,} for "
+                    f"validation, {event.parameters:,} parameters",
+                    markup=False,
+                )
+            if self.progress is not None and (event.member > 1 or event.refit):
+                self.progress.reset(self.epochs, total=event.max_epochs, info="")
                 self.progress.reset(self.batches, info="")
             elif self.progress is not None:
                 self.epochs = self.progress.add_task("epochs ", total=event.max_epochs, info="")

@@ -15,6 +15,7 @@ from rnncast.errors import ConfigError
 CELLS = ("rnn", "lstm", "gru")
 SCALINGS = ("window", "none")
 LOSSES = ("mae", "mse", "huber")
+DECODERS = ("direct", "parallel")
 
 T = TypeVar("T")
 
@@ -101,7 +102,10 @@ class ModelConfig:
     segment length: the lookback is read `segment` steps at a time, so the recurrence runs
     lookback / segment steps (segment-wise input, as in SegRNN; 1 = one value per step).
     `scale_floor`: the least scale of a window, as a fraction of its series' typical window
-    spread (see `rnncast.scaling`)."""
+    spread (see `rnncast.scaling`). `decoder`: how the horizon comes out of the encoder's
+    final state (see `rnncast.models`): 'direct' (one linear map to the whole horizon) or
+    'parallel' (SegRNN's parallel multi-step decoding, one recurrent step per output
+    segment)."""
 
     cell: str = "gru"
     hidden_size: int = 256
@@ -110,6 +114,7 @@ class ModelConfig:
     scaling: str = "window"
     segment: int = 1
     scale_floor: float = 0.1
+    decoder: str = "direct"
 
     def __post_init__(self) -> None:
         _require(self.cell in CELLS, f"--cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
@@ -122,6 +127,10 @@ class ModelConfig:
             self.scaling in SCALINGS,
             f"--scaling must be one of {', '.join(SCALINGS)}, got '{self.scaling}'",
         )
+        _require(
+            self.decoder in DECODERS,
+            f"--decoder must be one of {', '.join(DECODERS)}, got '{self.decoder}'",
+        )
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,10 @@ class TrainConfig:
     windows on large data and repeated up to 20 batches on small data, followed by the
     validation loss; so patience and the LR schedule count comparable numbers of optimiser
     steps on small and large data. `ensemble` networks are trained from seeds `seed`,
-    `seed + 1`, ... and their forecasts averaged.
+    `seed + 1`, ... and their forecasts averaged. `refit`: after early stopping, train each
+    network again from its seed on every window, the validation tail included, for the best
+    epoch count and with the same learning rates (the most recent data is then learnt from
+    too; training takes about that many epochs longer).
     """
 
     max_epochs: int = 100
@@ -147,6 +159,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     ensemble: int = 3
+    refit: bool = False
 
     def __post_init__(self) -> None:
         _require(self.max_epochs >= 1, f"--max-epochs must be at least 1, got {self.max_epochs}")
