@@ -92,6 +92,11 @@ def add_run_args(parser: argparse.ArgumentParser, default_out: str) -> None:
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
 
 
+def lookbacks_arg(text: str) -> tuple[int, ...]:
+    """``--lookbacks 144,240,336`` -> (144, 240, 336)."""
+    return tuple(int(t) for t in text.split(","))
+
+
 def apply_threads(threads: int | None) -> None:
     if threads is not None:
         torch.set_num_threads(threads)

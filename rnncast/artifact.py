@@ -65,8 +65,9 @@ class Artifact:
         if not self.weights:
             raise ArtifactError("the model file holds no weights")
         members = []
-        for state in self.weights:
-            net = models.RecurrentForecaster(self.model, self.window.lookback, self.window.horizon)
+        for k, state in enumerate(self.weights):
+            lookback = self.window.member(k).lookback
+            net = models.RecurrentForecaster(self.model, lookback, self.window.horizon)
             try:
                 net.load_state_dict(state)
             except RuntimeError as e:

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from rnncast import __version__
 from rnncast.config import ModelConfig, ReadOptions, TrainConfig
-from rnncast.errors import RnncastError
+from rnncast.errors import ConfigError, RnncastError
 
 if TYPE_CHECKING:
     from rnncast.artifact import Artifact
@@ -108,6 +108,15 @@ def _split(text: str | None) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",")) if text else ()
 
 
+def _lookbacks(text: str | None) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in _split(text))
+    except ValueError:
+        raise ConfigError(
+            f"--lookbacks must be whole numbers separated by commas, e.g. 144,240,336; got '{text}'"
+        ) from None
+
+
 def _describe_data(series: SeriesSet) -> str:
     n = len(series)
     return (
@@ -158,6 +167,13 @@ def train(
     lookback: Annotated[
         int | None,
         typer.Option(min=1, help="Past steps the model reads (default: 3 x horizon)."),
+    ] = None,
+    lookbacks: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated lookbacks, one per ensemble member, e.g. 144,240,336 "
+            "(default without --lookback: 3, 5 and 7 x horizon, see the README)."
+        ),
     ] = None,
     val_size: Annotated[
         int | None,
@@ -261,6 +277,7 @@ def train(
 
         check_writable(out, "--out", inputs=(data,))
         resolve_device(device)
+        member_lookbacks = _lookbacks(lookbacks)
         options = ReadOptions(
             id_col=id_col,
             time_col=time_col,
@@ -298,10 +315,16 @@ def train(
             series = api.hold_out(series, holdout)
             say(f"holding out the last {holdout} steps of each series for 'rnncast evaluate'")
         window, model_config = api.resolve_shapes(
-            series, model_config, horizon, lookback, val_size, segment
+            series, model_config, horizon, lookback, val_size, segment,
+            member_lookbacks, ensemble,
+        )  # fmt: skip
+        reads = (
+            f"lookbacks {', '.join(map(str, window.lookbacks))} (one per model)"
+            if window.lookbacks
+            else f"lookback {window.lookback}"
         )
         say(
-            f"window: lookback {window.lookback} (in segments of {model_config.segment}), "
+            f"window: {reads} (in segments of {model_config.segment}), "
             f"horizon {window.horizon}, validation {window.val_size} steps per series"
         )
         with _TrainProgress(quiet, model_config) as progress:
@@ -370,6 +393,7 @@ class _TrainProgress:
         if isinstance(event, train.TrainStart):
             c = self.model_config
             member = f", model {event.member} of {event.members}" if event.members > 1 else ""
+            reads = f", lookback {event.lookback}" if event.members > 1 else ""
             if event.refit:
                 self.console.print(
                     f"training again on all {event.train_windows:,} windows{member}, validation "
@@ -379,7 +403,7 @@ class _TrainProgress:
             else:
                 self.console.print(
                     f"training {c.cell} ({c.num_layers} x {c.hidden_size}) on {event.device}"
-                    f"{member}: {event.train_windows:,} windows, {event.val_windows:,} for "
+                    f"{member}{reads}: {event.train_windows:,} windows, {event.val_windows:,} for "
                     f"validation, {event.parameters:,} parameters",
                     markup=False,
                 )
@@ -635,6 +659,7 @@ def _describe_model(a: Artifact) -> dict[str, Any]:
             "best_val_loss": summary.get("best_val_loss"),
             "final_train_loss": history[-1]["train_loss"] if history else None,
             "steps": summary.get("steps"),
+            "refit_steps": summary.get("refit_steps"),
             "stopped": summary.get("stopped"),
             "seconds": summary.get("seconds"),
             "train_windows": summary.get("train_windows"),

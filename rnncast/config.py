@@ -73,15 +73,22 @@ class WindowConfig:
     """Lookback (input length), horizon (output length) and the validation tail.
 
     `val_size` is the number of most recent steps of each series held back for early
-    stopping; 0 turns validation (and early stopping) off.
+    stopping; 0 turns validation (and early stopping) off. `lookbacks`: the lookback of each
+    ensemble member when they differ (member k reads lookbacks[k % len(lookbacks)]); empty:
+    every member reads `lookback`.
     """
 
     lookback: int
     horizon: int
     val_size: int
+    lookbacks: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _require(self.lookback >= 1, f"--lookback must be at least 1, got {self.lookback}")
+        _require(
+            all(n >= 1 for n in self.lookbacks),
+            f"--lookbacks must all be at least 1, got {', '.join(map(str, self.lookbacks))}",
+        )
         _require(self.horizon >= 1, f"--horizon must be at least 1, got {self.horizon}")
         _require(self.val_size >= 0, f"--val-size must be 0 or more, got {self.val_size}")
         _require(
@@ -94,6 +101,17 @@ class WindowConfig:
     def width(self) -> int:
         """Length of one training window: lookback followed by horizon."""
         return self.lookback + self.horizon
+
+    @property
+    def longest(self) -> int:
+        """The longest lookback of any member: the history a forecast needs."""
+        return max(self.lookbacks, default=self.lookback)
+
+    def member(self, k: int) -> WindowConfig:
+        """The window of ensemble member k (from 0): one lookback."""
+        if not self.lookbacks:
+            return self
+        return WindowConfig(self.lookbacks[k % len(self.lookbacks)], self.horizon, self.val_size)
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,9 @@ class RecurrentForecaster(nn.Module):
 
 
 class Ensemble(nn.Module):
-    """Forecasters of the same shape trained from different seeds; forward averages theirs."""
+    """Forecasters trained from different seeds, possibly reading different lookbacks; their
+    forecasts are averaged (`rnncast.forecast` scales each member's own window). `lookback`
+    is the longest member's: the history a forecast needs."""
 
     def __init__(self, members: list[RecurrentForecaster]):
         super().__init__()
@@ -114,10 +116,13 @@ class Ensemble(nn.Module):
             raise ValueError("an ensemble needs at least one member")
         self.members = nn.ModuleList(members)
         first = members[0]
-        self.config, self.lookback, self.horizon = first.config, first.lookback, first.horizon
+        self.config, self.horizon = first.config, first.horizon
+        self.lookback = max(member.lookback for member in members)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([member(x) for member in self.members]).mean(dim=0)  # (B, horizon)
+
+def members(network: Forecaster) -> list[RecurrentForecaster]:
+    """The networks whose forecasts are averaged: an ensemble's members, or the network."""
+    return list(network.members) if isinstance(network, Ensemble) else [network]
 
 
 Forecaster = RecurrentForecaster | Ensemble

@@ -41,6 +41,7 @@ class TrainStart:
     batches_per_epoch: int
     max_epochs: int
     parameters: int
+    lookback: int = 0
     member: int = 1  # which network of an ensemble, counting from 1
     members: int = 1
     refit: bool = False  # training again on every window for the best epoch count
@@ -280,6 +281,7 @@ def _fit_validated(training: Windows, validation: Windows, window: WindowConfig,
             batches_per_epoch=batches,
             max_epochs=config.max_epochs,
             parameters=models.count_parameters(network),
+            lookback=window.lookback,
             member=member,
             members=config.ensemble,
         )
@@ -377,6 +379,7 @@ def _fit_schedule(windows: Windows, lrs: list[float], window: WindowConfig,
             batches_per_epoch=batches,
             max_epochs=len(lrs),
             parameters=models.count_parameters(network),
+            lookback=window.lookback,
             member=member,
             members=config.ensemble,
             refit=True,

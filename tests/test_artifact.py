@@ -208,15 +208,17 @@ def test_new_options_round_trip(tmp_path):
     from rnncast.config import ModelConfig, TrainConfig
 
     series = data.from_frame(make_long(n_series=2, length=120))
-    window = WindowConfig(lookback=24, horizon=6, val_size=6)
+    window = WindowConfig(lookback=24, horizon=6, val_size=6, lookbacks=(24, 12))
     model = ModelConfig(hidden_size=8, num_layers=1, segment=4, decoder="parallel")
-    config = TrainConfig(max_epochs=2, epoch_size=64, batch_size=32, device="cpu", ensemble=1,
+    config = TrainConfig(max_epochs=2, epoch_size=64, batch_size=32, device="cpu", ensemble=2,
                          refit=True)  # fmt: skip
     bundle, _ = api.fit(series, window, model, config)
     path = tmp_path / "parallel.rnncast"
     artifact.save(bundle, path)
     loaded = artifact.load(path)
     assert loaded.model.decoder == "parallel" and loaded.train.refit is True
+    assert loaded.window.lookbacks == (24, 12)
+    assert [m.lookback for m in loaded.network().members] == [24, 12]
     np.testing.assert_array_equal(
         api.predict(bundle, series, device="cpu").y_hat.to_numpy(),
         api.predict(loaded, series, device="cpu").y_hat.to_numpy(),

@@ -263,3 +263,39 @@ def test_ensemble_reports_each_model(here):
     ]
     described = json.loads(run("info", "--json").stdout)
     assert described["training"]["members"] == 2
+
+
+def test_decoder_and_refit_are_stored_in_the_model(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "--decoder", "parallel", "--refit")
+    assert result.exit_code == 0, result.stderr
+    described = json.loads(run("info", "--json").stdout)
+    best = described["training"]["best_epoch"][0]
+    assert (
+        f"training again on all 242 windows, validation tail included, for the best {best} epochs"
+        in result.stderr
+    )
+    assert f", then {best} on all data" in result.stderr
+    assert described["model"]["decoder"] == "parallel"
+    assert described["train"]["refit"] is True
+    assert described["training"]["refit_steps"][0] > 0
+    assert run("predict").exit_code == 0
+    assert run("train", "s.csv", *FAST, "--decoder", "seq9").exit_code == 1
+
+
+def test_lookbacks_one_per_member(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    args = ("train", "s.csv", *FAST, "--horizon", "6", "--ensemble", "2", "--lookbacks", "24,48")
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    assert "window: lookbacks 24, 48 (one per model) (in segments of 24)" in result.stderr
+    assert "training gru (1 x 8) on cpu, model 2 of 2, lookback 48: " in result.stderr
+    described = json.loads(run("info", "--json").stdout)
+    assert described["window"]["lookbacks"] == [24, 48]
+    assert run("predict").exit_code == 0
+    bad = run("train", "s.csv", *FAST, "--lookbacks", "24,x")
+    assert bad.exit_code == 1
+    assert bad.stderr == (
+        "error: --lookbacks must be whole numbers separated by commas, e.g. 144,240,336; "
+        "got '24,x'\n"
+    )

@@ -170,4 +170,4 @@ def test_refit_replays_the_learning_rates(series, small_model):
     starts = [i for i, e in enumerate(events) if isinstance(e, train.TrainStart)]
     replayed = [e.lr for e in events[starts[1]:] if isinstance(e, train.EpochEnd)]
     lrs = [h["lr"] for h in result.history]
-    assert replayed == ([0.05] + lrs)[: result.best_epoch]
+    assert replayed == [0.05, *lrs][: result.best_epoch]
