@@ -36,13 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Fields chosen by the window rule (api.resolve_shapes), not given to the dataclass directly.
 _WINDOW_FIELDS = {"segment"}
 _CHOICES = {"cell": CELLS, "scaling": SCALINGS, "loss": LOSSES, "decoder": DECODERS}
-_TYPES: dict[str, Callable[[str], Any]] = {
-    "int": int,
-    "float": float,
-    "str": str,
-    "int | None": int,
-    "bool": lambda text: {"true": True, "1": True, "false": False, "0": False}[text.lower()],
-}
+_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "int | None": int}
 
 
 # ---- configuration overrides -------------------------------------------------------------

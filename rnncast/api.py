@@ -144,7 +144,6 @@ def fit(
             "best_val_loss": [r.best_val_loss for r in results],
             "epochs": [len(r.history) for r in results],
             "steps": [r.steps for r in results],
-            "refit_steps": [r.refit_steps for r in results],
             "stopped": [r.stopped for r in results],
             "seconds": round(sum(r.seconds for r in results), 3),
             "device": results[0].device,

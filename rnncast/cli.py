@@ -231,13 +231,6 @@ def train(
             help="Train N networks from seeds seed, seed+1, ... and average their forecasts.",
         ),
     ] = _T.ensemble,
-    refit: Annotated[
-        bool,
-        typer.Option(
-            help="After early stopping, train again on all data, the validation tail "
-            "included, for the best number of epochs."
-        ),
-    ] = _T.refit,
     seed: Annotated[
         int, typer.Option(help="Random seed: same seed, data and CPU give the same model.")
     ] = _T.seed,
@@ -307,7 +300,6 @@ def train(
             seed=seed,
             device=device,
             ensemble=ensemble,
-            refit=refit,
         )
         series = data_mod.load(data, options)
         say(_describe_data(series))
@@ -343,9 +335,7 @@ def train(
         )
         say(
             f"{label}best epoch {result.best_epoch} of {len(result.history)} ({result.stopped})"
-            f"{best}"
-            + (f", then {result.best_epoch} on all data" if result.refit_steps else "")
-            + f", {result.seconds:.1f} s on {result.device}"
+            f"{best}, {result.seconds:.1f} s on {result.device}"
         )
     say(f"saved {out}")
 
@@ -394,21 +384,14 @@ class _TrainProgress:
             c = self.model_config
             member = f", model {event.member} of {event.members}" if event.members > 1 else ""
             reads = f", lookback {event.lookback}" if event.members > 1 else ""
-            if event.refit:
-                self.console.print(
-                    f"training again on all {event.train_windows:,} windows{member}, validation "
-                    f"tail included, for the best {event.max_epochs} epochs",
-                    markup=False,
-                )
-            else:
-                self.console.print(
-                    f"training {c.cell} ({c.num_layers} x {c.hidden_size}) on {event.device}"
-                    f"{member}{reads}: {event.train_windows:,} windows, {event.val_windows:,} for "
-                    f"validation, {event.parameters:,} parameters",
-                    markup=False,
-                )
-            if self.progress is not None and (event.member > 1 or event.refit):
-                self.progress.reset(self.epochs, total=event.max_epochs, info="")
+            self.console.print(
+                f"training {c.cell} ({c.num_layers} x {c.hidden_size}) on {event.device}"
+                f"{member}{reads}: {event.train_windows:,} windows, {event.val_windows:,} for "
+                f"validation, {event.parameters:,} parameters",
+                markup=False,
+            )
+            if self.progress is not None and event.member > 1:
+                self.progress.reset(self.epochs, info="")
                 self.progress.reset(self.batches, info="")
             elif self.progress is not None:
                 self.epochs = self.progress.add_task("epochs ", total=event.max_epochs, info="")
@@ -659,7 +642,6 @@ def _describe_model(a: Artifact) -> dict[str, Any]:
             "best_val_loss": summary.get("best_val_loss"),
             "final_train_loss": history[-1]["train_loss"] if history else None,
             "steps": summary.get("steps"),
-            "refit_steps": summary.get("refit_steps"),
             "stopped": summary.get("stopped"),
             "seconds": summary.get("seconds"),
             "train_windows": summary.get("train_windows"),

@@ -159,10 +159,7 @@ class TrainConfig:
     windows on large data and repeated up to 20 batches on small data, followed by the
     validation loss; so patience and the LR schedule count comparable numbers of optimiser
     steps on small and large data. `ensemble` networks are trained from seeds `seed`,
-    `seed + 1`, ... and their forecasts averaged. `refit`: after early stopping, train each
-    network again from its seed on every window, the validation tail included, for the best
-    epoch count and with the same learning rates (the most recent data is then learnt from
-    too; training takes about that many epochs longer).
+    `seed + 1`, ... and their forecasts averaged.
     """
 
     max_epochs: int = 100
@@ -177,7 +174,6 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     ensemble: int = 3
-    refit: bool = False
 
     def __post_init__(self) -> None:
         _require(self.max_epochs >= 1, f"--max-epochs must be at least 1, got {self.max_epochs}")

@@ -10,7 +10,6 @@ never prints.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -44,7 +43,6 @@ class TrainStart:
     lookback: int = 0
     member: int = 1  # which network of an ensemble, counting from 1
     members: int = 1
-    refit: bool = False  # training again on every window for the best epoch count
 
 
 @dataclass(frozen=True)
@@ -82,8 +80,6 @@ class TrainResult:
     train_windows: int = 0
     val_windows: int = 0
     steps: int = 0
-    refit_windows: int = 0  # with refit: the windows and steps of the final network
-    refit_steps: int = 0
 
 
 @dataclass
@@ -190,12 +186,13 @@ def fit(
     member: int = 1,
 ) -> TrainResult:
     """Train one network on `series` from `config.seed`; returns it with the best validation
-    weights, or, with `config.refit`, a network trained again from the same seed on every
-    window (validation tail included) for the best epoch count, with the same learning
-    rates. `member` (of `config.ensemble`) only labels the progress events."""
+    weights. `member` (of `config.ensemble`) only labels the progress events."""
     emit = on_event or (lambda event: None)
     check_lengths(series, window)
     device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+
     train_starts, val_starts = split_windows(series.offsets, window)
     values = torch.from_numpy(series.values).to(device)
     floors = scaling.series_floors(
@@ -203,81 +200,25 @@ def fit(
     )
     training = Windows.of(values, series.offsets, floors, train_starts, window.width)
     validation = Windows.of(values, series.offsets, floors, val_starts, window.width)
-    result = _fit_validated(training, validation, window, model_config, config, emit, member)
-    if config.refit and len(validation) and result.best_epoch:
-        every = split_windows(series.offsets, dataclasses.replace(window, val_size=0))[0]
-        everything = Windows.of(values, series.offsets, floors, every, window.width)
-        lrs = [config.lr] + [row["lr"] for row in result.history[: result.best_epoch - 1]]
-        began = time.perf_counter()
-        network, steps = _fit_schedule(everything, lrs, window, model_config, config, emit,
-                                       member)  # fmt: skip
-        result.network = network
-        result.refit_windows, result.refit_steps = len(everything), steps
-        result.seconds += time.perf_counter() - began
-    return result
-
-
-def _epoch_shape(windows: int, config: TrainConfig) -> tuple[int, int]:
-    """Batch size and batches per epoch for `windows` training windows."""
-    batch_size = min(config.batch_size, windows)
-    batches = max(
-        min(math.ceil(windows / batch_size), math.ceil(config.epoch_size / batch_size)),
-        MIN_EPOCH_BATCHES,
-    )
-    return batch_size, batches
-
-
-def _new_network(window: WindowConfig, model_config: ModelConfig, config: TrainConfig,
-                 device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer]:  # fmt: skip
-    torch.manual_seed(config.seed)
     network = models.RecurrentForecaster(model_config, window.lookback, window.horizon).to(device)
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    return network, optimiser
-
-
-def _train_epoch(network, optimiser, training: Windows, positions: torch.Tensor, batch_size,
-                 window, model_config, config, criterion, emit, epoch, steps):  # fmt: skip
-    """One epoch over the training `positions` in batches; returns (mean loss, steps)."""
-    network.train()
-    batches = math.ceil(len(positions) / batch_size)
-    total, seen = 0.0, 0
-    for b in range(batches):
-        idx = positions[b * batch_size : (b + 1) * batch_size]
-        loss = _step(network, *training.batch(idx), window.lookback, model_config.scaling,
-                     criterion)  # fmt: skip
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
-        optimiser.step()
-        steps += 1
-        total += loss.item() * len(idx)
-        seen += len(idx)
-        emit(BatchEnd(epoch, b + 1, batches, loss.item()))
-        if config.max_steps is not None and steps >= config.max_steps:
-            break
-    return total / max(seen, 1), steps
-
-
-def _fit_validated(training: Windows, validation: Windows, window: WindowConfig,
-                   model_config: ModelConfig, config: TrainConfig,
-                   emit: Callable[[Event], None], member: int) -> TrainResult:  # fmt: skip
-    """Train with early stopping on `validation` (or on the training loss when it is empty);
-    the best weights are restored."""
-    device = training.starts.device
-    rng = np.random.default_rng(config.seed)
-    network, optimiser = _new_network(window, model_config, config, device)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser, factor=0.5, patience=max(1, config.patience // 3)
     )
     criterion = loss_function(config.loss)
-    batch_size, batches = _epoch_shape(len(training), config)
+
+    batch_size = min(config.batch_size, len(train_starts))
+    batches = max(
+        min(math.ceil(len(train_starts) / batch_size), math.ceil(config.epoch_size / batch_size)),
+        MIN_EPOCH_BATCHES,
+    )
     emit(
         TrainStart(
             device=str(device),
-            train_windows=len(training),
-            val_windows=len(validation),
+            train_windows=len(train_starts),
+            val_windows=len(val_starts),
             batches_per_epoch=batches,
             max_epochs=config.max_epochs,
             parameters=models.count_parameters(network),
@@ -289,17 +230,30 @@ def _fit_validated(training: Windows, validation: Windows, window: WindowConfig,
     result = TrainResult(
         network=network,
         device=str(device),
-        train_windows=len(training),
-        val_windows=len(validation),
+        train_windows=len(train_starts),
+        val_windows=len(val_starts),
     )
     best_state, best, stale, steps = None, math.inf, 0, 0
     began = time.perf_counter()
     for epoch in range(1, config.max_epochs + 1):
-        chosen = torch.from_numpy(_draw(rng, len(training), batches * batch_size)).to(device)
-        train_loss, steps = _train_epoch(
-            network, optimiser, training, chosen, batch_size, window, model_config, config,
-            criterion, emit, epoch, steps,
-        )  # fmt: skip
+        network.train()
+        chosen = torch.from_numpy(_draw(rng, len(train_starts), batches * batch_size)).to(device)
+        total, seen = 0.0, 0
+        for b in range(batches):
+            idx = chosen[b * batch_size : (b + 1) * batch_size]
+            loss = _step(network, *training.batch(idx), window.lookback, model_config.scaling,
+                         criterion)  # fmt: skip
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
+            optimiser.step()
+            steps += 1
+            total += loss.item() * len(idx)
+            seen += len(idx)
+            emit(BatchEnd(epoch, b + 1, batches, loss.item()))
+            if config.max_steps is not None and steps >= config.max_steps:
+                break
+        train_loss = total / max(seen, 1)
         val_loss = (
             evaluate_loss(
                 network,
@@ -309,7 +263,7 @@ def _fit_validated(training: Windows, validation: Windows, window: WindowConfig,
                 criterion,
                 config.batch_size,
             )
-            if len(validation)
+            if len(val_starts)
             else None
         )
         monitored = val_loss if val_loss is not None else train_loss
@@ -343,7 +297,11 @@ def _fit_validated(training: Windows, validation: Windows, window: WindowConfig,
                 time.perf_counter() - began,
             )
         )
-        _check_finite(train_loss, epoch)
+        if not math.isfinite(train_loss):
+            raise DataError(
+                f"training diverged at epoch {epoch} (loss {train_loss}): lower --lr or check "
+                "the data for extreme values"
+            )
         if config.max_steps is not None and steps >= config.max_steps:
             result.stopped = f"reached --max-steps {config.max_steps}"
             break
@@ -355,60 +313,10 @@ def _fit_validated(training: Windows, validation: Windows, window: WindowConfig,
     if best_state is not None:
         network.load_state_dict(best_state)
     network.eval()
-    result.best_val_loss = best if len(validation) else None
+    result.best_val_loss = best if len(val_starts) else None
     result.seconds = time.perf_counter() - began
     result.steps = steps
     return result
-
-
-def _fit_schedule(windows: Windows, lrs: list[float], window: WindowConfig,
-                  model_config: ModelConfig, config: TrainConfig,
-                  emit: Callable[[Event], None], member: int) -> tuple[nn.Module, int]:  # fmt: skip
-    """Train a fresh network from `config.seed` on `windows` for len(lrs) epochs, epoch e at
-    learning rate lrs[e - 1], without validation; returns it and its optimiser steps."""
-    device = windows.starts.device
-    rng = np.random.default_rng(config.seed)
-    network, optimiser = _new_network(window, model_config, config, device)
-    criterion = loss_function(config.loss)
-    batch_size, batches = _epoch_shape(len(windows), config)
-    emit(
-        TrainStart(
-            device=str(device),
-            train_windows=len(windows),
-            val_windows=0,
-            batches_per_epoch=batches,
-            max_epochs=len(lrs),
-            parameters=models.count_parameters(network),
-            lookback=window.lookback,
-            member=member,
-            members=config.ensemble,
-            refit=True,
-        )
-    )
-    steps, began = 0, time.perf_counter()
-    for epoch, lr in enumerate(lrs, 1):
-        for group in optimiser.param_groups:
-            group["lr"] = lr
-        chosen = torch.from_numpy(_draw(rng, len(windows), batches * batch_size)).to(device)
-        train_loss, steps = _train_epoch(
-            network, optimiser, windows, chosen, batch_size, window, model_config, config,
-            criterion, emit, epoch, steps,
-        )  # fmt: skip
-        emit(EpochEnd(epoch, len(lrs), train_loss, None, None, lr, False,
-                      time.perf_counter() - began))  # fmt: skip
-        _check_finite(train_loss, epoch)
-        if config.max_steps is not None and steps >= config.max_steps:
-            break
-    network.eval()
-    return network, steps
-
-
-def _check_finite(train_loss: float, epoch: int) -> None:
-    if not math.isfinite(train_loss):
-        raise DataError(
-            f"training diverged at epoch {epoch} (loss {train_loss}): lower --lr or check "
-            "the data for extreme values"
-        )
 
 
 def _draw(rng: np.random.Generator, n: int, size: int) -> np.ndarray:

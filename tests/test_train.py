@@ -142,32 +142,3 @@ def test_trains_on_cuda(series, small_model, fast_train):
     assert result.device.startswith("cuda")
     assert next(result.network.parameters()).is_cuda
 
-
-def test_refit_trains_again_on_every_window(series, small_model, fast_train):
-    plain = train.fit(series, WINDOW, small_model, fast_train)
-    config = dataclasses.replace(fast_train, refit=True)
-    events = []
-    refit = train.fit(series, WINDOW, small_model, config, events.append)
-    assert refit.history == [
-        {**row, "elapsed_s": again["elapsed_s"]}
-        for row, again in zip(plain.history, refit.history, strict=True)
-    ]  # the validated run is the same; then a second network
-    starts = [e for e in events if isinstance(e, train.TrainStart)]
-    assert [s.refit for s in starts] == [False, True]
-    assert starts[1].train_windows == refit.refit_windows == 3 * (200 - 60 + 1)  # all windows
-    assert starts[1].max_epochs == plain.best_epoch
-    assert refit.refit_steps == plain.best_epoch * starts[0].batches_per_epoch
-    assert not torch.equal(refit.network.head.weight, plain.network.head.weight)
-    again = train.fit(series, WINDOW, small_model, config)
-    assert torch.equal(again.network.head.weight, refit.network.head.weight)  # deterministic
-
-
-def test_refit_replays_the_learning_rates(series, small_model):
-    config = TrainConfig(max_epochs=8, epoch_size=128, batch_size=64, lr=0.05, patience=6,
-                         device="cpu", refit=True)  # fmt: skip
-    events = []
-    result = train.fit(series, WINDOW, small_model, config, events.append)
-    starts = [i for i, e in enumerate(events) if isinstance(e, train.TrainStart)]
-    replayed = [e.lr for e in events[starts[1]:] if isinstance(e, train.EpochEnd)]
-    lrs = [h["lr"] for h in result.history]
-    assert replayed == [0.05, *lrs][: result.best_epoch]
