@@ -311,12 +311,12 @@ def train(
             member_lookbacks, ensemble,
         )  # fmt: skip
         reads = (
-            f"lookbacks {', '.join(map(str, window.lookbacks))} (one per model)"
+            f"lookbacks {', '.join(map(str, window.lookbacks))} (one per model, "
             if window.lookbacks
-            else f"lookback {window.lookback}"
+            else f"lookback {window.lookback} ("
         )
         say(
-            f"window: {reads} (in segments of {model_config.segment}), "
+            f"window: {reads}in segments of {model_config.segment}), "
             f"horizon {window.horizon}, validation {window.val_size} steps per series"
         )
         with _TrainProgress(quiet, model_config) as progress:

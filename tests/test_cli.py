@@ -280,7 +280,7 @@ def test_lookbacks_one_per_member(here):
     args = ("train", "s.csv", *FAST, "--horizon", "6", "--ensemble", "2", "--lookbacks", "24,48")
     result = run(*args)
     assert result.exit_code == 0, result.stderr
-    assert "window: lookbacks 24, 48 (one per model) (in segments of 24)" in result.stderr
+    assert "window: lookbacks 24, 48 (one per model, in segments of 24), horizon 6" in result.stderr
     assert "training gru (1 x 8) on cpu, model 2 of 2, lookback 48: " in result.stderr
     described = json.loads(run("info", "--json").stdout)
     assert described["window"]["lookbacks"] == [24, 48]
