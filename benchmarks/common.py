@@ -29,13 +29,13 @@ import torch
 
 import rnncast
 from rnncast import train
-from rnncast.config import CELLS, LOSSES, SCALINGS, ModelConfig, TrainConfig
+from rnncast.config import CELLS, DECODERS, LOSSES, SCALINGS, ModelConfig, TrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Fields chosen by the window rule (api.resolve_shapes), not given to the dataclass directly.
 _WINDOW_FIELDS = {"segment"}
-_CHOICES = {"cell": CELLS, "scaling": SCALINGS, "loss": LOSSES}
+_CHOICES = {"cell": CELLS, "scaling": SCALINGS, "loss": LOSSES, "decoder": DECODERS}
 _TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "int | None": int}
 
 
@@ -84,6 +84,11 @@ def add_run_args(parser: argparse.ArgumentParser, default_out: str) -> None:
         "--threads", type=int, default=None, help="torch CPU threads [default: torch's]"
     )
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+
+
+def lookbacks_arg(text: str) -> tuple[int, ...]:
+    """``--lookbacks 144,240,336`` -> (144, 240, 336)."""
+    return tuple(int(t) for t in text.split(","))
 
 
 def apply_threads(threads: int | None) -> None:

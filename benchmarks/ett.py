@@ -158,6 +158,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help=f"[default: multivariate {MULTI_LOOKBACK}; univariate rnncast's rule]",
     )
+    window.add_argument(
+        "--lookbacks",
+        type=common.lookbacks_arg,
+        default=(),
+        help="univariate: one lookback per ensemble member [rnncast's rule]",
+    )
     window.add_argument("--segment", type=int, default=None, help="[default: rnncast's rule]")
     common.add_config_args(parser)
     args = parser.parse_args(argv)
@@ -206,6 +212,7 @@ def run_horizon(
     columns: tuple[str, ...],
     horizon: int,
     lookback: int | None,
+    lookbacks: tuple[int, ...],
     segment: int | None,
     model_config: ModelConfig,
     train_config: TrainConfig,
@@ -215,7 +222,10 @@ def run_horizon(
     """Train on rows 0-11519, then score rnncast and repeat-last on every test window."""
     watch = common.Stopwatch()
     series = data.from_frame(scaled.iloc[:VAL_END][["date", *columns]], source="ETTh1 (scaled)")
-    window, model = api.resolve_shapes(series, model_config, horizon, lookback, VAL_SIZE, segment)
+    window, model = api.resolve_shapes(
+        series, model_config, horizon, lookback, VAL_SIZE, segment, lookbacks,
+        train_config.ensemble,
+    )  # fmt: skip
     artifact, results = api.fit(
         series, window, model, train_config, on_event=common.epoch_printer(label, quiet)
     )
@@ -223,17 +233,18 @@ def run_horizon(
 
     # The columns one after another; a writable copy (pandas may hand out read-only views).
     flat = scaled[list(columns)].to_numpy(dtype=np.float32).T.flatten()
-    starts, targets = test_windows(len(columns), window.lookback, horizon)
+    network = artifact.network()
+    starts, targets = test_windows(len(columns), network.lookback, horizon)  # longest lookback
     truth = np.lib.stride_tricks.sliding_window_view(flat, horizon)[targets]  # (windows, H)
     test_watch = common.Stopwatch()
     offsets = np.arange(len(columns) + 1) * (len(flat) // len(columns))
-    pred = forecast_at(artifact.network(), flat, offsets, starts)
+    pred = forecast_at(network, flat, offsets, starts)
     forecast_seconds = test_watch()
     mse, mae = errors(pred, truth)
     repeat_mse, repeat_mae = errors(np.repeat(flat[targets - 1, None], horizon, axis=1), truth)
     return {
         "horizon": horizon,
-        "lookback": window.lookback,
+        "lookback": ", ".join(map(str, window.lookbacks)) or window.lookback,
         "segment": model.segment,
         "test_windows": len(starts),
         "mse": mse,
@@ -319,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                 spec["columns"],
                 h,
                 lookback,
+                args.lookbacks if setting == "univariate" else (),
                 args.segment,
                 model_config,
                 train_config,

@@ -62,6 +62,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     common.add_run_args(parser, "results/m4_hourly.json")
     window = parser.add_argument_group("window overrides (default: rnncast's rule)")
     window.add_argument("--lookback", type=int, default=None, help="[3 x horizon, whole segments]")
+    window.add_argument(
+        "--lookbacks",
+        type=common.lookbacks_arg,
+        default=(),
+        help="one lookback per ensemble member, e.g. 144,240,336 [3, 5, 7 x horizon]",
+    )
     window.add_argument("--segment", type=int, default=None, help="[the seasonal period, 24]")
     window.add_argument("--val-size", type=int, default=None, help="[the horizon, 48]")
     common.add_config_args(parser)
@@ -125,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
 
     series = data.from_frame(to_long(train, freq="h"), source=f"{args.data}/{FREQUENCY}-train.csv")
     window, model_config = api.resolve_shapes(
-        series, model_config, HORIZON, args.lookback, args.val_size, args.segment
-    )
+        series, model_config, HORIZON, args.lookback, args.val_size, args.segment,
+        args.lookbacks, train_config.ensemble,
+    )  # fmt: skip
     watch = common.Stopwatch()
     artifact, results = api.fit(
         series, window, model_config, train_config, on_event=common.epoch_printer("m4", args.quiet)
@@ -143,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             model_config.cell + (f" x{train_config.ensemble}" if train_config.ensemble > 1 else ""),
             model_config.hidden_size,
             model_config.num_layers,
-            window.lookback,
+            ", ".join(map(str, window.lookbacks)) or window.lookback,
             model_config.segment,
             window.val_size,
             run["epochs"],

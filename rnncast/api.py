@@ -22,6 +22,8 @@ from rnncast.errors import ConfigError, DataError
 from rnncast.timeaxis import LOOKBACK_PER_HORIZON
 from rnncast.windows import ranged_starts
 
+MEMBER_LOOKBACKS_PER_HORIZON = (3, 5, 7)  # ensemble members' lookbacks, in horizons
+
 
 def resolve_shapes(
     series: SeriesSet,
@@ -30,6 +32,8 @@ def resolve_shapes(
     lookback: int | None = None,
     val_size: int | None = None,
     segment: int | None = None,
+    lookbacks: tuple[int, ...] = (),
+    members: int = 1,
 ) -> tuple[WindowConfig, ModelConfig]:
     """Fill unset window lengths from the data's frequency.
 
@@ -37,27 +41,62 @@ def resolve_shapes(
     yearly 6; 10 for integer steps). segment: the seasonal period when it is 2 to 24 steps
     (hourly 24, daily 7, monthly 12, quarterly 4), else lookback / 8 rounded up. lookback:
     3 x horizon, rounded up to whole segments. validation: one horizon.
+
+    Ensembles (`members` > 1) without a given `lookback` or `lookbacks` read different
+    lookbacks, as N-BEATS's ensembles do: member k reads (3, 5, 7)[k % 3] x horizon,
+    rounded up to whole segments, at most half of what the shortest series leaves after its
+    horizon and validation tail (so that every series keeps training windows), and never
+    less than the 3 x horizon rule. `lookbacks` given: members read those, in turn.
     """
-    for name, value in (("--horizon", horizon), ("--lookback", lookback), ("--segment", segment)):
+    given = [("--horizon", horizon), ("--lookback", lookback), ("--segment", segment)]
+    for name, value in [*given, *(("--lookbacks", n) for n in lookbacks)]:
         if value is not None and value < 1:
             raise ConfigError(f"{name} must be at least 1, got {value}")
-    h = horizon if horizon is not None else series.axis.default_horizon
-    if lookback is not None and segment is not None and lookback % segment:
-        lower, upper = lookback // segment * segment, -(-lookback // segment) * segment
+    if lookback is not None and lookbacks:
         raise ConfigError(
-            f"--lookback {lookback} is not a multiple of --segment {segment}: use "
-            + (f"{lower} or {upper}" if lower else f"{upper}")
+            "give --lookback (every member) or --lookbacks (one per member), not both"
         )
+    h = horizon if horizon is not None else series.axis.default_horizon
+    v = val_size if val_size is not None else h
+    chosen = list(lookbacks) or ([lookback] if lookback is not None else [])
+    for n in chosen:
+        if segment is not None and n % segment:
+            lower, upper = n // segment * segment, -(-n // segment) * segment
+            name = "--lookbacks" if lookbacks else "--lookback"
+            raise ConfigError(
+                f"{name} {n} is not a multiple of --segment {segment}: use "
+                + (f"{lower} or {upper}" if lower else f"{upper}")
+            )
     if segment is None:
-        segment = default_segment(series.axis.season_length, lookback or LOOKBACK_PER_HORIZON * h)
-        while lookback is not None and lookback % segment:
-            segment -= 1  # the largest segment at most the default that divides the lookback
-    if lookback is None:
-        lookback = -(-LOOKBACK_PER_HORIZON * h // segment) * segment
+        segment = default_segment(
+            series.axis.season_length, chosen[0] if chosen else LOOKBACK_PER_HORIZON * h
+        )
+        while any(n % segment for n in chosen):
+            segment -= 1  # the largest segment at most the default that divides the lookbacks
+    if not chosen:
+        chosen = default_lookbacks(h, v, segment, int(series.lengths.min()), members)
     window = WindowConfig(
-        lookback=lookback, horizon=h, val_size=val_size if val_size is not None else h
+        lookback=chosen[0],
+        horizon=h,
+        val_size=v,
+        lookbacks=tuple(chosen) if len(set(chosen)) > 1 else (),
     )
     return window, dataclasses.replace(model, segment=segment)
+
+
+def default_lookbacks(
+    horizon: int, val_size: int, segment: int, shortest: int, members: int
+) -> list[int]:
+    """Member k's lookback: (3, 5, 7)[k % 3] x horizon in whole segments, at most half of
+    what the shortest series leaves after horizon and validation, at least 3 x horizon."""
+
+    def whole(n: int) -> int:
+        return -(-n // segment) * segment
+
+    base = whole(LOOKBACK_PER_HORIZON * horizon)
+    cap = (shortest - horizon - val_size) // 2 // segment * segment
+    spread = [whole(m * horizon) for m in MEMBER_LOOKBACKS_PER_HORIZON]
+    return [max(base, min(spread[k % len(spread)], cap)) for k in range(members)]
 
 
 def default_segment(season_length: int, lookback: int) -> int:
@@ -95,15 +134,17 @@ def fit(
             checkpoint.save(state, checkpoint_path)
 
     results = [
-        train.TrainResult.from_plain(plain, models.RecurrentForecaster(model, window.lookback,
-                                                                       window.horizon))
-        for plain in state.finished
+        train.TrainResult.from_plain(
+            plain, models.RecurrentForecaster(model, window.member(k).lookback, window.horizon)
+        )
+        for k, plain in enumerate(state.finished)
     ]  # fmt: skip
     for k in range(len(results), config.ensemble):
         member = k + 1
         now = state.current
         result = train.fit(
-            series, window, model, dataclasses.replace(config, seed=config.seed + k), on_event,
+            series, window.member(k), model, dataclasses.replace(config, seed=config.seed + k),
+            on_event,
             member=member, should_stop=should_stop,
             resume=now["state"] if now is not None and now["member"] == member else None,
             on_checkpoint=lambda snapshot, m=member: keep({"member": m, "state": snapshot}),

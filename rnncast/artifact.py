@@ -26,6 +26,9 @@ from rnncast.timeaxis import TimeAxis
 
 FORMAT = "rnncast-model"
 FORMAT_VERSION = 1
+# Settings added since format 1, with what a model file written without them meant: a
+# missing field reads as this, not as today's default (which may differ).
+BEFORE_FIELD: dict[str, dict[str, object]] = {"model": {"decoder": "direct"}, "train": {}}
 
 
 @dataclass
@@ -59,8 +62,9 @@ class Artifact:
         if not self.weights:
             raise ArtifactError("the model file holds no weights")
         members = []
-        for state in self.weights:
-            net = models.RecurrentForecaster(self.model, self.window.lookback, self.window.horizon)
+        for k, state in enumerate(self.weights):
+            lookback = self.window.member(k).lookback
+            net = models.RecurrentForecaster(self.model, lookback, self.window.horizon)
             try:
                 net.load_state_dict(state)
             except RuntimeError as e:
@@ -111,8 +115,8 @@ class Artifact:
             schema=Schema.from_dict(d["schema"]),
             axis=TimeAxis.from_dict(d["axis"]),
             window=from_dict(WindowConfig, c["window"]),
-            model=from_dict(ModelConfig, c["model"]),
-            train=from_dict(TrainConfig, c["train"]),
+            model=from_dict(ModelConfig, {**BEFORE_FIELD["model"], **c["model"]}),
+            train=from_dict(TrainConfig, {**BEFORE_FIELD["train"], **c["train"]}),
             weights=[dict(state) for state in p["weights"]],
             data_path=d.get("path", ""),
             data_abspath=d.get("abspath", ""),

@@ -200,6 +200,15 @@ def _split(text: str | None) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",")) if text else ()
 
 
+def _lookbacks(text: str | None) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in _split(text))
+    except ValueError:
+        raise ConfigError(
+            f"--lookbacks must be whole numbers separated by commas, e.g. 144,240,336; got '{text}'"
+        ) from None
+
+
 def _describe_data(series: SeriesSet) -> str:
     n = len(series)
     return (
@@ -231,6 +240,13 @@ def train(
     scaling: Annotated[
         str, typer.Option(help="window: scale each input window by its own mean and std; none.")
     ] = _M.scaling,
+    decoder: Annotated[
+        str,
+        typer.Option(
+            help="How the horizon comes out of the encoder: direct (one linear map) or "
+            "parallel (SegRNN: one recurrent step per output segment, in parallel)."
+        ),
+    ] = _M.decoder,
     loss: Annotated[
         str, typer.Option(help="Training loss on scaled values: mae, mse or huber.")
     ] = _T.loss,
@@ -244,6 +260,13 @@ def train(
     lookback: Annotated[
         int | None,
         typer.Option(min=1, help="Past steps the model reads (default: 3 x horizon)."),
+    ] = None,
+    lookbacks: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated lookbacks, one per ensemble member, e.g. 144,240,336 "
+            "(default without --lookback: 3, 5 and 7 x horizon, see the README)."
+        ),
     ] = None,
     val_size: Annotated[
         int | None,
@@ -386,6 +409,7 @@ def train(
         if keep is not None:
             check_writable(keep, "--checkpoint", inputs=(data, out))
         resolve_device(device)
+        member_lookbacks = _lookbacks(lookbacks)
         options = ReadOptions(
             id_col=id_col,
             time_col=time_col,
@@ -402,6 +426,7 @@ def train(
             dropout=dropout,
             scaling=scaling,
             scale_floor=scale_floor,
+            decoder=decoder,
         )
         train_config = TrainConfig(
             max_epochs=max_epochs,
@@ -427,23 +452,32 @@ def train(
                     f"holding out the last {holdout} steps of each series for 'rnncast evaluate'"
                 )
             window, model_config = api.resolve_shapes(
-                series, model_config, horizon, lookback, val_size, segment
-            )
+                series, model_config, horizon, lookback, val_size, segment,
+                member_lookbacks, ensemble,
+            )  # fmt: skip
             if skip_short:
-                what = f"lookback {window.lookback} + horizon {window.horizon} = {window.width}"
-                series, note = api.leave_out_short(series, window.width, f"{what} values")
+                longest = max(window.lookbacks or (window.lookback,))
+                need = longest + window.horizon
+                what = f"lookback {longest} + horizon {window.horizon} = {need} values"
+                series, note = api.leave_out_short(series, need, what)
                 _warn(report, note)
             if print_config:
                 resolved = {
                     "horizon": window.horizon,
-                    "lookback": window.lookback,
+                    "lookback": None if window.lookbacks else window.lookback,
+                    "lookbacks": ",".join(map(str, window.lookbacks)) or None,
                     "val_size": window.val_size,
                     "segment": model_config.segment,
                 }
                 sys.stdout.write(_config_text(ctx, resolved))
                 return
+            reads = (
+                f"lookbacks {', '.join(map(str, window.lookbacks))} (one per model, "
+                if window.lookbacks
+                else f"lookback {window.lookback} ("
+            )
             report.info(
-                f"window: lookback {window.lookback} (in segments of {model_config.segment}), "
+                f"window: {reads}in segments of {model_config.segment}), "
                 f"horizon {window.horizon}, validation {window.val_size} steps per series"
             )
             if resumed is not None:

@@ -16,6 +16,7 @@ CELLS = ("rnn", "lstm", "gru")
 FILLS = ("none", "ffill", "interpolate", "zero")
 SCALINGS = ("window", "none")
 LOSSES = ("mae", "mse", "huber")
+DECODERS = ("direct", "parallel")
 
 T = TypeVar("T")
 
@@ -78,15 +79,22 @@ class WindowConfig:
     """Lookback (input length), horizon (output length) and the validation tail.
 
     `val_size` is the number of most recent steps of each series held back for early
-    stopping; 0 turns validation (and early stopping) off.
+    stopping; 0 turns validation (and early stopping) off. `lookbacks`: the lookback of each
+    ensemble member when they differ (member k reads lookbacks[k % len(lookbacks)]); empty:
+    every member reads `lookback`.
     """
 
     lookback: int
     horizon: int
     val_size: int
+    lookbacks: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _require(self.lookback >= 1, f"--lookback must be at least 1, got {self.lookback}")
+        _require(
+            all(n >= 1 for n in self.lookbacks),
+            f"--lookbacks must all be at least 1, got {', '.join(map(str, self.lookbacks))}",
+        )
         _require(self.horizon >= 1, f"--horizon must be at least 1, got {self.horizon}")
         _require(self.val_size >= 0, f"--val-size must be 0 or more, got {self.val_size}")
         _require(
@@ -100,6 +108,17 @@ class WindowConfig:
         """Length of one training window: lookback followed by horizon."""
         return self.lookback + self.horizon
 
+    @property
+    def longest(self) -> int:
+        """The longest lookback of any member: the history a forecast needs."""
+        return max(self.lookbacks, default=self.lookback)
+
+    def member(self, k: int) -> WindowConfig:
+        """The window of ensemble member k (from 0): one lookback."""
+        if not self.lookbacks:
+            return self
+        return WindowConfig(self.lookbacks[k % len(self.lookbacks)], self.horizon, self.val_size)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -107,7 +126,10 @@ class ModelConfig:
     segment length: the lookback is read `segment` steps at a time, so the recurrence runs
     lookback / segment steps (segment-wise input, as in SegRNN; 1 = one value per step).
     `scale_floor`: the least scale of a window, as a fraction of its series' typical window
-    spread (see `rnncast.scaling`)."""
+    spread (see `rnncast.scaling`). `decoder`: how the horizon comes out of the encoder's
+    final state (see `rnncast.models`): 'direct' (one linear map to the whole horizon) or
+    'parallel' (SegRNN's parallel multi-step decoding, one recurrent step per output
+    segment)."""
 
     cell: str = "gru"
     hidden_size: int = 256
@@ -116,6 +138,7 @@ class ModelConfig:
     scaling: str = "window"
     segment: int = 1
     scale_floor: float = 0.1
+    decoder: str = "direct"
 
     def __post_init__(self) -> None:
         _require(self.cell in CELLS, f"--cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
@@ -127,6 +150,10 @@ class ModelConfig:
         _require(
             self.scaling in SCALINGS,
             f"--scaling must be one of {', '.join(SCALINGS)}, got '{self.scaling}'",
+        )
+        _require(
+            self.decoder in DECODERS,
+            f"--decoder must be one of {', '.join(DECODERS)}, got '{self.decoder}'",
         )
 
 

@@ -139,16 +139,18 @@ class TrainProgress:
         c = self.model_config
         if self.reporter.json:
             self.reporter.event(
-                "model", member=event.member, members=event.members, device=event.device,
+                "model", member=event.member, members=event.members, lookback=event.lookback,
+                device=event.device,
                 train_windows=event.train_windows, val_windows=event.val_windows,
                 parameters=event.parameters, batches_per_epoch=event.batches_per_epoch,
             )  # fmt: skip
             return
         member = f", model {event.member} of {event.members}" if event.members > 1 else ""
+        reads = f", lookback {event.lookback}" if event.members > 1 else ""
         self.console.print(
-            f"training {c.cell} ({c.num_layers} x {c.hidden_size}) on {event.device}{member}: "
-            f"{event.train_windows:,} windows, {event.val_windows:,} for validation, "
-            f"{event.parameters:,} parameters",
+            f"training {c.cell} ({c.num_layers} x {c.hidden_size}) on {event.device}"
+            f"{member}{reads}: {event.train_windows:,} windows, {event.val_windows:,} for "
+            f"validation, {event.parameters:,} parameters",
             markup=False,
         )
         if self.progress is not None and event.member > 1:

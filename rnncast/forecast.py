@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnncast import scaling
+from rnncast import models, scaling
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
-from rnncast.models import Forecaster
+from rnncast.models import Forecaster, RecurrentForecaster
 from rnncast.windows import last_starts
 
 FORECAST_COL = "y_hat"
@@ -33,20 +33,34 @@ def forecast_at(
     """Forecasts (len(starts), horizon) from the lookback windows values[s : s + lookback].
 
     `values` holds the series one after another, series i at offsets[i]:offsets[i + 1]
-    (used for each window's scale floor); the lookback, scaling and trained horizon come from
-    the network. `horizon` (default: the trained one) keeps the first steps.
+    (used for each window's scale floor); the lookback (an ensemble's longest), scaling and
+    trained horizon come from the network. An ensemble member with a shorter lookback reads
+    the end of each window, scaled by its own statistics; members' forecasts are averaged in
+    the data's units. `horizon` (default: the trained one) keeps the first steps.
     """
     network.eval()
-    config, lookback = network.config, network.lookback
     horizon = network.horizon if horizon is None else horizon
     device = torch.device(device)
     if not values.flags.writeable:  # torch wants writable memory; copy only then
         values = values.copy()
     flat = torch.from_numpy(values).to(device)
+    starts = np.asarray(starts, dtype=np.int64)
+    nets = models.members(network)
+    out = np.zeros((len(starts), horizon), dtype=np.float64)
+    for net in nets:
+        ends_at = starts + network.lookback - net.lookback  # the member's window, same end
+        out += _forecast_member(net, flat, values, offsets, ends_at, horizon, device, batch_size)
+    return (out / len(nets)).astype(np.float32)
+
+
+def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: np.ndarray,
+                     offsets: np.ndarray, starts: np.ndarray, horizon: int, device: torch.device,
+                     batch_size: int) -> np.ndarray:  # fmt: skip
+    config, lookback = network.config, network.lookback
     view = flat.unfold(0, lookback, 1)  # (N - lookback + 1, lookback): a strided view
     per_series = scaling.series_floors(values, offsets, lookback, config.scale_floor)
     floors = torch.from_numpy(scaling.window_floors(per_series, offsets, starts)).to(device)
-    starts_t = torch.from_numpy(np.asarray(starts, dtype=np.int64)).to(device)
+    starts_t = torch.from_numpy(starts).to(device)
     out = np.empty((len(starts), horizon), dtype=np.float32)
     for i in range(0, len(starts), batch_size):
         x = view[starts_t[i : i + batch_size]]

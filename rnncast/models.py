@@ -1,12 +1,23 @@
-"""The networks: a recurrent encoder (RNN, LSTM or GRU) and a head that emits every
-horizon step at once.
+"""The networks: a recurrent encoder (RNN, LSTM or GRU) over the lookback read in segments,
+and a decoder that turns its final state into the whole horizon at once.
 
 Names follow `torch.nn.RNN` (`hidden_size`, `num_layers`, `dropout`; batch-first tensors);
 `features` is the number of inputs per time step (1 for a plain series), and the recurrent
 layer's `input_size` is segment x features.
+
+Decoders (`ModelConfig.decoder`), each a module in `DECODERS` called as
+`decoder(encoder, out, state)` with the encoder's outputs (B, steps, hidden) and final state:
+- direct: a linear map of the last hidden state to the whole horizon;
+- parallel: SegRNN's parallel multi-step forecasting (Lin et al. 2023, arXiv:2308.11200):
+  for each output segment j the encoder takes one more recurrent step from its final state,
+  with a learned embedding of position j as input, all segments at once (a batch of B x
+  segments one-step sequences); a linear map shared by the positions turns each step's
+  hidden state into that segment's values.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -15,10 +26,57 @@ from rnncast.config import ModelConfig
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+class DirectHead(nn.Linear):
+    """Linear map of the last hidden state to the whole horizon (a `Linear`, so its weights
+    are stored as `head.weight` / `head.bias` as in model files written before decoders)."""
+
+    def __init__(self, config: ModelConfig, horizon: int, features: int = 1):
+        super().__init__(config.hidden_size, horizon)
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, encoder: nn.Module, out: torch.Tensor, state: State) -> torch.Tensor:
+        return super().forward(self.drop(out[:, -1]))  # (B, horizon)
+
+
+class ParallelDecoder(nn.Module):
+    """SegRNN's parallel multi-step forecasting: one recurrent step per output segment from
+    the encoder's final state, input = the segment's position embedding."""
+
+    def __init__(self, config: ModelConfig, horizon: int, features: int = 1):
+        super().__init__()
+        self.horizon, self.segment = horizon, config.segment
+        self.segments = math.ceil(horizon / config.segment)
+        self.position = nn.Parameter(torch.randn(self.segments, config.segment * features))
+        self.drop = nn.Dropout(config.dropout)
+        self.proj = nn.Linear(config.hidden_size, config.segment)
+
+    def forward(self, encoder: nn.Module, out: torch.Tensor, state: State) -> torch.Tensor:
+        b, m = out.shape[0], self.segments
+        # Every (window, position) pair is a one-step sequence starting from the window's
+        # final state: inputs (B * m, 1, input_size), states (layers, B * m, hidden).
+        steps = self.position.unsqueeze(0).expand(b, -1, -1).reshape(b * m, 1, -1)
+        start = (
+            tuple(_repeat(s, m) for s in state) if isinstance(state, tuple) else _repeat(state, m)
+        )
+        y, _ = encoder(steps, start)  # (B * m, 1, hidden)
+        seg = self.proj(self.drop(y[:, 0]))  # (B * m, segment)
+        return seg.reshape(b, m * self.segment)[:, : self.horizon]  # (B, horizon)
+
+
+def _repeat(state: torch.Tensor, m: int) -> torch.Tensor:
+    """(layers, B, hidden) -> (layers, B * m, hidden), each window's state m times in a row."""
+    return state.repeat_interleave(m, dim=1)
+
+
+DECODERS: dict[str, type[nn.Module]] = {"direct": DirectHead, "parallel": ParallelDecoder}
+
 
 class RecurrentForecaster(nn.Module):
-    """Encoder over the lookback window read in segments, then a linear head over the last
-    hidden state.
+    """Encoder over the lookback window read in segments, then a decoder (`config.decoder`)
+    from its final state to the horizon.
 
     forward: (B, L, features) -> (B, horizon), in the scaled units of the input. The L steps
     are regrouped into L / segment recurrent steps of segment x features inputs each.
@@ -38,18 +96,19 @@ class RecurrentForecaster(nn.Module):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             batch_first=True,
         )
-        self.drop = nn.Dropout(config.dropout)
-        self.head = nn.Linear(config.hidden_size, horizon)
+        self.head = DECODERS[config.decoder](config, horizon, features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, length, features = x.shape
         steps = x.reshape(b, length // self.config.segment, self.config.segment * features)
-        out, _ = self.encoder(steps)  # (B, L / segment, hidden)
-        return self.head(self.drop(out[:, -1]))  # (B, horizon)
+        out, state = self.encoder(steps)  # (B, L / segment, hidden), final state
+        return self.head(self.encoder, out, state)  # (B, horizon)
 
 
 class Ensemble(nn.Module):
-    """Forecasters of the same shape trained from different seeds; forward averages theirs."""
+    """Forecasters trained from different seeds, possibly reading different lookbacks; their
+    forecasts are averaged (`rnncast.forecast` scales each member's own window). `lookback`
+    is the longest member's: the history a forecast needs."""
 
     def __init__(self, members: list[RecurrentForecaster]):
         super().__init__()
@@ -57,10 +116,13 @@ class Ensemble(nn.Module):
             raise ValueError("an ensemble needs at least one member")
         self.members = nn.ModuleList(members)
         first = members[0]
-        self.config, self.lookback, self.horizon = first.config, first.lookback, first.horizon
+        self.config, self.horizon = first.config, first.horizon
+        self.lookback = max(member.lookback for member in members)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([member(x) for member in self.members]).mean(dim=0)  # (B, horizon)
+
+def members(network: Forecaster) -> list[RecurrentForecaster]:
+    """The networks whose forecasts are averaged: an ensemble's members, or the network."""
+    return list(network.members) if isinstance(network, Ensemble) else [network]
 
 
 Forecaster = RecurrentForecaster | Ensemble

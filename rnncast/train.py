@@ -41,6 +41,7 @@ class TrainStart:
     batches_per_epoch: int
     max_epochs: int
     parameters: int
+    lookback: int = 0
     member: int = 1  # which network of an ensemble, counting from 1
     members: int = 1
 
@@ -269,6 +270,7 @@ def fit(
             batches_per_epoch=batches,
             max_epochs=config.max_epochs,
             parameters=models.count_parameters(network),
+            lookback=window.lookback,
             member=member,
             members=config.ensemble,
         )

@@ -202,3 +202,41 @@ def test_predict_data_must_have_the_models_time_column(tmp_path):
     fewer = tmp_path / "fewer.csv"
     frame[["month", "a"]].to_csv(fewer, index=False)  # series are data, not schema
     assert api.load_data_for(trained, str(fewer)).ids.tolist() == ["a"]
+
+
+def test_ensembles_read_lookbacks_of_3_5_and_7_horizons():
+    long = _series("h", 1000)
+    window, model = api.resolve_shapes(long, ModelConfig(), members=3)
+    assert (window.lookbacks, window.lookback, model.segment) == ((144, 240, 336), 144, 24)
+    assert [window.member(k).lookback for k in range(4)] == [144, 240, 336, 144]
+    assert window.longest == 336 and window.member(1).lookbacks == ()
+    window, _ = api.resolve_shapes(long, ModelConfig(), members=4)
+    assert window.lookbacks == (144, 240, 336, 144)
+    # one network, or a lookback given: one lookback, as before
+    assert api.resolve_shapes(long, ModelConfig(), members=1)[0].lookbacks == ()
+    assert api.resolve_shapes(long, ModelConfig(), lookback=96, members=3)[0] == WindowConfig(
+        96, 48, 48
+    )
+    # shorter series: at most half of what is left after horizon and validation (600 - 96)
+    window, _ = api.resolve_shapes(_series("h", 600), ModelConfig(), members=3)
+    assert window.lookbacks == (144, 240, 240)
+    # too short for more: the 3 x horizon rule for every member
+    assert api.resolve_shapes(_series("h", 300), ModelConfig(), members=3)[0].lookbacks == ()
+
+
+def test_given_lookbacks():
+    window, model = api.resolve_shapes(_series("h"), ModelConfig(), lookbacks=(48, 72), members=3)
+    assert (window.lookbacks, window.lookback, model.segment) == ((48, 72), 48, 24)
+    window, model = api.resolve_shapes(_series("h"), ModelConfig(), lookbacks=(40, 60))
+    assert model.segment == 20  # the largest segment up to 24 dividing every lookback
+    with pytest.raises(ConfigError) as e:
+        api.resolve_shapes(_series("h"), ModelConfig(), lookbacks=(48, 50), segment=24)
+    assert str(e.value) == "--lookbacks 50 is not a multiple of --segment 24: use 48 or 72"
+    with pytest.raises(ConfigError) as e:
+        api.resolve_shapes(_series("h"), ModelConfig(), lookback=48, lookbacks=(48, 72))
+    assert str(e.value) == (
+        "give --lookback (every member) or --lookbacks (one per member), not both"
+    )
+    with pytest.raises(ConfigError) as e:
+        api.resolve_shapes(_series("h"), ModelConfig(), lookbacks=(48, 0))
+    assert str(e.value) == "--lookbacks must be at least 1, got 0"

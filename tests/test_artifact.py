@@ -226,3 +226,39 @@ def test_an_ensemble_averages_its_members(tmp_path):
     ]
     np.testing.assert_allclose(together, np.mean(alone, axis=0), rtol=1e-5, atol=1e-5)
     assert not np.allclose(alone[0], alone[1])  # seeds seed, seed + 1, ... differ
+
+
+def test_new_options_round_trip(tmp_path):
+    from rnncast.config import ModelConfig, TrainConfig
+
+    series = data.from_frame(make_long(n_series=2, length=120))
+    window = WindowConfig(lookback=24, horizon=6, val_size=6, lookbacks=(24, 12))
+    model = ModelConfig(hidden_size=8, num_layers=1, segment=4, decoder="parallel")
+    config = TrainConfig(max_epochs=2, epoch_size=64, batch_size=32, device="cpu", ensemble=2)
+    bundle, _ = api.fit(series, window, model, config)
+    path = tmp_path / "parallel.rnncast"
+    artifact.save(bundle, path)
+    loaded = artifact.load(path)
+    assert loaded.model.decoder == "parallel"
+    assert loaded.window.lookbacks == (24, 12)
+    assert [m.lookback for m in loaded.network().members] == [24, 12]
+    np.testing.assert_array_equal(
+        api.predict(bundle, series, device="cpu").y_hat.to_numpy(),
+        api.predict(loaded, series, device="cpu").y_hat.to_numpy(),
+    )
+
+
+def test_files_without_the_new_fields_mean_what_they_meant(trained, tmp_path):
+    series, bundle, _ = trained
+    payload = bundle.to_payload()
+    for section, names in artifact.BEFORE_FIELD.items():
+        for name in names:
+            del payload["config"][section][name]
+    old = tmp_path / "old.rnncast"
+    torch.save(payload, old)
+    loaded = artifact.load(old)
+    assert loaded.model.decoder == "direct"
+    np.testing.assert_array_equal(
+        api.predict(bundle, series, device="cpu").y_hat.to_numpy(),
+        api.predict(loaded, series, device="cpu").y_hat.to_numpy(),
+    )

@@ -78,6 +78,21 @@ def test_resumed_run_equals_the_uninterrupted_one(tmp_path, series, uninterrupte
     assert checkpoint.load(path).describe() == "training complete"
 
 
+def test_resume_with_members_of_different_lookbacks(tmp_path, series):
+    window = dataclasses.replace(WINDOW, lookbacks=(24, 32))
+    expected, _ = api.fit(series, window, MODEL, CONFIG)
+    path = tmp_path / "ck.pt"
+    with pytest.raises(train.TrainingStopped):
+        api.fit(series, window, MODEL, CONFIG, should_stop=StopAfter(84 + 30),
+                checkpoint_path=path)  # fmt: skip
+    resumed, _ = api.fit(series, window, MODEL, CONFIG, resume=checkpoint.load(path))
+    assert_same_weights(resumed.weights, expected.weights)
+    assert (
+        resumed.weights[1]["encoder.weight_ih_l0"].shape
+        == expected.weights[1]["encoder.weight_ih_l0"].shape
+    )
+
+
 def test_checkpoint_describes_where_training_stands(tmp_path, series):
     path = tmp_path / "ck.pt"
     with pytest.raises(train.TrainingStopped):

@@ -498,3 +498,31 @@ def test_plots_of_forecasts_and_backtests(here):
         "error: --plot 'f.jpg' must end in .png or .svg or .pdf: the extension picks the format"
     )
     assert sorted(p.name for p in here.iterdir()) == before
+
+
+def test_decoder_is_stored_in_the_model(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "--decoder", "parallel")
+    assert result.exit_code == 0, result.stderr
+    described = json.loads(run("info", "--json").stdout)
+    assert described["model"]["decoder"] == "parallel"
+    assert run("predict").exit_code == 0
+    assert run("train", "s.csv", *FAST, "--decoder", "seq9").exit_code == 1
+
+
+def test_lookbacks_one_per_member(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    args = ("train", "s.csv", *FAST, "--horizon", "6", "--ensemble", "2", "--lookbacks", "24,48")
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    assert "window: lookbacks 24, 48 (one per model, in segments of 24), horizon 6" in result.stderr
+    assert "training gru (1 x 8) on cpu, model 2 of 2, lookback 48: " in result.stderr
+    described = json.loads(run("info", "--json").stdout)
+    assert described["window"]["lookbacks"] == [24, 48]
+    assert run("predict").exit_code == 0
+    bad = run("train", "s.csv", *FAST, "--lookbacks", "24,x")
+    assert bad.exit_code == 1
+    assert bad.stderr == (
+        "error: --lookbacks must be whole numbers separated by commas, e.g. 144,240,336; "
+        "got '24,x'\n"
+    )

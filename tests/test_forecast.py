@@ -89,3 +89,20 @@ def test_history_shorter_than_lookback(network):
         "1 series has fewer values than the model's lookback of 24: 's1' (20); give at least "
         "24 values per series, or pass --skip-short to leave them out"
     )
+
+
+def test_members_with_different_lookbacks_each_read_their_own_window():
+    torch.manual_seed(0)
+    short, long = (
+        models.RecurrentForecaster(ModelConfig(hidden_size=8, segment=4), n, 6).eval()
+        for n in (12, 24)
+    )
+    ensemble = models.Ensemble([short, long])
+    assert ensemble.lookback == 24
+    values = np.random.default_rng(1).normal(50, 5, 100).astype(np.float32)
+    offsets, starts = np.array([0, 100]), np.array([0, 30, 76])
+    got = forecast.forecast_at(ensemble, values, offsets, starts)
+    alone_long = forecast.forecast_at(long, values, offsets, starts)
+    alone_short = forecast.forecast_at(short, values, offsets, starts + 12)  # same window end
+    np.testing.assert_allclose(got, (alone_long + alone_short) / 2, rtol=1e-5)
+    assert not np.allclose(alone_short, forecast.forecast_at(short, values, offsets, starts))

@@ -42,3 +42,43 @@ def test_parameter_count_matches_torch_formula():
     lstm = 4 * (8 * 2 + 8 * 8 + 8 + 8)
     head = 8 * 3 + 3
     assert models.count_parameters(net) == lstm + head
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize(("horizon", "layers"), [(8, 1), (10, 2), (3, 1)])
+def test_parallel_decoder_shape(cell, horizon, layers):
+    config = ModelConfig(cell=cell, hidden_size=8, num_layers=layers, segment=4, decoder="parallel")
+    net = models.RecurrentForecaster(config, 12, horizon)
+    assert net.head.position.shape == (-(-horizon // 4), 4)
+    assert net(torch.randn(3, 12, 1)).shape == (3, horizon)
+
+
+def test_parallel_decoder_segments_come_from_their_positions():
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, segment=4, decoder="parallel", dropout=0.0)
+    net = models.RecurrentForecaster(config, 12, 8).eval()
+    x = torch.randn(2, 12, 1)
+    before = net(x)
+    assert not torch.allclose(before[:, :4], before[:, 4:])  # two positions, two segments
+    with torch.no_grad():
+        net.head.position[1] += 1.0  # only the second segment reads position 1
+    after = net(x)
+    assert torch.equal(before[:, :4], after[:, :4])
+    assert not torch.allclose(before[:, 4:], after[:, 4:])
+
+
+def test_parallel_decoder_continues_the_encoder_state():
+    config = ModelConfig(hidden_size=8, segment=4, decoder="parallel", dropout=0.0)
+    net = models.RecurrentForecaster(config, 12, 4).eval()
+    x = torch.randn(2, 12, 1)
+    _, h = net.encoder(x.reshape(2, 3, 4))
+    y, _ = net.encoder(net.head.position[:1].expand(2, 1, 4), h)  # one more step, by hand
+    torch.testing.assert_close(net(x), net.head.proj(y[:, 0]))
+
+
+def test_direct_head_keeps_the_old_weight_names():
+    net = models.RecurrentForecaster(ModelConfig(hidden_size=8, segment=4), 12, 3)
+    assert {k for k in net.state_dict() if not k.startswith("encoder.")} == {
+        "head.weight",
+        "head.bias",
+    }
