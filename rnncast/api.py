@@ -116,13 +116,15 @@ def fit(
     should_stop: Callable[[], bool] | None = None,
     checkpoint_path: str | Path | None = None,
     resume: checkpoint.Checkpoint | None = None,
+    on_saved: Callable[[str], None] | None = None,
 ) -> tuple[Artifact, list[train.TrainResult]]:
     """Train `config.ensemble` networks (seeds seed, seed + 1, ...) on every series; return
     the model file's contents and each network's training result.
 
     `should_stop` is asked after every batch (`train.TrainingStopped` when it says yes);
     with `checkpoint_path` the whole training state is saved there after every epoch, and
-    `resume` (a loaded checkpoint of the same settings and data) continues from it."""
+    `resume` (a loaded checkpoint of the same settings and data) continues from it;
+    `on_saved` hears where training stands after each save (`Checkpoint.describe`)."""
     fingerprint = series.fingerprint()
     if resume is not None:
         resume.check_matches(window, model, config, fingerprint)
@@ -132,6 +134,8 @@ def fit(
         state.current = current
         if checkpoint_path is not None:
             checkpoint.save(state, checkpoint_path)
+            if on_saved is not None:
+                on_saved(state.describe())
 
     results = [
         train.TrainResult.from_plain(
@@ -186,7 +190,9 @@ def fit(
     return artifact, results
 
 
-def leave_out_short(series: SeriesSet, need: int, what: str) -> tuple[SeriesSet, str | None]:
+def leave_out_short(
+    series: SeriesSet, need: int, what: str, fix: str = "pass a smaller --lookback"
+) -> tuple[SeriesSet, str | None]:
     """`--skip-short`: the series with at least `need` values (`what` says why that many,
     e.g. 'lookback 48 + horizon 12 = 60 values'), and a warning naming those left out (None
     when none were)."""
@@ -230,9 +236,10 @@ def _as_plain_times(times: pd.Index) -> list[Any]:
     return [int(t) for t in times]
 
 
-def load_data_for(artifact: Artifact, path: str | None) -> SeriesSet:
+def load_data_for(artifact: Artifact, path: str | None, fill: str | None = None) -> SeriesSet:
     """Read `path`, or the model's own training data when `path` is None, the way the model
-    was trained, and check that its times advance as the model's did."""
+    was trained (but with `fill`, when given), and check that it is laid out as the training
+    data was and that its times advance as the model's did."""
     if path is None:
         recorded = artifact.data_abspath or artifact.data_path
         if not recorded:
@@ -243,7 +250,10 @@ def load_data_for(artifact: Artifact, path: str | None) -> SeriesSet:
                 "exists: pass DATA"
             )
         path = recorded
-    series = data.load(path, artifact.read_options)
+    options = artifact.read_options
+    if fill is not None:
+        options = dataclasses.replace(options, fill=fill)
+    series = data.load(path, options)
     ours, theirs = artifact.schema, series.schema
     if theirs.layout != ours.layout:
         raise DataError(

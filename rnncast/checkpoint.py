@@ -23,8 +23,9 @@ from rnncast.errors import ArtifactError, ConfigError
 
 FORMAT = "rnncast-checkpoint"
 FORMAT_VERSION = 1
-# Settings a resumed run may change: where it runs, and how long it may go on (to extend a
-# run, or cut it short); none of them changes what the steps compute.
+# Settings a resumed run may change: where it runs, and, while no ensemble member has
+# finished, how long training may go on (to extend a run or cut it short); none of them
+# changes what the steps compute.
 MAY_DIFFER = {"device", "max_epochs", "max_steps"}
 
 
@@ -67,7 +68,17 @@ class Checkpoint:
         for section, values in given.items():
             saved = self.config.get(section, {})
             for name, value in values.items():
-                if name in MAY_DIFFER or saved.get(name) == value:
+                if saved.get(name) == value or name == "device":
+                    continue
+                if name in MAY_DIFFER and self.finished:
+                    option = "--" + name.replace("_", "-")
+                    raise ConfigError(
+                        f"--resume '{path}' holds {len(self.finished)} finished model(s) "
+                        f"trained with {option} {_show(saved.get(name))}: resume with "
+                        f"{option} {_show(saved.get(name))} so that every model trains alike, "
+                        "or start afresh without --resume"
+                    )
+                if name in MAY_DIFFER:
                     continue
                 option = "--" + name.replace("_", "-")
                 raise ConfigError(

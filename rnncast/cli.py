@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -137,6 +136,16 @@ PlotSeries = Annotated[
 ]
 
 
+PredictFill = Annotated[
+    str | None,
+    typer.Option(
+        "--fill",
+        help="Missing values and gaps: none, ffill, interpolate or zero (default: as the model "
+        "was trained).",
+    ),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"rnncast {__version__}")
@@ -155,30 +164,54 @@ def _main(
     pass
 
 
+class _Run:
+    """One command run: its signal handling, and the outputs written so far."""
+
+    def __init__(self, signals: Signals):
+        self.signals = signals
+        self.written: list[str] = []
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """The final writes: a signal waits until they are all done."""
+        with self.signals.deferred():
+            yield
+
+    def wrote(self, path: Path) -> None:
+        self.written.append(str(path))
+
+
 @contextlib.contextmanager
 def _running(
     reporter: Reporter, interrupted: Callable[[], str] = lambda: "nothing was written"
-) -> Iterator[Signals]:
+) -> Iterator[_Run]:
     """Run a command's body: a problem the user can fix is one line and exit 1; SIGINT or
     SIGTERM stops it with exit 130 or 143 (`interrupted()` says what was kept)."""
     with Signals() as signals:
+        run = _Run(signals)
         try:
-            yield signals
+            yield run
         except RnncastError as e:
             reporter.error(str(e), 1)
             raise typer.Exit(code=1) from None
         except Interrupted as e:
-            reporter.error(f"interrupted by {e.name}: {interrupted()}", e.exit_code)
+            signals.stopping()
+            kept = (
+                f"stopped after writing {', '.join(run.written)}" if run.written
+                else interrupted()
+            )  # fmt: skip
+            reporter.error(f"interrupted by {e.name}: {kept}", e.exit_code)
             raise typer.Exit(code=e.exit_code) from None
 
 
 @contextlib.contextmanager
-def _writing(paths: list[Path], wait: float) -> Iterator[None]:
-    """Hold the locks of the outputs, and clear what a killed earlier run left of them."""
+def _writing(paths: list[Path], wait: float, reads: list[Path] = ()) -> Iterator[None]:
+    """Hold the locks of the outputs (and shared ones of the files read, so that a run
+    writing them finishes first), and clear what a killed earlier run left of them."""
     from rnncast.locks import locked
     from rnncast.outputs import remove_stale_temporaries
 
-    with locked(paths, wait):
+    with locked(paths, wait, reads):
         for p in paths:
             remove_stale_temporaries(p)
         yield
@@ -395,19 +428,22 @@ def train(
     report = Reporter("train", quiet, log_format.value)
     report.start(data=str(data), out=str(out))
     keep = checkpoint or resume
-    began = time.time()
-    with _running(
-        report, lambda: _interrupted_training(keep, resume is not None, began)
-    ) as signals:
+    saved: list[str] = []  # where the checkpoint of this run stands, once it has one
+    with _running(report, lambda: _interrupted_training(keep, saved)) as run:
         from rnncast import api, artifact
         from rnncast import checkpoint as checkpoints
         from rnncast import data as data_mod
         from rnncast.outputs import check_writable
+
+        if not print_config:
+            check_writable(out, "--out", inputs=(("the input data file", data),))
+            if keep is not None:
+                check_writable(
+                    keep, "--checkpoint" if checkpoint else "--resume",
+                    inputs=(("the input data file", data), ("--out", out)),
+                )  # fmt: skip
         from rnncast.train import resolve_device
 
-        check_writable(out, "--out", inputs=(data,))
-        if keep is not None:
-            check_writable(keep, "--checkpoint", inputs=(data, out))
         resolve_device(device)
         member_lookbacks = _lookbacks(lookbacks)
         options = ReadOptions(
@@ -442,8 +478,11 @@ def train(
             device=device,
             ensemble=ensemble,
         )
-        with _writing([out] + ([keep] if keep else []), wait):
+        writes = [] if print_config else [out] + ([keep] if keep else [])
+        with _writing(writes, wait):
             resumed = checkpoints.load(resume) if resume is not None else None
+            if resumed is not None:
+                saved.append(resumed.describe())
             series = data_mod.load(data, options)
             _read(report, series)
             if holdout:
@@ -482,12 +521,15 @@ def train(
             )
             if resumed is not None:
                 report.info(f"resuming from {resume}: {resumed.describe()}")
-            with report.training(model_config) as progress, signals.deferred():
+            with report.training(model_config) as progress, run.signals.deferred():
                 model, results = api.fit(
                     series, window, model_config, train_config, options, str(data), progress,
-                    should_stop=signals.requested, checkpoint_path=keep, resume=resumed,
+                    should_stop=run.signals.requested, checkpoint_path=keep, resume=resumed,
+                    on_saved=saved.append,
                 )  # fmt: skip
-            artifact.save(model, out)
+            with run.writing():
+                artifact.save(model, out)
+                run.wrote(out)
     for k, result in enumerate(results, 1):
         label = f"model {k} of {len(results)}: " if len(results) > 1 else ""
         best = (
@@ -546,23 +588,16 @@ def _config_text(ctx: typer.Context, resolved: dict[str, Any]) -> str:
     return configfile.to_toml(ctx.command.name or "train", plain)
 
 
-def _interrupted_training(kept: Path | None, resumed: bool, began: float) -> str:
+def _interrupted_training(kept: Path | None, saved: list[str]) -> str:
     """What an interrupted training run leaves: no model; maybe a checkpoint to resume."""
-    from rnncast import checkpoint
-    from rnncast.errors import ArtifactError
-
     if kept is None:
         return (
             "no model written; pass --checkpoint PATH to keep the progress of a run that "
             "may be stopped"
         )
-    try:
-        if not resumed and kept.stat().st_mtime < began:
-            raise FileNotFoundError  # an older file this run has not written yet
-        where = checkpoint.load(kept).describe()
-    except (OSError, ArtifactError):
+    if not saved:
         return f"no model written, and no epoch was complete to keep in '{kept}'"
-    return f"no model written; '{kept}' holds {where}: continue with --resume {kept}"
+    return f"no model written; '{kept}' holds {saved[-1]}: continue with --resume {kept}"
 
 
 # ---- predict ----------------------------------------------------------------------------
@@ -585,6 +620,7 @@ def predict(
             min=1, help="Steps to forecast, at most the trained horizon (default: trained)."
         ),
     ] = None,
+    fill: PredictFill = None,
     skip_short: Annotated[
         bool | None,
         typer.Option(
@@ -605,29 +641,33 @@ def predict(
     report = Reporter("predict", quiet, log_format.value)
     report.start(data=None if data is None else str(data), model=str(model), out=str(out))
     to_stdout = str(out) == "-"
-    with _running(report):
+    with _running(report) as run:
         from rnncast import api
         from rnncast.artifact import load as load_model
         from rnncast.outputs import FRAME_SUFFIXES, check_writable, write_frame
         from rnncast.train import resolve_device
 
         resolve_device(device)
-        bundle = load_model(model)
-        source = str(data) if data is not None else bundle.data_abspath
-        inputs = tuple(p for p in (model, source) if p)
+        inputs = _inputs(model, data)
         if not to_stdout:
             check_writable(out, "--out", FRAME_SUFFIXES, inputs=inputs)
-        _check_plot(plot, plot_series, inputs + (() if to_stdout else (out,)))
-        api.check_horizon(bundle, horizon)
+        _check_plot(plot, plot_series, inputs + (() if to_stdout else (("--out", out),)))
         outputs = ([] if to_stdout else [out]) + ([plot] if plot else [])
-        with _writing(outputs, wait):
-            series = api.load_data_for(bundle, None if data is None else str(data))
+        with _writing(outputs, wait, reads=[model]):  # a training run writing it goes first
+            bundle = load_model(model)
+            _check_recorded_data(
+                bundle, data, {"--out": None if to_stdout else out, "--plot": plot}
+            )
+            api.check_horizon(bundle, horizon)
+            series = api.load_data_for(bundle, None if data is None else str(data), fill)
             _read(report, series)
             if bundle.read_options.skip_short if skip_short is None else skip_short:
-                lookback = bundle.window.lookback
+                lookback = max(bundle.window.lookbacks or (bundle.window.lookback,))
                 series, note = api.leave_out_short(
-                    series, lookback, f"the model's lookback of {lookback} values"
-                )
+                    series, lookback, f"the model's lookback of {lookback} values",
+                    f"give at least {lookback} values per series, or retrain with a smaller "
+                    "--lookback",
+                )  # fmt: skip
                 _warn(report, note)
             frame = api.predict(bundle, series, horizon, device)
             image = None
@@ -638,12 +678,15 @@ def predict(
                 image = plots.forecast_figure(
                     series, frame, picks, plot.suffix[1:].lower(), f"rnncast forecast ({model})"
                 )
-            if to_stdout:
-                sys.stdout.write(frame.to_csv(index=False))
-            else:
-                write_frame(frame, out)
-            if image is not None:
-                plots.write(image, plot)
+            with run.writing():
+                if to_stdout:
+                    sys.stdout.write(frame.to_csv(index=False))
+                else:
+                    write_frame(frame, out)
+                    run.wrote(out)
+                if image is not None:
+                    plots.write(image, plot)
+                    run.wrote(plot)
     h = len(frame) // max(len(series), 1)
     report.done(
         f"forecast {h} steps for {len(series):,} series" + ("" if to_stdout else f": wrote {out}"),
@@ -667,6 +710,7 @@ def evaluate(
     windows: Annotated[
         int, typer.Option(min=1, help="Backtest windows per series: the last N horizons.")
     ] = 1,
+    fill: PredictFill = None,
     plot: Plot = None,
     plot_series: PlotSeries = None,
     device: Device = "auto",
@@ -678,18 +722,20 @@ def evaluate(
     """Backtest the model over the last N horizons of each series, against naive baselines."""
     report = Reporter("evaluate", quiet, log_format.value)
     report.start(data=None if data is None else str(data), model=str(model), out=str(out))
-    with _running(report):
+    with _running(report) as run:
         from rnncast import api
         from rnncast.artifact import load as load_model
         from rnncast.outputs import check_writable, write_json
         from rnncast.train import resolve_device
 
-        check_writable(out, "--out", (".json",), inputs=(model,))
-        _check_plot(plot, plot_series, (model, out) + ((data,) if data else ()))
+        inputs = _inputs(model, data)
+        check_writable(out, "--out", (".json",), inputs=inputs)
+        _check_plot(plot, plot_series, (*inputs, ("--out", out)))
         resolve_device(device)
-        bundle = load_model(model)
-        with _writing([out] + ([plot] if plot else []), wait):
-            series = api.load_data_for(bundle, None if data is None else str(data))
+        with _writing([out] + ([plot] if plot else []), wait, reads=[model]):
+            bundle = load_model(model)
+            _check_recorded_data(bundle, data, {"--out": out, "--plot": plot})
+            series = api.load_data_for(bundle, None if data is None else str(data), fill)
             _read(report, series)
             result = api.run_backtest(bundle, series, windows, device)
             metrics = result.report
@@ -703,9 +749,12 @@ def evaluate(
                 image = plots.backtest_figure(
                     series, result, picks, plot.suffix[1:].lower(), f"rnncast backtest ({model})"
                 )
-            write_json(metrics, out)
-            if image is not None:
-                plots.write(image, plot)
+            with run.writing():
+                write_json(metrics, out)
+                run.wrote(out)
+                if image is not None:
+                    plots.write(image, plot)
+                    run.wrote(plot)
     if not quiet and not report.json:
         out_console().print(_metrics_table(metrics))
     seen, total = metrics["windows_in_training"], metrics["windows_scored"]
@@ -728,6 +777,21 @@ def evaluate(
     report.done(f"wrote {out}", out=str(out), overall=metrics["overall"], skill=metrics["skill"])
 
 
+def _inputs(model: Path, data: Path | None) -> tuple[tuple[str, Path], ...]:
+    """The files predict and evaluate read, which no output may overwrite."""
+    return (("the model file", model),) + ((("the input data file", data),) if data else ())
+
+
+def _check_recorded_data(bundle: Artifact, data: Path | None, outputs: dict) -> None:
+    """Without DATA the model's recorded training data is read: no output may be it."""
+    from rnncast.outputs import check_writable
+
+    recorded = bundle.data_abspath if data is None else ""
+    for option, path in outputs.items():
+        if recorded and path is not None:
+            check_writable(path, option, inputs=(("the input data file", recorded),))
+
+
 def _check_plot(plot: Path | None, plot_series: str | None, others: tuple) -> None:
     """--plot and --plot-series, checked before any work."""
     from rnncast.outputs import check_writable
@@ -737,7 +801,7 @@ def _check_plot(plot: Path | None, plot_series: str | None, others: tuple) -> No
         if plot_series:
             raise ConfigError("--plot-series picks series for --plot: give --plot PATH too")
         return
-    check_writable(plot, "--plot", PLOT_SUFFIXES, inputs=tuple(p for p in others if p))
+    check_writable(plot, "--plot", PLOT_SUFFIXES, inputs=others)
     require_matplotlib()
 
 
@@ -852,4 +916,7 @@ def _describe_model(a: Artifact) -> dict[str, Any]:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Interrupted as e:  # a signal outside any command's own handling: still no traceback
+        sys.exit(e.exit_code)

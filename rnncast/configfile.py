@@ -61,6 +61,12 @@ def defaults_for(path: str | Path, command: str, names: list[str]) -> dict[str, 
             f"config file '{path}' sets '{unknown[0]}' outside a table: put it under "
             "[train], [predict] or [evaluate]"
         )  # fmt: skip
+    for name in COMMANDS:
+        if name in document and not isinstance(document[name], dict):
+            raise ConfigError(
+                f"config file '{path}' sets '{name}' to a value: make it a table, [{name}], "
+                "with the options under it"
+            )
     table = document.get(command, {})
     allowed = [n for n in names if n not in NOT_IN_FILES]
     out = {}

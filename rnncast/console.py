@@ -98,6 +98,8 @@ class TrainProgress:
         self.quiet = reporter.quiet
         self.live = not self.quiet and not reporter.json and self.console.is_terminal
         self.progress: Any = None
+        self.epochs: Any = None  # the progress bars' task ids, once training starts
+        self.batches: Any = None
         self.last_plain = time.monotonic()
 
     def __enter__(self) -> TrainProgress:
@@ -153,12 +155,14 @@ class TrainProgress:
             f"validation, {event.parameters:,} parameters",
             markup=False,
         )
-        if self.progress is not None and event.member > 1:
-            self.progress.reset(self.epochs, info="")
-            self.progress.reset(self.batches, info="")
-        elif self.progress is not None:
+        if self.progress is None:
+            return
+        if self.epochs is None:  # the first network this run trains (not always member 1)
             self.epochs = self.progress.add_task("epochs ", total=event.max_epochs, info="")
             self.batches = self.progress.add_task("batches", total=event.batches_per_epoch, info="")
+        else:
+            self.progress.reset(self.epochs, info="")
+            self.progress.reset(self.batches, total=event.batches_per_epoch, info="")
 
     def _batch(self, event: Any) -> None:
         if self.progress is not None:

@@ -739,6 +739,8 @@ def _fill(values, codes, pos, span, times, first, axis, uniques, loc, method):
         raise DataError(
             f"series '{uniques[empty[0]]}' in '{loc.name}' has no values: drop it or give it some"
         )
+    kept = pos >= dropped[codes]  # values not left out at the start of their series
+    missing, infinite = missing & kept, infinite & kept
     parts = [
         f"{count} {what} value{'s' if count > 1 else ''}"
         for count, what in ((int(missing.sum()), "missing"), (int(infinite.sum()), "infinite"))

@@ -20,3 +20,11 @@ class ConfigError(RnncastError):
 
 class ArtifactError(RnncastError):
     """A model file is missing, unreadable, corrupt or from an incompatible version."""
+
+
+class OutputError(RnncastError):
+    """An output cannot be written: the disk is full, another run holds it, ..."""
+
+
+class LockError(OutputError):
+    """Another run holds the lock of a file this run would write (or read)."""

@@ -35,6 +35,7 @@ class Signals:
     def __init__(self) -> None:
         self.received: int | None = None
         self._deferring = False
+        self._stopping = False
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> Signals:
@@ -49,10 +50,16 @@ class Signals:
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._stopping:
+            return  # already stopping: the run is saying why; let it finish that
         if self._deferring and self.received is None:
             self.received = signum
             return
         raise Interrupted(signum)
+
+    def stopping(self) -> None:
+        """From now on signals are ignored: the run is reporting an interruption."""
+        self._stopping = True
 
     def requested(self) -> bool:
         """Whether a signal is waiting to be acted on (for `should_stop` callbacks)."""

@@ -1,12 +1,17 @@
-"""Lock files, so that two runs writing the same model or output cannot interleave.
+"""Lock files, so that two runs writing the same model or output cannot interleave, and a
+run reading a model waits for a run writing it.
 
-Each output `DIR/NAME` gets a lock file `DIR/.NAME.lock` held with `fcntl.flock` for as long
-as the run may write it. A second run that wants the same output fails at once with a
-message naming the holder, or waits up to `wait` seconds for it. The kernel drops the lock
-when its holder exits, however it exits (SIGKILL included), so a lock is never left stale.
-The holder deletes the lock file when it is done; a run that got the lock checks that the
-file it locked is still the one at that path (not one deleted meanwhile), else it starts
-over, so deleting cannot let two runs in at once.
+Each file `DIR/NAME` gets a lock file `DIR/.NAME.lock` locked with `fcntl.flock`: exclusively
+by a run that will write NAME (for the whole run), shared by runs that read it (`predict`
+and `evaluate` reading the model). A run that cannot get its lock fails at once with a
+message naming the holder, or waits up to `wait` seconds. The kernel drops a lock when its
+holder exits, however it exits (SIGKILL included), so a lock is never left stale.
+
+The last holder deletes the lock file (a writer always; a reader when it can upgrade to an
+exclusive lock, i.e. no one else holds it). A run that got a lock checks that the file it
+locked is still the one at that path (not one deleted meanwhile), else it starts over, so
+deleting cannot let two runs in at once. A writer writes its pid into the file for others'
+messages; a reader empties it (any pid there is stale while a reader holds the lock).
 """
 
 from __future__ import annotations
@@ -18,13 +23,9 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from rnncast.errors import RnncastError
+from rnncast.errors import LockError
 
 POLL_S = 0.1
-
-
-class LockError(RnncastError):
-    """Another run holds the lock of an output this run would write."""
 
 
 def lock_path(path: str | Path) -> Path:
@@ -33,39 +34,59 @@ def lock_path(path: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def locked(paths: Sequence[str | Path], wait: float = 0.0) -> Iterator[None]:
-    """Hold the locks of every path in `paths` (in a fixed order, so two runs that want
-    the same outputs cannot deadlock); wait up to `wait` seconds for each."""
+def locked(
+    paths: Sequence[str | Path], wait: float = 0.0, reads: Sequence[str | Path] = ()
+) -> Iterator[None]:
+    """Hold exclusive locks on `paths` (to write them) and shared locks on `reads`, in a
+    fixed order so that runs wanting the same files cannot deadlock; wait up to `wait`
+    seconds in all. A file in both is locked exclusively."""
     if wait < 0:
         raise LockError(f"--wait must be 0 or more seconds, got {wait:g}")
+    wanted = {Path(p).resolve(): False for p in reads} | {Path(p).resolve(): True for p in paths}
     with contextlib.ExitStack() as stack:
         deadline = time.monotonic() + wait
-        for p in sorted({Path(p).resolve() for p in paths}):
-            stack.enter_context(_lock_one(p, deadline, wait))
+        for p in sorted(wanted):
+            stack.enter_context(_lock_one(p, deadline, wait, exclusive=wanted[p]))
         yield
 
 
 @contextlib.contextmanager
-def _lock_one(path: Path, deadline: float, wait: float) -> Iterator[None]:
+def _lock_one(path: Path, deadline: float, wait: float, exclusive: bool) -> Iterator[None]:
     name = lock_path(path)
-    fd = _acquire(path, name, deadline, wait)
+    try:
+        fd = _acquire(path, name, deadline, wait, exclusive)
+    except OSError:
+        if exclusive:
+            raise
+        fd = None  # a reader, in a folder it cannot write: no writer can be there either
+    if fd is None:
+        yield
+        return
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        if exclusive:
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
-        name.unlink(missing_ok=True)  # still holding the lock: see the module docstring
-        os.close(fd)  # releases the lock
+        try:
+            if not exclusive:  # delete it only if no one else holds it
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            name.unlink(missing_ok=True)  # still holding it: see the module docstring
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)  # releases the lock
 
 
-def _acquire(path: Path, name: Path, deadline: float, wait: float) -> int:
+def _acquire(path: Path, name: Path, deadline: float, wait: float, exclusive: bool) -> int:
     """An open descriptor of the lock file at `name`, locked."""
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     while True:
         fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             while True:
                 try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
@@ -93,9 +114,10 @@ def _busy(path: Path, fd: int, wait: float) -> LockError:
         holder = os.pread(fd, 32, 0).decode().strip()
     except (OSError, UnicodeDecodeError):
         holder = ""
-    who = f"another rnncast run (pid {holder})" if holder.isdigit() else "another rnncast run"
+    if holder.isdigit():
+        who = f"being written by another rnncast run (pid {holder})"
+    else:
+        who = "being read by another rnncast run"
+    fix = "pass a longer --wait" if wait else "pass --wait SECONDS to wait for it"
     waited = f" (waited {wait:g} s)" if wait else ""
-    return LockError(
-        f"'{path}' is being written by {who}{waited}: let it finish, or pass --wait SECONDS "
-        "to wait for it"
-    )
+    return LockError(f"'{path}' is {who}{waited}: let it finish, or {fix}")

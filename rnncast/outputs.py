@@ -13,8 +13,10 @@ after an hour of training.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from rnncast.errors import ConfigError
+from rnncast.errors import ConfigError, OutputError
 
 FRAME_SUFFIXES = (".csv", ".parquet")
 TEMP_SUFFIX = ".tmp"
@@ -32,18 +34,19 @@ def check_writable(
     path: str | Path,
     option: str,
     suffixes: tuple[str, ...] | None = None,
-    inputs: tuple[str | Path, ...] = (),
+    inputs: tuple[tuple[str, str | Path], ...] = (),
 ) -> Path:
-    """Fail early, with the fix, if `path` cannot be written (or is one of the `inputs`).
+    """Fail early, with the fix, if `path` cannot be written, or is one of the files in
+    `inputs`: (what it is, path) pairs such as ("the model file", "model.rnncast").
 
     Whether the folder takes new files is tried, not guessed from permission bits: root
     passes those everywhere, yet cannot write on a read-only mount."""
     p = Path(path)
-    for source in inputs:
+    for what, source in inputs:
         if p.resolve() == Path(source).resolve():
             raise ConfigError(
-                f"{option} '{path}' is the input data file '{source}': writing it would destroy "
-                "the data; choose another path"
+                f"{option} '{path}' is {what} '{source}': writing it would destroy it; "
+                "choose another path"
             )
     if suffixes is not None and p.suffix.lower() not in suffixes:
         raise ConfigError(
@@ -72,7 +75,21 @@ def _folder(p: Path) -> Path:
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Call `write(file)` on a temporary file beside `path`, then move it into place."""
+    """Call `write(file)` on a temporary file beside `path`, then move it into place. The
+    file system saying no (disk full, quota, file too large, I/O error) is an `OutputError`;
+    the old file, if any, stays as it was."""
+    try:
+        _atomic_write(path, write)
+    except OSError as e:
+        fix = (
+            "free some space or choose another path"
+            if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+            else "check the disk, or choose another path"
+        )
+        raise OutputError(f"cannot write '{path}' ({e.strerror or e}): {fix}") from None
+
+
+def _atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     p = Path(path)
     folder = _folder(p)
     fd, tmp = _open_unnamed(folder)
@@ -141,9 +158,14 @@ def _sync_folder(folder: Path) -> None:
 
 def remove_stale_temporaries(path: str | Path) -> list[Path]:
     """Delete the temporary files a killed write of `path` left beside it; returns them.
-    Only safe while holding `path`'s lock (no other run is writing it)."""
+    Only safe while holding `path`'s lock (no other run is writing it). Only the two names
+    `atomic_write` gives are matched: mkstemp's `.NAME.XXXXXXXX.tmp` and `.NAME.PID.HEX.tmp`."""
     p = Path(path)
-    stale = [f for f in _folder(p).glob(f".{p.name}.*{TEMP_SUFFIX}") if f.is_file()]
+    ours = re.compile(
+        rf"\.{re.escape(p.name)}\.(?:[a-z0-9_]{{8}}|\d+\.[0-9a-f]{{8}}){re.escape(TEMP_SUFFIX)}"
+    )
+    folder = _folder(p)
+    stale = [folder / n for n in os.listdir(folder) if ours.fullmatch(n)]
     for f in stale:
         f.unlink(missing_ok=True)
     return stale

@@ -10,6 +10,7 @@ in the format its extension names (.png, .svg or .pdf).
 from __future__ import annotations
 
 import difflib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,8 @@ def forecast_figure(
         rows = forecast[forecast[schema.id_col].astype(str) == str(series.ids[i])]
         horizon = len(rows)
         history = _history(series, i, series.lengths[i], CONTEXT_HORIZONS * horizon)
-        lines = [("forecast", rows[schema.time_col], rows[FORECAST_COL].to_numpy(), "C0", "-")]
+        times = _naive(pd.Index(rows[schema.time_col]))
+        lines = [("forecast", times, rows[FORECAST_COL].to_numpy(), "C0", "-")]
         panels.append((str(series.ids[i]), history, lines))
     return _render(panels, fmt, title)
 
@@ -126,7 +128,11 @@ def _history(series: SeriesSet, i: int, end: int, context: int) -> tuple[Any, np
 
 
 def _times(series: SeriesSet, i: int, positions: np.ndarray) -> Any:
-    times = series.axis.at(series.starts[[i] * len(positions)], positions)
+    return _naive(series.axis.at(series.starts[[i] * len(positions)], positions))
+
+
+def _naive(times: Any) -> Any:
+    """Zoned times as the wall-clock times of their zone (matplotlib would draw them in UTC)."""
     return times.tz_localize(None) if getattr(times, "tz", None) is not None else times
 
 
@@ -139,6 +145,12 @@ def write(data: bytes, path: str | Path) -> None:
 
 
 def _render(panels: list, fmt: str, title: str) -> bytes:
+    with warnings.catch_warnings():  # matplotlib's advice on layout and units is not for users
+        warnings.simplefilter("ignore")
+        return _draw(panels, fmt, title)
+
+
+def _draw(panels: list, fmt: str, title: str) -> bytes:
     import io
 
     from matplotlib.figure import Figure

@@ -126,7 +126,16 @@ def test_resume_refuses_other_settings_and_data(tmp_path, series):
         f"--resume '{path}' was saved while training on other data (the data's fingerprint "
         "differs): resume with the same data, or start afresh without --resume"
     )
-    # where it runs and how long it goes on may change
+    finished = tmp_path / "finished.pt"
+    api.fit(series, WINDOW, MODEL, dataclasses.replace(CONFIG, max_epochs=1),
+            checkpoint_path=finished)  # fmt: skip
+    with pytest.raises(ConfigError) as e:
+        api.fit(series, WINDOW, MODEL, CONFIG, resume=checkpoint.load(finished))
+    assert str(e.value) == (
+        f"--resume '{finished}' holds 2 finished model(s) trained with --max-epochs 1: resume "
+        "with --max-epochs 1 so that every model trains alike, or start afresh without --resume"
+    )
+    # where it runs and, while no model has finished, how long it goes on may change
     _, results = api.fit(
         series, WINDOW, MODEL, dataclasses.replace(CONFIG, device="auto", max_epochs=3),
         resume=saved,

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -231,15 +232,36 @@ def test_outputs_never_overwrite_the_inputs(here):
     make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
     before = (here / "s.csv").read_bytes()
     assert _error(run("train", "s.csv", "-o", "s.csv")) == (
-        "error: --out 's.csv' is the input data file 's.csv': writing it would destroy the data; "
+        "error: --out 's.csv' is the input data file 's.csv': writing it would destroy it; "
         "choose another path"
     )
+    assert _error(run("train", "s.csv", "--resume", "s.csv")) == (
+        "error: --resume 's.csv' is the input data file 's.csv': writing it would destroy it; "
+        "choose another path"
+    )
+    assert _error(run("train", "s.csv", "--checkpoint", "model.rnncast")) == (
+        "error: --checkpoint 'model.rnncast' is --out 'model.rnncast': writing it would destroy "
+        "it; choose another path"
+    )
     assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
+    model = (here / "model.rnncast").read_bytes()
     message = _error(run("predict", "-o", "s.csv"))
     assert message.startswith("error: --out 's.csv' is the input data file '") and message.endswith(
-        "s.csv': writing it would destroy the data; choose another path"
+        "s.csv': writing it would destroy it; choose another path"
+    )
+    assert _error(run("predict", "-o", "model.rnncast.csv", "--plot", "model.rnncast")) == (
+        "error: --plot 'model.rnncast' is the model file 'model.rnncast': writing it would "
+        "destroy it; choose another path"
+    )
+    assert _error(run("evaluate", "-o", "f.json", "--plot", "f.json")) == (
+        "error: --plot 'f.json' is --out 'f.json': writing it would destroy it; choose another path"
+    )
+    assert _error(run("predict", "-o", "f.csv", "--plot", "p.png", "--model", "p.png")) == (
+        "error: --plot 'p.png' is the model file 'p.png': writing it would destroy it; choose "
+        "another path"
     )
     assert (here / "s.csv").read_bytes() == before
+    assert (here / "model.rnncast").read_bytes() == model
 
 
 def test_info_prints_names_verbatim(here):
@@ -338,17 +360,20 @@ def test_a_second_run_writing_the_same_file_fails_or_waits(here):
         holder.kill()
         holder.wait()
         holder.stdout.close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(here / "forecast.csv"), "1"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline() == "locked\n"
-        result = run("predict", "--wait", "30")
-        assert result.exit_code == 0, result.stderr
-    finally:
-        holder.wait()
-        holder.stdout.close()
+    for held in ("forecast.csv", "model.rnncast"):  # predict's output, and a training run's
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, str(here / held), "1.5"],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert holder.stdout.readline() == "locked\n"
+            began = time.monotonic()
+            result = run("predict", "--wait", "30")
+            assert result.exit_code == 0, result.stderr
+            assert time.monotonic() - began > 0.5, held  # it waited for the holder
+        finally:
+            holder.wait()
+            holder.stdout.close()
     assert len(pd.read_csv(here / "forecast.csv")) == 12
 
 
@@ -526,3 +551,50 @@ def test_lookbacks_one_per_member(here):
         "error: --lookbacks must be whole numbers separated by commas, e.g. 144,240,336; "
         "got '24,x'\n"
     )
+
+
+def test_a_signal_while_writing_outputs_waits_for_them_and_says_so(here, monkeypatch):
+    import os
+    import signal
+
+    from rnncast import outputs
+
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
+    replace, sent = os.replace, []
+
+    def replace_then_signal(src, dst):
+        replace(src, dst)
+        if not sent:  # once: as if cron's timeout hit just after the first file was in place
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(outputs.os, "replace", replace_then_signal)
+    result = run("predict", "--plot", "f.png")
+    assert result.exit_code == 143
+    assert result.stderr.splitlines()[-1] == (
+        "error: interrupted by SIGTERM: stopped after writing forecast.csv, f.png"
+    )
+    assert len(pd.read_csv(here / "forecast.csv")) == 12  # complete, both of them
+    assert (here / "f.png").read_bytes().startswith(b"\x89PNG")
+    sent.clear()
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "-o", "m2.rnncast")
+    assert result.exit_code == 143
+    assert result.stderr.splitlines()[-1] == (
+        "error: interrupted by SIGTERM: stopped after writing m2.rnncast"
+    )
+
+
+def test_predict_can_fill_what_tomorrows_data_misses(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
+    gappy = make_long(n_series=2, length=160)
+    gappy.loc[155, "y"] = float("nan")
+    gappy.to_csv(here / "new.csv", index=False)
+    assert _error(run("predict", "new.csv")).endswith(
+        "fill or remove them, or pass --fill ffill, interpolate or zero"
+    )
+    result = run("predict", "new.csv", "--fill", "ffill")
+    assert result.exit_code == 0, result.stderr
+    assert "warning: --fill ffill: filled 1 missing value" in result.stderr
+    assert run("evaluate", "new.csv", "--fill", "zero").exit_code == 0

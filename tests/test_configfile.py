@@ -37,6 +37,8 @@ def test_tables_become_defaults_of_their_command(tmp_path):
         ("cell = 'gru'\n", "sets 'cell' outside a table: put it under [train], [predict] or "
          "[evaluate]"),
         ("[train]\nfill = {a = 1}\n", "sets 'fill' under [train] to a table: give a value"),
+        ('train = "gru"\n', "sets 'train' to a value: make it a table, [train], with the "
+         "options under it"),
         ("[train\n", "is not valid TOML (Expected ']' at the end of a table declaration (at "
          "line 1, column 7)): fix the file"),
     ],

@@ -41,3 +41,25 @@ def test_json_has_no_nan_and_text_marks_warnings(capsys):
     assert record["event"] == "epoch" and record["command"] == "train"
     Reporter("train").warning("--fill ffill: filled 1 missing value")
     assert capsys.readouterr().err == "warning: --fill ffill: filled 1 missing value\n"
+
+
+def test_live_progress_can_start_at_any_member():
+    """A resumed ensemble's first network may be model 2 of 3."""
+    import io
+
+    from rich.console import Console
+
+    from rnncast import train
+    from rnncast.config import ModelConfig
+
+    report = Reporter("train")
+    report.console = Console(file=io.StringIO(), force_terminal=True, width=200, highlight=False)
+    start = dict(device="cpu", train_windows=10, val_windows=1, batches_per_epoch=3,
+                 max_epochs=2, parameters=5, members=3, lookback=24)  # fmt: skip
+    with report.training(ModelConfig()) as progress:
+        assert progress.live
+        progress(train.TrainStart(member=2, **start))
+        progress(train.BatchEnd(1, 1, 3, 0.5))
+        progress(train.EpochEnd(1, 2, 0.5, 0.4, 0.4, 1e-3, True, 0.1))
+        progress(train.TrainStart(member=3, **start))
+    assert "model 2 of 3, lookback 24" in report.console.file.getvalue()

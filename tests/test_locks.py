@@ -91,7 +91,9 @@ def test_wait_gives_up_after_the_time_given(tmp_path):
         with pytest.raises(LockError) as e, locked([target], wait=0.3):
             pass
         assert 0.3 <= time.monotonic() - began < 2
-        assert "(waited 0.3 s): let it finish" in str(e.value)
+        assert str(e.value).endswith(
+            f"(pid {child.pid}) (waited 0.3 s): let it finish, or pass a longer --wait"
+        )
     finally:
         child.kill()
         child.wait()
@@ -139,3 +141,30 @@ def test_same_process_threads_exclude_each_other(tmp_path):
     finally:
         release.set()
         t.join()
+
+
+def test_readers_share_and_wait_for_a_writer(tmp_path):
+    target = tmp_path / "model.rnncast"
+    with locked([], reads=[target]), locked([], reads=[target]):  # readers share
+        with pytest.raises(LockError) as e, locked([target]):
+            pass
+        assert str(e.value) == (
+            f"'{target}' is being read by another rnncast run: let it finish, or pass --wait "
+            "SECONDS to wait for it"
+        )
+    assert list(tmp_path.iterdir()) == []  # the last reader deleted the lock file
+    child = hold(target, 0.5)  # a writer
+    try:
+        began = time.monotonic()
+        with locked([], wait=10, reads=[target]):
+            assert time.monotonic() - began > 0.2  # it waited for the writer
+    finally:
+        child.wait()
+        child.stdout.close()
+
+
+def test_a_reader_in_a_read_only_folder_needs_no_lock(tmp_path):
+    from tests.test_outputs import read_only_folder
+
+    with locked([], reads=[read_only_folder(tmp_path) / "model.rnncast"]):
+        pass

@@ -95,7 +95,7 @@ def test_frames_and_json_round_trip(tmp_path):
     assert not (tmp_path / "bad.json").exists()
 
 
-def test_new_files_get_the_usual_permissions(tmp_path):
+def test_new_files_get_the_usual_permissions(tmp_path, temp_kind):
     atomic_write(tmp_path / "f.txt", lambda f: f.write(b"x"))
     mask = os.umask(0)
     os.umask(mask)
@@ -161,3 +161,36 @@ def test_sigkill_mid_write_leaves_the_old_file(tmp_path, temp_kind):
         assert len(left) == 2 and left[0].startswith(".forecast.csv.")
         assert [p.name for p in outputs.remove_stale_temporaries(target)] == [left[0]]
         assert sorted(p.name for p in tmp_path.iterdir()) == ["forecast.csv"]
+
+
+def test_disk_full_is_a_one_line_error_and_keeps_the_old_file(tmp_path):
+    import errno
+
+    from rnncast.errors import OutputError
+
+    target = tmp_path / "model.rnncast"
+    target.write_text("old")
+
+    def full(f):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OutputError) as e:
+        atomic_write(target, full)
+    assert str(e.value) == (
+        f"cannot write '{target}' (No space left on device): free some space or choose another path"
+    )
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "model.rnncast"
+    ]
+
+
+def test_stale_temporaries_of_other_outputs_are_left_alone(tmp_path):
+    names = [".model.rnncast.abcd1234.tmp", ".model.rnncast.123.deadbeef.tmp",
+             ".model.rnncast.bak.1234.deadbeef.tmp", ".model.rnncast.bak.abcd1234.tmp",
+             ".f[1].csv.x1y2z3w4.tmp"]  # fmt: skip
+    for name in names:
+        (tmp_path / name).write_text("")
+    removed = outputs.remove_stale_temporaries(tmp_path / "model.rnncast")
+    assert sorted(p.name for p in removed) == sorted(names[:2])
+    assert [p.name for p in outputs.remove_stale_temporaries(tmp_path / "f[1].csv")] == [names[4]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[2:4])
