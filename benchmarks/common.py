@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import rnncast
-from rnncast import train
+from rnncast import training
 from rnncast.config import CELLS, DECODERS, LOSSES, SCALINGS, ModelConfig, TrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -96,13 +96,13 @@ def apply_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def epoch_printer(label: str, quiet: bool = False) -> Callable[[train.Event], None] | None:
+def epoch_printer(label: str, quiet: bool = False) -> Callable[[training.Event], None] | None:
     """An ``on_event`` callback printing one line per epoch (stderr), or None when quiet."""
     if quiet:
         return None
 
-    def on_event(event: train.Event) -> None:
-        if isinstance(event, train.TrainStart):
+    def on_event(event: training.Event) -> None:
+        if isinstance(event, training.TrainStart):
             print(
                 f"[{label}] {event.device}: {event.train_windows:,} train / "
                 f"{event.val_windows:,} validation windows, {event.batches_per_epoch} batches "
@@ -110,7 +110,7 @@ def epoch_printer(label: str, quiet: bool = False) -> Callable[[train.Event], No
                 file=sys.stderr,
                 flush=True,
             )
-        elif isinstance(event, train.EpochEnd):
+        elif isinstance(event, training.EpochEnd):
             val = "-" if event.val_loss is None else f"{event.val_loss:.4f}"
             print(
                 f"[{label}] epoch {event.epoch}/{event.max_epochs} train {event.train_loss:.4f} "
@@ -123,11 +123,11 @@ def epoch_printer(label: str, quiet: bool = False) -> Callable[[train.Event], No
     return on_event
 
 
-def run_summary(results: list[train.TrainResult], train_seconds: float) -> dict[str, Any]:
+def run_summary(results: list[training.TrainResult], train_seconds: float) -> dict[str, Any]:
     """What a results file records about one training run (one entry per ensemble member
     where members differ, a plain value for a single network)."""
 
-    def each(value: Callable[[train.TrainResult], Any]) -> Any:
+    def each(value: Callable[[training.TrainResult], Any]) -> Any:
         values = [value(r) for r in results]
         return values[0] if len(values) == 1 else values
 

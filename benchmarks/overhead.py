@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnncast import data, models, scaling, train
+from rnncast import data, models, scaling, training
 from rnncast.config import ModelConfig, TrainConfig, WindowConfig
 
 TARGET = 0.90
@@ -55,7 +55,7 @@ def rnncast_rate(series, window, model_config, steps: int, batch: int) -> float:
     """Windows per second of rnncast's own loop (no validation, one network)."""
     config = TrainConfig(max_steps=steps, max_epochs=10**6, batch_size=batch, ensemble=1,
                          device="cpu", epoch_size=10**9)  # fmt: skip
-    result = train.fit(series, window, model_config, config)
+    result = training.fit(series, window, model_config, config)
     return result.steps * batch / result.seconds
 
 
@@ -64,7 +64,7 @@ def bare_rate(series, window, model_config, steps: int, batch: int) -> float:
     torch.manual_seed(0)
     flat = torch.from_numpy(series.values)
     view = flat.unfold(0, window.width, 1)
-    starts, _ = train.split_windows(series.offsets, window)
+    starts, _ = training.split_windows(series.offsets, window)
     rng = np.random.default_rng(0)
     chosen = torch.from_numpy(rng.choice(starts, steps * batch))
     windows = view[chosen]  # materialised up front: (steps * batch, width)

@@ -1,6 +1,25 @@
-"""rnncast: recurrent forecasting (RNN / LSTM / GRU) from the command line.
+"""rnncast: recurrent forecasting (RNN / LSTM / GRU) from the command line, and from Python:
 
-The package imports nothing heavy at import time, so `rnncast --help` stays fast.
+    import rnncast
+    model = rnncast.train(frame, horizon=24)
+    forecast = rnncast.predict(model, frame)
+
+(see `rnncast.library`). The package imports nothing heavy until one of these is used, so
+`rnncast --help` stays fast.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+__all__ = ["__version__", "evaluate", "load", "predict", "train"]
+_API = ("train", "predict", "evaluate", "load")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from rnncast import library
+
+        return getattr(library, name)
+    raise AttributeError(f"module 'rnncast' has no attribute '{name}'")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnncast import backtest, checkpoint, data, forecast, models, train
+from rnncast import backtest, checkpoint, data, forecast, models, training
 from rnncast.artifact import Artifact
 from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig
 from rnncast.data import SeriesSet
@@ -84,6 +84,41 @@ def resolve_shapes(
     return window, dataclasses.replace(model, segment=segment)
 
 
+def prepare(
+    series: SeriesSet,
+    model: ModelConfig,
+    options: ReadOptions,
+    horizon: int | None = None,
+    lookback: int | None = None,
+    val_size: int | None = None,
+    segment: int | None = None,
+    lookbacks: tuple[int, ...] = (),
+    members: int = 1,
+    holdout: int = 0,
+) -> tuple[SeriesSet, WindowConfig, ModelConfig, list[tuple[str, str]]]:
+    """What `train` does between reading the data and fitting: hold out the last `holdout`
+    steps, choose the window shapes (`resolve_shapes`), leave out series too short for them
+    (`options.skip_short`). Returns the series, the shapes, and ('info' | 'warning', text)
+    notes for the user."""
+    notes: list[tuple[str, str]] = []
+    if holdout:
+        series = hold_out(series, holdout)
+        notes.append(
+            ("info", f"holding out the last {holdout} steps of each series for 'rnncast evaluate'")
+        )
+    window, model = resolve_shapes(
+        series, model, horizon, lookback, val_size, segment, lookbacks, members
+    )
+    if options.skip_short:
+        longest = max(window.lookbacks or (window.lookback,))
+        need = longest + window.horizon
+        what = f"lookback {longest} + horizon {window.horizon} = {need} values"
+        series, note = leave_out_short(series, need, what)
+        if note:
+            notes.append(("warning", note))
+    return series, window, model, notes
+
+
 def default_lookbacks(
     horizon: int, val_size: int, segment: int, shortest: int, members: int
 ) -> list[int]:
@@ -112,16 +147,16 @@ def fit(
     config: TrainConfig,
     read_options: ReadOptions | None = None,
     data_path: str | None = None,
-    on_event: Callable[[train.Event], None] | None = None,
+    on_event: Callable[[training.Event], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     checkpoint_path: str | Path | None = None,
     resume: checkpoint.Checkpoint | None = None,
     on_saved: Callable[[str], None] | None = None,
-) -> tuple[Artifact, list[train.TrainResult]]:
+) -> tuple[Artifact, list[training.TrainResult]]:
     """Train `config.ensemble` networks (seeds seed, seed + 1, ...) on every series; return
     the model file's contents and each network's training result.
 
-    `should_stop` is asked after every batch (`train.TrainingStopped` when it says yes);
+    `should_stop` is asked after every batch (`training.TrainingStopped` when it says yes);
     with `checkpoint_path` the whole training state is saved there after every epoch, and
     `resume` (a loaded checkpoint of the same settings and data) continues from it;
     `on_saved` hears where training stands after each save (`Checkpoint.describe`)."""
@@ -138,7 +173,7 @@ def fit(
                 on_saved(state.describe())
 
     results = [
-        train.TrainResult.from_plain(
+        training.TrainResult.from_plain(
             plain, models.RecurrentForecaster(model, window.member(k).lookback, window.horizon)
         )
         for k, plain in enumerate(state.finished)
@@ -146,7 +181,7 @@ def fit(
     for k in range(len(results), config.ensemble):
         member = k + 1
         now = state.current
-        result = train.fit(
+        result = training.fit(
             series, window.member(k), model, dataclasses.replace(config, seed=config.seed + k),
             on_event,
             member=member, should_stop=should_stop,
@@ -250,10 +285,20 @@ def load_data_for(artifact: Artifact, path: str | None, fill: str | None = None)
                 "exists: pass DATA"
             )
         path = recorded
+    series = data.load(path, read_options_for(artifact, fill))
+    check_like_training(artifact, series)
+    return series
+
+
+def read_options_for(artifact: Artifact, fill: str | None = None) -> ReadOptions:
+    """How the model read its data, with `fill` instead when given."""
     options = artifact.read_options
-    if fill is not None:
-        options = dataclasses.replace(options, fill=fill)
-    series = data.load(path, options)
+    return options if fill is None else dataclasses.replace(options, fill=fill)
+
+
+def check_like_training(artifact: Artifact, series: SeriesSet) -> None:
+    """`series` must be laid out as the training data and on the same time axis."""
+    path = series.source
     ours, theirs = artifact.schema, series.schema
     if theirs.layout != ours.layout:
         raise DataError(
@@ -268,7 +313,6 @@ def load_data_for(artifact: Artifact, path: str | None, fill: str | None = None)
     why = artifact.axis.mismatch(series.axis)
     if why:
         raise DataError(f"'{path}' has {why}: give data like the model's training data")
-    return series
 
 
 def check_horizon(artifact: Artifact, horizon: int | None) -> int:
@@ -290,7 +334,7 @@ def predict(
 ) -> pd.DataFrame:
     """Forecast the next `horizon` (default: the trained horizon) values of every series."""
     h = check_horizon(artifact, horizon)
-    dev = train.resolve_device(device)
+    dev = training.resolve_device(device)
     return forecast.forecast_frame(artifact.network(dev), series, h, dev)
 
 
@@ -307,7 +351,7 @@ def run_backtest(
     """`evaluate`, keeping every window's actuals and forecasts."""
     if windows < 1:
         raise ConfigError(f"--windows must be at least 1, got {windows}")
-    dev = train.resolve_device(device)
+    dev = training.resolve_device(device)
     cutoffs = dict(zip(artifact.series_ids, artifact.cutoffs, strict=True))
     result = backtest.run(artifact.network(dev), series, windows, cutoffs, dev)
     result.report["data_fingerprint_matches_training"] = (

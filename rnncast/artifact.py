@@ -76,6 +76,10 @@ class Artifact:
         net = members[0] if len(members) == 1 else models.Ensemble(members)
         return net.to(device).eval()
 
+    def save(self, path: str | Path) -> None:
+        """Write the model file (atomically)."""
+        save(self, path)
+
     def to_payload(self) -> dict[str, Any]:
         return {
             "format": FORMAT,

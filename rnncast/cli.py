@@ -442,7 +442,7 @@ def train(
                     keep, "--checkpoint" if checkpoint else "--resume",
                     inputs=(("the input data file", data), ("--out", out)),
                 )  # fmt: skip
-        from rnncast.train import resolve_device
+        from rnncast.training import resolve_device
 
         resolve_device(device)
         member_lookbacks = _lookbacks(lookbacks)
@@ -485,21 +485,12 @@ def train(
                 saved.append(resumed.describe())
             series = data_mod.load(data, options)
             _read(report, series)
-            if holdout:
-                series = api.hold_out(series, holdout)
-                report.info(
-                    f"holding out the last {holdout} steps of each series for 'rnncast evaluate'"
-                )
-            window, model_config = api.resolve_shapes(
-                series, model_config, horizon, lookback, val_size, segment,
-                member_lookbacks, ensemble,
+            series, window, model_config, notes = api.prepare(
+                series, model_config, options, horizon, lookback, val_size, segment,
+                member_lookbacks, ensemble, holdout,
             )  # fmt: skip
-            if skip_short:
-                longest = max(window.lookbacks or (window.lookback,))
-                need = longest + window.horizon
-                what = f"lookback {longest} + horizon {window.horizon} = {need} values"
-                series, note = api.leave_out_short(series, need, what)
-                _warn(report, note)
+            for kind, note in notes:
+                (report.warning if kind == "warning" else report.info)(note)
             if print_config:
                 resolved = {
                     "horizon": window.horizon,
@@ -645,7 +636,7 @@ def predict(
         from rnncast import api
         from rnncast.artifact import load as load_model
         from rnncast.outputs import FRAME_SUFFIXES, check_writable, write_frame
-        from rnncast.train import resolve_device
+        from rnncast.training import resolve_device
 
         resolve_device(device)
         inputs = _inputs(model, data)
@@ -726,7 +717,7 @@ def evaluate(
         from rnncast import api
         from rnncast.artifact import load as load_model
         from rnncast.outputs import check_writable, write_json
-        from rnncast.train import resolve_device
+        from rnncast.training import resolve_device
 
         inputs = _inputs(model, data)
         check_writable(out, "--out", (".json",), inputs=inputs)

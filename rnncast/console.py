@@ -128,13 +128,13 @@ class TrainProgress:
     def __call__(self, event: Any) -> None:
         if self.quiet:
             return
-        from rnncast import train
+        from rnncast import training
 
-        if isinstance(event, train.TrainStart):
+        if isinstance(event, training.TrainStart):
             self._started(event)
-        elif isinstance(event, train.BatchEnd):
+        elif isinstance(event, training.BatchEnd):
             self._batch(event)
-        elif isinstance(event, train.EpochEnd):
+        elif isinstance(event, training.EpochEnd):
             self._epoch(event)
 
     def _started(self, event: Any) -> None:

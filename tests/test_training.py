@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnncast import data, scaling, train
+from rnncast import data, scaling, training
 from rnncast.config import TrainConfig, WindowConfig
 from rnncast.errors import ConfigError, DataError
 from rnncast.windows import split_windows
@@ -22,19 +22,19 @@ def series():
 
 
 def test_same_seed_same_model(series, small_model, fast_train):
-    a = train.fit(series, WINDOW, small_model, fast_train)
-    b = train.fit(series, WINDOW, small_model, fast_train)
+    a = training.fit(series, WINDOW, small_model, fast_train)
+    b = training.fit(series, WINDOW, small_model, fast_train)
     for (name, x), y in zip(
         a.network.state_dict().items(), b.network.state_dict().values(), strict=True
     ):
         assert torch.equal(x, y), name
-    c = train.fit(series, WINDOW, small_model, dataclasses.replace(fast_train, seed=1))
+    c = training.fit(series, WINDOW, small_model, dataclasses.replace(fast_train, seed=1))
     assert not torch.equal(a.network.head.weight, c.network.head.weight)
 
 
 def test_training_beats_the_untrained_network(series, small_model):
     config = TrainConfig(max_epochs=15, epoch_size=512, batch_size=32, lr=3e-3, device="cpu")
-    result = train.fit(series, WINDOW, small_model, config)
+    result = training.fit(series, WINDOW, small_model, config)
     first = result.history[0]["val_loss"]
     assert result.best_val_loss < 0.8 * first
 
@@ -43,15 +43,15 @@ def test_best_weights_are_restored(series, small_model):
     config = TrainConfig(
         max_epochs=8, epoch_size=256, batch_size=64, lr=0.05, patience=3, device="cpu"
     )
-    result = train.fit(series, WINDOW, small_model, config)
+    result = training.fit(series, WINDOW, small_model, config)
     losses = [h["val_loss"] for h in result.history]
     assert result.best_epoch == int(np.argmin(losses)) + 1
     _, val = split_windows(series.offsets, WINDOW)
     values = torch.from_numpy(series.values)
     floors = scaling.series_floors(series.values, series.offsets, WINDOW.lookback, 0.1)
-    windows = train.Windows.of(values, series.offsets, floors, val, WINDOW.width)
-    again = train.evaluate_loss(
-        result.network, windows, WINDOW.lookback, "window", train.loss_function("mae"), 64
+    windows = training.Windows.of(values, series.offsets, floors, val, WINDOW.width)
+    again = training.evaluate_loss(
+        result.network, windows, WINDOW.lookback, "window", training.loss_function("mae"), 64
     )
     assert again == pytest.approx(min(losses), rel=1e-5)
 
@@ -60,10 +60,10 @@ def test_early_stopping_and_limits(series, small_model):
     config = TrainConfig(
         max_epochs=50, epoch_size=64, batch_size=64, lr=0.5, patience=2, device="cpu"
     )
-    result = train.fit(series, WINDOW, small_model, config)
+    result = training.fit(series, WINDOW, small_model, config)
     assert result.stopped == "early stop: no improvement for 2 epochs"
     assert len(result.history) < 50
-    limited = train.fit(
+    limited = training.fit(
         series, WINDOW, small_model, dataclasses.replace(config, max_steps=5, max_epochs=100)
     )
     assert limited.steps == 5
@@ -72,14 +72,14 @@ def test_early_stopping_and_limits(series, small_model):
 
 def test_events_are_reported(series, small_model, fast_train):
     events = []
-    result = train.fit(series, WINDOW, small_model, fast_train, events.append)
+    result = training.fit(series, WINDOW, small_model, fast_train, events.append)
     start = events[0]
-    assert isinstance(start, train.TrainStart)
+    assert isinstance(start, training.TrainStart)
     assert start.train_windows == 3 * (200 - 12 - 60 + 1)
     assert start.val_windows == 3
-    epochs = [e for e in events if isinstance(e, train.EpochEnd)]
+    epochs = [e for e in events if isinstance(e, training.EpochEnd)]
     assert [e.epoch for e in epochs] == list(range(1, len(result.history) + 1))
-    batches = [e for e in events if isinstance(e, train.BatchEnd)]
+    batches = [e for e in events if isinstance(e, training.BatchEnd)]
     assert len(batches) == result.steps
     assert all(math.isfinite(e.loss) for e in batches)
 
@@ -87,14 +87,14 @@ def test_events_are_reported(series, small_model, fast_train):
 def test_epochs_repeat_small_data_up_to_a_minimum_of_batches(small_model):
     tiny = data.from_frame(make_long(n_series=1, length=80))
     events = []
-    train.fit(tiny, WINDOW, small_model, TrainConfig(max_epochs=1, device="cpu"), events.append)
+    training.fit(tiny, WINDOW, small_model, TrainConfig(max_epochs=1, device="cpu"), events.append)
     assert events[0].train_windows == 80 - 12 - 60 + 1
-    assert events[0].batches_per_epoch == train.MIN_EPOCH_BATCHES
+    assert events[0].batches_per_epoch == training.MIN_EPOCH_BATCHES
 
 
 def test_no_validation(series, small_model, fast_train):
     window = WindowConfig(lookback=48, horizon=12, val_size=0)
-    result = train.fit(series, window, small_model, fast_train)
+    result = training.fit(series, window, small_model, fast_train)
     assert result.val_windows == 0
     assert result.best_val_loss is None
     assert all(h["val_loss"] is None for h in result.history)
@@ -103,7 +103,7 @@ def test_no_validation(series, small_model, fast_train):
 def test_too_short_series_are_named(small_model, fast_train):
     short = data.from_frame(make_long(n_series=3, length=200, lengths=[200, 50, 30]))
     with pytest.raises(DataError) as e:
-        train.fit(short, WINDOW, small_model, fast_train)
+        training.fit(short, WINDOW, small_model, fast_train)
     assert str(e.value) == (
         "2 series are shorter than lookback 48 + horizon 12 = 60 values: 's1' (50), 's2' (30); "
         "pass a smaller --lookback, or --skip-short to leave them out"
@@ -113,7 +113,7 @@ def test_too_short_series_are_named(small_model, fast_train):
 def test_no_series_long_enough_to_train(small_model, fast_train):
     short = data.from_frame(make_long(n_series=2, length=65))
     with pytest.raises(DataError) as e:
-        train.fit(short, WINDOW, small_model, fast_train)
+        training.fit(short, WINDOW, small_model, fast_train)
     assert str(e.value) == (
         "no series is long enough to train on: the longest has 65 values but lookback 48 + "
         "horizon 12 + validation 12 needs 72; pass a smaller --lookback or --val-size"
@@ -121,23 +121,25 @@ def test_no_series_long_enough_to_train(small_model, fast_train):
 
 
 def test_device_resolution():
-    assert train.resolve_device("cpu") == torch.device("cpu")
+    assert training.resolve_device("cpu") == torch.device("cpu")
     if not torch.cuda.is_available():
-        assert train.resolve_device("auto").type in ("cpu", "mps")
+        assert training.resolve_device("auto").type in ("cpu", "mps")
         with pytest.raises(ConfigError) as e:
-            train.resolve_device("cuda:1")
+            training.resolve_device("cuda:1")
         assert str(e.value) == (
             f"--device cuda:1: CUDA is not available here (torch {torch.__version__}); "
             "use --device auto or cpu"
         )
     with pytest.raises(ConfigError) as e:
-        train.resolve_device("tpu")
+        training.resolve_device("tpu")
     assert str(e.value) == "--device must be auto, cpu, cuda, cuda:N or mps, got 'tpu'"
 
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_trains_on_cuda(series, small_model, fast_train):
-    result = train.fit(series, WINDOW, small_model, dataclasses.replace(fast_train, device="cuda"))
+    result = training.fit(
+        series, WINDOW, small_model, dataclasses.replace(fast_train, device="cuda")
+    )
     assert result.device.startswith("cuda")
     assert next(result.network.parameters()).is_cuda

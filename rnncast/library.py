@@ -1,0 +1,113 @@
+"""The Python API: train, predict, evaluate and load, over pandas DataFrames or files, by
+the same code the command line runs.
+
+    import rnncast
+
+    model = rnncast.train(frame, horizon=24, ensemble=1)   # long, wide or values layout
+    forecast = rnncast.predict(model, frame)               # unique_id, ds, y_hat
+    report = rnncast.evaluate(model, frame, windows=2)     # what metrics.json holds
+    model.save("model.rnncast")
+    model = rnncast.load("model.rnncast")
+
+`train` takes the options of `rnncast train` as keyword arguments, named as the options
+with underscores (`hidden_size=128`, `fill="ffill"`, `target=("a", "b")`). Problems a user
+can fix raise `rnncast.errors.RnncastError` (its subclasses `DataError`, `ConfigError`,
+`ArtifactError`) with the same one-line message the command line prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rnncast import api, artifact, data, training
+from rnncast.artifact import Artifact
+from rnncast.config import ModelConfig, ReadOptions, TrainConfig
+
+WINDOW_OPTIONS = ("horizon", "lookback", "val_size", "segment", "lookbacks", "holdout")
+Data = pd.DataFrame | str | Path
+
+
+def train(
+    data_or_path: Data,
+    *,
+    on_event: Callable[[training.Event], None] | None = None,
+    **options: Any,
+) -> Artifact:
+    """Train a model on a DataFrame (or a CSV / Parquet file or folder) and return it;
+    `options` are `rnncast train`'s (see the module docstring), `on_event` hears progress."""
+    groups = {cls: {f.name for f in dataclasses.fields(cls)}
+              for cls in (ReadOptions, ModelConfig, TrainConfig)}  # fmt: skip
+    known = set(WINDOW_OPTIONS).union(*groups.values())
+    for name in options:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise TypeError(f"train() got an unexpected option '{name}'{hint}")
+    options = {k: _setting(k, v) for k, v in options.items()}
+    read, model, config = (
+        cls(**{k: v for k, v in options.items() if k in names and k != "segment"})
+        for cls, names in groups.items()
+    )
+    series = _read(data_or_path, read)
+    series, window, model, _ = api.prepare(
+        series, model, read, options.get("horizon"), options.get("lookback"),
+        options.get("val_size"), options.get("segment"), options.get("lookbacks", ()),
+        config.ensemble, options.get("holdout", 0),
+    )  # fmt: skip
+    path = None if isinstance(data_or_path, pd.DataFrame) else str(data_or_path)
+    fitted, _ = api.fit(series, window, model, config, read, path, on_event)
+    return fitted
+
+
+def predict(
+    model: Artifact, data_or_path: Data | None = None, *, horizon: int | None = None,
+    device: str = "auto",
+) -> pd.DataFrame:  # fmt: skip
+    """The next `horizon` (default: the trained horizon) values of every series, in long
+    format (id, time, y_hat); data: a DataFrame or file, default the training data file."""
+    return api.predict(model, _series_for(model, data_or_path), horizon, device)
+
+
+def evaluate(
+    model: Artifact, data_or_path: Data | None = None, *, windows: int = 1, device: str = "auto"
+) -> dict[str, Any]:
+    """Backtest the last `windows` horizons of every series against naive baselines; the
+    report `rnncast evaluate` writes to metrics.json."""
+    return api.evaluate(model, _series_for(model, data_or_path), windows, device)
+
+
+def load(path: str | Path) -> Artifact:
+    """A model file written by `rnncast train` or `Artifact.save`."""
+    return artifact.load(path)
+
+
+def _read(data_or_path: Data, options: ReadOptions) -> data.SeriesSet:
+    if isinstance(data_or_path, pd.DataFrame):
+        return data.from_frame(data_or_path, options, source="<DataFrame>")
+    return data.load(data_or_path, options)
+
+
+def _series_for(model: Artifact, data_or_path: Data | None) -> data.SeriesSet:
+    if data_or_path is None or not isinstance(data_or_path, pd.DataFrame):
+        path = None if data_or_path is None else str(data_or_path)
+        return api.load_data_for(model, path)
+    series = data.from_frame(data_or_path, api.read_options_for(model), source="<DataFrame>")
+    api.check_like_training(model, series)
+    return series
+
+
+def _setting(name: str, value: Any) -> Any:
+    """Settings that hold several values (`target`, `lookbacks`) as tuples, from a list or,
+    as on the command line, a comma-separated string."""
+    if name not in ("target", "lookbacks"):
+        return value
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    items = tuple(value)
+    return tuple(int(v) for v in items) if name == "lookbacks" else items

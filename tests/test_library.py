@@ -1,0 +1,74 @@
+"""The Python API: the same jobs as the command line, over DataFrames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rnncast
+from rnncast.errors import ConfigError, DataError
+from tests.conftest import make_long
+
+FAST = dict(max_epochs=2, epoch_size=128, batch_size=64, hidden_size=8, ensemble=1,
+            device="cpu", horizon=6)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return make_long(n_series=2, length=150)
+
+
+@pytest.fixture(scope="module")
+def model(frame):
+    return rnncast.train(frame, **FAST)
+
+
+def test_train_predict_evaluate_over_frames(frame, model, tmp_path):
+    forecast = rnncast.predict(model, frame)
+    assert list(forecast.columns) == ["unique_id", "ds", "y_hat"] and len(forecast) == 12
+    assert (forecast.ds > frame.ds.max()).all()
+    report = rnncast.evaluate(model, frame, windows=2)
+    assert report["windows_scored"] == 4 and "mase" in report["overall"]["model"]
+    model.save(tmp_path / "m.rnncast")
+    loaded = rnncast.load(tmp_path / "m.rnncast")
+    pd.testing.assert_frame_equal(rnncast.predict(loaded, frame, horizon=3), forecast.groupby(
+        "unique_id").head(3).reset_index(drop=True))  # fmt: skip
+
+
+def test_same_as_the_command_line(frame, model, tmp_path, monkeypatch):
+    """The CLI trains the same model from the same data and settings."""
+    from typer.testing import CliRunner
+
+    from rnncast.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    frame.to_csv("s.csv", index=False)
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in FAST.items()]
+    assert CliRunner().invoke(app, ["train", "s.csv", *args, "--quiet"]).exit_code == 0
+    cli_model = rnncast.load("model.rnncast")
+    for ours, theirs in zip(model.weights, cli_model.weights, strict=True):
+        for name in ours:
+            assert np.array_equal(ours[name].numpy(), theirs[name].numpy()), name
+    from_file = rnncast.predict(cli_model)  # the recorded training data, re-read
+    pd.testing.assert_frame_equal(from_file, rnncast.predict(model, frame), check_dtype=False)
+
+
+def test_options_and_errors(frame):
+    with pytest.raises(TypeError) as e:
+        rnncast.train(frame, hiden_size=4)
+    assert (
+        str(e.value) == "train() got an unexpected option 'hiden_size'; did you mean 'hidden_size'?"
+    )
+    with pytest.raises(ConfigError) as e:
+        rnncast.train(frame, cell="tcn")
+    assert str(e.value) == "--cell must be one of rnn, lstm, gru, got 'tcn'"
+    wide = frame.pivot(index="ds", columns="unique_id", values="y").reset_index()
+    with pytest.raises(DataError) as e:
+        rnncast.predict(rnncast.train(frame, **FAST), wide)
+    assert str(e.value).startswith("'<DataFrame>' is laid out as wide (time 'ds'; series columns")
+    few = rnncast.train(wide, target="s1", **FAST)
+    assert few.series_ids == ["s1"]
+    with pytest.raises(DataError) as e:
+        rnncast.predict(few)
+    assert str(e.value) == "the model does not record its training data: pass DATA"
