@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rnncast import __version__
-from rnncast.config import ModelConfig, ReadOptions, TrainConfig
+from rnncast.config import ModelConfig, ReadOptions, TrainConfig, parse_lookbacks
 from rnncast.console import LogFormat, Reporter, out_console
 from rnncast.errors import ConfigError, RnncastError
 from rnncast.interrupts import Interrupted, Signals
@@ -224,22 +224,8 @@ def _read(report: Reporter, series: SeriesSet) -> None:
         report.warning(note)
 
 
-def _warn(report: Reporter, note: str | None) -> None:
-    if note is not None:
-        report.warning(note)
-
-
 def _split(text: str | None) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",")) if text else ()
-
-
-def _lookbacks(text: str | None) -> tuple[int, ...]:
-    try:
-        return tuple(int(t) for t in _split(text))
-    except ValueError:
-        raise ConfigError(
-            f"--lookbacks must be whole numbers separated by commas, e.g. 144,240,336; got '{text}'"
-        ) from None
 
 
 def _describe_data(series: SeriesSet) -> str:
@@ -445,7 +431,7 @@ def train(
         from rnncast.training import resolve_device
 
         resolve_device(device)
-        member_lookbacks = _lookbacks(lookbacks)
+        member_lookbacks = parse_lookbacks(lookbacks)
         options = ReadOptions(
             id_col=id_col,
             time_col=time_col,
@@ -659,7 +645,8 @@ def predict(
                     f"give at least {lookback} values per series, or retrain with a smaller "
                     "--lookback",
                 )  # fmt: skip
-                _warn(report, note)
+                if note:
+                    report.warning(note)
             frame = api.predict(bundle, series, horizon, device)
             image = None
             if plot is not None:
@@ -775,12 +762,12 @@ def _inputs(model: Path, data: Path | None) -> tuple[tuple[str, Path], ...]:
 
 def _check_recorded_data(bundle: Artifact, data: Path | None, outputs: dict) -> None:
     """Without DATA the model's recorded training data is read: no output may be it."""
-    from rnncast.outputs import check_writable
+    from rnncast.outputs import check_not_input
 
     recorded = bundle.data_abspath if data is None else ""
     for option, path in outputs.items():
         if recorded and path is not None:
-            check_writable(path, option, inputs=(("the input data file", recorded),))
+            check_not_input(path, option, (("the input data file", recorded),))
 
 
 def _check_plot(plot: Path | None, plot_series: str | None, others: tuple) -> None:

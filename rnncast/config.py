@@ -7,6 +7,7 @@ JSON-able dicts, which is how the model file stores them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -44,6 +45,22 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
         if name in known:
             kwargs[name] = tuple(value) if isinstance(value, list) else value
     return cls(**kwargs)
+
+
+def parse_lookbacks(value: str | Sequence[int] | None) -> tuple[int, ...]:
+    """--lookbacks as a tuple of ints, from '144,240,336' or a sequence of numbers."""
+    items = (
+        [t.strip() for t in value.split(",") if t.strip()]
+        if isinstance(value, str)
+        else (list(value or ()))
+    )
+    try:
+        return tuple(int(t) for t in items)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"--lookbacks must be whole numbers separated by commas, e.g. 144,240,336; got "
+            f"'{value}'"
+        ) from None
 
 
 @dataclass(frozen=True)

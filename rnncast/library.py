@@ -27,7 +27,7 @@ import pandas as pd
 
 from rnncast import api, artifact, data, training
 from rnncast.artifact import Artifact
-from rnncast.config import ModelConfig, ReadOptions, TrainConfig
+from rnncast.config import ModelConfig, ReadOptions, TrainConfig, parse_lookbacks
 
 WINDOW_OPTIONS = ("horizon", "lookback", "val_size", "segment", "lookbacks", "holdout")
 Data = pd.DataFrame | str | Path
@@ -105,9 +105,10 @@ def _series_for(model: Artifact, data_or_path: Data | None) -> data.SeriesSet:
 def _setting(name: str, value: Any) -> Any:
     """Settings that hold several values (`target`, `lookbacks`) as tuples, from a list or,
     as on the command line, a comma-separated string."""
-    if name not in ("target", "lookbacks"):
+    if name == "lookbacks":
+        return parse_lookbacks(value)
+    if name != "target":
         return value
     if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    items = tuple(value)
-    return tuple(int(v) for v in items) if name == "lookbacks" else items
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(value)

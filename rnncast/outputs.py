@@ -42,12 +42,7 @@ def check_writable(
     Whether the folder takes new files is tried, not guessed from permission bits: root
     passes those everywhere, yet cannot write on a read-only mount."""
     p = Path(path)
-    for what, source in inputs:
-        if p.resolve() == Path(source).resolve():
-            raise ConfigError(
-                f"{option} '{path}' is {what} '{source}': writing it would destroy it; "
-                "choose another path"
-            )
+    check_not_input(p, option, inputs)
     if suffixes is not None and p.suffix.lower() not in suffixes:
         raise ConfigError(
             f"{option} '{path}' must end in {' or '.join(suffixes)}: the extension picks the format"
@@ -68,6 +63,19 @@ def check_writable(
             f"{option} '{path}': folder '{parent}' is not writable; choose another path"
         ) from None
     return p
+
+
+def check_not_input(
+    path: str | Path, option: str, inputs: tuple[tuple[str, str | Path], ...]
+) -> None:
+    """`path` must not be one of `inputs`, (what it is, path) pairs: writing it would
+    destroy what the run reads."""
+    for what, source in inputs:
+        if Path(path).resolve() == Path(source).resolve():
+            raise ConfigError(
+                f"{option} '{path}' is {what} '{source}': writing it would destroy it; "
+                "choose another path"
+            )
 
 
 def _folder(p: Path) -> Path:
