@@ -29,14 +29,28 @@ import torch
 
 import rnncast
 from rnncast import training
-from rnncast.config import CELLS, DECODERS, LOSSES, SCALINGS, ModelConfig, TrainConfig
+from rnncast.config import (
+    CELLS,
+    DECODERS,
+    LOSSES,
+    SCALINGS,
+    ModelConfig,
+    TrainConfig,
+    parse_quantiles,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Fields chosen by the window rule (api.resolve_shapes), not given to the dataclass directly.
 _WINDOW_FIELDS = {"segment"}
 _CHOICES = {"cell": CELLS, "scaling": SCALINGS, "loss": LOSSES, "decoder": DECODERS}
-_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "int | None": int}
+_TYPES: dict[str, Any] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "int | None": int,
+    "tuple[float, ...]": parse_quantiles,
+}
 
 
 # ---- configuration overrides -------------------------------------------------------------

@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 from m4_data import read_m4, to_long
 
-from rnncast import api, data
+from rnncast import api, data, metrics
 from rnncast.config import to_dict
+from rnncast.forecast import quantile_col
 
 HORIZON = 48
 SEASON = 24
@@ -108,14 +109,34 @@ def check_baselines(
     return scores
 
 
-def forecasts_by_id(frame: pd.DataFrame, horizon: int) -> dict[str, np.ndarray]:
-    """api.predict's long frame -> {series id: the horizon's forecasts in time order}."""
+def forecasts_by_id(
+    frame: pd.DataFrame, horizon: int, column: str = "y_hat"
+) -> dict[str, np.ndarray]:
+    """api.predict's long frame -> {series id: the horizon's forecasts (of `column`, y_hat
+    or a quantile) in time order}."""
     frame = frame.sort_values(["unique_id", "ds"], kind="stable")
     ids = frame["unique_id"].to_numpy()[::horizon].astype(str)
-    values = frame["y_hat"].to_numpy(dtype=np.float64).reshape(len(ids), horizon)
+    values = frame[column].to_numpy(dtype=np.float64).reshape(len(ids), horizon)
     if not (frame["unique_id"].to_numpy().reshape(len(ids), horizon) == ids[:, None]).all():
         raise SystemExit(f"api.predict did not give {horizon} forecasts per series")
     return dict(zip(ids, values, strict=True))
+
+
+def score_intervals(
+    train: dict[str, np.ndarray],
+    test: dict[str, np.ndarray],
+    frame: pd.DataFrame,
+    quantiles: tuple[float, ...],
+) -> dict[str, dict[str, float]]:
+    """Each central interval of the model's quantiles (q, 1 - q), scored on the test set."""
+    out = {}
+    for lo, hi in metrics.central_intervals(quantiles):
+        lower = forecasts_by_id(frame, HORIZON, quantile_col(lo))
+        upper = forecasts_by_id(frame, HORIZON, quantile_col(hi))
+        name = f"{round((hi - lo) * 100, 6):g}%"
+        scores = m4_scoring.score_intervals(train, test, lower, upper, 1 - (hi - lo), SEASON)
+        out[name] = {"lower": lo, "upper": hi, **scores}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         series, window, model_config, train_config, on_event=common.epoch_printer("m4", args.quiet)
     )
     train_seconds = watch()
-    forecasts = forecasts_by_id(api.predict(artifact, series), HORIZON)
+    frame = api.predict(artifact, series)
+    forecasts = forecasts_by_id(frame, HORIZON)
     ours = m4_scoring.score_all(train, test, forecasts, SEASON)
+    intervals = score_intervals(train, test, frame, model_config.quantiles)
     total_seconds = total()
 
     run = common.run_summary(results, train_seconds)
@@ -170,6 +193,16 @@ def main(argv: list[str] | None = None) -> int:
         "3-decimal sMAPE and MASE (seasonal naive 0.6275 -> 0.627), the rows here from "
         "unrounded ones."
     )
+    if intervals:
+        print("\nPrediction intervals (coverage pooled over all test values; ACD = |coverage - "
+              "nominal|; MSIS as in M4):\n")  # fmt: skip
+        print(
+            common.markdown_table(
+                ["interval", "quantiles", "coverage", "ACD", "MSIS"],
+                [[name, f"{v['lower']:g} - {v['upper']:g}", f"{v['coverage']:.3f}",
+                  f"{v['ACD']:.3f}", f"{v['MSIS']:.3f}"] for name, v in intervals.items()],
+            )
+        )  # fmt: skip
     print("\nrnncast configuration:\n")
     print(
         common.markdown_table(
@@ -191,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             "train": to_dict(train_config),
         },
         "rnncast": {**ours, "total_seconds": round(total_seconds, 3), **run},
+        "intervals": intervals,
         "recomputed_baselines": baselines,
         "official": {
             label: {

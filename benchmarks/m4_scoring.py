@@ -204,6 +204,31 @@ def score_all(
     }
 
 
+def score_intervals(
+    train: Mapping[str, np.ndarray],
+    test: Mapping[str, np.ndarray],
+    lower: Mapping[str, np.ndarray],
+    upper: Mapping[str, np.ndarray],
+    alpha: float,
+    m: int = 24,
+) -> dict[str, float]:
+    """Score a (1 - alpha) prediction interval the way M4 did: coverage (the share of test
+    values inside, pooled over series), ACD = |coverage - (1 - alpha)|, and MSIS, the mean
+    over series of the interval score (width + 2/alpha x each miss) over MASE's scale."""
+    inside, msis = [], []
+    for uid, y in test.items():
+        y, lo, hi = _as_1d(y), _as_1d(lower[uid]), _as_1d(upper[uid])
+        inside.append((y >= lo) & (y <= hi))
+        score = (hi - lo) + 2 / alpha * ((lo - y) * (y < lo) + (y - hi) * (y > hi))
+        msis.append(float(np.mean(score)) / mase_scale(train[uid], m))
+    coverage = float(np.concatenate(inside).mean())
+    return {
+        "coverage": coverage,
+        "ACD": abs(coverage - (1 - alpha)),
+        "MSIS": float(np.mean(msis)),
+    }
+
+
 def forecast_all(
     train: Mapping[str, np.ndarray],
     h: int,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from rnncast import backtest, checkpoint, data, forecast, models, training
 from rnncast.artifact import Artifact
-from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig
+from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig, check_together
 from rnncast.data import SeriesSet
 from rnncast.errors import ConfigError, DataError
 from rnncast.timeaxis import LOOKBACK_PER_HORIZON
@@ -160,6 +160,7 @@ def fit(
     with `checkpoint_path` the whole training state is saved there after every epoch, and
     `resume` (a loaded checkpoint of the same settings and data) continues from it;
     `on_saved` hears where training stands after each save (`Checkpoint.describe`)."""
+    check_together(model, config)
     fingerprint = series.fingerprint()
     if resume is not None:
         resume.check_matches(window, model, config, fingerprint)

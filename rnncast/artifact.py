@@ -28,7 +28,10 @@ FORMAT = "rnncast-model"
 FORMAT_VERSION = 1
 # Settings added since format 1, with what a model file written without them meant: a
 # missing field reads as this, not as today's default (which may differ).
-BEFORE_FIELD: dict[str, dict[str, object]] = {"model": {"decoder": "direct"}, "train": {}}
+BEFORE_FIELD: dict[str, dict[str, object]] = {
+    "model": {"decoder": "direct", "quantiles": []},
+    "train": {},
+}
 
 
 @dataclass

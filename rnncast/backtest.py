@@ -5,6 +5,10 @@ windows the model already saw in training.
 Window k (k = 1..N) of a series of length n forecasts positions [n - k*H, n - (k-1)*H) from
 the lookback just before them. Per-series scores average that series' windows; overall scores
 average the series (as the M4 competition does), ignoring NaN (a MASE whose history is flat).
+
+A quantile model also gets, under "quantiles", each asked-for level's pinball loss (in the
+data's units and scaled like MASE, averaged the same way) and the share of actual values
+below it, and each central interval's coverage: the share of all actual values inside it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import pandas as pd
 from rnncast import metrics
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
-from rnncast.forecast import forecast_at
+from rnncast.forecast import Outputs, outputs_at, quantile_col
 from rnncast.models import Forecaster
 from rnncast.windows import backtest_origins
 
@@ -30,13 +34,15 @@ METHODS = ("model", "naive", "seasonal_naive")
 class Backtest:
     """A backtest's JSON-able `report`, and its windows: window j forecasts flat positions
     `origins[j]` to `origins[j] + horizon - 1` of series `which[j]`, whose actual values are
-    `targets[j]`; `forecasts[method][j]` says what each method forecast."""
+    `targets[j]`; `forecasts[method][j]` says what each method forecast, and `outputs` holds
+    the model's quantiles too."""
 
     report: dict[str, Any]
     which: np.ndarray
     origins: np.ndarray
     targets: np.ndarray
     forecasts: dict[str, np.ndarray]
+    outputs: Outputs | None = None
 
 
 def backtest(
@@ -73,10 +79,9 @@ def run(
     origins = series.offsets[which] + pos  # ... and in the flat array
     targets = series.values[origins[:, None] + np.arange(horizon)[None, :]]
     m = series.axis.season_length
+    outputs = outputs_at(network, series.values, series.offsets, origins - lookback, device=device)
     forecasts = {
-        "model": forecast_at(
-            network, series.values, series.offsets, origins - lookback, device=device
-        ),
+        "model": outputs.point,
         "naive": metrics.naive(series.values, origins, horizon),
         "seasonal_naive": metrics.seasonal_naive(
             series.values, series.offsets, origins, which, horizon, m
@@ -115,7 +120,42 @@ def run(
         "skipped_series": skipped,
         "per_series": per_series,
     }
-    return Backtest(report, which, origins, targets, forecasts)
+    if network.config.quantiles:
+        report["quantiles"] = _quantile_report(
+            outputs, network.config.quantiles, targets, scale, which
+        )
+    return Backtest(report, which, origins, targets, forecasts, outputs)
+
+
+def _quantile_report(outputs: Outputs, asked, targets, scale, which) -> dict[str, Any]:
+    """Pinball loss and calibration of each asked-for level; coverage of each interval."""
+    levels = {}
+    for q in asked:
+        forecast = outputs.at(q)
+        loss = metrics.pinball(targets, forecast, q)
+        levels[quantile_col(q)] = {
+            "level": q,
+            "pinball": _series_mean(loss, which),
+            "scaled_pinball": _series_mean(metrics.scaled(loss, scale), which),
+            "below": float((targets <= forecast).mean()),
+        }
+    intervals = {
+        f"{round((hi - lo) * 100, 6):g}%": {
+            "lower": lo,
+            "upper": hi,
+            "coverage": metrics.coverage(targets, outputs.at(lo), outputs.at(hi)),
+        }
+        for lo, hi in metrics.central_intervals(asked)
+    }
+    return {"levels": levels, "intervals": intervals}
+
+
+def _series_mean(per_window: np.ndarray, which: np.ndarray) -> float | None:
+    """Mean over series of each series' mean over its windows, ignoring NaN (as METRICS)."""
+    ok = np.isfinite(per_window)
+    sums = np.bincount(which[ok], weights=per_window[ok])
+    counts = np.bincount(which[ok], minlength=len(sums))
+    return _nanmean(sums[counts > 0] / counts[counts > 0])
 
 
 def _in_training(series: SeriesSet, which, pos, cutoffs) -> np.ndarray:

@@ -22,7 +22,14 @@ from rich.table import Table
 from rich.text import Text
 
 from rnncast import __version__
-from rnncast.config import ModelConfig, ReadOptions, TrainConfig, parse_lookbacks
+from rnncast.config import (
+    ModelConfig,
+    ReadOptions,
+    TrainConfig,
+    check_together,
+    parse_lookbacks,
+    parse_quantiles,
+)
 from rnncast.console import LogFormat, Reporter, out_console
 from rnncast.errors import ConfigError, RnncastError
 from rnncast.interrupts import Interrupted, Signals
@@ -269,6 +276,13 @@ def train(
     loss: Annotated[
         str, typer.Option(help="Training loss on scaled values: mae, mse or huber.")
     ] = _T.loss,
+    quantiles: Annotated[
+        str | None,
+        typer.Option(
+            help="Also forecast these quantiles, e.g. 0.1,0.5,0.9 (an 80% interval): trained "
+            "with the pinball loss, never crossing; y_hat is the median.",
+        ),
+    ] = None,
     horizon: Annotated[
         int | None,
         typer.Option(
@@ -449,6 +463,7 @@ def train(
             scaling=scaling,
             scale_floor=scale_floor,
             decoder=decoder,
+            quantiles=parse_quantiles(quantiles),
         )
         train_config = TrainConfig(
             max_epochs=max_epochs,
@@ -464,6 +479,7 @@ def train(
             device=device,
             ensemble=ensemble,
         )
+        check_together(model_config, train_config)
         writes = [] if print_config else [out] + ([keep] if keep else [])
         with _writing(writes, wait):
             resumed = checkpoints.load(resume) if resume is not None else None
@@ -654,8 +670,9 @@ def predict(
 
                 picks = plots.pick_series(series, _split(plot_series))
                 image = plots.forecast_figure(
-                    series, frame, picks, plot.suffix[1:].lower(), f"rnncast forecast ({model})"
-                )
+                    series, frame, picks, plot.suffix[1:].lower(), f"rnncast forecast ({model})",
+                    bundle.model.quantiles,
+                )  # fmt: skip
             with run.writing():
                 if to_stdout:
                     sys.stdout.write(frame.to_csv(index=False))
@@ -735,6 +752,8 @@ def evaluate(
                     run.wrote(plot)
     if not quiet and not report.json:
         out_console().print(_metrics_table(metrics))
+        if "quantiles" in metrics:
+            out_console().print(_quantile_table(metrics["quantiles"]))
     seen, total = metrics["windows_in_training"], metrics["windows_scored"]
     if seen:
         share = (
@@ -752,7 +771,10 @@ def evaluate(
             f"note: {len(metrics['skipped_series']):,} series too short for a backtest window "
             f"were skipped (first: '{metrics['skipped_series'][0]}')"
         )
-    report.done(f"wrote {out}", out=str(out), overall=metrics["overall"], skill=metrics["skill"])
+    report.done(
+        f"wrote {out}", out=str(out), overall=metrics["overall"], skill=metrics["skill"],
+        **({"quantiles": metrics["quantiles"]} if "quantiles" in metrics else {}),
+    )  # fmt: skip
 
 
 def _inputs(model: Path, data: Path | None) -> tuple[tuple[str, Path], ...]:
@@ -800,6 +822,28 @@ def _metrics_table(report: dict[str, Any]) -> Table:
         cells += [_fmt_ratio(r) for r in ratios]
         table.add_row(metric, *cells)
     return table
+
+
+def _quantile_table(quantiles: dict[str, Any]) -> Table:
+    """Each quantile's pinball loss and the share of actuals below it; each interval's
+    coverage; observed shares green within 5 points of the nominal ones, red beyond."""
+    table = Table(title="quantiles and intervals: observed against nominal shares")
+    table.add_column("forecast")
+    for name in ("pinball", "scaled pinball", "observed", "nominal"):
+        table.add_column(name, justify="right")
+    for name, q in quantiles["levels"].items():
+        table.add_row(f"{name} (share below)", _fmt(q["pinball"]), _fmt(q["scaled_pinball"]),
+                      _fmt_share(q["below"], q["level"]), f"{q['level']:.1%}")  # fmt: skip
+    for name, interval in quantiles["intervals"].items():
+        nominal = interval["upper"] - interval["lower"]
+        table.add_row(f"{name} interval (coverage)", "", "",
+                      _fmt_share(interval["coverage"], nominal), f"{nominal:.1%}")  # fmt: skip
+    return table
+
+
+def _fmt_share(value: float, nominal: float) -> str:
+    colour = "green" if abs(value - nominal) <= 0.05 else "red"
+    return f"[{colour}]{value:.1%}[/{colour}]"
 
 
 def _fmt(value: float | None) -> str:

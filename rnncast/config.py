@@ -47,15 +47,29 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**kwargs)
 
 
+def _items(value: str | Sequence[Any] | None) -> list[Any]:
+    """'a, b' or a sequence -> its items (stripped strings, or the sequence's own)."""
+    if isinstance(value, str):
+        return [t.strip() for t in value.split(",") if t.strip()]
+    return list(value or ())
+
+
+def parse_quantiles(value: str | Sequence[float] | None) -> tuple[float, ...]:
+    """--quantiles as a sorted tuple of distinct floats, from '0.1,0.5,0.9' or a sequence."""
+    try:
+        levels = [float(t) for t in _items(value)]
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"--quantiles must be numbers between 0 and 1 separated by commas, e.g. "
+            f"0.1,0.5,0.9; got '{value}'"
+        ) from None
+    return tuple(sorted(set(levels)))
+
+
 def parse_lookbacks(value: str | Sequence[int] | None) -> tuple[int, ...]:
     """--lookbacks as a tuple of ints, from '144,240,336' or a sequence of numbers."""
-    items = (
-        [t.strip() for t in value.split(",") if t.strip()]
-        if isinstance(value, str)
-        else (list(value or ()))
-    )
     try:
-        return tuple(int(t) for t in items)
+        return tuple(int(t) for t in _items(value))
     except (TypeError, ValueError):
         raise ConfigError(
             f"--lookbacks must be whole numbers separated by commas, e.g. 144,240,336; got "
@@ -146,7 +160,9 @@ class ModelConfig:
     spread (see `rnncast.scaling`). `decoder`: how the horizon comes out of the encoder's
     final state (see `rnncast.models`): 'direct' (one linear map to the whole horizon) or
     'parallel' (SegRNN's parallel multi-step decoding, one recurrent step per output
-    segment)."""
+    segment). `quantiles`: empty for a point forecast; else the network emits these
+    quantiles of each future value (and the median, the point forecast, if not among
+    them), trained with the pinball loss and never crossing."""
 
     cell: str = "gru"
     hidden_size: int = 256
@@ -156,6 +172,7 @@ class ModelConfig:
     segment: int = 1
     scale_floor: float = 0.1
     decoder: str = "direct"
+    quantiles: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         _require(self.cell in CELLS, f"--cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
@@ -172,6 +189,22 @@ class ModelConfig:
             self.decoder in DECODERS,
             f"--decoder must be one of {', '.join(DECODERS)}, got '{self.decoder}'",
         )
+        _require(
+            all(0 < q < 1 for q in self.quantiles),
+            "--quantiles must all be strictly between 0 and 1, got "
+            f"{', '.join(f'{q:g}' for q in self.quantiles)}",
+        )
+        _require(
+            list(self.quantiles) == sorted(set(self.quantiles)),
+            "--quantiles must be distinct and in increasing order, got "
+            f"{', '.join(f'{q:g}' for q in self.quantiles)}",
+        )
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """The quantile levels the network emits, in increasing order: `quantiles` plus the
+        median (the point forecast); empty for a point-forecast model."""
+        return tuple(sorted(set(self.quantiles) | {0.5})) if self.quantiles else ()
 
 
 @dataclass(frozen=True)
@@ -216,3 +249,12 @@ class TrainConfig:
             self.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}, got '{self.loss}'"
         )
         _require(self.ensemble >= 1, f"--ensemble must be at least 1, got {self.ensemble}")
+
+
+def check_together(model: ModelConfig, train: TrainConfig) -> None:
+    """Settings that are each fine but do not go together."""
+    _require(
+        not model.quantiles or train.loss == "mae",
+        f"--loss {train.loss} does not apply with --quantiles: a quantile model trains on the "
+        "pinball loss (whose median term is the MAE); leave out --loss",
+    )

@@ -1,11 +1,14 @@
 """Model + history -> future values with timestamps.
 
 `forecast_at` runs the network on the lookback windows that start at given flat positions
-and returns forecasts in the data's own units; `forecast_frame` forecasts past the end of
-every series and stamps the values with real future times.
+and returns forecasts in the data's own units (`outputs_at` also a quantile model's
+quantiles); `forecast_frame` forecasts past the end of every series and stamps the values with
+real future times.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,7 +23,26 @@ from rnncast.windows import last_starts
 FORECAST_COL = "y_hat"
 
 
-@torch.no_grad()
+def quantile_col(level: float) -> str:
+    """The forecast column of quantile `level`: 'q0.1', 'q0.5', 'q0.975'."""
+    return f"q{level:g}"
+
+
+@dataclass
+class Outputs:
+    """What a network forecast for each window: the point forecast `point` (K, horizon)
+    and, for a quantile model, `quantiles` (K, horizon, len(levels)) at `levels`."""
+
+    point: np.ndarray
+    quantiles: np.ndarray | None = None
+    levels: tuple[float, ...] = ()
+
+    def at(self, level: float) -> np.ndarray:
+        """The forecasts (K, horizon) of quantile `level`."""
+        assert self.quantiles is not None
+        return self.quantiles[..., self.levels.index(level)]
+
+
 def forecast_at(
     network: Forecaster,
     values: np.ndarray,
@@ -30,13 +52,29 @@ def forecast_at(
     device: torch.device | str = "cpu",
     batch_size: int = 1024,
 ) -> np.ndarray:
-    """Forecasts (len(starts), horizon) from the lookback windows values[s : s + lookback].
+    """Point forecasts (len(starts), horizon) from the lookback windows values[s : s +
+    lookback] (a quantile model's median); see `outputs_at`."""
+    return outputs_at(network, values, offsets, starts, horizon, device, batch_size).point
+
+
+@torch.no_grad()
+def outputs_at(
+    network: Forecaster,
+    values: np.ndarray,
+    offsets: np.ndarray,
+    starts: np.ndarray,
+    horizon: int | None = None,
+    device: torch.device | str = "cpu",
+    batch_size: int = 1024,
+) -> Outputs:
+    """Forecasts from the lookback windows values[s : s + lookback] for s in `starts`.
 
     `values` holds the series one after another, series i at offsets[i]:offsets[i + 1]
     (used for each window's scale floor); the lookback (an ensemble's longest), scaling and
     trained horizon come from the network. An ensemble member with a shorter lookback reads
-    the end of each window, scaled by its own statistics; members' forecasts are averaged in
-    the data's units. `horizon` (default: the trained one) keeps the first steps.
+    the end of each window, scaled by its own statistics; members' forecasts (each quantile
+    alike, which keeps them from crossing) are averaged in the data's units. `horizon`
+    (default: the trained one) keeps the first steps.
     """
     network.eval()
     horizon = network.horizon if horizon is None else horizon
@@ -46,11 +84,15 @@ def forecast_at(
     flat = torch.from_numpy(values).to(device)
     starts = np.asarray(starts, dtype=np.int64)
     nets = models.members(network)
-    out = np.zeros((len(starts), horizon), dtype=np.float64)
+    levels = network.config.levels
+    out = np.zeros((len(starts), horizon, len(levels) or 1), dtype=np.float64)
     for net in nets:
         ends_at = starts + network.lookback - net.lookback  # the member's window, same end
         out += _forecast_member(net, flat, values, offsets, ends_at, horizon, device, batch_size)
-    return (out / len(nets)).astype(np.float32)
+    out = (out / len(nets)).astype(np.float32)
+    if not levels:
+        return Outputs(point=out[..., 0])
+    return Outputs(point=out[..., levels.index(0.5)], quantiles=out, levels=levels)
 
 
 def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: np.ndarray,
@@ -61,11 +103,12 @@ def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: n
     per_series = scaling.series_floors(values, offsets, lookback, config.scale_floor)
     floors = torch.from_numpy(scaling.window_floors(per_series, offsets, starts)).to(device)
     starts_t = torch.from_numpy(starts).to(device)
-    out = np.empty((len(starts), horizon), dtype=np.float32)
+    out = np.empty((len(starts), horizon, len(config.levels) or 1), dtype=np.float32)
     for i in range(0, len(starts), batch_size):
         x = view[starts_t[i : i + batch_size]]
         stats = scaling.fit(x, config.scaling, floors[i : i + batch_size])
         y = scaling.inverse(network(scaling.transform(x, stats).unsqueeze(-1)), stats)
+        y = y if y.dim() == 3 else y.unsqueeze(-1)
         out[i : i + len(x)] = y[:, :horizon].float().cpu().numpy()
     return out
 
@@ -86,17 +129,19 @@ def forecast_frame(
     horizon: int | None = None,
     device: torch.device | str = "cpu",
 ) -> pd.DataFrame:
-    """The next `horizon` values of every series, long format: id, time, y_hat."""
+    """The next `horizon` values of every series, long format: id, time, y_hat, and for a
+    quantile model one column per quantile asked for in training (`quantile_col`)."""
     lookback = network.lookback
     horizon = network.horizon if horizon is None else horizon
     check_history(series, lookback)
     starts = last_starts(series.offsets, lookback)
-    yhat = forecast_at(network, series.values, series.offsets, starts, horizon, device)
+    out = outputs_at(network, series.values, series.offsets, starts, horizon, device)
     schema = series.schema
-    return pd.DataFrame(
-        {
-            schema.id_col: pd.Series(np.repeat(series.ids, horizon)).infer_objects(),
-            schema.time_col: series.axis.future(series.ends, horizon),
-            FORECAST_COL: yhat.ravel(),
-        }
-    )
+    columns = {
+        schema.id_col: pd.Series(np.repeat(series.ids, horizon)).infer_objects(),
+        schema.time_col: series.axis.future(series.ends, horizon),
+        FORECAST_COL: out.point.ravel(),
+    }
+    for level in network.config.quantiles:
+        columns[quantile_col(level)] = out.at(level).ravel()
+    return pd.DataFrame(columns)

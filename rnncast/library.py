@@ -27,7 +27,13 @@ import pandas as pd
 
 from rnncast import api, artifact, data, training
 from rnncast.artifact import Artifact
-from rnncast.config import ModelConfig, ReadOptions, TrainConfig, parse_lookbacks
+from rnncast.config import (
+    ModelConfig,
+    ReadOptions,
+    TrainConfig,
+    parse_lookbacks,
+    parse_quantiles,
+)
 
 WINDOW_OPTIONS = ("horizon", "lookback", "val_size", "segment", "lookbacks", "holdout")
 Data = pd.DataFrame | str | Path
@@ -70,7 +76,8 @@ def predict(
     device: str = "auto",
 ) -> pd.DataFrame:  # fmt: skip
     """The next `horizon` (default: the trained horizon) values of every series, in long
-    format (id, time, y_hat); data: a DataFrame or file, default the training data file."""
+    format (id, time, y_hat, and a quantile model's quantile columns q0.1, ...); data: a
+    DataFrame or file, default the training data file."""
     return api.predict(model, _series_for(model, data_or_path), horizon, device)
 
 
@@ -103,10 +110,12 @@ def _series_for(model: Artifact, data_or_path: Data | None) -> data.SeriesSet:
 
 
 def _setting(name: str, value: Any) -> Any:
-    """Settings that hold several values (`target`, `lookbacks`) as tuples, from a list or,
-    as on the command line, a comma-separated string."""
+    """Settings that hold several values (`target`, `lookbacks`, `quantiles`) as tuples, from
+    a list or, as on the command line, a comma-separated string."""
     if name == "lookbacks":
         return parse_lookbacks(value)
+    if name == "quantiles":
+        return parse_quantiles(value)
     if name != "target":
         return value
     if isinstance(value, str):

@@ -6,6 +6,9 @@ forecast window (the last axis is averaged). Definitions follow the M4 competiti
 - sMAPE = mean of 200 |y - ŷ| / (|y| + |ŷ|), a term with 0 / 0 counting as 0;
 - MASE  = mean |y - ŷ| divided by the in-sample mean |y_t - y_{t-m}| of the history before
   the forecast origin (m the seasonal period; m = 1 when the history is too short).
+
+Quantile forecasts: the pinball loss of level q, mean of max(q (y - ŷ_q), (q - 1)(y - ŷ_q)),
+also scaled like MASE; the coverage of an interval is the share of actual values inside it.
 """
 
 from __future__ import annotations
@@ -32,9 +35,7 @@ def smape(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
 
 def mase(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """MAE over the in-sample seasonal-naive scale; NaN where the scale is 0 (flat history)."""
-    err = mae(y, yhat)
-    scale = np.asarray(scale, dtype=np.float64)
-    return np.divide(err, scale, out=np.full(np.shape(err), np.nan), where=scale > 0)
+    return scaled(mae(y, yhat), scale)
 
 
 def seasonal_scales(
@@ -94,3 +95,31 @@ def score(y: np.ndarray, yhat: np.ndarray, scale: np.ndarray) -> dict[str, np.nd
         "smape": smape(y, yhat),
         "mase": mase(y, yhat, scale),
     }
+
+
+def pinball(y: np.ndarray, yhat_q: np.ndarray, level: float) -> np.ndarray:
+    """Pinball loss of the level-`level` quantile forecasts, one value per window."""
+    err = np.asarray(y, dtype=np.float64) - np.asarray(yhat_q, dtype=np.float64)
+    return np.mean(np.maximum(level * err, (level - 1) * err), axis=-1)
+
+
+def scaled(err: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Per-window errors over MASE's in-sample scale; NaN where the scale is 0."""
+    scale = np.asarray(scale, dtype=np.float64)
+    return np.divide(err, scale, out=np.full(np.shape(err), np.nan), where=scale > 0)
+
+
+def coverage(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    """The share of the actual values (all windows and steps) within [lower, upper]."""
+    y = np.asarray(y, dtype=np.float64)
+    inside = (y >= lower) & (y <= upper)
+    return float(inside.mean()) if inside.size else float("nan")
+
+
+def central_intervals(levels: tuple[float, ...]) -> list[tuple[float, float]]:
+    """The central intervals among quantile levels: pairs (q, 1 - q) with q < 0.5 that are
+    both in `levels`, widest first."""
+    have = {round(q, 9): q for q in levels}
+    return [
+        (q, have[round(1 - q, 9)]) for q in sorted(levels) if q < 0.5 and round(1 - q, 9) in have
+    ]

@@ -6,13 +6,19 @@ Names follow `torch.nn.RNN` (`hidden_size`, `num_layers`, `dropout`; batch-first
 layer's `input_size` is segment x features.
 
 Decoders (`ModelConfig.decoder`), each a module in `DECODERS` called as
-`decoder(encoder, out, state)` with the encoder's outputs (B, steps, hidden) and final state:
+`decoder(encoder, out, state)` with the encoder's outputs (B, steps, hidden) and final state,
+returning (B, horizon, outputs): one value per step for a point forecast, one per quantile
+level for a quantile model (`ModelConfig.quantiles`):
 - direct: a linear map of the last hidden state to the whole horizon;
 - parallel: SegRNN's parallel multi-step forecasting (Lin et al. 2023, arXiv:2308.11200):
   for each output segment j the encoder takes one more recurrent step from its final state,
   with a learned embedding of position j as input, all segments at once (a batch of B x
   segments one-step sequences); a linear map shared by the positions turns each step's
   hidden state into that segment's values.
+
+A quantile model's raw outputs become quantiles that never cross (`monotone`): the median is
+the raw median output, and each level above (below) it adds (subtracts) a softplus of its raw
+output to the next level's value.
 """
 
 from __future__ import annotations
@@ -29,16 +35,23 @@ _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
+def outputs(config: ModelConfig) -> int:
+    """Values the network emits per horizon step: 1, or one per quantile level."""
+    return len(config.levels) or 1
+
+
 class DirectHead(nn.Linear):
     """Linear map of the last hidden state to the whole horizon (a `Linear`, so its weights
     are stored as `head.weight` / `head.bias` as in model files written before decoders)."""
 
     def __init__(self, config: ModelConfig, horizon: int, features: int = 1):
-        super().__init__(config.hidden_size, horizon)
+        self.horizon, self.outputs = horizon, outputs(config)
+        super().__init__(config.hidden_size, horizon * self.outputs)
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, encoder: nn.Module, out: torch.Tensor, state: State) -> torch.Tensor:
-        return super().forward(self.drop(out[:, -1]))  # (B, horizon)
+        y = super().forward(self.drop(out[:, -1]))  # (B, horizon * outputs)
+        return y.reshape(-1, self.horizon, self.outputs)
 
 
 class ParallelDecoder(nn.Module):
@@ -47,11 +60,11 @@ class ParallelDecoder(nn.Module):
 
     def __init__(self, config: ModelConfig, horizon: int, features: int = 1):
         super().__init__()
-        self.horizon, self.segment = horizon, config.segment
+        self.horizon, self.segment, self.outputs = horizon, config.segment, outputs(config)
         self.segments = math.ceil(horizon / config.segment)
         self.position = nn.Parameter(torch.randn(self.segments, config.segment * features))
         self.drop = nn.Dropout(config.dropout)
-        self.proj = nn.Linear(config.hidden_size, config.segment)
+        self.proj = nn.Linear(config.hidden_size, config.segment * self.outputs)
 
     def forward(self, encoder: nn.Module, out: torch.Tensor, state: State) -> torch.Tensor:
         b, m = out.shape[0], self.segments
@@ -62,8 +75,8 @@ class ParallelDecoder(nn.Module):
             tuple(_repeat(s, m) for s in state) if isinstance(state, tuple) else _repeat(state, m)
         )
         y, _ = encoder(steps, start)  # (B * m, 1, hidden)
-        seg = self.proj(self.drop(y[:, 0]))  # (B * m, segment)
-        return seg.reshape(b, m * self.segment)[:, : self.horizon]  # (B, horizon)
+        seg = self.proj(self.drop(y[:, 0]))  # (B * m, segment * outputs)
+        return seg.reshape(b, m * self.segment, self.outputs)[:, : self.horizon]
 
 
 def _repeat(state: torch.Tensor, m: int) -> torch.Tensor:
@@ -78,8 +91,10 @@ class RecurrentForecaster(nn.Module):
     """Encoder over the lookback window read in segments, then a decoder (`config.decoder`)
     from its final state to the horizon.
 
-    forward: (B, L, features) -> (B, horizon), in the scaled units of the input. The L steps
-    are regrouped into L / segment recurrent steps of segment x features inputs each.
+    forward: (B, L, features) -> (B, horizon), in the scaled units of the input, or
+    (B, horizon, levels) for a quantile model (`config.levels`, increasing, never crossing).
+    The L steps are regrouped into L / segment recurrent steps of segment x features inputs
+    each.
     """
 
     def __init__(self, config: ModelConfig, lookback: int, horizon: int, features: int = 1):
@@ -102,7 +117,20 @@ class RecurrentForecaster(nn.Module):
         b, length, features = x.shape
         steps = x.reshape(b, length // self.config.segment, self.config.segment * features)
         out, state = self.encoder(steps)  # (B, L / segment, hidden), final state
-        return self.head(self.encoder, out, state)  # (B, horizon)
+        y = self.head(self.encoder, out, state)  # (B, horizon, outputs)
+        if not self.config.quantiles:
+            return y[..., 0]
+        return monotone(y, self.config.levels.index(0.5))
+
+
+def monotone(raw: torch.Tensor, median: int) -> torch.Tensor:
+    """Quantiles that never cross from raw outputs (..., levels): level `median` is its raw
+    value; each level above adds, each below subtracts, a softplus of its own raw value."""
+    gaps = nn.functional.softplus(raw)
+    centre = raw[..., median : median + 1]
+    up = centre + torch.cumsum(gaps[..., median + 1 :], dim=-1)
+    down = centre - torch.cumsum(gaps[..., :median].flip(-1), dim=-1).flip(-1)
+    return torch.cat([down, centre, up], dim=-1)
 
 
 class Ensemble(nn.Module):

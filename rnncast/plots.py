@@ -20,7 +20,8 @@ import pandas as pd
 from rnncast.backtest import Backtest
 from rnncast.data import SeriesSet
 from rnncast.errors import ConfigError
-from rnncast.forecast import FORECAST_COL
+from rnncast.forecast import FORECAST_COL, quantile_col
+from rnncast.metrics import central_intervals
 from rnncast.outputs import atomic_write
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
@@ -74,10 +75,16 @@ def model_mase(series: SeriesSet, report: dict[str, Any]) -> np.ndarray:
 
 
 def forecast_figure(
-    series: SeriesSet, forecast: pd.DataFrame, picks: list[int], fmt: str, title: str
+    series: SeriesSet,
+    forecast: pd.DataFrame,
+    picks: list[int],
+    fmt: str,
+    title: str,
+    quantiles: tuple[float, ...] = (),
 ) -> bytes:
-    """History and forecast of the series `picks`; `forecast` as `predict` writes it. The
-    image in format `fmt` (png, svg or pdf)."""
+    """History and forecast of the series `picks`, with the central intervals among the
+    model's `quantiles`; `forecast` as `predict` writes it. The image in format `fmt` (png,
+    svg or pdf)."""
     schema = series.schema
     panels = []
     for i in picks:
@@ -86,7 +93,11 @@ def forecast_figure(
         history = _history(series, i, series.lengths[i], CONTEXT_HORIZONS * horizon)
         times = _naive(pd.Index(rows[schema.time_col]))
         lines = [("forecast", times, rows[FORECAST_COL].to_numpy(), "C0", "-")]
-        panels.append((str(series.ids[i]), history, lines))
+        bands = [
+            (lo, hi, times, rows[quantile_col(lo)].to_numpy(), rows[quantile_col(hi)].to_numpy())
+            for lo, hi in central_intervals(quantiles)
+        ]
+        panels.append((str(series.ids[i]), history, lines, bands))
     return _render(panels, fmt, title)
 
 
@@ -111,12 +122,17 @@ def backtest_figure(
             ("forecast", times, result.forecasts["model"][j], "C0", "-"),
             ("seasonal naive", times, result.forecasts["seasonal_naive"][j], "C1", "--"),
         ]
+        out = result.outputs
+        bands = [
+            (lo, hi, times, out.at(lo)[j], out.at(hi)[j])
+            for lo, hi in (central_intervals(out.levels) if out is not None else [])
+        ]
         row = scores.get(_plain(series.ids[i]), {})
         label = str(series.ids[i])
         model, base = (row.get(k, {}).get("mase") for k in ("model", "seasonal_naive"))
         if model is not None and base is not None:
             label += f": MASE {model:.2f} (seasonal naive {base:.2f})"
-        panels.append((label, history, lines))
+        panels.append((label, history, lines, bands))
     return _render(panels, fmt, title)
 
 
@@ -159,8 +175,11 @@ def _draw(panels: list, fmt: str, title: str) -> bytes:
         raise ConfigError("no series to plot: none of those chosen has a backtest window")
     fig = Figure(figsize=(10, 0.6 + 2.4 * len(panels)), layout="constrained")
     axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
-    for ax, (label, (times, values), lines) in zip(axes, panels, strict=True):
+    for ax, (label, (times, values), lines, bands) in zip(axes, panels, strict=True):
         ax.plot(times, values, color="0.45", lw=1.1, label="history")
+        for k, (lo, hi, t, low, high) in enumerate(bands):  # widest first, lightest
+            ax.fill_between(t, low, high, color="C0", alpha=0.12 + 0.1 * k, lw=0,
+                            label=f"{(hi - lo):.0%} interval")  # fmt: skip
         for name, t, y, colour, style in lines:
             if len(times):  # start each line at the last value seen, so lines join
                 t, y = [times[-1], *list(t)], [values[-1], *list(y)]
@@ -170,7 +189,7 @@ def _draw(panels: list, fmt: str, title: str) -> bytes:
             ax.axvline(times[-1], color="0.7", lw=0.8, ls=":")
         ax.set_title(label, loc="left", fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0].legend(loc="upper left", fontsize=8, ncols=4, frameon=False)
+    axes[0].legend(loc="upper left", fontsize=8, ncols=6, frameon=False)
     fig.suptitle(title, fontsize=11)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=110)

@@ -120,4 +120,7 @@ def transform(x: torch.Tensor, stats: Stats) -> torch.Tensor:
 
 
 def inverse(y: torch.Tensor, stats: Stats) -> torch.Tensor:
+    """Forecasts (B, H) back in the data's units; (B, H, levels) quantiles alike."""
+    if y.dim() == 3:
+        return y * stats.scale.unsqueeze(-1) + stats.loc.unsqueeze(-1)
     return y * stats.scale + stats.loc

@@ -165,8 +165,26 @@ def resolve_device(spec: str) -> torch.device:
     raise ConfigError(f"--device must be auto, cpu, cuda, cuda:N or mps, got '{spec}'")
 
 
-def loss_function(name: str) -> nn.Module:
+def loss_function(name: str, levels: tuple[float, ...] = ()) -> nn.Module:
+    """The training loss: `name` ('mae', 'mse', 'huber') for a point forecast; the pinball
+    loss at `levels` for a quantile model."""
+    if levels:
+        return PinballLoss(levels)
     return {"mae": nn.L1Loss(), "mse": nn.MSELoss(), "huber": nn.HuberLoss(delta=1.0)}[name]
+
+
+class PinballLoss(nn.Module):
+    """Mean pinball (quantile) loss of forecasts (..., levels) against actuals (...): for
+    level q and error e = y - ŷ_q, max(q e, (q - 1) e). Twice this at q = 0.5 alone is the
+    MAE, so a median-only model trains exactly like `--loss mae`."""
+
+    def __init__(self, levels: tuple[float, ...]):
+        super().__init__()
+        self.register_buffer("levels", torch.tensor(levels, dtype=torch.float32))
+
+    def forward(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        err = y.unsqueeze(-1) - pred
+        return torch.maximum(self.levels * err, (self.levels - 1) * err).mean()
 
 
 # ---- checks before training -------------------------------------------------------------
@@ -246,7 +264,7 @@ def fit(
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser, factor=0.5, patience=max(1, config.patience // 3)
     )
-    criterion = loss_function(config.loss)
+    criterion = loss_function(config.loss, model_config.levels).to(device)
     result = TrainResult(
         network=network,
         device=str(device),
@@ -435,7 +453,7 @@ def _step(network, batch, floors, lookback, method, criterion) -> torch.Tensor:
     """Loss of one batch of windows (B, lookback + horizon), in scaled units."""
     x, y = batch[:, :lookback], batch[:, lookback:]
     stats = scaling.fit(x, method, floors)
-    pred = network(scaling.transform(x, stats).unsqueeze(-1))  # (B, H)
+    pred = network(scaling.transform(x, stats).unsqueeze(-1))  # (B, H) or (B, H, levels)
     return criterion(pred, scaling.transform(y, stats))
 
 

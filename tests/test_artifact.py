@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -233,7 +234,9 @@ def test_new_options_round_trip(tmp_path):
 
     series = data.from_frame(make_long(n_series=2, length=120))
     window = WindowConfig(lookback=24, horizon=6, val_size=6, lookbacks=(24, 12))
-    model = ModelConfig(hidden_size=8, num_layers=1, segment=4, decoder="parallel")
+    model = ModelConfig(
+        hidden_size=8, num_layers=1, segment=4, decoder="parallel", quantiles=(0.1, 0.9)
+    )
     config = TrainConfig(max_epochs=2, epoch_size=64, batch_size=32, device="cpu", ensemble=2)
     bundle, _ = api.fit(series, window, model, config)
     path = tmp_path / "parallel.rnncast"
@@ -242,9 +245,9 @@ def test_new_options_round_trip(tmp_path):
     assert loaded.model.decoder == "parallel"
     assert loaded.window.lookbacks == (24, 12)
     assert [m.lookback for m in loaded.network().members] == [24, 12]
-    np.testing.assert_array_equal(
-        api.predict(bundle, series, device="cpu").y_hat.to_numpy(),
-        api.predict(loaded, series, device="cpu").y_hat.to_numpy(),
+    assert loaded.model.quantiles == (0.1, 0.9)
+    pd.testing.assert_frame_equal(
+        api.predict(bundle, series, device="cpu"), api.predict(loaded, series, device="cpu")
     )
 
 
@@ -257,7 +260,7 @@ def test_files_without_the_new_fields_mean_what_they_meant(trained, tmp_path):
     old = tmp_path / "old.rnncast"
     torch.save(payload, old)
     loaded = artifact.load(old)
-    assert loaded.model.decoder == "direct"
+    assert loaded.model.decoder == "direct" and loaded.model.quantiles == ()
     np.testing.assert_array_equal(
         api.predict(bundle, series, device="cpu").y_hat.to_numpy(),
         api.predict(loaded, series, device="cpu").y_hat.to_numpy(),

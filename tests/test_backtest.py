@@ -125,3 +125,24 @@ def test_zoned_cutoffs_compare_instants(network):
     earlier = {k: (pd.Timestamp(v) - pd.Timedelta(hours=7)).isoformat() for k, v in cutoffs.items()}
     report = backtest.backtest(network, series, 2, cutoffs=earlier)
     assert [s["in_training"] for s in report["per_series"]] == [1, 1]
+
+
+def test_quantile_report_matches_a_loop(series):
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, segment=4, quantiles=(0.1, 0.25, 0.75, 0.9))
+    network = models.RecurrentForecaster(config, L, H).eval()
+    result = backtest.run(network, series, 3)
+    assert "quantiles" not in backtest.backtest(
+        models.RecurrentForecaster(ModelConfig(hidden_size=8, segment=4), L, H).eval(), series, 1
+    )
+    report = result.report["quantiles"]
+    assert list(report["levels"]) == ["q0.1", "q0.25", "q0.75", "q0.9"]
+    assert list(report["intervals"]) == ["80%", "50%"]
+    out, y = result.outputs, result.targets
+    inside = (y >= out.at(0.1)) & (y <= out.at(0.9))
+    assert report["intervals"]["80%"]["coverage"] == pytest.approx(inside.mean())
+    loss = metrics.pinball(y, out.at(0.25), 0.25)
+    per_series = [loss[result.which == i].mean() for i in np.unique(result.which)]
+    assert report["levels"]["q0.25"]["pinball"] == pytest.approx(np.mean(per_series))
+    assert report["levels"]["q0.75"]["below"] == pytest.approx((y <= out.at(0.75)).mean())
+    np.testing.assert_array_equal(result.forecasts["model"], out.at(0.5))

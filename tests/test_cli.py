@@ -598,3 +598,38 @@ def test_predict_can_fill_what_tomorrows_data_misses(here):
     assert result.exit_code == 0, result.stderr
     assert "warning: --fill ffill: filled 1 missing value" in result.stderr
     assert run("evaluate", "new.csv", "--fill", "zero").exit_code == 0
+
+
+def test_quantiles_from_train_to_predict_and_evaluate(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "--quantiles", "0.9,0.1,0.5")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(run("info", "--json").stdout)["model"]["quantiles"] == [0.1, 0.5, 0.9]
+    assert run("predict").exit_code == 0
+    forecast = pd.read_csv(here / "forecast.csv")
+    assert list(forecast.columns) == ["unique_id", "ds", "y_hat", "q0.1", "q0.5", "q0.9"]
+    assert (forecast["y_hat"] == forecast["q0.5"]).all()
+    assert (forecast["q0.1"] <= forecast["q0.9"]).all()
+    result = run("evaluate", "--windows", "2")
+    assert result.exit_code == 0, result.stderr
+    assert "80% interval (coverage)" in result.stdout
+    report = json.loads((here / "metrics.json").read_text())
+    assert set(report["quantiles"]["levels"]) == {"q0.1", "q0.5", "q0.9"}
+    assert 0 <= report["quantiles"]["intervals"]["80%"]["coverage"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--quantiles", "0.1,ten"), "--quantiles must be numbers between 0 and 1 separated by "
+         "commas, e.g. 0.1,0.5,0.9; got '0.1,ten'"),
+        (("--quantiles", "0.1,1"), "--quantiles must all be strictly between 0 and 1, got 0.1, 1"),
+        (("--quantiles", "0.1,0.9", "--loss", "mse"), "--loss mse does not apply with "
+         "--quantiles: a quantile model trains on the pinball loss (whose median term is the "
+         "MAE); leave out --loss"),
+    ],
+)  # fmt: skip
+def test_quantile_mistakes_exit_1_before_reading(here, args, message):
+    make_long(n_series=1, length=100).to_csv(here / "s.csv", index=False)
+    assert _error(run("train", "s.csv", *args)) == f"error: {message}"
+    assert not list(here.glob("*.rnncast"))

@@ -60,3 +60,37 @@ def test_dict_round_trip_and_unknown_keys():
 
 def test_window_width():
     assert WindowConfig(lookback=12, horizon=4, val_size=4).width == 16
+
+
+def test_quantiles_parse_sort_and_check():
+    from rnncast.config import check_together, parse_quantiles
+
+    assert parse_quantiles("0.9, 0.1,0.9") == (0.1, 0.9)
+    assert parse_quantiles([0.5, 0.25]) == (0.25, 0.5)
+    assert parse_quantiles(None) == ()
+    with pytest.raises(ConfigError) as bad:
+        parse_quantiles("0.1,x")
+    assert str(bad.value) == (
+        "--quantiles must be numbers between 0 and 1 separated by commas, e.g. 0.1,0.5,0.9; "
+        "got '0.1,x'"
+    )
+    with pytest.raises(ConfigError) as bad:
+        ModelConfig(quantiles=(0.0, 0.5))
+    assert str(bad.value) == "--quantiles must all be strictly between 0 and 1, got 0, 0.5"
+    with pytest.raises(ConfigError) as bad:
+        ModelConfig(quantiles=(0.9, 0.1))
+    assert str(bad.value) == "--quantiles must be distinct and in increasing order, got 0.9, 0.1"
+    assert ModelConfig(quantiles=(0.1, 0.9)).levels == (0.1, 0.5, 0.9)
+    assert ModelConfig(quantiles=(0.5,)).levels == (0.5,)
+    assert ModelConfig().levels == ()
+    with pytest.raises(ConfigError) as bad:
+        check_together(ModelConfig(quantiles=(0.1, 0.9)), TrainConfig(loss="mse"))
+    assert str(bad.value) == (
+        "--loss mse does not apply with --quantiles: a quantile model trains on the pinball "
+        "loss (whose median term is the MAE); leave out --loss"
+    )
+    check_together(ModelConfig(), TrainConfig(loss="mse"))  # a point model takes any loss
+    assert from_dict(ModelConfig, to_dict(ModelConfig(quantiles=(0.1, 0.9)))).quantiles == (
+        0.1,
+        0.9,
+    )

@@ -106,3 +106,47 @@ def test_members_with_different_lookbacks_each_read_their_own_window():
     alone_short = forecast.forecast_at(short, values, offsets, starts + 12)  # same window end
     np.testing.assert_allclose(got, (alone_long + alone_short) / 2, rtol=1e-5)
     assert not np.allclose(alone_short, forecast.forecast_at(short, values, offsets, starts))
+
+
+@pytest.fixture
+def quantile_network():
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, num_layers=1, segment=4, quantiles=(0.1, 0.9))
+    return models.RecurrentForecaster(config, 24, 6).eval()
+
+
+def test_quantiles_are_scaled_back_like_the_point_forecast(quantile_network):
+    values = np.random.default_rng(0).normal(50, 5, 100).astype(np.float32)
+    offsets, starts = np.array([0, 100]), np.array([0, 10, 76])
+    out = forecast.outputs_at(quantile_network, values, offsets, starts)
+    assert out.levels == (0.1, 0.5, 0.9) and out.quantiles.shape == (3, 6, 3)
+    np.testing.assert_array_equal(out.point, out.at(0.5))
+    np.testing.assert_array_equal(forecast.forecast_at(quantile_network, values, offsets, starts),
+                                  out.point)  # fmt: skip
+    floor = torch.tensor(0.1 * scaling.typical_spread(values, offsets, 24))
+    x = torch.from_numpy(values[10:34])[None]
+    stats = scaling.fit(x, "window", floor.float())
+    with torch.no_grad():
+        raw = quantile_network(scaling.transform(x, stats).unsqueeze(-1))  # (1, 6, 3)
+    np.testing.assert_allclose(out.quantiles[1], (raw[0] * stats.scale + stats.loc).numpy(),
+                               rtol=1e-5)  # fmt: skip
+    assert (np.diff(out.quantiles, axis=-1) >= 0).all()
+
+
+def test_forecast_frame_has_one_column_per_quantile_asked(quantile_network):
+    series = data.from_frame(make_long(n_series=2, length=60))
+    frame = forecast.forecast_frame(quantile_network, series)
+    assert list(frame.columns) == ["unique_id", "ds", "y_hat", "q0.1", "q0.9"]
+    assert (frame["q0.1"] <= frame["y_hat"]).all() and (frame["y_hat"] <= frame["q0.9"]).all()
+    assert forecast.quantile_col(0.025) == "q0.025"
+
+
+def test_an_ensemble_averages_each_quantile():
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, segment=4, quantiles=(0.1, 0.9))
+    a, b = (models.RecurrentForecaster(config, 24, 6).eval() for _ in range(2))
+    values = np.random.default_rng(1).normal(10, 2, 80).astype(np.float32)
+    offsets, starts = np.array([0, 80]), np.array([3, 40])
+    both = forecast.outputs_at(models.Ensemble([a, b]), values, offsets, starts)
+    alone = [forecast.outputs_at(n, values, offsets, starts).quantiles for n in (a, b)]
+    np.testing.assert_allclose(both.quantiles, (alone[0] + alone[1]) / 2, rtol=1e-5)

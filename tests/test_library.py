@@ -54,6 +54,17 @@ def test_same_as_the_command_line(frame, model, tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(from_file, rnncast.predict(model, frame), check_dtype=False)
 
 
+def test_quantiles_from_python(frame):
+    model = rnncast.train(frame, quantiles="0.9,0.1", **FAST)
+    forecast = rnncast.predict(model, frame)
+    assert list(forecast.columns) == ["unique_id", "ds", "y_hat", "q0.1", "q0.9"]
+    report = rnncast.evaluate(model, frame)
+    assert list(report["quantiles"]["intervals"]) == ["80%"]
+    with pytest.raises(ConfigError) as e:
+        rnncast.train(frame, quantiles=[0.1, 0.9], loss="huber", **FAST)
+    assert str(e.value).startswith("--loss huber does not apply with --quantiles")
+
+
 def test_options_and_errors(frame):
     with pytest.raises(TypeError) as e:
         rnncast.train(frame, hiden_size=4)

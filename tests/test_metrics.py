@@ -84,3 +84,15 @@ def test_score_returns_every_metric_per_window():
     out = metrics.score(y, y + 1, np.ones(4))
     assert set(out) == set(metrics.METRICS)
     assert all(v.shape == (4,) for v in out.values())
+
+
+def test_pinball_coverage_and_intervals_by_hand():
+    y = np.array([[1.0, 2.0, 3.0, 4.0]])
+    q = np.array([[2.0, 2.0, 2.0, 2.0]])
+    # level 0.25: errors -1, 0, 1, 2 -> 0.75, 0, 0.25, 0.5 -> mean 0.375
+    np.testing.assert_allclose(metrics.pinball(y, q, 0.25), [0.375])
+    np.testing.assert_allclose(metrics.scaled(np.array([0.375, 1.0]), np.array([0.5, 0.0])),
+                               [0.75, np.nan])  # fmt: skip
+    assert metrics.coverage(y, y - 1, np.array([[1.0, 1.0, 3.0, 5.0]])) == 0.75  # 2 misses 1
+    assert metrics.central_intervals((0.05, 0.1, 0.5, 0.9, 0.95)) == [(0.05, 0.95), (0.1, 0.9)]
+    assert metrics.central_intervals((0.1, 0.5, 0.8)) == []

@@ -82,3 +82,37 @@ def test_direct_head_keeps_the_old_weight_names():
         "head.weight",
         "head.bias",
     }
+
+
+@pytest.mark.parametrize("decoder", ["direct", "parallel"])
+def test_quantile_outputs_never_cross(decoder):
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, segment=4, decoder=decoder, quantiles=(0.05, 0.1, 0.9))
+    net = models.RecurrentForecaster(config, 12, 6)
+    for p in net.parameters():  # large weights: raw outputs far apart, in any order
+        torch.nn.init.normal_(p, std=3.0)
+    y = net(torch.randn(64, 12, 1))
+    assert y.shape == (64, 6, 4)  # levels 0.05, 0.1, 0.5, 0.9
+    assert (y.diff(dim=-1) >= 0).all()
+
+
+def test_monotone_keeps_the_median_and_adds_softplus_gaps():
+    raw = torch.tensor([[3.0, -1.0, 2.0, 0.5]])  # levels (q1, q2, median, q4), median at 2
+    got = models.monotone(raw, 2)
+    sp = torch.nn.functional.softplus
+    want = torch.stack(
+        [
+            2.0 - sp(torch.tensor(-1.0)) - sp(torch.tensor(3.0)),
+            2.0 - sp(torch.tensor(-1.0)),
+            torch.tensor(2.0),
+            2.0 + sp(torch.tensor(0.5)),
+        ]
+    )
+    torch.testing.assert_close(got[0], want)
+
+
+def test_point_model_keeps_its_head_shape():
+    """A model without quantiles has the head of model files written before quantiles."""
+    net = models.RecurrentForecaster(ModelConfig(hidden_size=8, segment=4), 12, 5)
+    assert net.head.weight.shape == (5, 8)
+    assert net(torch.randn(2, 12, 1)).shape == (2, 5)

@@ -52,3 +52,15 @@ def test_forecast_and_backtest_images(series, network):
     svg = plots.backtest_figure(series, result, [1], "svg", "bt").decode()
     assert "MASE" in svg and "seasonal naive" in svg
     assert plots.model_mase(series, result.report).shape == (6,)
+
+
+def test_intervals_are_drawn(series):
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=4, segment=4, quantiles=(0.05, 0.1, 0.9, 0.95))
+    network = models.RecurrentForecaster(config, 24, 6).eval()
+    frame = forecast.forecast_frame(network, series)
+    svg = plots.forecast_figure(series, frame, [0], "svg", "t", config.quantiles).decode()
+    assert "90% interval" in svg and "80% interval" in svg
+    result = backtest.run(network, series, 1)
+    svg = plots.backtest_figure(series, result, [1], "svg", "bt").decode()
+    assert "90% interval" in svg and "80% interval" in svg

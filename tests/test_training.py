@@ -143,3 +143,40 @@ def test_trains_on_cuda(series, small_model, fast_train):
     )
     assert result.device.startswith("cuda")
     assert next(result.network.parameters()).is_cuda
+
+
+def test_pinball_loss_by_hand():
+    loss = training.PinballLoss((0.1, 0.9))
+    pred = torch.tensor([[[1.0, 3.0]]])  # one window, one step, levels 0.1 and 0.9
+    y = torch.tensor([[2.0]])
+    # level 0.1: error +1 -> 0.1; level 0.9: error -1 -> 0.1
+    assert loss(pred, y).item() == pytest.approx(0.1)
+    y = torch.tensor([[0.0]])
+    # level 0.1: error -1 -> 0.9; level 0.9: error -3 -> 0.3
+    assert loss(pred, y).item() == pytest.approx(0.6)
+    median = training.PinballLoss((0.5,))
+    x, t = torch.randn(4, 3, 1), torch.randn(4, 3)
+    assert 2 * median(x, t).item() == pytest.approx(torch.nn.L1Loss()(x[..., 0], t).item())
+
+
+def test_quantile_model_learns_calibrated_quantiles(small_model):
+    """On a sine plus unit Gaussian noise the 0.1 and 0.9 quantiles must leave about 10% of
+    the values below and above them (a loss with the levels mixed up would not)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(3000)
+    frame = make_long(n_series=1, length=3000)
+    frame["y"] = 5 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 1, len(t))
+    series = data.from_frame(frame)
+    window = WindowConfig(lookback=48, horizon=4, val_size=0)
+    config = dataclasses.replace(small_model, quantiles=(0.1, 0.9), hidden_size=16)
+    fitted = training.fit(
+        series, window, config, TrainConfig(max_steps=600, batch_size=128, lr=1e-2, device="cpu")
+    )
+    from rnncast.forecast import outputs_at
+
+    starts = np.arange(0, 3000 - 52, 7)
+    out = outputs_at(fitted.network, series.values, series.offsets, starts)
+    actual = series.values[starts[:, None] + 48 + np.arange(4)]
+    assert out.quantiles.shape == (len(starts), 4, 3)
+    assert 0.05 < (actual < out.at(0.1)).mean() < 0.16
+    assert 0.05 < (actual > out.at(0.9)).mean() < 0.16
