@@ -42,7 +42,7 @@ from rnncast.config import (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Fields chosen by the window rule (api.resolve_shapes), not given to the dataclass directly.
-_WINDOW_FIELDS = {"segment"}
+_WINDOW_FIELDS = {"segment", "calendar"}
 _CHOICES = {"cell": CELLS, "scaling": SCALINGS, "loss": LOSSES, "decoder": DECODERS}
 _TYPES: dict[str, Any] = {
     "int": int,
@@ -58,8 +58,9 @@ _TYPES: dict[str, Any] = {
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--cell``, ``--hidden-size``, ..., ``--max-epochs``, ``--seed``, ... (one option
-    per field of ModelConfig and TrainConfig, except the segment); all default to None,
-    meaning rnncast's own default."""
+    per field of ModelConfig and TrainConfig, except the segment and the calendar periods,
+    which the data decide); all default to None, meaning rnncast's own default; and
+    ``--no-calendar``."""
     for cls in (ModelConfig, TrainConfig):
         group = parser.add_argument_group(f"{cls.__name__} overrides (default: rnncast's)")
         for f in dataclasses.fields(cls):
@@ -74,6 +75,12 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
                 default=None,
                 help=f"[rnncast default: {f.default}]",
             )
+    parser.add_argument(
+        "--no-calendar",
+        dest="calendar",
+        action="store_false",
+        help="no calendar features (rnncast train --no-calendar)",
+    )
 
 
 def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from rnncast import api, data
+from rnncast.calendar import first_steps
 from rnncast.config import ModelConfig, TrainConfig, to_dict
 from rnncast.forecast import forecast_at
 
@@ -218,13 +219,14 @@ def run_horizon(
     train_config: TrainConfig,
     label: str,
     quiet: bool,
+    calendar: bool = True,
 ) -> dict[str, Any]:
     """Train on rows 0-11519, then score rnncast and repeat-last on every test window."""
     watch = common.Stopwatch()
     series = data.from_frame(scaled.iloc[:VAL_END][["date", *columns]], source="ETTh1 (scaled)")
     window, model = api.resolve_shapes(
         series, model_config, horizon, lookback, VAL_SIZE, segment, lookbacks,
-        train_config.ensemble,
+        train_config.ensemble, calendar,
     )  # fmt: skip
     artifact, results = api.fit(
         series, window, model, train_config, on_event=common.epoch_printer(label, quiet)
@@ -238,7 +240,8 @@ def run_horizon(
     truth = np.lib.stride_tricks.sliding_window_view(flat, horizon)[targets]  # (windows, H)
     test_watch = common.Stopwatch()
     offsets = np.arange(len(columns) + 1) * (len(flat) // len(columns))
-    pred = forecast_at(network, flat, offsets, starts)
+    # every column starts at row 0, as in training
+    pred = forecast_at(network, flat, offsets, starts, steps=first_steps(series))
     forecast_seconds = test_watch()
     mse, mae = errors(pred, truth)
     repeat_mse, repeat_mae = errors(np.repeat(flat[targets - 1, None], horizon, axis=1), truth)
@@ -336,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
                 train_config,
                 f"{setting} H={h}",
                 args.quiet,
+                args.calendar,
             )
             for h in horizons
         ]

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     series = data.from_frame(to_long(train, freq="h"), source=f"{args.data}/{FREQUENCY}-train.csv")
     window, model_config = api.resolve_shapes(
         series, model_config, HORIZON, args.lookback, args.val_size, args.segment,
-        args.lookbacks, train_config.ensemble,
+        args.lookbacks, train_config.ensemble, args.calendar,
     )  # fmt: skip
     watch = common.Stopwatch()
     artifact, results = api.fit(

@@ -16,6 +16,7 @@ import pandas as pd
 
 from rnncast import backtest, checkpoint, data, forecast, models, training
 from rnncast.artifact import Artifact
+from rnncast.calendar import periods as calendar_periods
 from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig, check_together
 from rnncast.data import SeriesSet
 from rnncast.errors import ConfigError, DataError
@@ -34,8 +35,10 @@ def resolve_shapes(
     segment: int | None = None,
     lookbacks: tuple[int, ...] = (),
     members: int = 1,
+    calendar: bool = True,
 ) -> tuple[WindowConfig, ModelConfig]:
-    """Fill unset window lengths from the data's frequency.
+    """Fill unset window lengths from the data's frequency, and the calendar features'
+    periods (`rnncast.calendar.periods`; none when `calendar` is false).
 
     horizon: by frequency (M4's: hourly 48, daily 14, weekly 13, monthly 18, quarterly 8,
     yearly 6; 10 for integer steps). segment: the seasonal period when it is 2 to 24 steps
@@ -81,7 +84,8 @@ def resolve_shapes(
         val_size=v,
         lookbacks=tuple(chosen) if len(set(chosen)) > 1 else (),
     )
-    return window, dataclasses.replace(model, segment=segment)
+    periods = calendar_periods(series.axis) if calendar else ()
+    return window, dataclasses.replace(model, segment=segment, calendar=periods)
 
 
 def prepare(
@@ -95,6 +99,7 @@ def prepare(
     lookbacks: tuple[int, ...] = (),
     members: int = 1,
     holdout: int = 0,
+    calendar: bool = True,
 ) -> tuple[SeriesSet, WindowConfig, ModelConfig, list[tuple[str, str]]]:
     """What `train` does between reading the data and fitting: hold out the last `holdout`
     steps, choose the window shapes (`resolve_shapes`), leave out series too short for them
@@ -107,7 +112,7 @@ def prepare(
             ("info", f"holding out the last {holdout} steps of each series for 'rnncast evaluate'")
         )
     window, model = resolve_shapes(
-        series, model, horizon, lookback, val_size, segment, lookbacks, members
+        series, model, horizon, lookback, val_size, segment, lookbacks, members, calendar
     )
     if options.skip_short:
         longest = max(window.lookbacks or (window.lookback,))

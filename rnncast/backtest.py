@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnncast import metrics
+from rnncast import calendar, metrics
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
 from rnncast.forecast import Outputs, outputs_at, quantile_col
@@ -79,7 +79,8 @@ def run(
     origins = series.offsets[which] + pos  # ... and in the flat array
     targets = series.values[origins[:, None] + np.arange(horizon)[None, :]]
     m = series.axis.season_length
-    outputs = outputs_at(network, series.values, series.offsets, origins - lookback, device=device)
+    outputs = outputs_at(network, series.values, series.offsets, origins - lookback,
+                         device=device, steps=calendar.first_steps(series))  # fmt: skip
     forecasts = {
         "model": outputs.point,
         "naive": metrics.naive(series.values, origins, horizon),

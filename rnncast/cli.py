@@ -317,6 +317,13 @@ def train(
             "(default: the seasonal period if 2-24, else lookback / 8).",
         ),
     ] = None,
+    calendar: Annotated[
+        bool,
+        typer.Option(
+            help="Calendar features (hour of day, day of week, month of year... as sines and "
+            "cosines) as inputs known for the future, where the frequency has such cycles.",
+        ),
+    ] = True,
     holdout: Annotated[
         int,
         typer.Option(
@@ -489,7 +496,7 @@ def train(
             _read(report, series)
             series, window, model_config, notes = api.prepare(
                 series, model_config, options, horizon, lookback, val_size, segment,
-                member_lookbacks, ensemble, holdout,
+                member_lookbacks, ensemble, holdout, calendar,
             )  # fmt: skip
             for kind, note in notes:
                 (report.warning if kind == "warning" else report.info)(note)

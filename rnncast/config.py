@@ -162,7 +162,9 @@ class ModelConfig:
     'parallel' (SegRNN's parallel multi-step decoding, one recurrent step per output
     segment). `quantiles`: empty for a point forecast; else the network emits these
     quantiles of each future value (and the median, the point forecast, if not among
-    them), trained with the pinball loss and never crossing."""
+    them), trained with the pinball loss and never crossing. `calendar`: the periods, in
+    steps, of the calendar features the network reads (see `rnncast.calendar`; chosen from
+    the data's frequency unless turned off); empty for none."""
 
     cell: str = "gru"
     hidden_size: int = 256
@@ -173,6 +175,7 @@ class ModelConfig:
     scale_floor: float = 0.1
     decoder: str = "direct"
     quantiles: tuple[float, ...] = ()
+    calendar: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         _require(self.cell in CELLS, f"--cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
@@ -198,6 +201,11 @@ class ModelConfig:
             list(self.quantiles) == sorted(set(self.quantiles)),
             "--quantiles must be distinct and in increasing order, got "
             f"{', '.join(f'{q:g}' for q in self.quantiles)}",
+        )
+
+        _require(
+            all(p > 1 for p in self.calendar),
+            f"calendar periods must be more than 1 step, got {', '.join(map(str, self.calendar))}",
         )
 
     @property

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnncast import models, scaling
+from rnncast import calendar, models, scaling
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
 from rnncast.models import Forecaster, RecurrentForecaster
@@ -51,10 +51,11 @@ def forecast_at(
     horizon: int | None = None,
     device: torch.device | str = "cpu",
     batch_size: int = 1024,
+    steps: np.ndarray | None = None,
 ) -> np.ndarray:
     """Point forecasts (len(starts), horizon) from the lookback windows values[s : s +
     lookback] (a quantile model's median); see `outputs_at`."""
-    return outputs_at(network, values, offsets, starts, horizon, device, batch_size).point
+    return outputs_at(network, values, offsets, starts, horizon, device, batch_size, steps).point
 
 
 @torch.no_grad()
@@ -66,11 +67,14 @@ def outputs_at(
     horizon: int | None = None,
     device: torch.device | str = "cpu",
     batch_size: int = 1024,
+    steps: np.ndarray | None = None,
 ) -> Outputs:
     """Forecasts from the lookback windows values[s : s + lookback] for s in `starts`.
 
     `values` holds the series one after another, series i at offsets[i]:offsets[i + 1]
-    (used for each window's scale floor); the lookback (an ensemble's longest), scaling and
+    (used for each window's scale floor), and `steps[i]` is the calendar step of series i's
+    first value (`calendar.first_steps`; needed by models with calendar features); the
+    lookback (an ensemble's longest), scaling and
     trained horizon come from the network. An ensemble member with a shorter lookback reads
     the end of each window, scaled by its own statistics; members' forecasts (each quantile
     alike, which keeps them from crossing) are averaged in the data's units. `horizon`
@@ -88,7 +92,8 @@ def outputs_at(
     out = np.zeros((len(starts), horizon, len(levels) or 1), dtype=np.float64)
     for net in nets:
         ends_at = starts + network.lookback - net.lookback  # the member's window, same end
-        out += _forecast_member(net, flat, values, offsets, ends_at, horizon, device, batch_size)
+        out += _forecast_member(net, flat, values, offsets, ends_at, horizon, device, batch_size,
+                                steps)  # fmt: skip
     out = (out / len(nets)).astype(np.float32)
     if not levels:
         return Outputs(point=out[..., 0])
@@ -97,17 +102,27 @@ def outputs_at(
 
 def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: np.ndarray,
                      offsets: np.ndarray, starts: np.ndarray, horizon: int, device: torch.device,
-                     batch_size: int) -> np.ndarray:  # fmt: skip
+                     batch_size: int, steps: np.ndarray | None) -> np.ndarray:  # fmt: skip
     config, lookback = network.config, network.lookback
     view = flat.unfold(0, lookback, 1)  # (N - lookback + 1, lookback): a strided view
     per_series = scaling.series_floors(values, offsets, lookback, config.scale_floor)
     floors = torch.from_numpy(scaling.window_floors(per_series, offsets, starts)).to(device)
+    phases = None
+    if config.calendar:
+        if steps is None:
+            raise ValueError("a model with calendar features needs each series' first step")
+        at = calendar.window_phases(steps, offsets, starts, config.calendar)
+        phases = torch.from_numpy(at).to(device)
     starts_t = torch.from_numpy(starts).to(device)
     out = np.empty((len(starts), horizon, len(config.levels) or 1), dtype=np.float32)
     for i in range(0, len(starts), batch_size):
         x = view[starts_t[i : i + batch_size]]
         stats = scaling.fit(x, config.scaling, floors[i : i + batch_size])
-        y = scaling.inverse(network(scaling.transform(x, stats).unsqueeze(-1)), stats)
+        known = None if phases is None else phases[i : i + batch_size]
+        encoder_in, future = models.inputs(
+            config, scaling.transform(x, stats), known, network.horizon
+        )
+        y = scaling.inverse(network(encoder_in, future), stats)
         y = y if y.dim() == 3 else y.unsqueeze(-1)
         out[i : i + len(x)] = y[:, :horizon].float().cpu().numpy()
     return out
@@ -135,7 +150,8 @@ def forecast_frame(
     horizon = network.horizon if horizon is None else horizon
     check_history(series, lookback)
     starts = last_starts(series.offsets, lookback)
-    out = outputs_at(network, series.values, series.offsets, starts, horizon, device)
+    out = outputs_at(network, series.values, series.offsets, starts, horizon, device,
+                     steps=calendar.first_steps(series))  # fmt: skip
     schema = series.schema
     columns = {
         schema.id_col: pd.Series(np.repeat(series.ids, horizon)).infer_objects(),

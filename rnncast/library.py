@@ -35,7 +35,9 @@ from rnncast.config import (
     parse_quantiles,
 )
 
-WINDOW_OPTIONS = ("horizon", "lookback", "val_size", "segment", "lookbacks", "holdout")
+WINDOW_OPTIONS = (
+    "horizon", "lookback", "val_size", "segment", "lookbacks", "holdout", "calendar",
+)  # fmt: skip
 Data = pd.DataFrame | str | Path
 
 
@@ -57,14 +59,14 @@ def train(
             raise TypeError(f"train() got an unexpected option '{name}'{hint}")
     options = {k: _setting(k, v) for k, v in options.items()}
     read, model, config = (
-        cls(**{k: v for k, v in options.items() if k in names and k != "segment"})
+        cls(**{k: v for k, v in options.items() if k in names and k not in WINDOW_OPTIONS})
         for cls, names in groups.items()
     )
     series = _read(data_or_path, read)
     series, window, model, _ = api.prepare(
         series, model, read, options.get("horizon"), options.get("lookback"),
         options.get("val_size"), options.get("segment"), options.get("lookbacks", ()),
-        config.ensemble, options.get("holdout", 0),
+        config.ensemble, options.get("holdout", 0), options.get("calendar", True),
     )  # fmt: skip
     path = None if isinstance(data_or_path, pd.DataFrame) else str(data_or_path)
     fitted, _ = api.fit(series, window, model, config, read, path, on_event)

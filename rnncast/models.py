@@ -28,6 +28,7 @@ import math
 import torch
 from torch import nn
 
+from rnncast import calendar
 from rnncast.config import ModelConfig
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -40,17 +41,44 @@ def outputs(config: ModelConfig) -> int:
     return len(config.levels) or 1
 
 
+def inputs_per_step(config: ModelConfig) -> int:
+    """Inputs per time step: the value, then the calendar features (`rnncast.calendar`)."""
+    return 1 + 2 * len(config.calendar)
+
+
+def inputs(
+    config: ModelConfig, x: torch.Tensor, phases: torch.Tensor | None, horizon: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The network's inputs from scaled lookback windows x (B, L) and each window's calendar
+    phases (B, n): the encoder's (B, L, features), and the horizon's calendar features
+    (B, horizon, 2 n) for the decoder, or None without calendar features."""
+    x = x.unsqueeze(-1)
+    if not config.calendar:
+        return x, None
+    assert phases is not None, "a model with calendar features needs each window's phases"
+    periods = torch.tensor(config.calendar, dtype=x.dtype, device=x.device)
+    known = calendar.features(phases.to(x.dtype), x.shape[1] + horizon, periods)
+    return torch.cat([x, known[:, : x.shape[1]]], dim=-1), known[:, x.shape[1] :]
+
+
 class DirectHead(nn.Linear):
-    """Linear map of the last hidden state to the whole horizon (a `Linear`, so its weights
-    are stored as `head.weight` / `head.bias` as in model files written before decoders)."""
+    """Linear map of the last hidden state, and the horizon's calendar features where the
+    model has them, to the whole horizon (a `Linear`, so its weights are stored as
+    `head.weight` / `head.bias` as in model files written before decoders)."""
 
     def __init__(self, config: ModelConfig, horizon: int, features: int = 1):
         self.horizon, self.outputs = horizon, outputs(config)
-        super().__init__(config.hidden_size, horizon * self.outputs)
+        known = horizon * 2 * len(config.calendar)
+        super().__init__(config.hidden_size + known, horizon * self.outputs)
         self.drop = nn.Dropout(config.dropout)
 
-    def forward(self, encoder: nn.Module, out: torch.Tensor, state: State) -> torch.Tensor:
-        y = super().forward(self.drop(out[:, -1]))  # (B, horizon * outputs)
+    def forward(
+        self, encoder: nn.Module, out: torch.Tensor, state: State, future: torch.Tensor | None
+    ) -> torch.Tensor:
+        last = self.drop(out[:, -1])
+        if future is not None:
+            last = torch.cat([last, future.flatten(1)], dim=1)
+        y = super().forward(last)  # (B, horizon * outputs)
         return y.reshape(-1, self.horizon, self.outputs)
 
 
@@ -66,7 +94,9 @@ class ParallelDecoder(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.proj = nn.Linear(config.hidden_size, config.segment * self.outputs)
 
-    def forward(self, encoder: nn.Module, out: torch.Tensor, state: State) -> torch.Tensor:
+    def forward(
+        self, encoder: nn.Module, out: torch.Tensor, state: State, future: torch.Tensor | None
+    ) -> torch.Tensor:
         b, m = out.shape[0], self.segments
         # Every (window, position) pair is a one-step sequence starting from the window's
         # final state: inputs (B * m, 1, input_size), states (layers, B * m, hidden).
@@ -91,19 +121,20 @@ class RecurrentForecaster(nn.Module):
     """Encoder over the lookback window read in segments, then a decoder (`config.decoder`)
     from its final state to the horizon.
 
-    forward: (B, L, features) -> (B, horizon), in the scaled units of the input, or
-    (B, horizon, levels) for a quantile model (`config.levels`, increasing, never crossing).
-    The L steps are regrouped into L / segment recurrent steps of segment x features inputs
-    each.
+    forward: (B, L, features) and, with calendar features, the horizon's (B, horizon, 2 n)
+    (see `inputs`) -> (B, horizon), in the scaled units of the input, or (B, horizon,
+    levels) for a quantile model (`config.levels`, increasing, never crossing). The L steps
+    are regrouped into L / segment recurrent steps of segment x features inputs each.
     """
 
-    def __init__(self, config: ModelConfig, lookback: int, horizon: int, features: int = 1):
+    def __init__(self, config: ModelConfig, lookback: int, horizon: int):
         super().__init__()
         if horizon < 1:
             raise ValueError(f"horizon must be at least 1, got {horizon}")
         if lookback % config.segment:
             raise ValueError(f"lookback {lookback} is not a multiple of segment {config.segment}")
         self.config, self.lookback, self.horizon = config, lookback, horizon
+        features = inputs_per_step(config)
         self.encoder = _CELLS[config.cell](
             input_size=config.segment * features,
             hidden_size=config.hidden_size,
@@ -113,11 +144,11 @@ class RecurrentForecaster(nn.Module):
         )
         self.head = DECODERS[config.decoder](config, horizon, features)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, length, features = x.shape
-        steps = x.reshape(b, length // self.config.segment, self.config.segment * features)
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        b, length, width = x.shape
+        steps = x.reshape(b, length // self.config.segment, self.config.segment * width)
         out, state = self.encoder(steps)  # (B, L / segment, hidden), final state
-        y = self.head(self.encoder, out, state)  # (B, horizon, outputs)
+        y = self.head(self.encoder, out, state, future)  # (B, horizon, outputs)
         if not self.config.quantiles:
             return y[..., 0]
         return monotone(y, self.config.levels.index(0.5))

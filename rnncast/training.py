@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnncast import models, scaling
+from rnncast import calendar, models, scaling
 from rnncast.config import ModelConfig, TrainConfig, WindowConfig
 from rnncast.data import SeriesSet
 from rnncast.errors import ConfigError, DataError
@@ -103,30 +103,43 @@ class TrainingStopped(Exception):
 @dataclass
 class Windows:
     """The windows of one split, on the training device: a strided view of all windows of
-    the flat values, the flat start of each window of the split, and its scale floor."""
+    the flat values, the flat start of each window of the split, its scale floor and its
+    calendar phases."""
 
     view: torch.Tensor  # (N - width + 1, width), no copy of the values
     starts: torch.Tensor  # (K,) int64
     floors: torch.Tensor  # (K,) float32
+    phases: torch.Tensor  # (K, periods) float32
 
     @classmethod
     def of(cls, values: torch.Tensor, offsets: np.ndarray, floors: np.ndarray,
-           starts: np.ndarray, width: int) -> Windows:  # fmt: skip
+           starts: np.ndarray, width: int, steps: np.ndarray | None = None,
+           periods: tuple[float, ...] = ()) -> Windows:  # fmt: skip
         """`values`: the flat series values as a tensor on the training device; `floors`:
-        each series' scale floor (`scaling.series_floors`)."""
+        each series' scale floor (`scaling.series_floors`); `steps`: each series' first
+        calendar step (`calendar.first_steps`) for the calendar `periods`."""
         device = values.device
+        if periods and steps is None:
+            raise ValueError("calendar periods need each series' first step")
+        phases = (
+            calendar.window_phases(steps, offsets, starts, periods)
+            if periods
+            else np.zeros((len(starts), 0), dtype=np.float32)
+        )
         return cls(
             view=values.unfold(0, width, 1),
             starts=torch.from_numpy(starts).to(device),
             floors=torch.from_numpy(scaling.window_floors(floors, offsets, starts)).to(device),
+            phases=torch.from_numpy(phases).to(device),
         )
 
     def __len__(self) -> int:
         return len(self.starts)
 
-    def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Windows (B, width) and floors (B,) at `positions` of this split."""
-        return self.view[self.starts[positions]], self.floors[positions]
+    def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Windows (B, width), floors (B,) and calendar phases (B, periods) at `positions`
+        of this split."""
+        return self.view[self.starts[positions]], self.floors[positions], self.phases[positions]
 
 
 # ---- devices ----------------------------------------------------------------------------
@@ -255,8 +268,13 @@ def fit(
     floors = scaling.series_floors(
         series.values, series.offsets, window.lookback, model_config.scale_floor
     )
-    training = Windows.of(values, series.offsets, floors, train_starts, window.width)
-    validation = Windows.of(values, series.offsets, floors, val_starts, window.width)
+    steps, periods = calendar.first_steps(series), model_config.calendar
+    training = Windows.of(
+        values, series.offsets, floors, train_starts, window.width, steps, periods
+    )
+    validation = Windows.of(
+        values, series.offsets, floors, val_starts, window.width, steps, periods
+    )
     network = models.RecurrentForecaster(model_config, window.lookback, window.horizon).to(device)
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=config.lr, weight_decay=config.weight_decay
@@ -449,11 +467,14 @@ def _draw(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return np.concatenate(passes)[:size]
 
 
-def _step(network, batch, floors, lookback, method, criterion) -> torch.Tensor:
+def _step(network, batch, floors, phases, lookback, method, criterion) -> torch.Tensor:
     """Loss of one batch of windows (B, lookback + horizon), in scaled units."""
     x, y = batch[:, :lookback], batch[:, lookback:]
     stats = scaling.fit(x, method, floors)
-    pred = network(scaling.transform(x, stats).unsqueeze(-1))  # (B, H) or (B, H, levels)
+    encoder_in, future = models.inputs(
+        network.config, scaling.transform(x, stats), phases, y.shape[1]
+    )
+    pred = network(encoder_in, future)  # (B, H) or (B, H, levels)
     return criterion(pred, scaling.transform(y, stats))
 
 

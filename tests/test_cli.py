@@ -633,3 +633,15 @@ def test_quantile_mistakes_exit_1_before_reading(here, args, message):
     make_long(n_series=1, length=100).to_csv(here / "s.csv", index=False)
     assert _error(run("train", "s.csv", *args)) == f"error: {message}"
     assert not list(here.glob("*.rnncast"))
+
+
+def test_calendar_features_by_default_and_off(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
+    assert json.loads(run("info", "--json").stdout)["model"]["calendar"] == [24.0, 168.0]
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "--no-calendar", "-o", "plain.rnncast")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(run("info", "plain.rnncast", "--json").stdout)["model"]["calendar"] == []
+    assert run("predict", "--model", "plain.rnncast").exit_code == 0
+    printed = run("train", "s.csv", "--no-calendar", "--print-config").stdout
+    assert "calendar = false" in printed

@@ -116,3 +116,14 @@ def test_point_model_keeps_its_head_shape():
     net = models.RecurrentForecaster(ModelConfig(hidden_size=8, segment=4), 12, 5)
     assert net.head.weight.shape == (5, 8)
     assert net(torch.randn(2, 12, 1)).shape == (2, 5)
+
+
+def test_calendar_features_widen_the_encoder_and_reach_the_head():
+    config = ModelConfig(hidden_size=8, segment=4, calendar=(24.0, 168.0))
+    net = models.RecurrentForecaster(config, 12, 5)
+    assert net.encoder.input_size == 4 * 5  # segment x (value + 2 x 2 calendar features)
+    assert net.head.weight.shape == (5, 8 + 5 * 4)
+    x, future = models.inputs(config, torch.randn(2, 12), torch.tensor([[3.0, 50.0]] * 2), 5)
+    assert x.shape == (2, 12, 5) and future.shape == (2, 5, 4)
+    torch.testing.assert_close(future[0, 0, 0], torch.sin(torch.tensor(2 * torch.pi * 15 / 24)))
+    assert net(x, future).shape == (2, 5)
