@@ -14,14 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnncast import backtest, checkpoint, data, forecast, models, training
+from rnncast import backtest, checkpoint, data, forecast, intervals, models, training
 from rnncast.artifact import Artifact
+from rnncast.calendar import first_steps as calendar_first_steps
 from rnncast.calendar import periods as calendar_periods
 from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig, check_together
 from rnncast.data import SeriesSet
 from rnncast.errors import ConfigError, DataError
 from rnncast.timeaxis import LOOKBACK_PER_HORIZON
-from rnncast.windows import ranged_starts
+from rnncast.windows import ranged_starts, split_windows
 
 MEMBER_LOOKBACKS_PER_HORIZON = (3, 5, 7)  # ensemble members' lookbacks, in horizons
 
@@ -228,7 +229,23 @@ def fit(
             "parameters": models.count_parameters(results[0].network) * len(results),
         },
     )
+    if model.quantiles:
+        artifact.intervals = calibrate_intervals(artifact, series, results[0].device)
     return artifact, results
+
+
+def calibrate_intervals(artifact: Artifact, series: SeriesSet, device: str = "cpu") -> dict:
+    """Width factors that make each central interval cover its nominal share of the
+    validation windows (`rnncast.intervals`); {} without validation."""
+    window = artifact.window
+    longest = WindowConfig(window.longest, window.horizon, window.val_size)
+    _, starts = split_windows(series.offsets, longest)
+    if not len(starts):
+        return {}
+    out = forecast.outputs_at(artifact.network(device), series.values, series.offsets, starts,
+                              device=device, steps=calendar_first_steps(series))  # fmt: skip
+    targets = series.values[starts[:, None] + longest.lookback + np.arange(window.horizon)]
+    return intervals.calibrate(out, targets)
 
 
 def leave_out_short(
@@ -341,7 +358,7 @@ def predict(
     """Forecast the next `horizon` (default: the trained horizon) values of every series."""
     h = check_horizon(artifact, horizon)
     dev = training.resolve_device(device)
-    return forecast.forecast_frame(artifact.network(dev), series, h, dev)
+    return forecast.forecast_frame(artifact.network(dev), series, h, dev, artifact.intervals)
 
 
 def evaluate(
@@ -359,7 +376,7 @@ def run_backtest(
         raise ConfigError(f"--windows must be at least 1, got {windows}")
     dev = training.resolve_device(device)
     cutoffs = dict(zip(artifact.series_ids, artifact.cutoffs, strict=True))
-    result = backtest.run(artifact.network(dev), series, windows, cutoffs, dev)
+    result = backtest.run(artifact.network(dev), series, windows, cutoffs, dev, artifact.intervals)
     result.report["data_fingerprint_matches_training"] = (
         series.fingerprint() == artifact.fingerprint
     )

@@ -53,6 +53,7 @@ class Artifact:
     fingerprint: str = ""
     history: list[dict] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    intervals: dict[str, float] = field(default_factory=dict)  # width factors, `intervals`
     rnncast_version: str = __version__
     torch_version: str = str(torch.__version__)
     created: str = field(
@@ -108,6 +109,7 @@ class Artifact:
             },
             "history": self.history,
             "summary": self.summary,
+            "intervals": dict(self.intervals),
             "weights": [
                 {k: v.detach().cpu().contiguous() for k, v in state.items()}
                 for state in self.weights
@@ -133,6 +135,7 @@ class Artifact:
             fingerprint=d.get("fingerprint", ""),
             history=list(p.get("history", [])),
             summary=dict(p.get("summary", {})),
+            intervals={str(k): float(v) for k, v in dict(p.get("intervals", {})).items()},
             rnncast_version=p.get("rnncast_version", "?"),
             torch_version=p.get("torch_version", "?"),
             created=p.get("created", ""),

@@ -62,6 +62,7 @@ def run(
     windows: int,
     cutoffs: dict[str, Any] | None = None,
     device: str = "cpu",
+    widths: dict[str, float] | None = None,
 ) -> Backtest:
     """`backtest`, keeping every window's actuals and forecasts (for plots)."""
     lookback, horizon = network.lookback, network.horizon
@@ -80,7 +81,8 @@ def run(
     targets = series.values[origins[:, None] + np.arange(horizon)[None, :]]
     m = series.axis.season_length
     outputs = outputs_at(network, series.values, series.offsets, origins - lookback,
-                         device=device, steps=calendar.first_steps(series))  # fmt: skip
+                         device=device, steps=calendar.first_steps(series),
+                         widths=widths)  # fmt: skip
     forecasts = {
         "model": outputs.point,
         "naive": metrics.naive(series.values, origins, horizon),

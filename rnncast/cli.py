@@ -541,6 +541,11 @@ def train(
             f"{label}best epoch {result.best_epoch} of {len(result.history)} ({result.stopped})"
             f"{best}, {result.seconds:.1f} s on {result.device}"
         )
+    if model.intervals:
+        scaled = ", ".join(f"{k} by {v:.2f}" for k, v in model.intervals.items())
+        report.info(
+            f"intervals calibrated to cover their share of the validation windows: widths {scaled}"
+        )
     if not quiet and not report.json:
         report.console.print(_train_table(model, series, out))
     report.done(
@@ -927,6 +932,7 @@ def _describe_model(a: Artifact) -> dict[str, Any]:
         },
         "window": to_dict(a.window),
         "model": {**to_dict(a.model), "parameters": summary.get("parameters")},
+        "intervals": dict(a.intervals),
         "train": to_dict(a.train),
         "training": {
             "device": summary.get("device"),

@@ -68,17 +68,19 @@ def outputs_at(
     device: torch.device | str = "cpu",
     batch_size: int = 1024,
     steps: np.ndarray | None = None,
+    widths: dict[str, float] | None = None,
 ) -> Outputs:
     """Forecasts from the lookback windows values[s : s + lookback] for s in `starts`.
 
     `values` holds the series one after another, series i at offsets[i]:offsets[i + 1]
     (used for each window's scale floor), and `steps[i]` is the calendar step of series i's
-    first value (`calendar.first_steps`; needed by models with calendar features); the
-    lookback (an ensemble's longest), scaling and
-    trained horizon come from the network. An ensemble member with a shorter lookback reads
-    the end of each window, scaled by its own statistics; members' forecasts (each quantile
-    alike, which keeps them from crossing) are averaged in the data's units. `horizon`
-    (default: the trained one) keeps the first steps.
+    first value (`calendar.first_steps`; needed by models with calendar features);
+    `widths` are the model's interval calibration (`rnncast.intervals`). The lookback (an
+    ensemble's longest), scaling and trained horizon come from the network. An ensemble
+    member with a shorter lookback reads the end of each window, scaled by its own
+    statistics; members' forecasts (each quantile alike, which keeps them from crossing) are
+    averaged in the data's units. `horizon` (default: the trained one) keeps the first
+    steps.
     """
     network.eval()
     horizon = network.horizon if horizon is None else horizon
@@ -97,7 +99,10 @@ def outputs_at(
     out = (out / len(nets)).astype(np.float32)
     if not levels:
         return Outputs(point=out[..., 0])
-    return Outputs(point=out[..., levels.index(0.5)], quantiles=out, levels=levels)
+    from rnncast import intervals  # imports this module
+
+    raw = Outputs(point=out[..., levels.index(0.5)], quantiles=out, levels=levels)
+    return intervals.apply(raw, widths or {})
 
 
 def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: np.ndarray,
@@ -143,6 +148,7 @@ def forecast_frame(
     series: SeriesSet,
     horizon: int | None = None,
     device: torch.device | str = "cpu",
+    widths: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """The next `horizon` values of every series, long format: id, time, y_hat, and for a
     quantile model one column per quantile asked for in training (`quantile_col`)."""
@@ -151,7 +157,7 @@ def forecast_frame(
     check_history(series, lookback)
     starts = last_starts(series.offsets, lookback)
     out = outputs_at(network, series.values, series.offsets, starts, horizon, device,
-                     steps=calendar.first_steps(series))  # fmt: skip
+                     steps=calendar.first_steps(series), widths=widths)  # fmt: skip
     schema = series.schema
     columns = {
         schema.id_col: pd.Series(np.repeat(series.ids, horizon)).infer_objects(),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -240,3 +242,22 @@ def test_given_lookbacks():
     with pytest.raises(ConfigError) as e:
         api.resolve_shapes(_series("h"), ModelConfig(), lookbacks=(48, 0))
     assert str(e.value) == "--lookbacks must be at least 1, got 0"
+
+
+def test_quantile_models_calibrate_their_intervals_on_validation():
+    from rnncast import forecast
+
+    series = data.from_frame(make_long(n_series=3, length=200))
+    model = ModelConfig(hidden_size=8, segment=4, quantiles=(0.1, 0.9))
+    config = TrainConfig(max_epochs=2, epoch_size=128, batch_size=64, device="cpu", ensemble=1)
+    window, model = api.resolve_shapes(series, model, 12)
+    bundle, _ = api.fit(series, window, model, config)
+    factor = bundle.intervals["0.1-0.9"]
+    assert factor > 0
+    frame = api.predict(bundle, series, device="cpu")
+    raw = forecast.forecast_frame(bundle.network(), series)  # without the calibration
+    np.testing.assert_allclose(
+        frame["q0.9"] - frame["y_hat"], factor * (raw["q0.9"] - raw["y_hat"]), rtol=1e-4
+    )
+    point = api.fit(series, window, dataclasses.replace(model, quantiles=()), config)[0]
+    assert point.intervals == {}

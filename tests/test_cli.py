@@ -604,7 +604,13 @@ def test_quantiles_from_train_to_predict_and_evaluate(here):
     make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
     result = run("train", "s.csv", *FAST, "--horizon", "6", "--quantiles", "0.9,0.1,0.5")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(run("info", "--json").stdout)["model"]["quantiles"] == [0.1, 0.5, 0.9]
+    assert (
+        "intervals calibrated to cover their share of the validation windows: widths "
+        "0.1-0.9 by " in result.stderr
+    )
+    described = json.loads(run("info", "--json").stdout)
+    assert described["model"]["quantiles"] == [0.1, 0.5, 0.9]
+    assert list(described["intervals"]) == ["0.1-0.9"]
     assert run("predict").exit_code == 0
     forecast = pd.read_csv(here / "forecast.csv")
     assert list(forecast.columns) == ["unique_id", "ds", "y_hat", "q0.1", "q0.5", "q0.9"]
