@@ -241,7 +241,8 @@ def run_horizon(
     test_watch = common.Stopwatch()
     offsets = np.arange(len(columns) + 1) * (len(flat) // len(columns))
     # every column starts at row 0, as in training
-    pred = forecast_at(network, flat, offsets, starts, steps=first_steps(series))
+    pred = forecast_at(network, flat, offsets, starts, steps=first_steps(series),
+                       codes=np.arange(1, len(columns) + 1))  # fmt: skip
     forecast_seconds = test_watch()
     mse, mae = errors(pred, truth)
     repeat_mse, repeat_mae = errors(np.repeat(flat[targets - 1, None], horizon, axis=1), truth)

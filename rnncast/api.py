@@ -38,8 +38,9 @@ def resolve_shapes(
     members: int = 1,
     calendar: bool = True,
 ) -> tuple[WindowConfig, ModelConfig]:
-    """Fill unset window lengths from the data's frequency, and the calendar features'
-    periods (`rnncast.calendar.periods`; none when `calendar` is false).
+    """Fill unset window lengths from the data's frequency, the calendar features' periods
+    (`rnncast.calendar.periods`; none when `calendar` is false) and the number of series
+    ids an id embedding knows.
 
     horizon: by frequency (M4's: hourly 48, daily 14, weekly 13, monthly 18, quarterly 8,
     yearly 6; 10 for integer steps). segment: the seasonal period when it is 2 to 24 steps
@@ -86,7 +87,8 @@ def resolve_shapes(
         lookbacks=tuple(chosen) if len(set(chosen)) > 1 else (),
     )
     periods = calendar_periods(series.axis) if calendar else ()
-    return window, dataclasses.replace(model, segment=segment, calendar=periods)
+    ids = len(series) if model.id_embedding else 0
+    return window, dataclasses.replace(model, segment=segment, calendar=periods, ids=ids)
 
 
 def prepare(
@@ -243,7 +245,8 @@ def calibrate_intervals(artifact: Artifact, series: SeriesSet, device: str = "cp
     if not len(starts):
         return {}
     out = forecast.outputs_at(artifact.network(device), series.values, series.offsets, starts,
-                              device=device, steps=calendar_first_steps(series))  # fmt: skip
+                              device=device, steps=calendar_first_steps(series),
+                              codes=np.arange(1, len(series) + 1))  # fmt: skip
     targets = series.values[starts[:, None] + longest.lookback + np.arange(window.horizon)]
     return intervals.calibrate(out, targets)
 
@@ -358,7 +361,8 @@ def predict(
     """Forecast the next `horizon` (default: the trained horizon) values of every series."""
     h = check_horizon(artifact, horizon)
     dev = training.resolve_device(device)
-    return forecast.forecast_frame(artifact.network(dev), series, h, dev, artifact.intervals)
+    codes = forecast.id_codes(artifact.series_ids, series)
+    return forecast.forecast_frame(artifact.network(dev), series, h, dev, artifact.intervals, codes)
 
 
 def evaluate(

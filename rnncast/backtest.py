@@ -63,6 +63,7 @@ def run(
     cutoffs: dict[str, Any] | None = None,
     device: str = "cpu",
     widths: dict[str, float] | None = None,
+    codes: np.ndarray | None = None,
 ) -> Backtest:
     """`backtest`, keeping every window's actuals and forecasts (for plots)."""
     lookback, horizon = network.lookback, network.horizon
@@ -82,7 +83,7 @@ def run(
     m = series.axis.season_length
     outputs = outputs_at(network, series.values, series.offsets, origins - lookback,
                          device=device, steps=calendar.first_steps(series),
-                         widths=widths)  # fmt: skip
+                         widths=widths, codes=codes)  # fmt: skip
     forecasts = {
         "model": outputs.point,
         "naive": metrics.naive(series.values, origins, horizon),

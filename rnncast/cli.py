@@ -317,6 +317,14 @@ def train(
             "(default: the seasonal period if 2-24, else lookback / 8).",
         ),
     ] = None,
+    id_embedding: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Size of a learned embedding of each series' id, from which the encoder "
+            "starts (0: none). Series the model never saw get a neutral one.",
+        ),
+    ] = _M.id_embedding,
     calendar: Annotated[
         bool,
         typer.Option(
@@ -471,6 +479,7 @@ def train(
             scale_floor=scale_floor,
             decoder=decoder,
             quantiles=parse_quantiles(quantiles),
+            id_embedding=id_embedding,
         )
         train_config = TrainConfig(
             max_epochs=max_epochs,

@@ -164,7 +164,10 @@ class ModelConfig:
     quantiles of each future value (and the median, the point forecast, if not among
     them), trained with the pinball loss and never crossing. `calendar`: the periods, in
     steps, of the calendar features the network reads (see `rnncast.calendar`; chosen from
-    the data's frequency unless turned off); empty for none."""
+    the data's frequency unless turned off); empty for none. `id_embedding`: the size of a
+    learned embedding of each training series' id, from which the encoder's initial state
+    is made (0: none); `ids`: how many ids it knows (set from the training data; series it
+    never saw get a neutral, all-zero embedding)."""
 
     cell: str = "gru"
     hidden_size: int = 256
@@ -176,6 +179,8 @@ class ModelConfig:
     decoder: str = "direct"
     quantiles: tuple[float, ...] = ()
     calendar: tuple[float, ...] = ()
+    id_embedding: int = 0
+    ids: int = 0
 
     def __post_init__(self) -> None:
         _require(self.cell in CELLS, f"--cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
@@ -203,6 +208,9 @@ class ModelConfig:
             f"{', '.join(f'{q:g}' for q in self.quantiles)}",
         )
 
+        _require(
+            self.id_embedding >= 0, f"--id-embedding must be 0 or more, got {self.id_embedding}"
+        )
         _require(
             all(p > 1 for p in self.calendar),
             f"calendar periods must be more than 1 step, got {', '.join(map(str, self.calendar))}",

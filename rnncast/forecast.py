@@ -52,10 +52,13 @@ def forecast_at(
     device: torch.device | str = "cpu",
     batch_size: int = 1024,
     steps: np.ndarray | None = None,
+    codes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Point forecasts (len(starts), horizon) from the lookback windows values[s : s +
     lookback] (a quantile model's median); see `outputs_at`."""
-    return outputs_at(network, values, offsets, starts, horizon, device, batch_size, steps).point
+    return outputs_at(
+        network, values, offsets, starts, horizon, device, batch_size, steps, codes=codes
+    ).point
 
 
 @torch.no_grad()
@@ -69,13 +72,15 @@ def outputs_at(
     batch_size: int = 1024,
     steps: np.ndarray | None = None,
     widths: dict[str, float] | None = None,
+    codes: np.ndarray | None = None,
 ) -> Outputs:
     """Forecasts from the lookback windows values[s : s + lookback] for s in `starts`.
 
     `values` holds the series one after another, series i at offsets[i]:offsets[i + 1]
     (used for each window's scale floor), and `steps[i]` is the calendar step of series i's
     first value (`calendar.first_steps`; needed by models with calendar features);
-    `widths` are the model's interval calibration (`rnncast.intervals`). The lookback (an
+    `widths` are the model's interval calibration (`rnncast.intervals`); `codes[i]` is
+    series i's row in the id embedding (`id_codes`; 0, unknown, when not given). The lookback (an
     ensemble's longest), scaling and trained horizon come from the network. An ensemble
     member with a shorter lookback reads the end of each window, scaled by its own
     statistics; members' forecasts (each quantile alike, which keeps them from crossing) are
@@ -95,7 +100,7 @@ def outputs_at(
     for net in nets:
         ends_at = starts + network.lookback - net.lookback  # the member's window, same end
         out += _forecast_member(net, flat, values, offsets, ends_at, horizon, device, batch_size,
-                                steps)  # fmt: skip
+                                steps, codes)  # fmt: skip
     out = (out / len(nets)).astype(np.float32)
     if not levels:
         return Outputs(point=out[..., 0])
@@ -107,7 +112,8 @@ def outputs_at(
 
 def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: np.ndarray,
                      offsets: np.ndarray, starts: np.ndarray, horizon: int, device: torch.device,
-                     batch_size: int, steps: np.ndarray | None) -> np.ndarray:  # fmt: skip
+                     batch_size: int, steps: np.ndarray | None,
+                     codes: np.ndarray | None) -> np.ndarray:  # fmt: skip
     config, lookback = network.config, network.lookback
     view = flat.unfold(0, lookback, 1)  # (N - lookback + 1, lookback): a strided view
     per_series = scaling.series_floors(values, offsets, lookback, config.scale_floor)
@@ -118,6 +124,10 @@ def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: n
             raise ValueError("a model with calendar features needs each series' first step")
         at = calendar.window_phases(steps, offsets, starts, config.calendar)
         phases = torch.from_numpy(at).to(device)
+    ids = None
+    if config.id_embedding and codes is not None:
+        series = np.searchsorted(offsets, starts, side="right") - 1
+        ids = torch.from_numpy(np.asarray(codes, dtype=np.int64)[series]).to(device)
     starts_t = torch.from_numpy(starts).to(device)
     out = np.empty((len(starts), horizon, len(config.levels) or 1), dtype=np.float32)
     for i in range(0, len(starts), batch_size):
@@ -127,10 +137,18 @@ def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: n
         encoder_in, future = models.inputs(
             config, scaling.transform(x, stats), known, network.horizon
         )
-        y = scaling.inverse(network(encoder_in, future), stats)
+        which = None if ids is None else ids[i : i + batch_size]
+        y = scaling.inverse(network(encoder_in, future, which), stats)
         y = y if y.dim() == 3 else y.unsqueeze(-1)
         out[i : i + len(x)] = y[:, :horizon].float().cpu().numpy()
     return out
+
+
+def id_codes(known: list[str], series: SeriesSet) -> np.ndarray:
+    """Each series' row in the id embedding of a model trained on series `known` (in order):
+    1, 2, ... for those, 0 for series the model never saw."""
+    row = {name: k + 1 for k, name in enumerate(known)}
+    return np.array([row.get(str(i), 0) for i in series.ids], dtype=np.int64)
 
 
 def check_history(series: SeriesSet, lookback: int) -> None:
@@ -149,6 +167,7 @@ def forecast_frame(
     horizon: int | None = None,
     device: torch.device | str = "cpu",
     widths: dict[str, float] | None = None,
+    codes: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The next `horizon` values of every series, long format: id, time, y_hat, and for a
     quantile model one column per quantile asked for in training (`quantile_col`)."""
@@ -157,7 +176,7 @@ def forecast_frame(
     check_history(series, lookback)
     starts = last_starts(series.offsets, lookback)
     out = outputs_at(network, series.values, series.offsets, starts, horizon, device,
-                     steps=calendar.first_steps(series), widths=widths)  # fmt: skip
+                     steps=calendar.first_steps(series), widths=widths, codes=codes)  # fmt: skip
     schema = series.schema
     columns = {
         schema.id_col: pd.Series(np.repeat(series.ids, horizon)).infer_objects(),

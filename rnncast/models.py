@@ -143,15 +143,37 @@ class RecurrentForecaster(nn.Module):
             batch_first=True,
         )
         self.head = DECODERS[config.decoder](config, horizon, features)
+        if config.id_embedding:
+            # row 0 is for series the model never saw: it stays all zeros
+            self.id_table = nn.Embedding(config.ids + 1, config.id_embedding)
+            nn.init.zeros_(self.id_table.weight)
+            self.id_state = nn.Linear(config.id_embedding, config.num_layers * config.hidden_size)
 
-    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        future: torch.Tensor | None = None,
+        ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         b, length, width = x.shape
         steps = x.reshape(b, length // self.config.segment, self.config.segment * width)
-        out, state = self.encoder(steps)  # (B, L / segment, hidden), final state
+        out, state = self.encoder(steps, self._initial_state(ids, b))  # (B, L / seg, hidden)
         y = self.head(self.encoder, out, state, future)  # (B, horizon, outputs)
         if not self.config.quantiles:
             return y[..., 0]
         return monotone(y, self.config.levels.index(0.5))
+
+    def _initial_state(self, ids: torch.Tensor | None, b: int) -> State | None:
+        """The encoder's initial state from each window's series id (`ids`, (B,) indices
+        into the id table, 0 for unknown series), or None (zeros) without an id embedding."""
+        if not self.config.id_embedding:
+            return None
+        if ids is None:
+            ids = torch.zeros(b, dtype=torch.long, device=self.id_table.weight.device)
+        h = torch.tanh(self.id_state(self.id_table(ids)))  # (B, layers * hidden)
+        h = h.reshape(b, self.config.num_layers, self.config.hidden_size).transpose(0, 1)
+        h = h.contiguous()
+        return (h, torch.zeros_like(h)) if self.config.cell == "lstm" else h
 
 
 def monotone(raw: torch.Tensor, median: int) -> torch.Tensor:

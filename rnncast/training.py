@@ -110,6 +110,7 @@ class Windows:
     starts: torch.Tensor  # (K,) int64
     floors: torch.Tensor  # (K,) float32
     phases: torch.Tensor  # (K, periods) float32
+    ids: torch.Tensor  # (K,) int64: the id-table row of each window's series (1, 2, ...)
 
     @classmethod
     def of(cls, values: torch.Tensor, offsets: np.ndarray, floors: np.ndarray,
@@ -131,15 +132,17 @@ class Windows:
             starts=torch.from_numpy(starts).to(device),
             floors=torch.from_numpy(scaling.window_floors(floors, offsets, starts)).to(device),
             phases=torch.from_numpy(phases).to(device),
+            ids=torch.from_numpy(np.searchsorted(offsets, starts, side="right")).to(device),
         )
 
     def __len__(self) -> int:
         return len(self.starts)
 
-    def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Windows (B, width), floors (B,) and calendar phases (B, periods) at `positions`
-        of this split."""
-        return self.view[self.starts[positions]], self.floors[positions], self.phases[positions]
+    def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Windows (B, width), floors (B,), calendar phases (B, periods) and series ids (B,)
+        at `positions` of this split."""
+        return (self.view[self.starts[positions]], self.floors[positions],
+                self.phases[positions], self.ids[positions])  # fmt: skip
 
 
 # ---- devices ----------------------------------------------------------------------------
@@ -259,6 +262,8 @@ def fit(
     emit = on_event or (lambda event: None)
     stop = should_stop or (lambda: False)
     check_lengths(series, window)
+    if model_config.id_embedding and model_config.ids < len(series):
+        raise ValueError(f"the id embedding knows {model_config.ids} series, not {len(series)}")
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -467,14 +472,14 @@ def _draw(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return np.concatenate(passes)[:size]
 
 
-def _step(network, batch, floors, phases, lookback, method, criterion) -> torch.Tensor:
+def _step(network, batch, floors, phases, ids, lookback, method, criterion) -> torch.Tensor:
     """Loss of one batch of windows (B, lookback + horizon), in scaled units."""
     x, y = batch[:, :lookback], batch[:, lookback:]
     stats = scaling.fit(x, method, floors)
     encoder_in, future = models.inputs(
         network.config, scaling.transform(x, stats), phases, y.shape[1]
     )
-    pred = network(encoder_in, future)  # (B, H) or (B, H, levels)
+    pred = network(encoder_in, future, ids)  # (B, H) or (B, H, levels)
     return criterion(pred, scaling.transform(y, stats))
 
 

@@ -261,3 +261,24 @@ def test_quantile_models_calibrate_their_intervals_on_validation():
     )
     point = api.fit(series, window, dataclasses.replace(model, quantiles=()), config)[0]
     assert point.intervals == {}
+
+
+def test_id_embedding_learns_each_series_and_knows_new_ones():
+    from rnncast import forecast
+
+    series = data.from_frame(make_long(n_series=3, length=200))
+    model = ModelConfig(hidden_size=8, segment=4, id_embedding=4)
+    config = TrainConfig(max_epochs=2, epoch_size=128, batch_size=64, device="cpu", ensemble=1)
+    window, model = api.resolve_shapes(series, model, 12)
+    assert model.ids == 3
+    bundle, _ = api.fit(series, window, model, config)
+    table = bundle.weights[0]["id_table.weight"]
+    assert table.shape == (4, 4) and not table[1:].eq(0).all() and table[0].eq(0).all()
+    renamed = make_long(n_series=3, length=200)
+    renamed["unique_id"] = renamed["unique_id"].replace({"s1": "new"})
+    other = data.from_frame(renamed)
+    np.testing.assert_array_equal(forecast.id_codes(bundle.series_ids, other), [1, 0, 3])
+    a = api.predict(bundle, series, device="cpu")
+    b = api.predict(bundle, other, device="cpu")
+    assert (a.y_hat.to_numpy()[:12] == b.y_hat.to_numpy()[:12]).all()  # s0: same row
+    assert not np.allclose(a.y_hat.to_numpy()[12:24], b.y_hat.to_numpy()[12:24])  # s1 -> new

@@ -651,3 +651,13 @@ def test_calendar_features_by_default_and_off(here):
     assert run("predict", "--model", "plain.rnncast").exit_code == 0
     printed = run("train", "s.csv", "--no-calendar", "--print-config").stdout
     assert "calendar = false" in printed
+
+
+def test_id_embedding_from_the_command_line(here):
+    make_long(n_series=3, length=150).to_csv(here / "s.csv", index=False)
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "--id-embedding", "4")
+    assert result.exit_code == 0, result.stderr
+    described = json.loads(run("info", "--json").stdout)["model"]
+    assert (described["id_embedding"], described["ids"]) == (4, 3)
+    assert run("predict").exit_code == 0 and run("evaluate").exit_code == 0
+    assert run("train", "s.csv", "--id-embedding", "-1").exit_code == 2  # Click's range check

@@ -127,3 +127,20 @@ def test_calendar_features_widen_the_encoder_and_reach_the_head():
     assert x.shape == (2, 12, 5) and future.shape == (2, 5, 4)
     torch.testing.assert_close(future[0, 0, 0], torch.sin(torch.tensor(2 * torch.pi * 15 / 24)))
     assert net(x, future).shape == (2, 5)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_id_embedding_sets_the_initial_state(cell):
+    torch.manual_seed(0)
+    config = ModelConfig(cell=cell, hidden_size=8, num_layers=2, segment=4, id_embedding=3, ids=5)
+    net = models.RecurrentForecaster(config, 12, 5).eval()
+    torch.nn.init.normal_(net.id_table.weight)
+    x = torch.randn(1, 12, 1).expand(3, -1, -1)
+    y = net(x, ids=torch.tensor([0, 2, 2]))
+    assert not torch.allclose(y[0], y[1]) and torch.equal(y[1], y[2])
+    h = net._initial_state(torch.tensor([1, 4]), 2)
+    h = h[0] if cell == "lstm" else h
+    assert h.shape == (2, 2, 8)  # (layers, B, hidden)
+    fresh = models.RecurrentForecaster(config, 12, 5)
+    assert torch.equal(fresh.id_table.weight, torch.zeros(6, 3))  # row 0: unknown series
+    assert models.RecurrentForecaster(ModelConfig(segment=4), 12, 5)._initial_state(None, 2) is None
