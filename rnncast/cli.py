@@ -79,6 +79,14 @@ Logs = Annotated[
         "event on stderr (start, info, warning, model, epoch, done, error).",
     ),
 ]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        help="CPU threads for torch (default: one per physical core this process may use; "
+        "under torchrun, that divided among the processes of each machine).",
+        show_default=False,
+    ),
+]
 Wait = Annotated[
     float,
     typer.Option(
@@ -172,11 +180,20 @@ def _main(
 
 
 class _Run:
-    """One command run: its signal handling, and the outputs written so far."""
+    """One command run: its signal handling, the outputs written so far, and what it set
+    up for its duration (`stack`)."""
 
-    def __init__(self, signals: Signals):
+    def __init__(self, signals: Signals, stack: contextlib.ExitStack):
         self.signals = signals
         self.written: list[str] = []
+        self.stack = stack
+
+    def use_threads(self, threads: int | None) -> None:
+        """--threads (checked; default `rnncast.threads.default_threads`) for the rest of
+        the run, and torch's setting as before afterwards."""
+        from rnncast import threads as cpu_threads
+
+        self.stack.enter_context(cpu_threads.using(cpu_threads.resolve(threads)))
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -194,8 +211,8 @@ def _running(
 ) -> Iterator[_Run]:
     """Run a command's body: a problem the user can fix is one line and exit 1; SIGINT or
     SIGTERM stops it with exit 130 or 143 (`interrupted()` says what was kept)."""
-    with Signals() as signals:
-        run = _Run(signals)
+    with Signals() as signals, contextlib.ExitStack() as stack:
+        run = _Run(signals, stack)
         try:
             yield run
         except RnncastError as e:
@@ -368,6 +385,7 @@ def train(
         int, typer.Option(help="Random seed: same seed, data and CPU give the same model.")
     ] = _T.seed,
     device: Device = "auto",
+    threads: Threads = None,
     id_col: Annotated[
         str | None, typer.Option(help="Series id column (long data) (default: unique_id).")
     ] = None,
@@ -441,6 +459,8 @@ def train(
         from rnncast import checkpoint as checkpoints
         from rnncast import data as data_mod
         from rnncast.outputs import check_writable
+
+        run.use_threads(threads)
 
         if not print_config:
             check_writable(out, "--out", inputs=(("the input data file", data),))
@@ -632,6 +652,7 @@ def predict(
     plot: Plot = None,
     plot_series: PlotSeries = None,
     device: Device = "auto",
+    threads: Threads = None,
     wait: Wait = 0.0,
     quiet: Quiet = False,
     log_format: Logs = LogFormat.text,
@@ -648,6 +669,7 @@ def predict(
         from rnncast.training import resolve_device
 
         resolve_device(device)
+        run.use_threads(threads)
         inputs = _inputs(model, data)
         if not to_stdout:
             check_writable(out, "--out", FRAME_SUFFIXES, inputs=inputs)
@@ -716,6 +738,7 @@ def evaluate(
     plot: Plot = None,
     plot_series: PlotSeries = None,
     device: Device = "auto",
+    threads: Threads = None,
     wait: Wait = 0.0,
     quiet: Quiet = False,
     log_format: Logs = LogFormat.text,
@@ -734,6 +757,7 @@ def evaluate(
         check_writable(out, "--out", (".json",), inputs=inputs)
         _check_plot(plot, plot_series, (*inputs, ("--out", out)))
         resolve_device(device)
+        run.use_threads(threads)
         with _writing([out] + ([plot] if plot else []), wait, reads=[model]):
             bundle = load_model(model)
             _check_recorded_data(bundle, data, {"--out": out, "--plot": plot})
