@@ -241,6 +241,17 @@ def _writing(paths: list[Path], wait: float, reads: list[Path] = ()) -> Iterator
         yield
 
 
+def _other_rank() -> bool:
+    """Under torchrun, whether this is a process other than rank 0, which alone reports
+    and writes. A broken torchrun environment counts as rank 0: the command reports it."""
+    from rnncast.distributed import world
+
+    try:
+        return not world().main
+    except RnncastError:
+        return False
+
+
 def _read(report: Reporter, series: SeriesSet) -> None:
     """Say what was read, and warn of what reading changed (filled values)."""
     report.info(_describe_data(series))
@@ -449,17 +460,22 @@ def train(
         ),
     ] = False,
 ) -> None:
-    """Train a model on DATA and save it to one file."""
+    """Train a model on DATA and save it to one file.
+
+    Under torchrun (`torchrun --nproc_per_node=N -m rnncast train ...`) the processes train
+    one network together; only rank 0 reports and writes."""
+    quiet = quiet or _other_rank()
     report = Reporter("train", quiet, log_format.value)
     report.start(data=str(data), out=str(out))
     keep = checkpoint or resume
     saved: list[str] = []  # where the checkpoint of this run stands, once it has one
     with _running(report, lambda: _interrupted_training(keep, saved)) as run:
-        from rnncast import api, artifact
+        from rnncast import api, artifact, distributed
         from rnncast import checkpoint as checkpoints
         from rnncast import data as data_mod
         from rnncast.outputs import check_writable
 
+        world = distributed.world()
         run.use_threads(threads)
 
         if not print_config:
@@ -507,7 +523,7 @@ def train(
             ensemble=ensemble,
         )
         check_together(model_config, train_config)
-        writes = [] if print_config else [out] + ([keep] if keep else [])
+        writes = [] if print_config or not world.main else [out] + ([keep] if keep else [])
         with _writing(writes, wait):
             resumed = checkpoints.load(resume) if resume is not None else None
             if resumed is not None:
@@ -528,7 +544,8 @@ def train(
                     "val_size": window.val_size,
                     "segment": model_config.segment,
                 }
-                sys.stdout.write(_config_text(ctx, resolved))
+                if world.main:
+                    sys.stdout.write(_config_text(ctx, resolved))
                 return
             reads = (
                 f"lookbacks {', '.join(map(str, window.lookbacks))} (one per model, "
@@ -541,15 +558,17 @@ def train(
             )
             if resumed is not None:
                 report.info(f"resuming from {resume}: {resumed.describe()}")
-            with report.training(model_config) as progress, run.signals.deferred():
-                model, results = api.fit(
-                    series, window, model_config, train_config, options, str(data), progress,
-                    should_stop=run.signals.requested, checkpoint_path=keep, resume=resumed,
-                    on_saved=saved.append,
-                )  # fmt: skip
-            with run.writing():
-                artifact.save(model, out)
-                run.wrote(out)
+            with distributed.session(device):
+                with report.training(model_config) as progress, run.signals.deferred():
+                    model, results = api.fit(
+                        series, window, model_config, train_config, options, str(data),
+                        progress, should_stop=run.signals.requested, checkpoint_path=keep,
+                        resume=resumed, on_saved=saved.append,
+                    )  # fmt: skip
+                if world.main:
+                    with run.writing():
+                        artifact.save(model, out)
+                        run.wrote(out)
     for k, result in enumerate(results, 1):
         label = f"model {k} of {len(results)}: " if len(results) > 1 else ""
         best = (
@@ -659,6 +678,8 @@ def predict(
     config: ConfigFile = None,
 ) -> None:
     """Forecast the next steps after the end of every series."""
+    if _other_rank():
+        return  # under torchrun rank 0 alone forecasts (and writes)
     report = Reporter("predict", quiet, log_format.value)
     report.start(data=None if data is None else str(data), model=str(model), out=str(out))
     to_stdout = str(out) == "-"
@@ -745,6 +766,8 @@ def evaluate(
     config: ConfigFile = None,
 ) -> None:
     """Backtest the model over the last N horizons of each series, against naive baselines."""
+    if _other_rank():
+        return  # under torchrun rank 0 alone backtests (and writes)
     report = Reporter("evaluate", quiet, log_format.value)
     report.start(data=None if data is None else str(data), model=str(model), out=str(out))
     with _running(report) as run:
@@ -960,6 +983,7 @@ def _describe_model(a: Artifact) -> dict[str, Any]:
             "best_val_loss": summary.get("best_val_loss"),
             "final_train_loss": history[-1]["train_loss"] if history else None,
             "steps": summary.get("steps"),
+            "processes": summary.get("processes", 1),
             "stopped": summary.get("stopped"),
             "seconds": summary.get("seconds"),
             "train_windows": summary.get("train_windows"),
