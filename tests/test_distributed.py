@@ -100,3 +100,37 @@ def test_torchrun_two_processes_match_one(tmp_path, monkeypatch):
     np.testing.assert_allclose(a.y_hat, b.y_hat, rtol=1e-4)
     described = json.loads(CliRunner().invoke(app, ["info", "two.rnncast", "--json"]).stdout)
     assert described["training"]["processes"] == 2
+
+
+PEER_FAILS = """
+import sys
+from rnncast import distributed
+from rnncast.errors import DataError, RnncastError
+try:
+    with distributed.session("cpu") as w:
+        if w.rank == 1:
+            raise DataError("rank 1 cannot read its data")
+except RnncastError as e:
+    print(f"rank {distributed.world().rank}: {e}", flush=True)
+    sys.exit(1)
+"""
+
+
+@pytest.mark.skipif(
+    not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
+    reason="this torch has no torch.distributed with gloo",
+)
+def test_a_failure_in_one_process_fails_every_process(tmp_path):
+    script = tmp_path / "peer.py"
+    script.write_text(PEER_FAILS)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", str(script)]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    said = sorted(line for line in done.stdout.splitlines() if line.startswith("rank "))
+    assert said == [
+        "rank 0: another process of this torchrun job failed (its message says why): fix that "
+        "and run the job again",
+        "rank 1: rank 1 cannot read its data",
+    ]
