@@ -14,7 +14,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnncast import backtest, checkpoint, data, forecast, intervals, models, training
+from rnncast import (
+    backtest,
+    checkpoint,
+    data,
+    distributed,
+    forecast,
+    intervals,
+    models,
+    training,
+)
 from rnncast.artifact import Artifact
 from rnncast.calendar import first_steps as calendar_first_steps
 from rnncast.calendar import periods as calendar_periods
@@ -167,8 +176,12 @@ def fit(
     `should_stop` is asked after every batch (`training.TrainingStopped` when it says yes);
     with `checkpoint_path` the whole training state is saved there after every epoch, and
     `resume` (a loaded checkpoint of the same settings and data) continues from it;
-    `on_saved` hears where training stands after each save (`Checkpoint.describe`)."""
+    `on_saved` hears where training stands after each save (`Checkpoint.describe`).
+
+    In a torch.distributed process group (`rnncast.distributed.session`) every process
+    calls this alike; only rank 0 writes the checkpoint (every process hears `on_saved`)."""
     check_together(model, config)
+    world = distributed.current()
     fingerprint = series.fingerprint()
     if resume is not None:
         resume.check_matches(window, model, config, fingerprint)
@@ -177,7 +190,8 @@ def fit(
     def keep(current: dict[str, Any] | None) -> None:
         state.current = current
         if checkpoint_path is not None:
-            checkpoint.save(state, checkpoint_path)
+            if world.main:  # the others hold the same state
+                checkpoint.save(state, checkpoint_path)
             if on_saved is not None:
                 on_saved(state.describe())
 
@@ -226,6 +240,7 @@ def fit(
             "stopped": [r.stopped for r in results],
             "seconds": round(sum(r.seconds for r in results), 3),
             "device": results[0].device,
+            "processes": world.size,
             "train_windows": results[0].train_windows,
             "val_windows": results[0].val_windows,
             "parameters": models.count_parameters(results[0].network) * len(results),

@@ -79,6 +79,14 @@ Logs = Annotated[
         "event on stderr (start, info, warning, model, epoch, done, error).",
     ),
 ]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        help="CPU threads for torch (default: one per physical core this process may use; "
+        "under torchrun, that divided among the processes of each machine).",
+        show_default=False,
+    ),
+]
 Wait = Annotated[
     float,
     typer.Option(
@@ -172,11 +180,20 @@ def _main(
 
 
 class _Run:
-    """One command run: its signal handling, and the outputs written so far."""
+    """One command run: its signal handling, the outputs written so far, and what it set
+    up for its duration (`stack`)."""
 
-    def __init__(self, signals: Signals):
+    def __init__(self, signals: Signals, stack: contextlib.ExitStack):
         self.signals = signals
         self.written: list[str] = []
+        self.stack = stack
+
+    def use_threads(self, threads: int | None) -> None:
+        """--threads (checked; default `rnncast.threads.default_threads`) for the rest of
+        the run, and torch's setting as before afterwards."""
+        from rnncast import threads as cpu_threads
+
+        self.stack.enter_context(cpu_threads.using(cpu_threads.resolve(threads)))
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -194,8 +211,8 @@ def _running(
 ) -> Iterator[_Run]:
     """Run a command's body: a problem the user can fix is one line and exit 1; SIGINT or
     SIGTERM stops it with exit 130 or 143 (`interrupted()` says what was kept)."""
-    with Signals() as signals:
-        run = _Run(signals)
+    with Signals() as signals, contextlib.ExitStack() as stack:
+        run = _Run(signals, stack)
         try:
             yield run
         except RnncastError as e:
@@ -222,6 +239,17 @@ def _writing(paths: list[Path], wait: float, reads: list[Path] = ()) -> Iterator
         for p in paths:
             remove_stale_temporaries(p)
         yield
+
+
+def _other_rank() -> bool:
+    """Under torchrun, whether this is a process other than rank 0, which alone reports
+    and writes. A broken torchrun environment counts as rank 0: the command reports it."""
+    from rnncast.distributed import world
+
+    try:
+        return not world().main
+    except RnncastError:
+        return False
 
 
 def _read(report: Reporter, series: SeriesSet) -> None:
@@ -376,6 +404,7 @@ def train(
         int, typer.Option(help="Random seed: same seed, data and CPU give the same model.")
     ] = _T.seed,
     device: Device = "auto",
+    threads: Threads = None,
     id_col: Annotated[
         str | None, typer.Option(help="Series id column (long data) (default: unique_id).")
     ] = None,
@@ -439,16 +468,23 @@ def train(
         ),
     ] = False,
 ) -> None:
-    """Train a model on DATA and save it to one file."""
+    """Train a model on DATA and save it to one file.
+
+    Under torchrun (`torchrun --nproc_per_node=N -m rnncast train ...`) the processes train
+    one network together; only rank 0 reports and writes."""
+    quiet = quiet or _other_rank()
     report = Reporter("train", quiet, log_format.value)
     report.start(data=str(data), out=str(out))
     keep = checkpoint or resume
     saved: list[str] = []  # where the checkpoint of this run stands, once it has one
     with _running(report, lambda: _interrupted_training(keep, saved)) as run:
-        from rnncast import api, artifact
+        from rnncast import api, artifact, distributed
         from rnncast import checkpoint as checkpoints
         from rnncast import data as data_mod
         from rnncast.outputs import check_writable
+
+        world = distributed.world()
+        run.use_threads(threads)
 
         if not print_config:
             check_writable(out, "--out", inputs=(("the input data file", data),))
@@ -496,7 +532,7 @@ def train(
             ensemble=ensemble,
         )
         check_together(model_config, train_config)
-        writes = [] if print_config else [out] + ([keep] if keep else [])
+        writes = [] if print_config or not world.main else [out] + ([keep] if keep else [])
         with _writing(writes, wait):
             resumed = checkpoints.load(resume) if resume is not None else None
             if resumed is not None:
@@ -517,7 +553,8 @@ def train(
                     "val_size": window.val_size,
                     "segment": model_config.segment,
                 }
-                sys.stdout.write(_config_text(ctx, resolved))
+                if world.main:
+                    sys.stdout.write(_config_text(ctx, resolved))
                 return
             reads = (
                 f"lookbacks {', '.join(map(str, window.lookbacks))} (one per model, "
@@ -530,15 +567,17 @@ def train(
             )
             if resumed is not None:
                 report.info(f"resuming from {resume}: {resumed.describe()}")
-            with report.training(model_config) as progress, run.signals.deferred():
-                model, results = api.fit(
-                    series, window, model_config, train_config, options, str(data), progress,
-                    should_stop=run.signals.requested, checkpoint_path=keep, resume=resumed,
-                    on_saved=saved.append,
-                )  # fmt: skip
-            with run.writing():
-                artifact.save(model, out)
-                run.wrote(out)
+            with distributed.session(device):
+                with report.training(model_config) as progress, run.signals.deferred():
+                    model, results = api.fit(
+                        series, window, model_config, train_config, options, str(data),
+                        progress, should_stop=run.signals.requested, checkpoint_path=keep,
+                        resume=resumed, on_saved=saved.append,
+                    )  # fmt: skip
+                if world.main:
+                    with run.writing():
+                        artifact.save(model, out)
+                        run.wrote(out)
     for k, result in enumerate(results, 1):
         label = f"model {k} of {len(results)}: " if len(results) > 1 else ""
         best = (
@@ -646,12 +685,15 @@ def predict(
     plot: Plot = None,
     plot_series: PlotSeries = None,
     device: Device = "auto",
+    threads: Threads = None,
     wait: Wait = 0.0,
     quiet: Quiet = False,
     log_format: Logs = LogFormat.text,
     config: ConfigFile = None,
 ) -> None:
     """Forecast the next steps after the end of every series."""
+    if _other_rank():
+        return  # under torchrun rank 0 alone forecasts (and writes)
     report = Reporter("predict", quiet, log_format.value)
     report.start(data=None if data is None else str(data), model=str(model), out=str(out))
     to_stdout = str(out) == "-"
@@ -662,6 +704,7 @@ def predict(
         from rnncast.training import resolve_device
 
         resolve_device(device)
+        run.use_threads(threads)
         inputs = _inputs(model, data)
         if not to_stdout:
             check_writable(out, "--out", FRAME_SUFFIXES, inputs=inputs)
@@ -730,12 +773,15 @@ def evaluate(
     plot: Plot = None,
     plot_series: PlotSeries = None,
     device: Device = "auto",
+    threads: Threads = None,
     wait: Wait = 0.0,
     quiet: Quiet = False,
     log_format: Logs = LogFormat.text,
     config: ConfigFile = None,
 ) -> None:
     """Backtest the model over the last N horizons of each series, against naive baselines."""
+    if _other_rank():
+        return  # under torchrun rank 0 alone backtests (and writes)
     report = Reporter("evaluate", quiet, log_format.value)
     report.start(data=None if data is None else str(data), model=str(model), out=str(out))
     with _running(report) as run:
@@ -748,6 +794,7 @@ def evaluate(
         check_writable(out, "--out", (".json",), inputs=inputs)
         _check_plot(plot, plot_series, (*inputs, ("--out", out)))
         resolve_device(device)
+        run.use_threads(threads)
         with _writing([out] + ([plot] if plot else []), wait, reads=[model]):
             bundle = load_model(model)
             _check_recorded_data(bundle, data, {"--out": out, "--plot": plot})
@@ -951,6 +998,7 @@ def _describe_model(a: Artifact) -> dict[str, Any]:
             "best_val_loss": summary.get("best_val_loss"),
             "final_train_loss": history[-1]["train_loss"] if history else None,
             "steps": summary.get("steps"),
+            "processes": summary.get("processes", 1),
             "stopped": summary.get("stopped"),
             "seconds": summary.get("seconds"),
             "train_windows": summary.get("train_windows"),

@@ -10,7 +10,9 @@ the same code the command line runs.
     model = rnncast.load("model.rnncast")
 
 `train` takes the options of `rnncast train` as keyword arguments, named as the options
-with underscores (`hidden_size=128`, `fill="ffill"`, `target=("a", "b")`). Problems a user
+with underscores (`hidden_size=128`, `fill="ffill"`, `target=("a", "b")`). `threads=N`
+(all three) runs torch on N CPU threads for the call; left out, torch's setting stays as it
+is (a library does not change process-wide settings unasked). Problems a user
 can fix raise `rnncast.errors.RnncastError` (its subclasses `DataError`, `ConfigError`,
 `ArtifactError`) with the same one-line message the command line prints.
 """
@@ -26,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from rnncast import api, artifact, data, training
+from rnncast import threads as cpu_threads
 from rnncast.artifact import Artifact
 from rnncast.config import (
     ModelConfig,
@@ -45,18 +48,20 @@ def train(
     data_or_path: Data,
     *,
     on_event: Callable[[training.Event], None] | None = None,
+    threads: int | None = None,
     **options: Any,
 ) -> Artifact:
     """Train a model on a DataFrame (or a CSV / Parquet file or folder) and return it;
     `options` are `rnncast train`'s (see the module docstring), `on_event` hears progress."""
     groups = {cls: {f.name for f in dataclasses.fields(cls)}
               for cls in (ReadOptions, ModelConfig, TrainConfig)}  # fmt: skip
-    known = set(WINDOW_OPTIONS).union(*groups.values())
+    known = set(WINDOW_OPTIONS).union(*groups.values(), {"threads"})
     for name in options:
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise TypeError(f"train() got an unexpected option '{name}'{hint}")
+    cpu_threads.check(threads)
     options = {k: _setting(k, v) for k, v in options.items()}
     read, model, config = (
         cls(**{k: v for k, v in options.items() if k in names and k not in WINDOW_OPTIONS})
@@ -69,26 +74,30 @@ def train(
         config.ensemble, options.get("holdout", 0), options.get("calendar", True),
     )  # fmt: skip
     path = None if isinstance(data_or_path, pd.DataFrame) else str(data_or_path)
-    fitted, _ = api.fit(series, window, model, config, read, path, on_event)
+    with cpu_threads.using(threads):
+        fitted, _ = api.fit(series, window, model, config, read, path, on_event)
     return fitted
 
 
 def predict(
     model: Artifact, data_or_path: Data | None = None, *, horizon: int | None = None,
-    device: str = "auto",
+    device: str = "auto", threads: int | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """The next `horizon` (default: the trained horizon) values of every series, in long
     format (id, time, y_hat, and a quantile model's quantile columns q0.1, ...); data: a
     DataFrame or file, default the training data file."""
-    return api.predict(model, _series_for(model, data_or_path), horizon, device)
+    with cpu_threads.using(cpu_threads.check(threads)):
+        return api.predict(model, _series_for(model, data_or_path), horizon, device)
 
 
 def evaluate(
-    model: Artifact, data_or_path: Data | None = None, *, windows: int = 1, device: str = "auto"
-) -> dict[str, Any]:
+    model: Artifact, data_or_path: Data | None = None, *, windows: int = 1, device: str = "auto",
+    threads: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Backtest the last `windows` horizons of every series against naive baselines; the
     report `rnncast evaluate` writes to metrics.json."""
-    return api.evaluate(model, _series_for(model, data_or_path), windows, device)
+    with cpu_threads.using(cpu_threads.check(threads)):
+        return api.evaluate(model, _series_for(model, data_or_path), windows, device)
 
 
 def load(path: str | Path) -> Artifact:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnncast import calendar, models, scaling
+from rnncast import calendar, distributed, models, scaling
 from rnncast.config import ModelConfig, TrainConfig, WindowConfig
 from rnncast.data import SeriesSet
 from rnncast.errors import ConfigError, DataError
@@ -258,13 +258,22 @@ def fit(
     `should_stop` is asked after every batch; when it says yes, `TrainingStopped` is raised.
     `on_checkpoint(state)` gets the loop's whole state (plain data) after every epoch, and
     `resume=state` continues from such a state exactly as if training had not stopped.
+
+    In a torch.distributed process group (torchrun, see `rnncast.distributed`) every
+    process runs this with the same arguments and trains its slice of every batch; they
+    all return the same network.
     """
     emit = on_event or (lambda event: None)
-    stop = should_stop or (lambda: False)
+    world = distributed.current()
     check_lengths(series, window)
     if model_config.id_embedding and model_config.ids < len(series):
         raise ValueError(f"the id embedding knows {model_config.ids} series, not {len(series)}")
-    device = resolve_device(config.device)
+    device = distributed.device_for(resolve_device(config.device), world)
+    asked = should_stop or (lambda: False)
+
+    def stop() -> bool:  # with several processes: all stop at the same batch
+        return distributed.any_rank(asked(), world, device)
+
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
@@ -299,6 +308,13 @@ def fit(
         progress = _restore(resume, network, optimiser, plateau, rng, result, device)
 
     batch_size = min(config.batch_size, len(train_starts))
+    if batch_size < world.size:
+        raise ConfigError(
+            f"--batch-size {batch_size} is less than the {world.size} processes training "
+            f"together: each needs a window of every batch; give --batch-size {world.size} or "
+            "more, or start fewer processes"
+        )
+    trained = distributed.wrap(network, device, world)  # what the steps run through
     batches = max(
         min(math.ceil(len(train_starts) / batch_size), math.ceil(config.epoch_size / batch_size)),
         MIN_EPOCH_BATCHES,
@@ -320,15 +336,18 @@ def fit(
     result.stopped = _finished(progress, config, bool(len(val_starts)))
     while not result.stopped:
         epoch = progress.epoch + 1
-        network.train()
+        trained.train()
         chosen = torch.from_numpy(_draw(rng, len(train_starts), batches * batch_size)).to(device)
         total, seen = 0.0, 0
         for b in range(batches):
-            idx = chosen[b * batch_size : (b + 1) * batch_size]
-            loss = _step(network, *training.batch(idx), window.lookback, model_config.scaling,
+            idx = distributed.shard(chosen[b * batch_size : (b + 1) * batch_size], world)
+            loss = _step(trained, *training.batch(idx), window.lookback, model_config.scaling,
                          criterion)  # fmt: skip
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            if world.many:  # DDP averages over processes: weigh by slice, as one batch would
+                (loss * (len(idx) * world.size / batch_size)).backward()
+            else:
+                loss.backward()
             nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
             optimiser.step()
             progress.steps += 1
@@ -339,21 +358,23 @@ def fit(
                 raise TrainingStopped
             if config.max_steps is not None and progress.steps >= config.max_steps:
                 break
+        total, seen = distributed.all_sum([total, seen], world, device)
         train_loss = total / max(seen, 1)
         val_loss = (
-            evaluate_loss(
+            validation_loss(
                 network,
                 validation,
                 window.lookback,
                 model_config.scaling,
                 criterion,
                 config.batch_size,
-                stop,
+                asked if not world.many else None,  # processes hold different batch counts
+                world,
             )
             if len(val_starts)
             else None
         )
-        if val_loss is None and stop():
+        if (val_loss is None or world.many) and stop():
             raise TrainingStopped
         monitored = val_loss if val_loss is not None else train_loss
         improved = (
@@ -476,9 +497,8 @@ def _step(network, batch, floors, phases, ids, lookback, method, criterion) -> t
     """Loss of one batch of windows (B, lookback + horizon), in scaled units."""
     x, y = batch[:, :lookback], batch[:, lookback:]
     stats = scaling.fit(x, method, floors)
-    encoder_in, future = models.inputs(
-        network.config, scaling.transform(x, stats), phases, y.shape[1]
-    )
+    config = getattr(network, "module", network).config  # DDP holds the network as .module
+    encoder_in, future = models.inputs(config, scaling.transform(x, stats), phases, y.shape[1])
     pred = network(encoder_in, future, ids)  # (B, H) or (B, H, levels)
     return criterion(pred, scaling.transform(y, stats))
 
@@ -497,3 +517,24 @@ def evaluate_loss(
         if should_stop is not None and should_stop():
             raise TrainingStopped
     return total / len(windows)
+
+
+def validation_loss(
+    network, windows: Windows, lookback, method, criterion, batch_size, should_stop,
+    world: distributed.World,
+) -> float:  # fmt: skip
+    """`evaluate_loss` over every window; with several processes each scores its
+    contiguous share of the windows and the sums are added up, so all get the same mean."""
+    if not world.many:
+        return evaluate_loss(network, windows, lookback, method, criterion, batch_size,
+                             should_stop)  # fmt: skip
+    mine = distributed.shard(torch.arange(len(windows), device=windows.starts.device), world)
+    part = Windows(windows.view, windows.starts[mine], windows.floors[mine], windows.phases[mine],
+                   windows.ids[mine])  # fmt: skip
+    total = (
+        evaluate_loss(network, part, lookback, method, criterion, batch_size) * len(part)
+        if len(part)
+        else 0.0
+    )
+    total, count = distributed.all_sum([total, len(part)], world, windows.starts.device)
+    return total / count

@@ -661,3 +661,31 @@ def test_id_embedding_from_the_command_line(here):
     assert (described["id_embedding"], described["ids"]) == (4, 3)
     assert run("predict").exit_code == 0 and run("evaluate").exit_code == 0
     assert run("train", "s.csv", "--id-embedding", "-1").exit_code == 2  # Click's range check
+
+
+def test_threads_option_and_config(here, monkeypatch):
+    from rnncast import threads
+
+    seen = []
+    real = threads.using
+
+    def recording(n):
+        seen.append(n)
+        return real(n)
+
+    monkeypatch.setattr(threads, "using", recording)
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST, "--horizon", "6", "--threads", "1").exit_code == 0
+    (here / "t.toml").write_text("[predict]\nthreads = 1\n[evaluate]\nthreads = 0\n")
+    assert run("predict", "--config", "t.toml").exit_code == 0
+    assert run("evaluate", "--threads", "1").exit_code == 0
+    assert run("predict", "--out", "g.csv").exit_code == 0
+    assert seen == [1, 1, 1, threads.default_threads()]
+    for command, out in (("train", "m.rnncast"), ("predict", "f.csv"), ("evaluate", "e.json")):
+        data = ["s.csv"] if command == "train" else []
+        result = run(command, *data, "--threads", "0", "--out", out)
+        assert _error(result) == "error: --threads must be at least 1, got 0"
+        assert not (here / out).exists()
+    result = run("evaluate", "--config", "t.toml", "--out", "e.json")
+    assert _error(result) == "error: --threads must be at least 1, got 0"
+    assert not (here / "e.json").exists()

@@ -1,0 +1,136 @@
+"""CPU threads: physical cores from the topology, affinity and cgroup quota; --threads."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+import rnncast
+from rnncast import threads
+from rnncast.errors import ConfigError
+from tests.conftest import make_long
+
+CPUINFO_TWO_SOCKETS_HYPERTHREADED = "\n\n".join(
+    f"processor\t: {cpu}\nvendor_id\t: GenuineIntel\nphysical id\t: {cpu // 4}\n"
+    f"siblings\t: 4\ncore id\t\t: {cpu % 2}\ncpu cores\t: 2\nflags\t\t: fpu vme"
+    for cpu in range(8)
+)  # cpus 0-3 on package 0, 4-7 on package 1; cores 0 and 1 of each hold two cpus
+
+
+def test_parse_cpuinfo():
+    topology = threads.parse_cpuinfo(CPUINFO_TWO_SOCKETS_HYPERTHREADED)
+    assert topology == {
+        0: ("0", "0"), 1: ("0", "1"), 2: ("0", "0"), 3: ("0", "1"),
+        4: ("1", "0"), 5: ("1", "1"), 6: ("1", "0"), 7: ("1", "1"),
+    }  # fmt: skip
+    assert threads.parse_cpuinfo("processor\t: 0\nmodel name\t: ARMv8\n") == {}
+
+
+def test_physical_cores_counts_each_core_once_among_the_allowed_cpus():
+    topology = threads.parse_cpuinfo(CPUINFO_TWO_SOCKETS_HYPERTHREADED)
+    assert threads.physical_cores(list(range(8)), topology) == 4
+    assert threads.physical_cores([0, 2], topology) == 1  # two hyperthreads of one core
+    assert threads.physical_cores([0, 1, 4], topology) == 3  # same core id, other package
+    assert threads.physical_cores([0, 9], topology) is None  # cpu 9's topology unknown
+    assert threads.physical_cores([], topology) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "cpus"),
+    [
+        ({"cpu_max": "max 100000\n"}, None),
+        ({"cpu_max": "150000 100000\n"}, 2),  # 1.5 CPUs: round up
+        ({"cpu_max": "50000 100000"}, 1),
+        ({"cpu_max": "400000"}, 4),  # period left out: the kernel's default 100000
+        ({"quota_us": "-1\n", "period_us": "100000\n"}, None),  # cgroup v1, no limit
+        ({"quota_us": "300000", "period_us": "100000"}, 3),
+        ({}, None),
+    ],
+)
+def test_cgroup_quota(args, cpus):
+    assert threads.parse_cgroup_quota(**args) == cpus
+
+
+def test_usable_cores_takes_the_smaller_of_cores_and_quota(monkeypatch):
+    topology = threads.parse_cpuinfo(CPUINFO_TWO_SOCKETS_HYPERTHREADED)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    monkeypatch.setattr(threads, "_topology", lambda cpus: topology)
+    monkeypatch.setattr(threads, "cgroup_quota", lambda: None)
+    assert threads.usable_cores() == 4
+    monkeypatch.setattr(threads, "cgroup_quota", lambda: 3)
+    assert threads.usable_cores() == 3
+    monkeypatch.setattr(threads, "_topology", lambda cpus: {})
+    assert threads.usable_cores() is None  # unknown topology: torch's default
+
+
+def test_usable_cores_on_this_machine():
+    cores = threads.usable_cores()
+    if hasattr(os, "sched_getaffinity"):
+        assert cores is not None and 1 <= cores <= len(os.sched_getaffinity(0))
+
+
+def test_default_threads(monkeypatch):
+    monkeypatch.setattr(threads, "usable_cores", lambda: 8)
+    assert threads.default_threads({}) == 8
+    assert threads.default_threads({"OMP_NUM_THREADS": "3"}) == 3  # the user's choice
+    assert threads.default_threads({"OMP_NUM_THREADS": "x"}) == 8
+    # torchrun: the machine's cores shared by its processes; the OMP_NUM_THREADS=1 that
+    # torchrun sets itself says nothing, another value is the user's
+    torchrun = {"LOCAL_WORLD_SIZE": "3", "OMP_NUM_THREADS": "1"}
+    assert threads.default_threads(torchrun) == 2
+    assert threads.default_threads({**torchrun, "LOCAL_WORLD_SIZE": "16"}) == 1
+    assert threads.default_threads({**torchrun, "OMP_NUM_THREADS": "2"}) == 2
+    monkeypatch.setattr(threads, "usable_cores", lambda: None)
+    assert threads.default_threads({}) is None
+    assert threads.resolve(5, {}) == 5
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (0, "--threads must be at least 1, got 0"),
+        (-2, "--threads must be at least 1, got -2"),
+        (1.5, "--threads must be a whole number, got '1.5'"),
+        (True, "--threads must be a whole number, got 'True'"),
+    ],
+)
+def test_bad_threads(value, message):
+    with pytest.raises(ConfigError) as e:
+        threads.check(value)
+    assert str(e.value) == message
+
+
+def test_using_sets_and_restores():
+    before = torch.get_num_threads()
+    other = 1 if before != 1 else 2
+    with threads.using(other):
+        assert torch.get_num_threads() == other
+    assert torch.get_num_threads() == before
+    with threads.using(None):
+        assert torch.get_num_threads() == before
+
+
+def test_the_python_api_takes_threads(monkeypatch):
+    seen = []
+    real = threads.using
+
+    def recording(n):
+        seen.append(n)
+        return real(n)
+
+    monkeypatch.setattr(threads, "using", recording)
+    frame = make_long(n_series=1, length=120)
+    fast = dict(max_epochs=1, epoch_size=64, batch_size=32, hidden_size=4, ensemble=1,
+                device="cpu", horizon=6)  # fmt: skip
+    model = rnncast.train(frame, threads=1, **fast)
+    rnncast.predict(model, frame, threads=1)
+    rnncast.evaluate(model, frame)
+    assert seen == [1, 1, None]
+    with pytest.raises(ConfigError) as e:
+        rnncast.train(frame, threads=0, **fast)
+    assert str(e.value) == "--threads must be at least 1, got 0"
+    with pytest.raises(TypeError) as e:
+        rnncast.train(frame, thread=2, **fast)
+    assert str(e.value) == "train() got an unexpected option 'thread'; did you mean 'threads'?"
