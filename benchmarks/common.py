@@ -42,7 +42,7 @@ from rnncast.config import (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Fields chosen by the window rule (api.resolve_shapes), not given to the dataclass directly.
-_WINDOW_FIELDS = {"segment", "calendar", "ids"}
+_WINDOW_FIELDS = {"segment", "calendar", "ids", "covariate_count"}
 _CHOICES = {"cell": CELLS, "scaling": SCALINGS, "loss": LOSSES, "decoder": DECODERS}
 _TYPES: dict[str, Any] = {
     "int": int,

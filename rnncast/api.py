@@ -97,7 +97,10 @@ def resolve_shapes(
     )
     periods = calendar_periods(series.axis) if calendar else ()
     ids = len(series) if model.id_embedding else 0
-    return window, dataclasses.replace(model, segment=segment, calendar=periods, ids=ids)
+    count = 0 if series.covariates is None else series.covariates.shape[1]
+    return window, dataclasses.replace(
+        model, segment=segment, calendar=periods, ids=ids, covariate_count=count
+    )
 
 
 def prepare(
@@ -261,7 +264,8 @@ def calibrate_intervals(artifact: Artifact, series: SeriesSet, device: str = "cp
         return {}
     out = forecast.outputs_at(artifact.network(device), series.values, series.offsets, starts,
                               device=device, steps=calendar_first_steps(series),
-                              codes=np.arange(1, len(series) + 1))  # fmt: skip
+                              codes=np.arange(1, len(series) + 1),
+                              covariates=series.covariates)  # fmt: skip
     targets = series.values[starts[:, None] + longest.lookback + np.arange(window.horizon)]
     return intervals.calibrate(out, targets)
 
@@ -301,6 +305,7 @@ def hold_out(series: SeriesSet, steps: int) -> SeriesSet:
     return dataclasses.replace(
         series,
         values=series.values[keep],
+        covariates=None if series.covariates is None else series.covariates[keep],
         offsets=offsets,
         ends=series.axis.at(series.starts, lengths - 1),
     )

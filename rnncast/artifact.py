@@ -29,7 +29,14 @@ FORMAT_VERSION = 1
 # Settings added since format 1, with what a model file written without them meant: a
 # missing field reads as this, not as today's default (which may differ).
 BEFORE_FIELD: dict[str, dict[str, object]] = {
-    "model": {"decoder": "direct", "quantiles": [], "calendar": [], "id_embedding": 0, "ids": 0},
+    "model": {
+        "decoder": "direct",
+        "quantiles": [],
+        "calendar": [],
+        "id_embedding": 0,
+        "ids": 0,
+        "covariate_count": 0,
+    },
     "train": {},
 }
 

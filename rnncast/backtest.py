@@ -83,7 +83,8 @@ def run(
     m = series.axis.season_length
     outputs = outputs_at(network, series.values, series.offsets, origins - lookback,
                          device=device, steps=calendar.first_steps(series),
-                         widths=widths, codes=codes)  # fmt: skip
+                         widths=widths, codes=codes,
+                         covariates=series.covariates)  # fmt: skip
     forecasts = {
         "model": outputs.point,
         "naive": metrics.naive(series.values, origins, horizon),

@@ -435,6 +435,13 @@ def train(
             "ffill (last value), interpolate (straight line) or zero. Remembered by the model."
         ),
     ] = "none",
+    covariates: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated columns of long data read as past covariates: inputs beside "
+            "the value over the lookback (predict's data must have them too).",
+        ),
+    ] = None,
     skip_short: Annotated[
         bool,
         typer.Option(
@@ -505,6 +512,7 @@ def train(
             time_format=time_format,
             fill=fill,
             skip_short=skip_short,
+            covariates=_split(covariates),
         )
         model_config = ModelConfig(
             cell=cell,

@@ -80,8 +80,9 @@ def parse_lookbacks(value: str | Sequence[int] | None) -> tuple[int, ...]:
 @dataclass(frozen=True)
 class ReadOptions:
     """How to read a data file: column names and time handling (all optional); what to do
-    with missing values and gaps (`fill`, see `rnncast.filling`); and whether series too
-    short for the model are left out with a warning (`skip_short`) instead of failing."""
+    with missing values and gaps (`fill`, see `rnncast.filling`); whether series too
+    short for the model are left out with a warning (`skip_short`) instead of failing; and
+    the columns read as past covariates (`covariates`, long data only)."""
 
     id_col: str | None = None
     time_col: str | None = None
@@ -90,6 +91,7 @@ class ReadOptions:
     time_format: str | None = None
     fill: str = "none"
     skip_short: bool = False
+    covariates: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require(self.fill in FILLS, f"--fill must be one of {', '.join(FILLS)}, got '{self.fill}'")
@@ -102,6 +104,16 @@ class ReadOptions:
         _require(
             all(t.strip() for t in self.target),
             "--target has an empty column name: give names separated by commas, e.g. --target a,b",
+        )
+        _require(
+            all(t.strip() for t in self.covariates),
+            "--covariates has an empty column name: give names separated by commas, e.g. "
+            "--covariates price,temperature",
+        )
+        _require(
+            not self.covariates or self.fill == "none",
+            f"--covariates cannot be combined with --fill {self.fill} yet: fill the gaps and "
+            "missing values of the data (values and covariates) before training",
         )
 
 
@@ -167,7 +179,8 @@ class ModelConfig:
     the data's frequency unless turned off); empty for none. `id_embedding`: the size of a
     learned embedding of each training series' id, from which the encoder's initial state
     is made (0: none); `ids`: how many ids it knows (set from the training data; series it
-    never saw get a neutral, all-zero embedding)."""
+    never saw get a neutral, all-zero embedding). `covariate_count`: how many past covariates the
+    encoder reads beside the values (set from the data, `ReadOptions.covariates`)."""
 
     cell: str = "gru"
     hidden_size: int = 256
@@ -181,6 +194,7 @@ class ModelConfig:
     calendar: tuple[float, ...] = ()
     id_embedding: int = 0
     ids: int = 0
+    covariate_count: int = 0
 
     def __post_init__(self) -> None:
         _require(self.cell in CELLS, f"--cell must be one of {', '.join(CELLS)}, got '{self.cell}'")

@@ -103,6 +103,7 @@ class SeriesSet:
     schema: Schema
     source: str = "<data>"
     notes: tuple[str, ...] = ()  # what reading changed (filled values): warnings to show
+    covariates: np.ndarray | None = None  # (len(values), C) float32: past covariates
 
     @property
     def lengths(self) -> np.ndarray:
@@ -130,6 +131,9 @@ class SeriesSet:
             self,
             ids=self.ids[keep],
             values=self.values[np.repeat(keep, self.lengths)],
+            covariates=None
+            if self.covariates is None
+            else self.covariates[np.repeat(keep, self.lengths)],
             offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
             starts=self.starts[keep],
             ends=self.ends[keep],
@@ -142,6 +146,8 @@ class SeriesSet:
         h.update(np.ascontiguousarray(self.offsets, dtype=np.int64).tobytes())
         h.update("\x1f".join(map(str, self.ids)).encode())
         h.update("\x1f".join(map(str, self.starts)).encode())
+        if self.covariates is not None:
+            h.update(np.ascontiguousarray(self.covariates).tobytes())
         return h.hexdigest()
 
 
@@ -397,6 +403,14 @@ def _long_schema(columns: list[str], options: ReadOptions, where: str) -> Schema
             f"the id, time and value columns of '{where}' must differ, got id '{id_col}', time "
             f"'{time_col}', value '{target}': name them with --id-col, --time-col, --target"
         )
+    for name in options.covariates:
+        if name not in columns:
+            raise _missing_column(name, columns, where, "--covariates")
+        if name in (id_col, time_col, target):
+            raise DataError(
+                f"--covariates '{name}' is the id, time or value column of '{where}': name "
+                "other columns"
+            )
     return Schema("long", id_col, time_col, target)
 
 
@@ -595,8 +609,41 @@ def from_frame(
         rows = np.arange(len(df))
         uniques = np.asarray(uniques, dtype=object)
     else:
+        if options.covariates:
+            raise DataError(
+                f"--covariates needs long data (one row per series and time, covariates as "
+                f"columns beside the value), but '{source}' is laid out as {schema.describe()}"
+            )
         codes, uniques, times, values, rows = _unpivot(df, schema, loc, options)
-    return _assemble(codes, uniques, times, values, rows, schema, loc, options)
+    series = _assemble(codes, uniques, times, values, rows, schema, loc, options)
+    if options.covariates:
+        series.covariates = _covariates(df, codes, times, rows, uniques, loc, options)
+    return series
+
+
+def _covariates(df, codes, times, rows, uniques, loc, options: ReadOptions) -> np.ndarray:
+    """The covariate columns in the order of the assembled values: (rows, C) float32. They
+    must be finite (`--fill` does not fill them yet)."""
+    key = times.asi8 if isinstance(times, pd.DatetimeIndex) else np.asarray(times, np.int64)
+    order = np.lexsort((key, codes))  # as `_assemble` orders the values
+    out = np.empty((len(order), len(options.covariates)), dtype=np.float32)
+    for j, name in enumerate(options.covariates):
+        column = _parse_values(df[name], name, loc)[rows[order]]
+        bad = ~np.isfinite(column)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"covariate column '{name}' in '{loc.name}' has {int(bad.sum())} missing or "
+                f"infinite value{'s' if bad.sum() > 1 else ''} (first: series "
+                f"'{uniques[codes[order[i]]]}', {loc.at(int(rows[order[i]]))}): fill them"
+            )
+        with np.errstate(over="ignore"):
+            out[:, j] = column
+    if not np.isfinite(out).all():
+        raise DataError(
+            f"a covariate column in '{loc.name}' has values too large for float32: rescale it"
+        )
+    return out
 
 
 def load(path: str | Path, options: ReadOptions | None = None) -> SeriesSet:

@@ -73,6 +73,7 @@ def outputs_at(
     steps: np.ndarray | None = None,
     widths: dict[str, float] | None = None,
     codes: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
 ) -> Outputs:
     """Forecasts from the lookback windows values[s : s + lookback] for s in `starts`.
 
@@ -80,7 +81,8 @@ def outputs_at(
     (used for each window's scale floor), and `steps[i]` is the calendar step of series i's
     first value (`calendar.first_steps`; needed by models with calendar features);
     `widths` are the model's interval calibration (`rnncast.intervals`); `codes[i]` is
-    series i's row in the id embedding (`id_codes`; 0, unknown, when not given). The lookback (an
+    series i's row in the id embedding (`id_codes`; 0, unknown, when not given);
+    `covariates` (len(values), C) the past covariates of a model that reads them. The lookback (an
     ensemble's longest), scaling and trained horizon come from the network. An ensemble
     member with a shorter lookback reads the end of each window, scaled by its own
     statistics; members' forecasts (each quantile alike, which keeps them from crossing) are
@@ -100,7 +102,7 @@ def outputs_at(
     for net in nets:
         ends_at = starts + network.lookback - net.lookback  # the member's window, same end
         out += _forecast_member(net, flat, values, offsets, ends_at, horizon, device, batch_size,
-                                steps, codes)  # fmt: skip
+                                steps, codes, covariates)  # fmt: skip
     out = (out / len(nets)).astype(np.float32)
     if not levels:
         return Outputs(point=out[..., 0])
@@ -112,8 +114,8 @@ def outputs_at(
 
 def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: np.ndarray,
                      offsets: np.ndarray, starts: np.ndarray, horizon: int, device: torch.device,
-                     batch_size: int, steps: np.ndarray | None,
-                     codes: np.ndarray | None) -> np.ndarray:  # fmt: skip
+                     batch_size: int, steps: np.ndarray | None, codes: np.ndarray | None,
+                     covariates: np.ndarray | None) -> np.ndarray:  # fmt: skip
     config, lookback = network.config, network.lookback
     view = flat.unfold(0, lookback, 1)  # (N - lookback + 1, lookback): a strided view
     per_series = scaling.series_floors(values, offsets, lookback, config.scale_floor)
@@ -128,14 +130,25 @@ def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: n
     if config.id_embedding and codes is not None:
         series = np.searchsorted(offsets, starts, side="right") - 1
         ids = torch.from_numpy(np.asarray(codes, dtype=np.int64)[series]).to(device)
+    cov_view = None
+    if config.covariate_count:
+        if covariates is None or covariates.shape[1] != config.covariate_count:
+            raise ValueError(f"the model reads {config.covariate_count} past covariates")
+        cov_view = torch.from_numpy(np.ascontiguousarray(covariates)).to(device)
+        cov_view = cov_view.unfold(0, lookback, 1)  # (N - lookback + 1, C, lookback)
     starts_t = torch.from_numpy(starts).to(device)
     out = np.empty((len(starts), horizon, len(config.levels) or 1), dtype=np.float32)
     for i in range(0, len(starts), batch_size):
         x = view[starts_t[i : i + batch_size]]
         stats = scaling.fit(x, config.scaling, floors[i : i + batch_size])
         known = None if phases is None else phases[i : i + batch_size]
+        past = None
+        if cov_view is not None:
+            past = scaling.standardise_channels(
+                cov_view[starts_t[i : i + batch_size]].transpose(1, 2)
+            )
         encoder_in, future = models.inputs(
-            config, scaling.transform(x, stats), known, network.horizon
+            config, scaling.transform(x, stats), known, network.horizon, past
         )
         which = None if ids is None else ids[i : i + batch_size]
         y = scaling.inverse(network(encoder_in, future, which), stats)
@@ -176,7 +189,8 @@ def forecast_frame(
     check_history(series, lookback)
     starts = last_starts(series.offsets, lookback)
     out = outputs_at(network, series.values, series.offsets, starts, horizon, device,
-                     steps=calendar.first_steps(series), widths=widths, codes=codes)  # fmt: skip
+                     steps=calendar.first_steps(series), widths=widths, codes=codes,
+                     covariates=series.covariates)  # fmt: skip
     schema = series.schema
     columns = {
         schema.id_col: pd.Series(np.repeat(series.ids, horizon)).infer_objects(),

@@ -127,7 +127,7 @@ def _setting(name: str, value: Any) -> Any:
         return parse_lookbacks(value)
     if name == "quantiles":
         return parse_quantiles(value)
-    if name != "target":
+    if name not in ("target", "covariates"):
         return value
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())

@@ -42,17 +42,26 @@ def outputs(config: ModelConfig) -> int:
 
 
 def inputs_per_step(config: ModelConfig) -> int:
-    """Inputs per time step: the value, then the calendar features (`rnncast.calendar`)."""
-    return 1 + 2 * len(config.calendar)
+    """Inputs per time step: the value, the past covariates, then the calendar features
+    (`rnncast.calendar`)."""
+    return 1 + config.covariate_count + 2 * len(config.calendar)
 
 
 def inputs(
-    config: ModelConfig, x: torch.Tensor, phases: torch.Tensor | None, horizon: int
+    config: ModelConfig,
+    x: torch.Tensor,
+    phases: torch.Tensor | None,
+    horizon: int,
+    covariates: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The network's inputs from scaled lookback windows x (B, L) and each window's calendar
-    phases (B, n): the encoder's (B, L, features), and the horizon's calendar features
-    (B, horizon, 2 n) for the decoder, or None without calendar features."""
+    """The network's inputs from scaled lookback windows x (B, L), their scaled covariates
+    (B, L, C) and each window's calendar phases (B, n): the encoder's (B, L, features), and
+    the horizon's calendar features (B, horizon, 2 n) for the decoder, or None without
+    calendar features."""
     x = x.unsqueeze(-1)
+    if config.covariate_count:
+        assert covariates is not None, "a model with covariates needs them"
+        x = torch.cat([x, covariates.to(x.dtype)], dim=-1)
     if not config.calendar:
         return x, None
     assert phases is not None, "a model with calendar features needs each window's phases"

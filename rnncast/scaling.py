@@ -124,3 +124,12 @@ def inverse(y: torch.Tensor, stats: Stats) -> torch.Tensor:
     if y.dim() == 3:
         return y * stats.scale.unsqueeze(-1) + stats.loc.unsqueeze(-1)
     return y * stats.scale + stats.loc
+
+
+def standardise_channels(x: torch.Tensor) -> torch.Tensor:
+    """Covariate windows (B, L, C), each channel of each window standardised by its own
+    mean and standard deviation (1 where a channel is flat)."""
+    b, length, c = x.shape
+    rows = x.transpose(1, 2).reshape(b * c, length)
+    stats = fit(rows, "window")
+    return transform(rows, stats).reshape(b, c, length).transpose(1, 2)

@@ -111,14 +111,17 @@ class Windows:
     floors: torch.Tensor  # (K,) float32
     phases: torch.Tensor  # (K, periods) float32
     ids: torch.Tensor  # (K,) int64: the id-table row of each window's series (1, 2, ...)
+    cov_view: torch.Tensor | None = None  # (N - width + 1, C, width): covariate windows
 
     @classmethod
     def of(cls, values: torch.Tensor, offsets: np.ndarray, floors: np.ndarray,
            starts: np.ndarray, width: int, steps: np.ndarray | None = None,
-           periods: tuple[float, ...] = ()) -> Windows:  # fmt: skip
+           periods: tuple[float, ...] = (),
+           covariates: torch.Tensor | None = None) -> Windows:  # fmt: skip
         """`values`: the flat series values as a tensor on the training device; `floors`:
         each series' scale floor (`scaling.series_floors`); `steps`: each series' first
-        calendar step (`calendar.first_steps`) for the calendar `periods`."""
+        calendar step (`calendar.first_steps`) for the calendar `periods`; `covariates`:
+        the flat past covariates (N, C) on the training device, if any."""
         device = values.device
         if periods and steps is None:
             raise ValueError("calendar periods need each series' first step")
@@ -133,16 +136,19 @@ class Windows:
             floors=torch.from_numpy(scaling.window_floors(floors, offsets, starts)).to(device),
             phases=torch.from_numpy(phases).to(device),
             ids=torch.from_numpy(np.searchsorted(offsets, starts, side="right")).to(device),
+            cov_view=None if covariates is None else covariates.unfold(0, width, 1),
         )
 
     def __len__(self) -> int:
         return len(self.starts)
 
-    def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Windows (B, width), floors (B,), calendar phases (B, periods) and series ids (B,)
-        at `positions` of this split."""
-        return (self.view[self.starts[positions]], self.floors[positions],
-                self.phases[positions], self.ids[positions])  # fmt: skip
+    def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        """Windows (B, width), floors (B,), calendar phases (B, periods), series ids (B,)
+        and covariate windows (B, width, C) or None, at `positions` of this split."""
+        starts = self.starts[positions]
+        covs = None if self.cov_view is None else self.cov_view[starts].transpose(1, 2)
+        return (self.view[starts], self.floors[positions], self.phases[positions],
+                self.ids[positions], covs)  # fmt: skip
 
 
 # ---- devices ----------------------------------------------------------------------------
@@ -283,11 +289,18 @@ def fit(
         series.values, series.offsets, window.lookback, model_config.scale_floor
     )
     steps, periods = calendar.first_steps(series), model_config.calendar
+    covariates = (
+        None if series.covariates is None else torch.from_numpy(series.covariates).to(device)
+    )
+    if model_config.covariate_count != (0 if covariates is None else covariates.shape[1]):
+        raise ValueError(
+            f"the model reads {model_config.covariate_count} covariates; the data differ"
+        )
     training = Windows.of(
-        values, series.offsets, floors, train_starts, window.width, steps, periods
+        values, series.offsets, floors, train_starts, window.width, steps, periods, covariates
     )
     validation = Windows.of(
-        values, series.offsets, floors, val_starts, window.width, steps, periods
+        values, series.offsets, floors, val_starts, window.width, steps, periods, covariates
     )
     network = models.RecurrentForecaster(model_config, window.lookback, window.horizon).to(device)
     optimiser = torch.optim.AdamW(
@@ -493,12 +506,15 @@ def _draw(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return np.concatenate(passes)[:size]
 
 
-def _step(network, batch, floors, phases, ids, lookback, method, criterion) -> torch.Tensor:
+def _step(network, batch, floors, phases, ids, covs, lookback, method, criterion) -> torch.Tensor:
     """Loss of one batch of windows (B, lookback + horizon), in scaled units."""
     x, y = batch[:, :lookback], batch[:, lookback:]
     stats = scaling.fit(x, method, floors)
     config = getattr(network, "module", network).config  # DDP holds the network as .module
-    encoder_in, future = models.inputs(config, scaling.transform(x, stats), phases, y.shape[1])
+    past = None if covs is None else scaling.standardise_channels(covs[:, :lookback])
+    encoder_in, future = models.inputs(
+        config, scaling.transform(x, stats), phases, y.shape[1], past
+    )
     pred = network(encoder_in, future, ids)  # (B, H) or (B, H, levels)
     return criterion(pred, scaling.transform(y, stats))
 
@@ -530,7 +546,7 @@ def validation_loss(
                              should_stop)  # fmt: skip
     mine = distributed.shard(torch.arange(len(windows), device=windows.starts.device), world)
     part = Windows(windows.view, windows.starts[mine], windows.floors[mine], windows.phases[mine],
-                   windows.ids[mine])  # fmt: skip
+                   windows.ids[mine], windows.cov_view)  # fmt: skip
     total = (
         evaluate_loss(network, part, lookback, method, criterion, batch_size) * len(part)
         if len(part)

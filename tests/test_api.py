@@ -282,3 +282,27 @@ def test_id_embedding_learns_each_series_and_knows_new_ones():
     b = api.predict(bundle, other, device="cpu")
     assert (a.y_hat.to_numpy()[:12] == b.y_hat.to_numpy()[:12]).all()  # s0: same row
     assert not np.allclose(a.y_hat.to_numpy()[12:24], b.y_hat.to_numpy()[12:24])  # s1 -> new
+
+
+def test_past_covariates_reach_the_network():
+    """y follows yesterday's value of a random driver: with the driver as a covariate the
+    next value is predictable, without it it is not."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for i in range(2):
+        driver = rng.normal(0, 1, 600)
+        y = 3 * np.roll(driver, 1) + rng.normal(0, 0.1, 600)
+        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": np.arange(600), "y": y,
+                                    "driver": driver}))  # fmt: skip
+    frame = pd.concat(frames, ignore_index=True)
+    config = TrainConfig(max_steps=200, batch_size=64, lr=1e-2, device="cpu", ensemble=1)
+    losses = {}
+    for covariates in ((), ("driver",)):
+        options = ReadOptions(covariates=covariates)
+        series = data.from_frame(frame, options)
+        window, model = api.resolve_shapes(series, ModelConfig(hidden_size=16, segment=1), 1, 8)
+        assert model.covariate_count == len(covariates)
+        bundle, results = api.fit(series, window, model, config, options)
+        losses[covariates] = results[0].best_val_loss
+        assert len(api.predict(bundle, series, device="cpu")) == 2
+    assert losses[("driver",)] < 0.3 * losses[()], losses

@@ -689,3 +689,19 @@ def test_threads_option_and_config(here, monkeypatch):
     result = run("evaluate", "--config", "t.toml", "--out", "e.json")
     assert _error(result) == "error: --threads must be at least 1, got 0"
     assert not (here / "e.json").exists()
+
+
+def test_covariates_from_train_to_predict(here):
+    frame = make_long(n_series=2, length=150)
+    frame["price"] = range(len(frame))
+    frame.to_csv(here / "s.csv", index=False)
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "--covariates", "price")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(run("info", "--json").stdout)["model"]["covariate_count"] == 1
+    assert run("predict").exit_code == 0 and run("evaluate").exit_code == 0
+    frame.drop(columns="price").to_csv(here / "new.csv", index=False)
+    assert _error(run("predict", "new.csv", "-o", "f2.csv")) == (
+        "error: column 'price' not found in 'new.csv' (columns: unique_id, ds, y): name the "
+        "right column with --covariates"
+    )
+    assert not (here / "f2.csv").exists()

@@ -1090,3 +1090,46 @@ def test_fill_option_is_checked():
     with pytest.raises(ConfigError) as e:
         ReadOptions(fill="mean")
     assert str(e.value) == "--fill must be one of none, ffill, interpolate, zero, got 'mean'"
+
+
+def test_covariates_follow_their_rows(tmp_path):
+    path = csv(
+        tmp_path,
+        """
+unique_id,ds,y,price,temp
+b,2024-01-02,20,2.5,-1
+a,2024-01-02,2,1.5,10
+a,2024-01-01,1,1.0,11
+b,2024-01-01,10,2.0,-2
+""",
+    )
+    series = load(path, ReadOptions(covariates=("temp", "price"), freq="D"))
+    assert list(series.ids) == ["b", "a"]
+    np.testing.assert_array_equal(series.values, [10, 20, 1, 2])
+    np.testing.assert_array_equal(series.covariates, [[-2, 2.0], [-1, 2.5], [11, 1.0], [10, 1.5]])
+    assert series.covariates.dtype == np.float32
+    np.testing.assert_array_equal(series.subset(np.array([False, True])).covariates[:, 0], [11, 10])
+    plain = load(path, ReadOptions(freq="D"))
+    assert series.fingerprint() != plain.fingerprint() and plain.covariates is None
+
+
+def test_covariate_mistakes(tmp_path):
+    path = csv(tmp_path, "unique_id,ds,y,price\na,2024-01-01,1,\na,2024-01-02,2,3\n")
+    assert error(path, ReadOptions(covariates=("price",), freq="D")) == (
+        f"covariate column 'price' in '{path}' has 1 missing or infinite value (first: series "
+        "'a', line 2): fill them"
+    )
+    assert error(path, ReadOptions(covariates=("y",))) == (
+        f"--covariates 'y' is the id, time or value column of '{path}': name other columns"
+    )
+    wide = csv(tmp_path, "ds,a,b\n2024-01-01,1,2\n2024-01-02,3,4\n", "wide.csv")
+    assert error(wide, ReadOptions(covariates=("b",))) == (
+        "--covariates needs long data (one row per series and time, covariates as columns beside "
+        f"the value), but '{wide}' is laid out as wide (time 'ds'; series columns a, b)"
+    )
+    with pytest.raises(ConfigError) as e:
+        ReadOptions(covariates=("price",), fill="zero")
+    assert str(e.value) == (
+        "--covariates cannot be combined with --fill zero yet: fill the gaps and missing values "
+        "of the data (values and covariates) before training"
+    )
