@@ -174,7 +174,7 @@ def fit(
 
     results = [
         training.TrainResult.from_plain(
-            plain, models.RecurrentForecaster(model, window.member(k).lookback, window.horizon)
+            plain, models.build(model, window.member(k).lookback, window.horizon)
         )
         for k, plain in enumerate(state.finished)
     ]  # fmt: skip

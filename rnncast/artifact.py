@@ -28,7 +28,20 @@ FORMAT = "rnncast-model"
 FORMAT_VERSION = 1
 # Settings added since format 1, with what a model file written without them meant: a
 # missing field reads as this, not as today's default (which may differ).
-BEFORE_FIELD: dict[str, dict[str, object]] = {"model": {"decoder": "direct"}, "train": {}}
+BEFORE_FIELD: dict[str, dict[str, object]] = {
+    "model": {
+        "decoder": "direct",
+        "activation": "tanh",
+        "bidirectional": False,
+        "attention": False,
+        "checkpoint_activations": False,
+        "reservoir_size": 500,
+        "spectral_radius": 0.9,
+        "leak_rate": 1.0,
+        "ridge": 1.0,
+    },
+    "train": {},
+}
 
 
 @dataclass
@@ -64,7 +77,7 @@ class Artifact:
         members = []
         for k, state in enumerate(self.weights):
             lookback = self.window.member(k).lookback
-            net = models.RecurrentForecaster(self.model, lookback, self.window.horizon)
+            net = models.build(self.model, lookback, self.window.horizon)
             try:
                 net.load_state_dict(state)
             except RuntimeError as e:

@@ -225,6 +225,10 @@ def fit(
     `on_checkpoint(state)` gets the loop's whole state (plain data) after every epoch, and
     `resume=state` continues from such a state exactly as if training had not stopped.
     """
+    if model_config.cell == "esn":  # a closed-form readout: no epochs, nothing to resume
+        from rnncast import esn
+
+        return esn.fit_esn(series, window, model_config, config, on_event, member, should_stop)
     emit = on_event or (lambda event: None)
     stop = should_stop or (lambda: False)
     check_lengths(series, window)
@@ -431,12 +435,20 @@ def _draw(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return np.concatenate(passes)[:size]
 
 
-def _step(network, batch, floors, lookback, method, criterion) -> torch.Tensor:
-    """Loss of one batch of windows (B, lookback + horizon), in scaled units."""
+def scaled(batch: torch.Tensor, floors: torch.Tensor, lookback: int,
+           method: str) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """A batch of windows (B, lookback + horizon) as network input (B, lookback, 1) and target
+    (B, horizon), both scaled by the input's statistics."""
     x, y = batch[:, :lookback], batch[:, lookback:]
     stats = scaling.fit(x, method, floors)
-    pred = network(scaling.transform(x, stats).unsqueeze(-1))  # (B, H)
-    return criterion(pred, scaling.transform(y, stats))
+    return scaling.transform(x, stats).unsqueeze(-1), scaling.transform(y, stats)
+
+
+def _step(network, batch, floors, lookback, method, criterion) -> torch.Tensor:
+    """Loss of one batch of windows (B, lookback + horizon), in scaled units. The target goes
+    to the network too: decoders that feed back values read it in training mode only."""
+    x, y = scaled(batch, floors, lookback, method)
+    return criterion(network(x, y), y)  # (B, H) forecasts against (B, H)
 
 
 @torch.no_grad()

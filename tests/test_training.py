@@ -143,3 +143,55 @@ def test_trains_on_cuda(series, small_model, fast_train):
     )
     assert result.device.startswith("cuda")
     assert next(result.network.parameters()).is_cuda
+
+
+class _Recorder(torch.nn.Module):
+    """Returns zeros and keeps what it was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x, target=None):
+        self.seen.append((x, target))
+        return torch.zeros_like(target)
+
+
+def test_the_step_gives_the_network_the_scaled_target():
+    batch = torch.arange(2 * 10, dtype=torch.float32).reshape(2, 10) ** 1.5
+    floors = torch.zeros(2)
+    recorder = _Recorder()
+    training._step(recorder, batch, floors, 6, "window", training.loss_function("mae"))
+    x, target = recorder.seen[0]
+    stats = scaling.fit(batch[:, :6], "window", floors)
+    torch.testing.assert_close(x[..., 0], scaling.transform(batch[:, :6], stats))
+    torch.testing.assert_close(target, scaling.transform(batch[:, 6:], stats))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"decoder": "seq2seq", "attention": True},
+        {"decoder": "recursive"},
+        {"bidirectional": True, "cell": "lstm"},
+        {"cell": "rnn", "activation": "relu", "checkpoint_activations": True},
+    ],
+)
+def test_new_architectures_learn(series, small_model, options):
+    config = TrainConfig(max_epochs=4, epoch_size=256, batch_size=32, lr=3e-3, device="cpu")
+    model = dataclasses.replace(small_model, **options)
+    result = training.fit(series, WINDOW, model, config)
+    assert result.best_val_loss < 0.9 * result.history[0]["val_loss"]
+
+
+def test_esn_is_fitted_in_closed_form(series, fast_train):
+    from rnncast.config import ModelConfig
+    from rnncast.models import EchoStateForecaster
+
+    events = []
+    model = ModelConfig(cell="esn", reservoir_size=40, segment=4)
+    result = training.fit(series, WINDOW, model, fast_train, events.append)
+    assert isinstance(result.network, EchoStateForecaster)
+    assert result.stopped == "closed-form ridge readout (no epochs)"
+    assert [type(e).__name__ for e in events] == ["TrainStart", "EpochEnd"]
+    assert len(result.history) == 1 and result.best_val_loss == result.history[0]["val_loss"]
