@@ -29,14 +29,45 @@ import torch
 
 import rnncast
 from rnncast import training
-from rnncast.config import CELLS, DECODERS, LOSSES, SCALINGS, ModelConfig, TrainConfig
+from rnncast.config import (
+    ACTIVATIONS,
+    CELLS,
+    DECODERS,
+    LOSSES,
+    SCALINGS,
+    ModelConfig,
+    TrainConfig,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Fields chosen by the window rule (api.resolve_shapes), not given to the dataclass directly.
 _WINDOW_FIELDS = {"segment"}
-_CHOICES = {"cell": CELLS, "scaling": SCALINGS, "loss": LOSSES, "decoder": DECODERS}
-_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "int | None": int}
+_CHOICES = {
+    "cell": CELLS,
+    "scaling": SCALINGS,
+    "loss": LOSSES,
+    "decoder": DECODERS,
+    "activation": ACTIVATIONS,
+}
+
+
+def _bool(text: str) -> bool:
+    """``--bidirectional true`` / ``false`` (also 1 / 0, yes / no)."""
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
+
+
+_TYPES: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "int | None": int,
+    "bool": _bool,
+}
 
 
 # ---- configuration overrides -------------------------------------------------------------
