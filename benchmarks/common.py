@@ -30,6 +30,7 @@ import torch
 import rnncast
 from rnncast import training
 from rnncast.config import (
+    ACTIVATIONS,
     CELLS,
     DECODERS,
     LOSSES,
@@ -43,13 +44,31 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Fields chosen by the window rule (api.resolve_shapes), not given to the dataclass directly.
 _WINDOW_FIELDS = {"segment", "calendar", "ids", "covariate_count"}
-_CHOICES = {"cell": CELLS, "scaling": SCALINGS, "loss": LOSSES, "decoder": DECODERS}
-_TYPES: dict[str, Any] = {
+_CHOICES = {
+    "cell": CELLS,
+    "scaling": SCALINGS,
+    "loss": LOSSES,
+    "decoder": DECODERS,
+    "activation": ACTIVATIONS,
+}
+
+
+def _bool(text: str) -> bool:
+    """``--bidirectional true`` / ``false`` (also 1 / 0, yes / no)."""
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
+
+
+_TYPES: dict[str, Callable[[str], Any]] = {
     "int": int,
     "float": float,
     "str": str,
     "int | None": int,
     "tuple[float, ...]": parse_quantiles,
+    "bool": _bool,
 }
 
 
@@ -60,7 +79,7 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--cell``, ``--hidden-size``, ..., ``--max-epochs``, ``--seed``, ... (one option
     per field of ModelConfig and TrainConfig, except the segment and the calendar periods,
     which the data decide); all default to None, meaning rnncast's own default; and
-    ``--no-calendar``."""
+    ``--calendar``."""
     for cls in (ModelConfig, TrainConfig):
         group = parser.add_argument_group(f"{cls.__name__} overrides (default: rnncast's)")
         for f in dataclasses.fields(cls):
@@ -76,10 +95,9 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
                 help=f"[rnncast default: {f.default}]",
             )
     parser.add_argument(
-        "--no-calendar",
-        dest="calendar",
-        action="store_false",
-        help="no calendar features (rnncast train --no-calendar)",
+        "--calendar",
+        action="store_true",
+        help="calendar features (rnncast train --calendar)",
     )
 
 

@@ -219,7 +219,7 @@ def run_horizon(
     train_config: TrainConfig,
     label: str,
     quiet: bool,
-    calendar: bool = True,
+    calendar: bool = False,
 ) -> dict[str, Any]:
     """Train on rows 0-11519, then score rnncast and repeat-last on every test window."""
     watch = common.Stopwatch()

@@ -45,7 +45,7 @@ def resolve_shapes(
     segment: int | None = None,
     lookbacks: tuple[int, ...] = (),
     members: int = 1,
-    calendar: bool = True,
+    calendar: bool = False,
 ) -> tuple[WindowConfig, ModelConfig]:
     """Fill unset window lengths from the data's frequency, the calendar features' periods
     (`rnncast.calendar.periods`; none when `calendar` is false) and the number of series
@@ -114,7 +114,7 @@ def prepare(
     lookbacks: tuple[int, ...] = (),
     members: int = 1,
     holdout: int = 0,
-    calendar: bool = True,
+    calendar: bool = False,
 ) -> tuple[SeriesSet, WindowConfig, ModelConfig, list[tuple[str, str]]]:
     """What `train` does between reading the data and fitting: hold out the last `holdout`
     steps, choose the window shapes (`resolve_shapes`), leave out series too short for them
@@ -200,7 +200,7 @@ def fit(
 
     results = [
         training.TrainResult.from_plain(
-            plain, models.RecurrentForecaster(model, window.member(k).lookback, window.horizon)
+            plain, models.build(model, window.member(k).lookback, window.horizon)
         )
         for k, plain in enumerate(state.finished)
     ]  # fmt: skip

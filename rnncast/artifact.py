@@ -36,6 +36,14 @@ BEFORE_FIELD: dict[str, dict[str, object]] = {
         "id_embedding": 0,
         "ids": 0,
         "covariate_count": 0,
+        "activation": "tanh",
+        "bidirectional": False,
+        "attention": False,
+        "checkpoint_activations": False,
+        "reservoir_size": 500,
+        "spectral_radius": 0.9,
+        "leak_rate": 1.0,
+        "ridge": 1.0,
     },
     "train": {},
 }
@@ -75,7 +83,7 @@ class Artifact:
         members = []
         for k, state in enumerate(self.weights):
             lookback = self.window.member(k).lookback
-            net = models.RecurrentForecaster(self.model, lookback, self.window.horizon)
+            net = models.build(self.model, lookback, self.window.horizon)
             try:
                 net.load_state_dict(state)
             except RuntimeError as e:

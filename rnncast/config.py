@@ -13,11 +13,14 @@ from typing import Any, TypeVar
 
 from rnncast.errors import ConfigError
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS = ("rnn", "lstm", "gru", "esn")
 FILLS = ("none", "ffill", "interpolate", "zero")
 SCALINGS = ("window", "none")
 LOSSES = ("mae", "mse", "huber")
-DECODERS = ("direct", "parallel")
+DECODERS = ("direct", "parallel", "seq2seq", "recursive")
+ACTIVATIONS = ("tanh", "relu")
+# Continuing the encoder's recurrence step by step, which a backward pass cannot do.
+STEPPING_DECODERS = ("parallel", "recursive")
 
 T = TypeVar("T")
 
@@ -172,15 +175,29 @@ class ModelConfig:
     spread (see `rnncast.scaling`). `decoder`: how the horizon comes out of the encoder's
     final state (see `rnncast.models`): 'direct' (one linear map to the whole horizon) or
     'parallel' (SegRNN's parallel multi-step decoding, one recurrent step per output
-    segment). `quantiles`: empty for a point forecast; else the network emits these
-    quantiles of each future value (and the median, the point forecast, if not among
-    them), trained with the pinball loss and never crossing. `calendar`: the periods, in
-    steps, of the calendar features the network reads (see `rnncast.calendar`; chosen from
-    the data's frequency unless turned off); empty for none. `id_embedding`: the size of a
-    learned embedding of each training series' id, from which the encoder's initial state
-    is made (0: none); `ids`: how many ids it knows (set from the training data; series it
-    never saw get a neutral, all-zero embedding). `covariate_count`: how many past covariates the
-    encoder reads beside the values (set from the data, `ReadOptions.covariates`)."""
+    segment), 'seq2seq' (a recurrent decoder fed the previous value, with `attention` over the
+    encoder's outputs optionally) or 'recursive' (the encoder's one-step forecasts fed back).
+    `activation`: the vanilla RNN's nonlinearity. `bidirectional`: the encoder reads the
+    lookback both ways. `checkpoint_activations`: recompute the encoder's activations in the
+    backward pass (chunks of about sqrt(steps) steps) instead of keeping them: less memory for
+    long lookbacks, same gradients. cell 'esn' (an echo state network, `rnncast.esn`): a fixed
+    random reservoir of `reservoir_size` units with spectral radius `spectral_radius` and leak
+    rate `leak_rate`, and a linear readout solved in closed form with ridge `ridge`; it has no
+    hidden_size, layers or dropout.
+
+    `quantiles`: empty for a point forecast; else the network emits these quantiles of each
+    future value (and the median, the point forecast, if not among them), trained with the
+    pinball loss and never crossing. `calendar`: the periods, in steps, of the calendar
+    features the network reads (see `rnncast.calendar`; chosen from the data's frequency
+    with --calendar); empty for none. `id_embedding`: the size of a learned embedding of each
+    training series' id, from which the encoder's initial state is made (0: none); `ids`: how
+    many ids it knows (set from the training data; series it never saw get a neutral,
+    all-zero embedding). `covariate_count`: how many past covariates the encoder reads beside
+    the values (set from the data, `ReadOptions.covariates`). Quantiles, calendar features,
+    covariates and ids are for the direct and parallel decoders of rnn, lstm and gru cells.
+
+    Every field added since the first model format defaults to what files without it meant
+    (`rnncast.artifact.BEFORE_FIELD`)."""
 
     cell: str = "gru"
     hidden_size: int = 256
@@ -190,6 +207,14 @@ class ModelConfig:
     segment: int = 1
     scale_floor: float = 0.1
     decoder: str = "direct"
+    activation: str = "tanh"
+    bidirectional: bool = False
+    attention: bool = False
+    checkpoint_activations: bool = False
+    reservoir_size: int = 500
+    spectral_radius: float = 0.9
+    leak_rate: float = 1.0
+    ridge: float = 1.0
     quantiles: tuple[float, ...] = ()
     calendar: tuple[float, ...] = ()
     id_embedding: int = 0
@@ -211,6 +236,74 @@ class ModelConfig:
             self.decoder in DECODERS,
             f"--decoder must be one of {', '.join(DECODERS)}, got '{self.decoder}'",
         )
+        self._check_architecture()
+        self._check_reservoir()
+        self._check_inputs_and_outputs()
+
+    def _check_architecture(self) -> None:
+        """Options that only some cells or decoders take, and combinations that cannot work."""
+        _require(
+            self.activation in ACTIVATIONS,
+            f"--activation must be one of {', '.join(ACTIVATIONS)}, got '{self.activation}'",
+        )
+        _require(
+            self.activation == "tanh" or self.cell == "rnn",
+            f"--activation {self.activation} is for --cell rnn only ({self.cell} has its own "
+            "nonlinearities): drop --activation or use --cell rnn",
+        )
+        _require(
+            not self.attention or self.decoder == "seq2seq",
+            f"--attention is for --decoder seq2seq only, not {self.decoder}: add --decoder "
+            "seq2seq or drop --attention",
+        )
+        if self.cell == "esn":
+            for given, option in (
+                (self.decoder != "direct", f"--decoder {self.decoder}"),
+                (self.bidirectional, "--bidirectional"),
+                (self.checkpoint_activations, "--checkpoint-activations"),
+                (self.num_layers != 1, f"--num-layers {self.num_layers}"),
+            ):
+                _require(
+                    not given,
+                    f"--cell esn does not take {option}: its one reservoir is fixed and only "
+                    "its linear readout to the whole horizon is fitted; drop it or use "
+                    "--cell rnn, lstm or gru",
+                )
+        _require(
+            not (self.bidirectional and self.decoder in STEPPING_DECODERS),
+            f"--decoder {self.decoder} does not take --bidirectional: it continues the "
+            "encoder's recurrence step by step, which a backward reading cannot; use "
+            "--decoder direct or seq2seq",
+        )
+        _require(
+            not (self.bidirectional and self.checkpoint_activations),
+            "--checkpoint-activations does not take --bidirectional: a backward reading cannot "
+            "be cut into chunks; drop one of them",
+        )
+
+    def _check_reservoir(self) -> None:
+        _require(
+            self.reservoir_size >= 1,
+            f"--reservoir-size must be at least 1, got {self.reservoir_size}",
+        )
+        _require(
+            0 < self.spectral_radius < 1,
+            f"--spectral-radius must be in (0, 1) for the echo state property, got "
+            f"{self.spectral_radius}",
+        )
+        _require(0 < self.leak_rate <= 1, f"--leak-rate must be in (0, 1], got {self.leak_rate}")
+        _require(self.ridge > 0, f"--ridge must be positive, got {self.ridge}")
+        if self.cell != "esn":
+            defaults = ModelConfig.__dataclass_fields__
+            for name in ("reservoir_size", "spectral_radius", "leak_rate", "ridge"):
+                _require(
+                    getattr(self, name) == defaults[name].default,
+                    f"--{name.replace('_', '-')} is for --cell esn only: add --cell esn or drop it",
+                )
+
+    def _check_inputs_and_outputs(self) -> None:
+        """Quantiles, calendar features, covariates and series ids: their values, and the
+        networks that take them (the direct and parallel decoders of rnn, lstm and gru)."""
         _require(
             all(0 < q < 1 for q in self.quantiles),
             "--quantiles must all be strictly between 0 and 1, got "
@@ -221,7 +314,6 @@ class ModelConfig:
             "--quantiles must be distinct and in increasing order, got "
             f"{', '.join(f'{q:g}' for q in self.quantiles)}",
         )
-
         _require(
             self.id_embedding >= 0, f"--id-embedding must be 0 or more, got {self.id_embedding}"
         )
@@ -229,12 +321,46 @@ class ModelConfig:
             all(p > 1 for p in self.calendar),
             f"calendar periods must be more than 1 step, got {', '.join(map(str, self.calendar))}",
         )
+        which = (
+            f"--cell {self.cell}"
+            if self.cell == "esn"
+            else f"--decoder {self.decoder}"
+            if self.decoder in ("seq2seq", "recursive")
+            else ""
+        )
+        if which:
+            for given, option in (
+                (self.quantiles, "--quantiles"),
+                (self.calendar, "--calendar"),
+                (self.covariate_count, "--covariates"),
+                (self.id_embedding, "--id-embedding"),
+            ):
+                _require(
+                    not given,
+                    f"{which} does not take {option} yet: use --decoder direct or parallel "
+                    "with --cell rnn, lstm or gru, or drop it",
+                )
 
     @property
     def levels(self) -> tuple[float, ...]:
         """The quantile levels the network emits, in increasing order: `quantiles` plus the
         median (the point forecast); empty for a point-forecast model."""
         return tuple(sorted(set(self.quantiles) | {0.5})) if self.quantiles else ()
+
+    @property
+    def directions(self) -> int:
+        """2 when the encoder reads the lookback both ways, else 1."""
+        return 2 if self.bidirectional else 1
+
+    def describe(self) -> str:
+        """The network's shape in a few words, e.g. 'gru (1 x 256)'."""
+        if self.cell == "esn":
+            return (
+                f"esn (reservoir {self.reservoir_size}, radius {self.spectral_radius:g}, "
+                f"leak {self.leak_rate:g})"
+            )
+        both = ", bidirectional" if self.bidirectional else ""
+        return f"{self.cell} ({self.num_layers} x {self.hidden_size}{both})"
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ class TrainProgress:
         member = f", model {event.member} of {event.members}" if event.members > 1 else ""
         reads = f", lookback {event.lookback}" if event.members > 1 else ""
         self.console.print(
-            f"training {c.cell} ({c.num_layers} x {c.hidden_size}) on {event.device}"
+            f"training {c.describe()} on {event.device}"
             f"{member}{reads}: {event.train_windows:,} windows, {event.val_windows:,} for "
             f"validation, {event.parameters:,} parameters",
             markup=False,

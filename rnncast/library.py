@@ -71,7 +71,7 @@ def train(
     series, window, model, _ = api.prepare(
         series, model, read, options.get("horizon"), options.get("lookback"),
         options.get("val_size"), options.get("segment"), options.get("lookbacks", ()),
-        config.ensemble, options.get("holdout", 0), options.get("calendar", True),
+        config.ensemble, options.get("holdout", 0), options.get("calendar", False),
     )  # fmt: skip
     path = None if isinstance(data_or_path, pd.DataFrame) else str(data_or_path)
     with cpu_threads.using(threads):

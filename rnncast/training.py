@@ -269,6 +269,10 @@ def fit(
     process runs this with the same arguments and trains its slice of every batch; they
     all return the same network.
     """
+    if model_config.cell == "esn":  # a closed-form readout: no epochs, nothing to resume
+        from rnncast import esn
+
+        return esn.fit_esn(series, window, model_config, config, on_event, member, should_stop)
     emit = on_event or (lambda event: None)
     world = distributed.current()
     check_lengths(series, window)
@@ -506,8 +510,18 @@ def _draw(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return np.concatenate(passes)[:size]
 
 
+def scaled(batch: torch.Tensor, floors: torch.Tensor, lookback: int,
+           method: str) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """A batch of windows (B, lookback + horizon) as network input (B, lookback, 1) and target
+    (B, horizon), both scaled by the input's statistics."""
+    x, y = batch[:, :lookback], batch[:, lookback:]
+    stats = scaling.fit(x, method, floors)
+    return scaling.transform(x, stats).unsqueeze(-1), scaling.transform(y, stats)
+
+
 def _step(network, batch, floors, phases, ids, covs, lookback, method, criterion) -> torch.Tensor:
-    """Loss of one batch of windows (B, lookback + horizon), in scaled units."""
+    """Loss of one batch of windows (B, lookback + horizon), in scaled units. The target goes
+    to the network too: decoders that feed back values read it in training mode only."""
     x, y = batch[:, :lookback], batch[:, lookback:]
     stats = scaling.fit(x, method, floors)
     config = getattr(network, "module", network).config  # DDP holds the network as .module
@@ -515,8 +529,9 @@ def _step(network, batch, floors, phases, ids, covs, lookback, method, criterion
     encoder_in, future = models.inputs(
         config, scaling.transform(x, stats), phases, y.shape[1], past
     )
-    pred = network(encoder_in, future, ids)  # (B, H) or (B, H, levels)
-    return criterion(pred, scaling.transform(y, stats))
+    target = scaling.transform(y, stats)
+    pred = network(encoder_in, future, ids, target=target)  # (B, H) or (B, H, levels)
+    return criterion(pred, target)
 
 
 @torch.no_grad()

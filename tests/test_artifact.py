@@ -261,7 +261,35 @@ def test_files_without_the_new_fields_mean_what_they_meant(trained, tmp_path):
     torch.save(payload, old)
     loaded = artifact.load(old)
     assert loaded.model.decoder == "direct" and loaded.model.quantiles == ()
+    assert loaded.model == bundle.model  # every missing field reads as the old behaviour
+    assert loaded.model.decoder == "direct" and not loaded.model.bidirectional
     np.testing.assert_array_equal(
         api.predict(bundle, series, device="cpu").y_hat.to_numpy(),
         api.predict(loaded, series, device="cpu").y_hat.to_numpy(),
     )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"cell": "esn", "reservoir_size": 30, "spectral_radius": 0.5, "leak_rate": 0.3},
+        {"decoder": "seq2seq", "attention": True, "bidirectional": True, "cell": "lstm"},
+        {"decoder": "recursive", "cell": "rnn", "activation": "relu"},
+    ],
+)
+def test_architectures_round_trip_as_ensembles(tmp_path, options):
+    from rnncast.config import ModelConfig, TrainConfig
+
+    series = data.from_frame(make_long(n_series=2, length=120))
+    window = WindowConfig(lookback=24, horizon=6, val_size=6, lookbacks=(24, 12))
+    model = ModelConfig(hidden_size=8, num_layers=1, segment=4, **options)
+    config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=32, device="cpu", ensemble=2)
+    bundle, _ = api.fit(series, window, model, config)
+    path = tmp_path / "m.rnncast"
+    artifact.save(bundle, path)
+    loaded = artifact.load(path)
+    assert loaded.model == model
+    assert [m.lookback for m in loaded.network().members] == [24, 12]
+    before = api.predict(bundle, series, device="cpu").y_hat.to_numpy()
+    np.testing.assert_array_equal(before, api.predict(loaded, series, device="cpu").y_hat)
+    assert np.isfinite(before).all()

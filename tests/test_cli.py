@@ -143,7 +143,7 @@ def test_train_errors_leave_no_model(here):
     )
     make_long(n_series=1, length=100).to_csv(here / "s.csv", index=False)
     assert _error(run("train", "s.csv", "--cell", "tcn")) == (
-        "error: --cell must be one of rnn, lstm, gru, got 'tcn'"
+        "error: --cell must be one of rnn, lstm, gru, esn, got 'tcn'"
     )
     frame = make_long(n_series=2, length=100)
     frame.loc[5, "y"] = float("nan")
@@ -291,7 +291,7 @@ def test_ensemble_reports_each_model(here):
     summary = result.stderr[result.stderr.index("trained model.rnncast") :]
     for row in ("data", "windows", "network", "best epoch", "validation loss", "time"):
         assert f"│ {row} " in summary, row
-    assert "gru 1 x 8, segments of 24, 2 member(s)" in summary
+    assert "gru (1 x 8), direct decoder, segments of 24, 2 member(s)" in summary
 
 
 def test_json_logs_are_one_object_per_line(here):
@@ -641,16 +641,21 @@ def test_quantile_mistakes_exit_1_before_reading(here, args, message):
     assert not list(here.glob("*.rnncast"))
 
 
-def test_calendar_features_by_default_and_off(here):
+def test_calendar_features_off_by_default_and_on(here):
     make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
     assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
-    assert json.loads(run("info", "--json").stdout)["model"]["calendar"] == [24.0, 168.0]
-    result = run("train", "s.csv", *FAST, "--horizon", "6", "--no-calendar", "-o", "plain.rnncast")
+    assert json.loads(run("info", "--json").stdout)["model"]["calendar"] == []
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "--calendar", "-o", "cal.rnncast")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(run("info", "plain.rnncast", "--json").stdout)["model"]["calendar"] == []
-    assert run("predict", "--model", "plain.rnncast").exit_code == 0
-    printed = run("train", "s.csv", "--no-calendar", "--print-config").stdout
-    assert "calendar = false" in printed
+    described = json.loads(run("info", "cal.rnncast", "--json").stdout)
+    assert described["model"]["calendar"] == [24.0, 168.0]
+    assert run("predict", "--model", "cal.rnncast").exit_code == 0
+    assert run("evaluate", "--model", "cal.rnncast", "-o", "m.json").exit_code == 0
+    assert "calendar = true" in run("train", "s.csv", "--calendar", "--print-config").stdout
+    assert _error(run("train", "s.csv", "--calendar", "--decoder", "seq2seq")) == (
+        "error: --decoder seq2seq does not take --calendar yet: use --decoder direct or "
+        "parallel with --cell rnn, lstm or gru, or drop it"
+    )
 
 
 def test_id_embedding_from_the_command_line(here):
@@ -705,3 +710,94 @@ def test_covariates_from_train_to_predict(here):
         "right column with --covariates"
     )
     assert not (here / "f2.csv").exists()
+
+
+ARCHITECTURES = {
+    "rnn relu": ["--cell", "rnn", "--activation", "relu"],
+    "bidirectional": ["--bidirectional", "--cell", "lstm"],
+    "seq2seq attention": ["--decoder", "seq2seq", "--attention"],
+    "recursive": ["--decoder", "recursive", "--segment", "1", "--lookback", "24"],
+    "esn": ["--cell", "esn", "--reservoir-size", "40", "--spectral-radius", "0.8",
+            "--leak-rate", "0.5", "--ridge", "0.1"],
+    "checkpointed": ["--checkpoint-activations", "--segment", "2", "--lookback", "24"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_architectures_train_predict_evaluate_and_describe(here, name):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    args = ARCHITECTURES[name]
+    result = run("train", "s.csv", *FAST, "--horizon", "6", *args)
+    assert result.exit_code == 0, result.stderr
+    model = json.loads(run("info", "--json").stdout)["model"]
+    given = dict(zip(args[::2], args[1::2], strict=False))
+    for option, value in given.items():
+        key = option[2:].replace("-", "_")
+        if key in model and not value.startswith("--"):
+            assert str(model[key]) == value, option
+    for flag in ("--attention", "--bidirectional", "--checkpoint-activations"):
+        assert model[flag[2:].replace("-", "_")] == (flag in args), flag
+    assert run("predict").exit_code == 0
+    assert len(pd.read_csv(here / "forecast.csv")) == 2 * 6
+    assert run("evaluate").exit_code == 0
+    assert json.loads((here / "metrics.json").read_text())["overall"]["model"]["mae"] > 0
+
+
+def test_esn_reports_its_reservoir_and_one_fit(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    result = run("train", "s.csv", *FAST, "--horizon", "6", *ARCHITECTURES["esn"])
+    assert result.exit_code == 0, result.stderr
+    assert "training esn (reservoir 40, radius 0.8, leak 0.5) on cpu: " in result.stderr
+    assert "best epoch 1 of 1 (closed-form ridge readout (no epochs))" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--activation", "relu"], "--activation relu is for --cell rnn only (gru has its own "
+         "nonlinearities): drop --activation or use --cell rnn"),
+        (["--activation", "sigmoid", "--cell", "rnn"],
+         "--activation must be one of tanh, relu, got 'sigmoid'"),
+        (["--attention"], "--attention is for --decoder seq2seq only, not direct: add --decoder "
+         "seq2seq or drop --attention"),
+        (["--bidirectional", "--decoder", "parallel"], "--decoder parallel does not take "
+         "--bidirectional: it continues the encoder's recurrence step by step, which a backward "
+         "reading cannot; use --decoder direct or seq2seq"),
+        (["--bidirectional", "--checkpoint-activations"], "--checkpoint-activations does not "
+         "take --bidirectional: a backward reading cannot be cut into chunks; drop one of them"),
+        (["--cell", "esn", "--decoder", "seq2seq"], "--cell esn does not take --decoder seq2seq: "
+         "its one reservoir is fixed and only its linear readout to the whole horizon is "
+         "fitted; drop it or use --cell rnn, lstm or gru"),
+        (["--cell", "esn", "--checkpoint-activations"], "--cell esn does not take "
+         "--checkpoint-activations: its one reservoir is fixed and only its linear readout to "
+         "the whole horizon is fitted; drop it or use --cell rnn, lstm or gru"),
+        (["--cell", "esn", "--spectral-radius", "1.1"],
+         "--spectral-radius must be in (0, 1) for the echo state property, got 1.1"),
+        (["--cell", "esn", "--leak-rate", "0"], "--leak-rate must be in (0, 1], got 0.0"),
+        (["--cell", "esn", "--ridge", "-1"], "--ridge must be positive, got -1.0"),
+        (["--cell", "esn", "--reservoir-size", "0"], "--reservoir-size must be at least 1, got 0"),
+        (["--reservoir-size", "100"], "--reservoir-size is for --cell esn only: add --cell esn or "
+         "drop it"),
+        (["--decoder", "seq3seq"],
+         "--decoder must be one of direct, parallel, seq2seq, recursive, got 'seq3seq'"),
+    ],
+)  # fmt: skip
+def test_architecture_mistakes_are_one_line_and_leave_no_model(here, args, message):
+    make_long(n_series=1, length=100).to_csv(here / "s.csv", index=False)
+    assert _error(run("train", "s.csv", *FAST, *args)) == f"error: {message}"
+    assert not list(here.glob("*.rnncast"))
+
+
+def test_print_config_shows_the_architecture(here):
+    make_long(n_series=1, length=100).to_csv(here / "s.csv", index=False)
+    result = run("train", "s.csv", "--decoder", "seq2seq", "--attention", "--print-config")
+    assert result.exit_code == 0, result.stderr
+    for line in (
+        'decoder = "seq2seq"',
+        "attention = true",
+        "bidirectional = false",
+        'activation = "tanh"',
+        "checkpoint-activations = false",
+        "reservoir-size = 500",
+    ):
+        assert line in result.stdout.splitlines(), line  # fmt: skip

@@ -16,7 +16,7 @@ from rnncast.errors import ConfigError
 @pytest.mark.parametrize(
     ("factory", "message"),
     [
-        (lambda: ModelConfig(cell="tcn"), "--cell must be one of rnn, lstm, gru, got 'tcn'"),
+        (lambda: ModelConfig(cell="tcn"), "--cell must be one of rnn, lstm, gru, esn, got 'tcn'"),
         (lambda: ModelConfig(hidden_size=0), "--hidden-size must be at least 1, got 0"),
         (lambda: ModelConfig(num_layers=0), "--num-layers must be at least 1, got 0"),
         (lambda: ModelConfig(dropout=1.0), "--dropout must be in [0, 1), got 1.0"),
@@ -24,6 +24,55 @@ from rnncast.errors import ConfigError
         (
             lambda: ModelConfig(scaling="minmax"),
             "--scaling must be one of window, none, got 'minmax'",
+        ),
+        (
+            lambda: ModelConfig(activation="gelu"),
+            "--activation must be one of tanh, relu, got 'gelu'",
+        ),
+        (
+            lambda: ModelConfig(cell="lstm", activation="relu"),
+            "--activation relu is for --cell rnn only (lstm has its own nonlinearities): drop "
+            "--activation or use --cell rnn",
+        ),
+        (
+            lambda: ModelConfig(attention=True, decoder="direct"),
+            "--attention is for --decoder seq2seq only, not direct: add --decoder seq2seq or "
+            "drop --attention",
+        ),
+        (
+            lambda: ModelConfig(bidirectional=True, decoder="recursive"),
+            "--decoder recursive does not take --bidirectional: it continues the encoder's "
+            "recurrence step by step, which a backward reading cannot; use --decoder direct or "
+            "seq2seq",
+        ),
+        (
+            lambda: ModelConfig(bidirectional=True, checkpoint_activations=True),
+            "--checkpoint-activations does not take --bidirectional: a backward reading cannot "
+            "be cut into chunks; drop one of them",
+        ),
+        (
+            lambda: ModelConfig(cell="esn", decoder="seq2seq"),
+            "--cell esn does not take --decoder seq2seq: its one reservoir is fixed and only its "
+            "linear readout to the whole horizon is fitted; drop it or use --cell rnn, lstm or gru",
+        ),
+        (
+            lambda: ModelConfig(cell="esn", num_layers=2),
+            "--cell esn does not take --num-layers 2: its one reservoir is fixed and only its "
+            "linear readout to the whole horizon is fitted; drop it or use --cell rnn, lstm or gru",
+        ),
+        (
+            lambda: ModelConfig(cell="esn", spectral_radius=1.0),
+            "--spectral-radius must be in (0, 1) for the echo state property, got 1.0",
+        ),
+        (lambda: ModelConfig(cell="esn", leak_rate=0), "--leak-rate must be in (0, 1], got 0"),
+        (lambda: ModelConfig(cell="esn", ridge=0), "--ridge must be positive, got 0"),
+        (
+            lambda: ModelConfig(cell="esn", reservoir_size=0),
+            "--reservoir-size must be at least 1, got 0",
+        ),
+        (
+            lambda: ModelConfig(cell="gru", leak_rate=0.5),
+            "--leak-rate is for --cell esn only: add --cell esn or drop it",
         ),
         (lambda: WindowConfig(0, 5, 5), "--lookback must be at least 1, got 0"),
         (lambda: WindowConfig(5, 0, 0), "--horizon must be at least 1, got 0"),
@@ -94,3 +143,18 @@ def test_quantiles_parse_sort_and_check():
         0.1,
         0.9,
     )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"cell": "rnn", "activation": "relu", "bidirectional": True},
+        {"decoder": "seq2seq", "attention": True, "bidirectional": True},
+        {"decoder": "recursive", "checkpoint_activations": True},
+        {"decoder": "parallel", "checkpoint_activations": True},
+        {"cell": "esn", "reservoir_size": 50, "spectral_radius": 0.5, "leak_rate": 0.3},
+    ],
+)
+def test_architectures_that_go_together(options):
+    config = ModelConfig(**options)
+    assert from_dict(ModelConfig, to_dict(config)) == config

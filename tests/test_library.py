@@ -73,7 +73,7 @@ def test_options_and_errors(frame):
     )
     with pytest.raises(ConfigError) as e:
         rnncast.train(frame, cell="tcn")
-    assert str(e.value) == "--cell must be one of rnn, lstm, gru, got 'tcn'"
+    assert str(e.value) == "--cell must be one of rnn, lstm, gru, esn, got 'tcn'"
     wide = frame.pivot(index="ds", columns="unique_id", values="y").reset_index()
     with pytest.raises(DataError) as e:
         rnncast.predict(rnncast.train(frame, **FAST), wide)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 
@@ -144,3 +147,167 @@ def test_id_embedding_sets_the_initial_state(cell):
     fresh = models.RecurrentForecaster(config, 12, 5)
     assert torch.equal(fresh.id_table.weight, torch.zeros(6, 3))  # row 0: unknown series
     assert models.RecurrentForecaster(ModelConfig(segment=4), 12, 5)._initial_state(None, 2) is None
+
+
+def _net(**kw):
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, segment=4, dropout=0.0, **kw)
+    return models.build(config, 12, 10)
+
+
+def test_relu_activation_reaches_the_rnn():
+    x = torch.randn(3, 12, 1)
+    relu, tanh = _net(cell="rnn", activation="relu"), _net(cell="rnn")
+    assert relu.encoder.nonlinearity == "relu"
+    assert (relu.encoder(x.reshape(3, 3, 4))[0] >= 0).all()  # relu states are never negative
+    assert (tanh.encoder(x.reshape(3, 3, 4))[0] < 0).any()
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_bidirectional_direct_head_reads_both_final_states(cell):
+    net = _net(cell=cell, bidirectional=True, num_layers=2).eval()
+    assert net.encoder.bidirectional and net.head.in_features == 16
+    x = torch.randn(3, 12, 1)
+    out, _ = net.encoder(x.reshape(3, 3, 4))  # (B, steps, 2 x hidden)
+    forward_end, backward_end = out[:, -1, :8], out[:, 0, 8:]  # backward ends at step 0
+    both = torch.cat([forward_end, backward_end], dim=1)
+    torch.testing.assert_close(
+        net(x), torch.nn.functional.linear(both, net.head.weight, net.head.bias)
+    )
+
+
+def test_merge_directions_puts_each_layers_directions_side_by_side():
+    h = torch.arange(4 * 2 * 3, dtype=torch.float32).reshape(4, 2, 3)  # (layers x 2, B, H)
+    merged = models._merge_directions((h, -h), 2)
+    assert merged[0].shape == (2, 2, 6)
+    torch.testing.assert_close(merged[0][1], torch.cat([h[2], h[3]], dim=-1))  # layer 1
+    torch.testing.assert_close(merged[1], -merged[0])
+
+
+FEEDBACK = [
+    {"decoder": "seq2seq"},
+    {"decoder": "seq2seq", "attention": True},
+    {"decoder": "seq2seq", "attention": True, "bidirectional": True, "cell": "lstm"},
+    {"decoder": "seq2seq", "cell": "rnn", "num_layers": 2},
+    {"decoder": "recursive"},
+    {"decoder": "recursive", "cell": "lstm", "num_layers": 2},
+]
+
+
+@pytest.mark.parametrize("kw", FEEDBACK)
+def test_training_feeds_the_true_values_prediction_its_own(kw):
+    net = _net(**kw)  # horizon 10 in segments of 4: 3 decoder steps
+    x, y = torch.randn(3, 12, 1), torch.randn(3, 10)
+    net.train()
+    forced = net(x, target=y)
+    changed = y.clone()
+    changed[:, 4:8] += 1.0  # the second segment: the input of the third step only
+    again = net(x, target=changed)
+    torch.testing.assert_close(again[:, :8], forced[:, :8])
+    assert not torch.allclose(again[:, 8:], forced[:, 8:])
+    last = y.clone()
+    last[:, 8:] += 1.0  # the last segment is never an input
+    torch.testing.assert_close(net(x, target=last), forced)
+    net.eval()
+    own = net(x)
+    torch.testing.assert_close(net(x, target=y), own)  # prediction reads no target
+    assert not torch.allclose(own, forced)
+    net.train()  # teacher forcing with the model's own forecasts is the free run
+    torch.testing.assert_close(net(x, target=own), own)
+
+
+def test_seq2seq_prediction_is_the_decoder_unrolled_by_hand():
+    net = _net(decoder="seq2seq").eval()
+    x = torch.randn(2, 12, 1)
+    steps = x.reshape(2, 3, 4)
+    _, h = net.encoder(steps)
+    previous, pieces = steps[:, -1:], []
+    for _ in range(3):
+        y, h = net.head.rnn(previous, h)
+        previous = net.head.proj(y)
+        pieces.append(previous)
+    torch.testing.assert_close(net(x), torch.cat(pieces, dim=1).reshape(2, 12)[:, :10])
+
+
+def test_seq2seq_attention_weighs_the_encoder_outputs():
+    net = _net(decoder="seq2seq", attention=True).eval()
+    x = torch.randn(2, 12, 1)
+    out, h = net.encoder(x.reshape(2, 3, 4))
+    y, _ = net.head.rnn(x.reshape(2, 3, 4)[:, -1:], h)
+    weights = torch.softmax(y @ net.head.attention.score(out).transpose(1, 2), dim=-1)
+    assert weights.shape == (2, 1, 3)
+    context = weights @ out
+    first = net.head.proj(torch.tanh(net.head.attention.combine(torch.cat([context, y], -1))))
+    torch.testing.assert_close(net(x)[:, :4], first[:, 0])
+
+
+def test_recursive_prediction_continues_the_encoder_on_its_own_forecasts():
+    net = _net(decoder="recursive", cell="gru").eval()
+    x = torch.randn(2, 12, 1)
+    out, h = net.encoder(x.reshape(2, 3, 4))
+    pieces = [net.head.proj(out[:, -1:])]
+    for _ in range(2):
+        y, h = net.encoder(pieces[-1], h)
+        pieces.append(net.head.proj(y))
+    torch.testing.assert_close(net(x), torch.cat(pieces, dim=1).reshape(2, 12)[:, :10])
+    # the same as re-reading the lookback with each forecast appended (segment 1 or not)
+    grown = torch.cat([x, pieces[0].reshape(2, 4, 1)], dim=1)
+    again, _ = net.encoder(grown.reshape(2, 4, 4))
+    torch.testing.assert_close(net.head.proj(again[:, -1]), pieces[1][:, 0])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("decoder", ["direct", "seq2seq"])
+def test_checkpointed_activations_give_the_same_gradients(cell, decoder):
+    config = ModelConfig(cell=cell, hidden_size=8, num_layers=2, dropout=0.0, segment=1,
+                         decoder=decoder)  # fmt: skip
+    torch.manual_seed(0)
+    plain = models.build(config, 30, 5).train()
+    checked = models.build(dataclasses.replace(config, checkpoint_activations=True), 30, 5)
+    checked.load_state_dict(plain.state_dict())
+    checked.train()
+    calls = []
+    checked.encoder.register_forward_pre_hook(lambda *a: calls.append(1))
+    x, y = torch.randn(4, 30, 1), torch.randn(4, 5)
+    a = plain(x, target=y)
+    a.square().mean().backward()
+    b = checked(x, target=y)
+    assert len(calls) == 5  # 30 steps in 5 chunks of 6
+    b.square().mean().backward()
+    assert len(calls) == 10  # each chunk recomputed in the backward pass
+    torch.testing.assert_close(b, a)
+    for (name, p), q in zip(plain.named_parameters(), checked.parameters(), strict=True):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-5, atol=1e-6, msg=name)
+    checked.eval()  # evaluation keeps nothing for a backward pass: no chunks
+    checked(x)
+    assert len(calls) == 11
+
+
+def test_echo_state_reservoir_is_sparse_fixed_and_of_the_asked_radius():
+    torch.manual_seed(0)
+    config = ModelConfig(cell="esn", reservoir_size=200, spectral_radius=0.7, segment=4)
+    net = models.build(config, 12, 5)
+    assert isinstance(net, models.EchoStateForecaster)
+    radius = torch.linalg.eigvals(net.w.double()).abs().max().item()
+    assert radius == pytest.approx(0.7, rel=1e-5)
+    assert 0.02 < (net.w != 0).float().mean().item() < 0.08  # about 10 of 200 per row
+    assert {"w", "w_in", "b"} <= set(net.state_dict())  # saved with the model
+    assert models.count_parameters(net) == (200 + 4) * 5 + 5  # only the readout learns
+
+
+def test_echo_state_features_follow_the_leaky_update():
+    torch.manual_seed(0)
+    net = models.build(ModelConfig(cell="esn", reservoir_size=30, leak_rate=0.3, segment=4), 12, 5)
+    x = torch.randn(2, 12, 1)
+    u = x.reshape(2, 3, 4).numpy().astype(np.float64)
+    w, w_in, b = (t.numpy().astype(np.float64) for t in (net.w, net.w_in, net.b))
+    h = np.zeros((2, 30))
+    for t in range(3):
+        h = 0.7 * h + 0.3 * np.tanh(u[:, t] @ w_in.T + h @ w.T + b)
+    expected = np.concatenate([h, u[:, -1]], axis=1)
+    np.testing.assert_allclose(net.features(x).numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_esn_is_built_by_build_only():
+    with pytest.raises(ValueError, match=r"build it with models\.build"):
+        models.RecurrentForecaster(ModelConfig(cell="esn"), 12, 3)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnncast import data, scaling, training
-from rnncast.config import TrainConfig, WindowConfig
+from rnncast.config import ModelConfig, TrainConfig, WindowConfig
 from rnncast.errors import ConfigError, DataError
 from rnncast.windows import split_windows
 from tests.conftest import make_long
@@ -180,3 +180,58 @@ def test_quantile_model_learns_calibrated_quantiles(small_model):
     assert out.quantiles.shape == (len(starts), 4, 3)
     assert 0.05 < (actual < out.at(0.1)).mean() < 0.16
     assert 0.05 < (actual > out.at(0.9)).mean() < 0.16
+
+
+class _Recorder(torch.nn.Module):
+    """Returns zeros and keeps what it was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+        self.config = ModelConfig()
+
+    def forward(self, x, future=None, ids=None, target=None):
+        self.seen.append((x, target))
+        return torch.zeros_like(target)
+
+
+def test_the_step_gives_the_network_the_scaled_target():
+    batch = torch.arange(2 * 10, dtype=torch.float32).reshape(2, 10) ** 1.5
+    floors = torch.zeros(2)
+    recorder = _Recorder()
+    phases, ids = torch.zeros(2, 0), torch.ones(2, dtype=torch.long)
+    loss = training.loss_function("mae")
+    training._step(recorder, batch, floors, phases, ids, None, 6, "window", loss)
+    x, target = recorder.seen[0]
+    stats = scaling.fit(batch[:, :6], "window", floors)
+    torch.testing.assert_close(x[..., 0], scaling.transform(batch[:, :6], stats))
+    torch.testing.assert_close(target, scaling.transform(batch[:, 6:], stats))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"decoder": "seq2seq", "attention": True},
+        {"decoder": "recursive"},
+        {"bidirectional": True, "cell": "lstm"},
+        {"cell": "rnn", "activation": "relu", "checkpoint_activations": True},
+    ],
+)
+def test_new_architectures_learn(series, small_model, options):
+    config = TrainConfig(max_epochs=4, epoch_size=256, batch_size=32, lr=3e-3, device="cpu")
+    model = dataclasses.replace(small_model, **options)
+    result = training.fit(series, WINDOW, model, config)
+    assert result.best_val_loss < 0.9 * result.history[0]["val_loss"]
+
+
+def test_esn_is_fitted_in_closed_form(series, fast_train):
+    from rnncast.config import ModelConfig
+    from rnncast.models import EchoStateForecaster
+
+    events = []
+    model = ModelConfig(cell="esn", reservoir_size=40, segment=4)
+    result = training.fit(series, WINDOW, model, fast_train, events.append)
+    assert isinstance(result.network, EchoStateForecaster)
+    assert result.stopped == "closed-form ridge readout (no epochs)"
+    assert [type(e).__name__ for e in events] == ["TrainStart", "EpochEnd"]
+    assert len(result.history) == 1 and result.best_val_loss == result.history[0]["val_loss"]

@@ -1,0 +1,139 @@
+"""Training an echo state network (cell 'esn'): one pass, no epochs, no gradients.
+
+The reservoir (`models.EchoStateForecaster`) is fixed at random; only its linear readout is
+learned, by ridge regression over every training window, in closed form. The windows are
+drawn and scaled exactly as for the gradient-trained networks (`training.Windows`,
+`training.scaled`). With Z the design matrix (one row per window: the reservoir's final state,
+the last input segment and a constant 1) and Y the scaled targets, the readout W solves
+
+    (Z^T Z + ridge I) W = Z^T Y
+
+exactly, in float64; Z^T Z and Z^T Y are summed batch by batch, so memory does not grow with
+the number of windows. The validation loss is the usual one (`--loss`, on the validation
+windows); the training loss is measured on at most `--epoch-size` training windows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from rnncast import models, scaling, training
+from rnncast.config import ModelConfig, TrainConfig, WindowConfig
+from rnncast.data import SeriesSet
+from rnncast.errors import DataError
+from rnncast.windows import split_windows
+
+BATCH = 4096  # windows per pass through the reservoir (the result does not depend on it)
+
+
+def design(network: models.EchoStateForecaster, x: torch.Tensor) -> torch.Tensor:
+    """Rows of the ridge regression for scaled inputs `x` (B, L, 1): [h_T, u_T, 1] in
+    float64."""
+    z = network.features(x).double()
+    return torch.cat([z, torch.ones(len(z), 1, dtype=z.dtype, device=z.device)], dim=1)
+
+
+def solve_readout(gram: torch.Tensor, cross: torch.Tensor, ridge: float) -> torch.Tensor:
+    """W of (gram + ridge I) W = cross, in float64 (gram = Z^T Z, cross = Z^T Y)."""
+    eye = torch.eye(len(gram), dtype=torch.float64, device=gram.device)
+    return torch.linalg.solve(gram.double() + ridge * eye, cross.double())
+
+
+def fit_esn(
+    series: SeriesSet,
+    window: WindowConfig,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    on_event: Callable[[training.Event], None] | None = None,
+    member: int = 1,
+    should_stop: Callable[[], bool] | None = None,
+) -> training.TrainResult:
+    """Draw a reservoir from `config.seed` and solve its readout on `series`' training
+    windows; reports one `TrainStart` and one `EpochEnd` (epoch 1)."""
+    emit = on_event or (lambda event: None)
+    stop = should_stop or (lambda: False)
+    training.check_lengths(series, window)
+    device = training.resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    began = time.perf_counter()
+
+    train_starts, val_starts = split_windows(series.offsets, window)
+    values = torch.from_numpy(series.values).to(device)
+    floors = scaling.series_floors(
+        series.values, series.offsets, window.lookback, model_config.scale_floor
+    )
+    train = training.Windows.of(values, series.offsets, floors, train_starts, window.width)
+    validation = training.Windows.of(values, series.offsets, floors, val_starts, window.width)
+    network = models.EchoStateForecaster(model_config, window.lookback, window.horizon).to(device)
+    network.eval()
+    batches = -(-len(train) // BATCH)
+    emit(
+        training.TrainStart(
+            device=str(device),
+            train_windows=len(train),
+            val_windows=len(validation),
+            batches_per_epoch=batches,
+            max_epochs=1,
+            parameters=models.count_parameters(network),
+            lookback=window.lookback,
+            member=member,
+            members=config.ensemble,
+        )
+    )
+    size = network.readout.in_features + 1
+    gram = torch.zeros(size, size, dtype=torch.float64, device=device)
+    cross = torch.zeros(size, window.horizon, dtype=torch.float64, device=device)
+    with torch.no_grad():
+        for i in range(0, len(train), BATCH):
+            idx = torch.arange(i, min(i + BATCH, len(train)), device=device)
+            windows, floors, *_ = train.batch(idx)
+            x, y = training.scaled(windows, floors, window.lookback, model_config.scaling)
+            z = design(network, x)
+            gram += z.T @ z
+            cross += z.T @ y.double()
+            if stop():
+                raise training.TrainingStopped
+        w = solve_readout(gram, cross, model_config.ridge)  # (features + 1, horizon)
+        if not torch.isfinite(w).all():
+            raise DataError(
+                "the echo state readout has no finite solution: raise --ridge or check the "
+                "data for extreme values"
+            )
+        network.readout.weight.copy_(w[:-1].T.float())
+        network.readout.bias.copy_(w[-1].float())
+
+    criterion = training.loss_function(config.loss)
+    picked = torch.from_numpy(np.sort(rng.permutation(len(train))[: config.epoch_size]))
+    picked = picked.to(device)
+    seen = training.Windows(train.view, train.starts[picked], train.floors[picked],
+                            train.phases[picked], train.ids[picked])  # fmt: skip
+    args = (window.lookback, model_config.scaling, criterion, BATCH, stop)
+    train_loss = training.evaluate_loss(network, seen, *args)
+    val_loss = training.evaluate_loss(network, validation, *args) if len(validation) else None
+    elapsed = time.perf_counter() - began
+    emit(training.EpochEnd(1, 1, train_loss, val_loss, val_loss, 0.0, True, elapsed))
+    return training.TrainResult(
+        network=network,
+        history=[
+            {
+                "epoch": 1,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "lr": 0.0,
+                "elapsed_s": elapsed,
+            }
+        ],
+        best_epoch=1,
+        best_val_loss=val_loss,
+        stopped="closed-form ridge readout (no epochs)",
+        device=str(device),
+        seconds=elapsed,
+        train_windows=len(train),
+        val_windows=len(validation),
+        steps=1,
+    )

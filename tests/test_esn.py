@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from rnncast import data, esn, scaling, training
+from rnncast.config import ModelConfig, TrainConfig, WindowConfig
+from rnncast.windows import split_windows
+from tests.conftest import make_long
+
+WINDOW = WindowConfig(lookback=48, horizon=12, val_size=12)
+MODEL = ModelConfig(cell="esn", reservoir_size=60, segment=4, ridge=0.5, leak_rate=0.5)
+CONFIG = TrainConfig(device="cpu", epoch_size=64)
+
+
+@pytest.fixture(scope="module")
+def series():
+    return data.from_frame(make_long(n_series=3, length=200))
+
+
+def _windows(series, starts):
+    values = torch.from_numpy(series.values)
+    floors = scaling.series_floors(series.values, series.offsets, WINDOW.lookback, 0.1)
+    return training.Windows.of(values, series.offsets, floors, starts, WINDOW.width)
+
+
+def test_readout_solves_the_ridge_system_exactly(series, monkeypatch):
+    monkeypatch.setattr(esn, "BATCH", 100)  # several batches summed
+    result = esn.fit_esn(series, WINDOW, MODEL, CONFIG)
+    net = result.network
+    train, _ = split_windows(series.offsets, WINDOW)
+    windows = _windows(series, train)
+    x, y = training.scaled(*windows.batch(torch.arange(len(train)))[:2], 48, "window")
+    with torch.no_grad():
+        states = net.features(x).double().numpy()  # the same reservoir, read again
+    z = np.concatenate([states, np.ones((len(states), 1))], axis=1)
+    expected = np.linalg.solve(z.T @ z + 0.5 * np.eye(z.shape[1]), z.T @ y.double().numpy())
+    weight = net.readout.weight.detach().double().numpy()
+    bias = net.readout.bias.detach().double().numpy()
+    np.testing.assert_allclose(weight.T, expected[:-1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bias, expected[-1], rtol=1e-5, atol=1e-6)
+
+
+def test_more_ridge_shrinks_the_readout(series):
+    small = esn.fit_esn(series, WINDOW, MODEL, CONFIG).network.readout.weight
+    big = esn.fit_esn(series, WINDOW, dataclasses.replace(MODEL, ridge=1e3), CONFIG)
+    assert big.network.readout.weight.norm() < 0.5 * small.norm()
+
+
+def test_validation_loss_is_the_usual_one(series):
+    result = esn.fit_esn(series, WINDOW, MODEL, CONFIG)
+    _, val = split_windows(series.offsets, WINDOW)
+    again = training.evaluate_loss(
+        result.network, _windows(series, val), 48, "window", training.loss_function("mae"), 64
+    )
+    assert result.best_val_loss == pytest.approx(again, rel=1e-6)
+    assert result.history[0]["train_loss"] < 1.0  # the scaled series are learnt, roughly
+    assert result.val_windows == 3 and result.train_windows == 3 * (200 - 12 - 60 + 1)
+
+
+def test_seeded_reservoirs(series):
+    a = esn.fit_esn(series, WINDOW, MODEL, CONFIG).network
+    b = esn.fit_esn(series, WINDOW, MODEL, CONFIG).network
+    c = esn.fit_esn(series, WINDOW, MODEL, dataclasses.replace(CONFIG, seed=1)).network
+    for name, value in a.state_dict().items():
+        assert torch.equal(value, b.state_dict()[name]), name
+    assert not torch.equal(a.w, c.w)
+
+
+def test_stopping_between_batches(series, monkeypatch):
+    monkeypatch.setattr(esn, "BATCH", 100)
+    asked = []
+
+    def stop():
+        asked.append(1)
+        return len(asked) == 2
+
+    with pytest.raises(training.TrainingStopped):
+        esn.fit_esn(series, WINDOW, MODEL, CONFIG, should_stop=stop)
+    assert len(asked) == 2
