@@ -41,7 +41,7 @@ import pandas as pd
 
 from rnncast import api, data
 from rnncast.calendar import first_steps
-from rnncast.config import ModelConfig, TrainConfig, to_dict
+from rnncast.config import ModelConfig, ReadOptions, TrainConfig, to_dict
 from rnncast.forecast import forecast_at
 
 COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
@@ -166,6 +166,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="univariate: one lookback per ensemble member [rnncast's rule]",
     )
     window.add_argument("--segment", type=int, default=None, help="[default: rnncast's rule]")
+    parser.add_argument(
+        "--covariates",
+        action="store_true",
+        help="univariate: the six load columns as past covariates of OT (rnncast --covariates)",
+    )
     common.add_config_args(parser)
     args = parser.parse_args(argv)
     if args.quick and args.max_steps is None:
@@ -220,10 +225,20 @@ def run_horizon(
     label: str,
     quiet: bool,
     calendar: bool = False,
+    covariates: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Train on rows 0-11519, then score rnncast and repeat-last on every test window."""
+    """Train on rows 0-11519, then score rnncast and repeat-last on every test window.
+    `covariates`: columns read as past covariates of the (one) forecast column."""
     watch = common.Stopwatch()
-    series = data.from_frame(scaled.iloc[:VAL_END][["date", *columns]], source="ETTh1 (scaled)")
+    if covariates:
+        (target,) = columns
+        frame = scaled.iloc[:VAL_END][["date", target, *covariates]]
+        frame = frame.rename(columns={"date": "ds", target: "y"})
+        frame.insert(0, "unique_id", target)
+        options = ReadOptions(covariates=covariates)
+        series = data.from_frame(frame, options, source="ETTh1 (scaled)")
+    else:
+        series = data.from_frame(scaled.iloc[:VAL_END][["date", *columns]], source="ETTh1 (scaled)")
     window, model = api.resolve_shapes(
         series, model_config, horizon, lookback, VAL_SIZE, segment, lookbacks,
         train_config.ensemble, calendar,
@@ -241,8 +256,9 @@ def run_horizon(
     test_watch = common.Stopwatch()
     offsets = np.arange(len(columns) + 1) * (len(flat) // len(columns))
     # every column starts at row 0, as in training
+    past = scaled[list(covariates)].to_numpy(dtype=np.float32) if covariates else None
     pred = forecast_at(network, flat, offsets, starts, steps=first_steps(series),
-                       codes=np.arange(1, len(columns) + 1))  # fmt: skip
+                       codes=np.arange(1, len(columns) + 1), covariates=past)  # fmt: skip
     forecast_seconds = test_watch()
     mse, mae = errors(pred, truth)
     repeat_mse, repeat_mae = errors(np.repeat(flat[targets - 1, None], horizon, axis=1), truth)
@@ -341,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{setting} H={h}",
                 args.quiet,
                 args.calendar,
+                COLUMNS[:-1] if args.covariates and setting == "univariate" else (),
             )
             for h in horizons
         ]

@@ -53,11 +53,21 @@ def forecast_at(
     batch_size: int = 1024,
     steps: np.ndarray | None = None,
     codes: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
 ) -> np.ndarray:
     """Point forecasts (len(starts), horizon) from the lookback windows values[s : s +
     lookback] (a quantile model's median); see `outputs_at`."""
     return outputs_at(
-        network, values, offsets, starts, horizon, device, batch_size, steps, codes=codes
+        network,
+        values,
+        offsets,
+        starts,
+        horizon,
+        device,
+        batch_size,
+        steps,
+        codes=codes,
+        covariates=covariates,
     ).point
 
 
