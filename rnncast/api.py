@@ -400,7 +400,10 @@ def run_backtest(
         raise ConfigError(f"--windows must be at least 1, got {windows}")
     dev = training.resolve_device(device)
     cutoffs = dict(zip(artifact.series_ids, artifact.cutoffs, strict=True))
-    result = backtest.run(artifact.network(dev), series, windows, cutoffs, dev, artifact.intervals)
+    codes = forecast.id_codes(artifact.series_ids, series)
+    result = backtest.run(
+        artifact.network(dev), series, windows, cutoffs, dev, artifact.intervals, codes
+    )
     result.report["data_fingerprint_matches_training"] = (
         series.fingerprint() == artifact.fingerprint
     )

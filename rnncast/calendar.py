@@ -4,7 +4,8 @@ cyclic inputs the network reads beside the values.
 For a frequency with calendar cycles (`periods`: hourly data cycles through the day and the
 week, daily data through the week and the year, monthly data through the year, ...), time
 step a gets sin(2 pi a / P) and cos(2 pi a / P) for each period P, in steps. `a` counts steps
-since 1970-01-01 on the data's wall clock (weeks, months and quarters on the calendar), so
+since 1970-01-01 on the data's wall clock (in UTC for steps shorter than a day in zoned
+data; weeks, months and quarters on the calendar), so
 that the same hour of the day, day of the week or month of the year always gets the same
 features. They are known for the future too: the network reads those of the lookback with
 the values, and the direct decoder those of the horizon.
@@ -30,13 +31,13 @@ def periods(axis: TimeAxis) -> tuple[float, ...]:
     yearly data, business days, steps that do not divide a day)."""
     if axis.kind != "datetime":
         return ()
-    family, n = axis.family, axis.offset.n
-    per_day = {"hourly": 24, "minutely": 1440, "secondly": 86400}.get(family)
-    if per_day is not None:
-        if per_day % n:
+    family, offset = axis.family, axis.offset
+    if family in ("hourly", "minutely", "secondly"):
+        day, step = 86_400 * 10**9, pd.Timedelta(offset).value  # nanoseconds
+        if day % step:
             return ()
-        return (per_day / n, 7 * per_day / n)
-    if n != 1:
+        return (day / step, 7 * day / step)
+    if offset.n != 1:
         return ()
     return {
         "daily": (7.0, DAYS_PER_YEAR),
@@ -47,13 +48,21 @@ def periods(axis: TimeAxis) -> tuple[float, ...]:
 
 
 def first_steps(series: SeriesSet) -> np.ndarray:
-    """The absolute step (see the module docstring) of each series' first value, int64."""
+    """The absolute step (see the module docstring) of each series' first value, int64;
+    zeros where the frequency has no calendar cycles.
+
+    Steps of a day or longer count on the wall clock (local dates). Shorter steps count in
+    UTC when the times have a zone: their grid is regular in real time, so counting on the
+    wall clock would shift by an hour across a daylight-saving change, and a window would
+    get other features in training than when read from a later slice of the data."""
     axis = series.axis
-    if axis.kind != "datetime":
+    if not periods(axis):
         return np.zeros(len(series), dtype=np.int64)
     wall = pd.DatetimeIndex(series.starts)
-    wall = wall.tz_localize(None) if wall.tz is not None else wall
     family = axis.family
+    if wall.tz is not None:
+        sub_daily = family in ("hourly", "minutely", "secondly")
+        wall = (wall.tz_convert("UTC") if sub_daily else wall).tz_localize(None)
     if family == "monthly":
         return (wall.year.to_numpy() * 12 + wall.month.to_numpy() - 1).astype(np.int64)
     if family == "quarterly":

@@ -116,7 +116,7 @@ class ReadOptions:
         _require(
             not self.covariates or self.fill == "none",
             f"--covariates cannot be combined with --fill {self.fill} yet: fill the gaps and "
-            "missing values of the data (values and covariates) before training",
+            "missing values of the data (values and covariates) first",
         )
 
 

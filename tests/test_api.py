@@ -278,6 +278,11 @@ def test_id_embedding_learns_each_series_and_knows_new_ones():
     renamed["unique_id"] = renamed["unique_id"].replace({"s1": "new"})
     other = data.from_frame(renamed)
     np.testing.assert_array_equal(forecast.id_codes(bundle.series_ids, other), [1, 0, 3])
+    result = api.run_backtest(bundle, series, 1, "cpu")  # evaluate reads the ids too
+    starts = result.origins - bundle.window.lookback
+    want = forecast.forecast_at(bundle.network(), series.values, series.offsets, starts,
+                                codes=np.arange(1, 4))  # fmt: skip
+    np.testing.assert_array_equal(result.forecasts["model"], want)
     a = api.predict(bundle, series, device="cpu")
     b = api.predict(bundle, other, device="cpu")
     assert (a.y_hat.to_numpy()[:12] == b.y_hat.to_numpy()[:12]).all()  # s0: same row

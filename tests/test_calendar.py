@@ -77,11 +77,33 @@ def test_phases_follow_the_timestamps(freq, starts, cycle):
     np.testing.assert_allclose(step, 1.0, atol=1e-3)
 
 
-def test_zoned_times_use_the_wall_clock():
-    utc = _series("h", ["2024-06-01 00:00"])
-    times = pd.date_range("2024-06-01 00:00", periods=40, freq="h", tz="Europe/Paris")
-    local = data.from_frame(pd.DataFrame({"ds": times, "y": 1.0}))
-    assert calendar.first_steps(local)[0] % 24 == calendar.first_steps(utc)[0] % 24 == 0
+def test_zoned_sub_daily_times_count_in_utc_and_agree_across_daylight_saving():
+    times = pd.date_range("2024-01-01 00:00", "2024-07-31 23:00", freq="h", tz="Europe/Berlin")
+    frame = pd.DataFrame({"ds": times, "y": 1.0})
+    whole = data.from_frame(frame)
+    july = data.from_frame(frame[frame.ds >= pd.Timestamp("2024-07-01", tz="Europe/Berlin")])
+    assert calendar.first_steps(whole)[0] % 24 == 23  # local midnight, 23:00 UTC in winter
+    periods = calendar.periods(whole.axis)
+    k = len(whole.values) - len(july.values)  # the first July value, in the whole series
+    a = calendar.window_phases(calendar.first_steps(whole), whole.offsets, np.array([k]), periods)
+    b = calendar.window_phases(calendar.first_steps(july), july.offsets, np.array([0]), periods)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_daily_zoned_times_use_local_dates():
+    days = pd.date_range("2024-03-25", periods=20, freq="D", tz="Europe/Berlin")
+    local = data.from_frame(pd.DataFrame({"ds": days, "y": 1.0}))
+    naive = data.from_frame(pd.DataFrame({"ds": days.tz_localize(None), "y": 1.0}))
+    assert calendar.first_steps(local)[0] == calendar.first_steps(naive)[0]
+
+
+def test_no_cycles_no_steps():
+    yearly = data.from_frame(pd.DataFrame({"ds": pd.date_range("1950", periods=9, freq="YS"),
+                                           "y": 1.0}))  # fmt: skip
+    assert calendar.periods(yearly.axis) == ()
+    np.testing.assert_array_equal(calendar.first_steps(yearly), [0])
+    assert calendar.periods(TimeAxis("datetime", "100ms")) == (864000.0, 6048000.0)
+    assert calendar.periods(TimeAxis("datetime", "7s")) == ()
 
 
 def test_features_are_sines_and_cosines():

@@ -801,3 +801,12 @@ def test_print_config_shows_the_architecture(here):
         "reservoir-size = 500",
     ):
         assert line in result.stdout.splitlines(), line  # fmt: skip
+
+
+@pytest.mark.parametrize("freq", ["YS", "B", "SMS", "W-SUN"])
+def test_frequencies_without_calendar_cycles_train_predict_and_evaluate(here, freq):
+    times = pd.date_range("2001-01-01", periods=60, freq=freq)
+    pd.DataFrame({"ds": times, "a": range(60), "b": range(60, 120)}).to_csv("w.csv", index=False)
+    result = run("train", "w.csv", *FAST, "--horizon", "3", "--calendar", "--freq", freq)
+    assert result.exit_code == 0, result.stderr
+    assert run("predict").exit_code == 0 and run("evaluate").exit_code == 0

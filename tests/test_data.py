@@ -1131,5 +1131,5 @@ def test_covariate_mistakes(tmp_path):
         ReadOptions(covariates=("price",), fill="zero")
     assert str(e.value) == (
         "--covariates cannot be combined with --fill zero yet: fill the gaps and missing values "
-        "of the data (values and covariates) before training"
+        "of the data (values and covariates) first"
     )
