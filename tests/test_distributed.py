@@ -103,6 +103,7 @@ def test_torchrun_two_processes_match_one(tmp_path, monkeypatch):
 
 
 PEER_FAILS = """
+import os
 import sys
 from rnncast import distributed
 from rnncast.errors import DataError, RnncastError
@@ -110,8 +111,8 @@ try:
     with distributed.session("cpu") as w:
         if w.rank == 1:
             raise DataError("rank 1 cannot read its data")
-except RnncastError as e:
-    print(f"rank {distributed.world().rank}: {e}", flush=True)
+except RnncastError as e:  # one write of one line: the two processes share the pipe
+    os.write(1, f"rank {distributed.world().rank}: {e}\\n".encode())
     sys.exit(1)
 """
 

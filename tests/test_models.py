@@ -140,7 +140,8 @@ def test_id_embedding_sets_the_initial_state(cell):
     torch.nn.init.normal_(net.id_table.weight)
     x = torch.randn(1, 12, 1).expand(3, -1, -1)
     y = net(x, ids=torch.tensor([0, 2, 2]))
-    assert not torch.allclose(y[0], y[1]) and torch.equal(y[1], y[2])
+    assert not torch.allclose(y[0], y[1])
+    torch.testing.assert_close(y[1], y[2])  # same id, same state (rows may round apart)
     h = net._initial_state(torch.tensor([1, 4]), 2)
     h = h[0] if cell == "lstm" else h
     assert h.shape == (2, 2, 8)  # (layers, B, hidden)
