@@ -625,7 +625,8 @@ def _covariates(df, codes, times, rows, uniques, loc, options: ReadOptions) -> n
     """The covariate columns in the order of the assembled values: (rows, C) float32. They
     must be finite (`--fill` does not fill them yet)."""
     key = times.asi8 if isinstance(times, pd.DatetimeIndex) else np.asarray(times, np.int64)
-    order = np.lexsort((key, codes))  # as `_assemble` orders the values
+    order = _order(key, codes)  # as `_assemble` orders the values
+    order = np.arange(len(codes)) if order is None else order
     out = np.empty((len(order), len(options.covariates)), dtype=np.float32)
     for j, name in enumerate(options.covariates):
         column = _parse_values(df[name], name, loc)[rows[order]]
@@ -691,18 +692,31 @@ def _unpivot(df: pd.DataFrame, schema: Schema, loc: _Located, options: ReadOptio
     return codes, np.asarray(schema.columns, dtype=object), flat_times, values, rows
 
 
+def _order(key: np.ndarray, codes: np.ndarray) -> np.ndarray | None:
+    """The stable order that sorts rows by series, then time; None when they already are
+    (the usual case: no sort and no reordered copies of every column)."""
+    if len(codes) < 2:
+        return None
+    same = codes[1:] == codes[:-1]
+    if ((codes[1:] > codes[:-1]) | (same & (key[1:] >= key[:-1]))).all():
+        return None
+    return np.lexsort((key, codes))
+
+
 def _assemble(codes, uniques, times: pd.Index, values, rows, schema, loc, options) -> SeriesSet:
     n_series = len(uniques)
     is_datetime = isinstance(times, pd.DatetimeIndex)
     key = times.asi8 if is_datetime else np.asarray(times, dtype=np.int64)  # in times' own unit
-    order = np.lexsort((key, codes))
-    codes, times, values, rows, key = (
-        codes[order],
-        times[order],
-        values[order],
-        rows[order],
-        key[order],
-    )
+    order = _order(key, codes)
+    if order is not None:
+        codes, times, values, rows, key = (
+            codes[order],
+            times[order],
+            values[order],
+            rows[order],
+            key[order],
+        )
+        del order
     counts = np.bincount(codes, minlength=n_series)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     first, last = offsets[:-1], offsets[1:] - 1
