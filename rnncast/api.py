@@ -25,7 +25,6 @@ from rnncast import (
     training,
 )
 from rnncast.artifact import Artifact
-from rnncast.calendar import first_steps as calendar_first_steps
 from rnncast.calendar import periods as calendar_periods
 from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig, check_together
 from rnncast.data import SeriesSet
@@ -262,10 +261,9 @@ def calibrate_intervals(artifact: Artifact, series: SeriesSet, device: str = "cp
     _, starts = split_windows(series.offsets, longest)
     if not len(starts):
         return {}
-    out = forecast.outputs_at(artifact.network(device), series.values, series.offsets, starts,
-                              device=device, steps=calendar_first_steps(series),
-                              codes=np.arange(1, len(series) + 1),
-                              covariates=series.covariates)  # fmt: skip
+    codes = np.arange(1, len(series) + 1)  # the training series, in order
+    out = forecast.series_outputs(artifact.network(device), series, starts, device=device,
+                                  codes=codes)  # fmt: skip
     targets = series.values[starts[:, None] + longest.lookback + np.arange(window.horizon)]
     return intervals.calibrate(out, targets)
 

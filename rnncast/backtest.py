@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnncast import calendar, metrics
+from rnncast import metrics
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
-from rnncast.forecast import Outputs, outputs_at, quantile_col
+from rnncast.forecast import Outputs, quantile_col, series_outputs
 from rnncast.models import Forecaster
 from rnncast.windows import backtest_origins
 
@@ -81,10 +81,7 @@ def run(
     origins = series.offsets[which] + pos  # ... and in the flat array
     targets = series.values[origins[:, None] + np.arange(horizon)[None, :]]
     m = series.axis.season_length
-    outputs = outputs_at(network, series.values, series.offsets, origins - lookback,
-                         device=device, steps=calendar.first_steps(series),
-                         widths=widths, codes=codes,
-                         covariates=series.covariates)  # fmt: skip
+    outputs = series_outputs(network, series, origins - lookback, None, device, widths, codes)
     forecasts = {
         "model": outputs.point,
         "naive": metrics.naive(series.values, origins, horizon),

@@ -81,7 +81,6 @@ def outputs_at(
     device: torch.device | str = "cpu",
     batch_size: int = 1024,
     steps: np.ndarray | None = None,
-    widths: dict[str, float] | None = None,
     codes: np.ndarray | None = None,
     covariates: np.ndarray | None = None,
 ) -> Outputs:
@@ -90,8 +89,7 @@ def outputs_at(
     `values` holds the series one after another, series i at offsets[i]:offsets[i + 1]
     (used for each window's scale floor), and `steps[i]` is the calendar step of series i's
     first value (`calendar.first_steps`; needed by models with calendar features);
-    `widths` are the model's interval calibration (`rnncast.intervals`); `codes[i]` is
-    series i's row in the id embedding (`id_codes`; 0, unknown, when not given);
+    `codes[i]` is series i's row in the id embedding (`id_codes`; 0, unknown, when not given);
     `covariates` (len(values), C) the past covariates of a model that reads them. The lookback (an
     ensemble's longest), scaling and trained horizon come from the network. An ensemble
     member with a shorter lookback reads the end of each window, scaled by its own
@@ -116,10 +114,29 @@ def outputs_at(
     out = (out / len(nets)).astype(np.float32)
     if not levels:
         return Outputs(point=out[..., 0])
-    from rnncast import intervals  # imports this module
+    return Outputs(point=out[..., levels.index(0.5)], quantiles=out, levels=levels)
 
-    raw = Outputs(point=out[..., levels.index(0.5)], quantiles=out, levels=levels)
-    return intervals.apply(raw, widths or {})
+
+def series_outputs(
+    network: Forecaster,
+    series: SeriesSet,
+    starts: np.ndarray,
+    horizon: int | None = None,
+    device: torch.device | str = "cpu",
+    widths: dict[str, float] | None = None,
+    codes: np.ndarray | None = None,
+) -> Outputs:
+    """`outputs_at` for windows of `series` (flat `starts`), with everything the series
+    itself says (values, calendar steps, covariates), and a quantile model's intervals
+    scaled by its calibration `widths` (`rnncast.intervals`)."""
+    out = outputs_at(network, series.values, series.offsets, starts, horizon, device,
+                     steps=calendar.first_steps(series), codes=codes,
+                     covariates=series.covariates)  # fmt: skip
+    if not widths:
+        return out
+    from rnncast import intervals  # intervals imports this module
+
+    return intervals.apply(out, widths)
 
 
 def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: np.ndarray,
@@ -198,9 +215,7 @@ def forecast_frame(
     horizon = network.horizon if horizon is None else horizon
     check_history(series, lookback)
     starts = last_starts(series.offsets, lookback)
-    out = outputs_at(network, series.values, series.offsets, starts, horizon, device,
-                     steps=calendar.first_steps(series), widths=widths, codes=codes,
-                     covariates=series.covariates)  # fmt: skip
+    out = series_outputs(network, series, starts, horizon, device, widths, codes)
     schema = series.schema
     columns = {
         schema.id_col: pd.Series(np.repeat(series.ids, horizon)).infer_objects(),
