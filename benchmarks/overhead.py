@@ -33,6 +33,7 @@ from torch import nn
 
 from rnncast import data, models, scaling, training
 from rnncast.config import ModelConfig, TrainConfig, WindowConfig
+from rnncast.windows import split_windows
 
 TARGET = 0.90
 
@@ -64,7 +65,7 @@ def bare_rate(series, window, model_config, steps: int, batch: int) -> float:
     torch.manual_seed(0)
     flat = torch.from_numpy(series.values)
     view = flat.unfold(0, window.width, 1)
-    starts, _ = training.split_windows(series.offsets, window)
+    starts, _ = split_windows(series.offsets, window)
     rng = np.random.default_rng(0)
     chosen = torch.from_numpy(rng.choice(starts, steps * batch))
     windows = view[chosen]  # materialised up front: (steps * batch, width)

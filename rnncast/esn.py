@@ -25,7 +25,7 @@ from rnncast import models, scaling, training
 from rnncast.config import ModelConfig, TrainConfig, WindowConfig
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
-from rnncast.windows import split_windows
+from rnncast.windows import split_ranges
 
 BATCH = 4096  # windows per pass through the reservoir (the result does not depend on it)
 
@@ -62,13 +62,13 @@ def fit_esn(
     rng = np.random.default_rng(config.seed)
     began = time.perf_counter()
 
-    train_starts, val_starts = split_windows(series.offsets, window)
+    train_ranges, val_ranges = split_ranges(series.offsets, window)
     values = torch.from_numpy(series.values).to(device)
     floors = scaling.series_floors(
         series.values, series.offsets, window.lookback, model_config.scale_floor
     )
-    train = training.Windows.of(values, series.offsets, floors, train_starts, window.width)
-    validation = training.Windows.of(values, series.offsets, floors, val_starts, window.width)
+    train = training.Windows.of(values, series.offsets, floors, train_ranges, window.width)
+    validation = training.Windows.of(values, series.offsets, floors, val_ranges, window.width)
     network = models.EchoStateForecaster(model_config, window.lookback, window.horizon).to(device)
     network.eval()
     batches = -(-len(train) // BATCH)
@@ -110,10 +110,8 @@ def fit_esn(
     criterion = training.loss_function(config.loss)
     picked = torch.from_numpy(np.sort(rng.permutation(len(train))[: config.epoch_size]))
     picked = picked.to(device)
-    seen = training.Windows(train.view, train.starts[picked], train.floors[picked],
-                            train.phases[picked], train.ids[picked])  # fmt: skip
     args = (window.lookback, model_config.scaling, criterion, BATCH, stop)
-    train_loss = training.evaluate_loss(network, seen, *args)
+    train_loss = training.evaluate_loss(network, train, *args, positions=picked)
     val_loss = training.evaluate_loss(network, validation, *args) if len(validation) else None
     elapsed = time.perf_counter() - began
     emit(training.EpochEnd(1, 1, train_loss, val_loss, val_loss, 0.0, True, elapsed))

@@ -24,9 +24,10 @@ from rnncast import calendar, distributed, models, scaling
 from rnncast.config import ModelConfig, TrainConfig, WindowConfig
 from rnncast.data import SeriesSet
 from rnncast.errors import ConfigError, DataError
-from rnncast.windows import split_windows
+from rnncast.windows import Ranges, split_ranges
 
 MIN_IMPROVEMENT = 1e-4  # relative change in validation loss that counts as better
+DRAW_ALL = 1 << 24  # up to this many training windows, an epoch is cut from a permutation
 MIN_EPOCH_BATCHES = 20  # small data: an epoch repeats the windows up to this many batches
 
 
@@ -103,52 +104,74 @@ class TrainingStopped(Exception):
 @dataclass
 class Windows:
     """The windows of one split, on the training device: a strided view of all windows of
-    the flat values, the flat start of each window of the split, its scale floor and its
-    calendar phases."""
+    the flat values, and per series (not per window) where its windows of the split begin,
+    how many windows come before it, its scale floor and its first calendar step. A batch
+    names windows by number (0 .. len - 1, series by series) and finds their series with one
+    `searchsorted` over the series, so memory does not grow with the number of windows."""
 
     view: torch.Tensor  # (N - width + 1, width), no copy of the values
-    starts: torch.Tensor  # (K,) int64
-    floors: torch.Tensor  # (K,) float32
-    phases: torch.Tensor  # (K, periods) float32
-    ids: torch.Tensor  # (K,) int64: the id-table row of each window's series (1, 2, ...)
+    first: torch.Tensor  # (S,) int64: flat start of each series' first window of the split
+    before: torch.Tensor  # (S + 1,) int64: windows of the split in all earlier series
+    floors: torch.Tensor  # (S,) float32: each series' scale floor
+    offsets: torch.Tensor  # (S + 1,) int64: the series' flat offsets
+    steps: torch.Tensor | None = None  # (S,) int64: each series' first calendar step
+    periods: tuple[float, ...] = ()
     cov_view: torch.Tensor | None = None  # (N - width + 1, C, width): covariate windows
+    size: int = 0
 
     @classmethod
     def of(cls, values: torch.Tensor, offsets: np.ndarray, floors: np.ndarray,
-           starts: np.ndarray, width: int, steps: np.ndarray | None = None,
+           ranges: Ranges, width: int, steps: np.ndarray | None = None,
            periods: tuple[float, ...] = (),
            covariates: torch.Tensor | None = None) -> Windows:  # fmt: skip
         """`values`: the flat series values as a tensor on the training device; `floors`:
-        each series' scale floor (`scaling.series_floors`); `steps`: each series' first
-        calendar step (`calendar.first_steps`) for the calendar `periods`; `covariates`:
-        the flat past covariates (N, C) on the training device, if any."""
+        each series' scale floor (`scaling.series_floors`); `ranges`: the split's windows
+        (`windows.split_ranges`); `steps`: each series' first calendar step
+        (`calendar.first_steps`) for the calendar `periods`; `covariates`: the flat past
+        covariates (N, C) on the training device, if any."""
         device = values.device
         if periods and steps is None:
             raise ValueError("calendar periods need each series' first step")
-        phases = (
-            calendar.window_phases(steps, offsets, starts, periods)
-            if periods
-            else np.zeros((len(starts), 0), dtype=np.float32)
-        )
+
+        def on_device(a: np.ndarray, dtype) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a, dtype=dtype)).to(device)
+
         return cls(
             view=values.unfold(0, width, 1),
-            starts=torch.from_numpy(starts).to(device),
-            floors=torch.from_numpy(scaling.window_floors(floors, offsets, starts)).to(device),
-            phases=torch.from_numpy(phases).to(device),
-            ids=torch.from_numpy(np.searchsorted(offsets, starts, side="right")).to(device),
+            first=on_device(ranges.first, np.int64),
+            before=on_device(ranges.before(), np.int64),
+            floors=on_device(floors, np.float32),
+            offsets=on_device(offsets, np.int64),
+            steps=on_device(steps, np.int64) if periods else None,
+            periods=tuple(periods),
             cov_view=None if covariates is None else covariates.unfold(0, width, 1),
+            size=len(ranges),
         )
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return self.size
+
+    def positions(self) -> torch.Tensor:
+        """Every window number, on the device."""
+        return torch.arange(self.size, device=self.first.device)
+
+    def starts(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(series index, flat start) of the windows numbered `positions`."""
+        series = torch.searchsorted(self.before, positions, right=True) - 1
+        return series, self.first[series] + (positions - self.before[series])
 
     def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         """Windows (B, width), floors (B,), calendar phases (B, periods), series ids (B,)
-        and covariate windows (B, width, C) or None, at `positions` of this split."""
-        starts = self.starts[positions]
+        and covariate windows (B, width, C) or None, for the windows numbered `positions`."""
+        series, starts = self.starts(positions)
+        if self.periods:
+            assert self.steps is not None
+            absolute = (self.steps[series] + (starts - self.offsets[series])).double()
+            phases = torch.stack([torch.remainder(absolute, p) for p in self.periods], 1).float()
+        else:
+            phases = torch.zeros(len(positions), 0, device=positions.device)
         covs = None if self.cov_view is None else self.cov_view[starts].transpose(1, 2)
-        return (self.view[starts], self.floors[positions], self.phases[positions],
-                self.ids[positions], covs)  # fmt: skip
+        return self.view[starts], self.floors[series], phases, series + 1, covs
 
 
 # ---- devices ----------------------------------------------------------------------------
@@ -287,7 +310,7 @@ def fit(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
-    train_starts, val_starts = split_windows(series.offsets, window)
+    train_ranges, val_ranges = split_ranges(series.offsets, window)
     values = torch.from_numpy(series.values).to(device)
     floors = scaling.series_floors(
         series.values, series.offsets, window.lookback, model_config.scale_floor
@@ -301,10 +324,10 @@ def fit(
             f"the model reads {model_config.covariate_count} covariates; the data differ"
         )
     training = Windows.of(
-        values, series.offsets, floors, train_starts, window.width, steps, periods, covariates
+        values, series.offsets, floors, train_ranges, window.width, steps, periods, covariates
     )
     validation = Windows.of(
-        values, series.offsets, floors, val_starts, window.width, steps, periods, covariates
+        values, series.offsets, floors, val_ranges, window.width, steps, periods, covariates
     )
     network = models.RecurrentForecaster(model_config, window.lookback, window.horizon).to(device)
     optimiser = torch.optim.AdamW(
@@ -317,14 +340,14 @@ def fit(
     result = TrainResult(
         network=network,
         device=str(device),
-        train_windows=len(train_starts),
-        val_windows=len(val_starts),
+        train_windows=len(train_ranges),
+        val_windows=len(val_ranges),
     )
     progress = _Progress()
     if resume is not None:
         progress = _restore(resume, network, optimiser, plateau, rng, result, device)
 
-    batch_size = min(config.batch_size, len(train_starts))
+    batch_size = min(config.batch_size, len(train_ranges))
     if batch_size < world.size:
         raise ConfigError(
             f"--batch-size {batch_size} is less than the {world.size} processes training "
@@ -333,14 +356,14 @@ def fit(
         )
     trained = distributed.wrap(network, device, world)  # what the steps run through
     batches = max(
-        min(math.ceil(len(train_starts) / batch_size), math.ceil(config.epoch_size / batch_size)),
+        min(math.ceil(len(train_ranges) / batch_size), math.ceil(config.epoch_size / batch_size)),
         MIN_EPOCH_BATCHES,
     )
     emit(
         TrainStart(
             device=str(device),
-            train_windows=len(train_starts),
-            val_windows=len(val_starts),
+            train_windows=len(train_ranges),
+            val_windows=len(val_ranges),
             batches_per_epoch=batches,
             max_epochs=config.max_epochs,
             parameters=models.count_parameters(network),
@@ -350,11 +373,11 @@ def fit(
         )
     )
     began = time.perf_counter() - progress.elapsed
-    result.stopped = _finished(progress, config, bool(len(val_starts)))
+    result.stopped = _finished(progress, config, bool(len(val_ranges)))
     while not result.stopped:
         epoch = progress.epoch + 1
         trained.train()
-        chosen = torch.from_numpy(_draw(rng, len(train_starts), batches * batch_size)).to(device)
+        chosen = torch.from_numpy(_draw(rng, len(train_ranges), batches * batch_size)).to(device)
         total, seen = 0.0, 0
         for b in range(batches):
             idx = distributed.shard(chosen[b * batch_size : (b + 1) * batch_size], world)
@@ -388,7 +411,7 @@ def fit(
                 asked if not world.many else None,  # processes hold different batch counts
                 world,
             )
-            if len(val_starts)
+            if len(val_ranges)
             else None
         )
         if (val_loss is None or world.many) and stop():
@@ -441,7 +464,7 @@ def fit(
     if progress.best_state is not None:
         network.load_state_dict(progress.best_state)
     network.eval()
-    result.best_val_loss = progress.best if len(val_starts) else None
+    result.best_val_loss = progress.best if len(val_ranges) else None
     result.seconds = time.perf_counter() - began
     result.steps = progress.steps
     return result
@@ -505,7 +528,11 @@ def _restore(state, network, optimiser, plateau, rng, result, device) -> _Progre
 
 
 def _draw(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
-    """`size` indices below n: shuffled passes over all n, as many as needed."""
+    """`size` indices below n: shuffled passes over all n, as many as needed. Beyond
+    `DRAW_ALL` windows, an epoch that takes fewer than all of them draws just those (without
+    a permutation of all n, 8 bytes a window)."""
+    if n > DRAW_ALL and size <= n:
+        return rng.choice(n, size, replace=False)
     passes = [rng.permutation(n) for _ in range(math.ceil(size / n))]
     return np.concatenate(passes)[:size]
 
@@ -536,18 +563,20 @@ def _step(network, batch, floors, phases, ids, covs, lookback, method, criterion
 
 @torch.no_grad()
 def evaluate_loss(
-    network, windows: Windows, lookback, method, criterion, batch_size, should_stop=None
-) -> float:
-    """Mean loss over every window of `windows`, in batches; raises `TrainingStopped` when
-    `should_stop()` says so between batches."""
+    network, windows: Windows, lookback, method, criterion, batch_size, should_stop=None,
+    positions: torch.Tensor | None = None,
+) -> float:  # fmt: skip
+    """Mean loss over the windows numbered `positions` (all of `windows` by default), in
+    batches; raises `TrainingStopped` when `should_stop()` says so between batches."""
     network.eval()
+    positions = windows.positions() if positions is None else positions
     total = 0.0
-    for i in range(0, len(windows), batch_size):
-        idx = torch.arange(i, min(i + batch_size, len(windows)), device=windows.starts.device)
+    for i in range(0, len(positions), batch_size):
+        idx = positions[i : i + batch_size]
         total += _step(network, *windows.batch(idx), lookback, method, criterion).item() * len(idx)
         if should_stop is not None and should_stop():
             raise TrainingStopped
-    return total / len(windows)
+    return total / len(positions)
 
 
 def validation_loss(
@@ -559,13 +588,12 @@ def validation_loss(
     if not world.many:
         return evaluate_loss(network, windows, lookback, method, criterion, batch_size,
                              should_stop)  # fmt: skip
-    mine = distributed.shard(torch.arange(len(windows), device=windows.starts.device), world)
-    part = Windows(windows.view, windows.starts[mine], windows.floors[mine], windows.phases[mine],
-                   windows.ids[mine], windows.cov_view)  # fmt: skip
+    mine = distributed.shard(windows.positions(), world)
     total = (
-        evaluate_loss(network, part, lookback, method, criterion, batch_size) * len(part)
-        if len(part)
+        evaluate_loss(network, windows, lookback, method, criterion, batch_size,
+                      positions=mine) * len(mine)
+        if len(mine)
         else 0.0
-    )
-    total, count = distributed.all_sum([total, len(part)], world, windows.starts.device)
+    )  # fmt: skip
+    total, count = distributed.all_sum([total, len(mine)], world, windows.first.device)
     return total / count

@@ -8,7 +8,7 @@ import torch
 
 from rnncast import data, esn, scaling, training
 from rnncast.config import ModelConfig, TrainConfig, WindowConfig
-from rnncast.windows import split_windows
+from rnncast.windows import split_ranges
 from tests.conftest import make_long
 
 WINDOW = WindowConfig(lookback=48, horizon=12, val_size=12)
@@ -31,7 +31,7 @@ def test_readout_solves_the_ridge_system_exactly(series, monkeypatch):
     monkeypatch.setattr(esn, "BATCH", 100)  # several batches summed
     result = esn.fit_esn(series, WINDOW, MODEL, CONFIG)
     net = result.network
-    train, _ = split_windows(series.offsets, WINDOW)
+    train, _ = split_ranges(series.offsets, WINDOW)
     windows = _windows(series, train)
     x, y = training.scaled(*windows.batch(torch.arange(len(train)))[:2], 48, "window")
     with torch.no_grad():
@@ -52,7 +52,7 @@ def test_more_ridge_shrinks_the_readout(series):
 
 def test_validation_loss_is_the_usual_one(series):
     result = esn.fit_esn(series, WINDOW, MODEL, CONFIG)
-    _, val = split_windows(series.offsets, WINDOW)
+    _, val = split_ranges(series.offsets, WINDOW)
     again = training.evaluate_loss(
         result.network, _windows(series, val), 48, "window", training.loss_function("mae"), 64
     )

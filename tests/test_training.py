@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from rnncast import data, scaling, training
+from rnncast import calendar, data, scaling, training
 from rnncast.config import ModelConfig, TrainConfig, WindowConfig
 from rnncast.errors import ConfigError, DataError
-from rnncast.windows import split_windows
+from rnncast.windows import split_ranges, split_windows
 from tests.conftest import make_long
 
 WINDOW = WindowConfig(lookback=48, horizon=12, val_size=12)
@@ -46,7 +46,7 @@ def test_best_weights_are_restored(series, small_model):
     result = training.fit(series, WINDOW, small_model, config)
     losses = [h["val_loss"] for h in result.history]
     assert result.best_epoch == int(np.argmin(losses)) + 1
-    _, val = split_windows(series.offsets, WINDOW)
+    _, val = split_ranges(series.offsets, WINDOW)
     values = torch.from_numpy(series.values)
     floors = scaling.series_floors(series.values, series.offsets, WINDOW.lookback, 0.1)
     windows = training.Windows.of(values, series.offsets, floors, val, WINDOW.width)
@@ -54,6 +54,41 @@ def test_best_weights_are_restored(series, small_model):
         result.network, windows, WINDOW.lookback, "window", training.loss_function("mae"), 64
     )
     assert again == pytest.approx(min(losses), rel=1e-5)
+
+
+def test_windows_are_found_per_series_as_if_listed_one_by_one():
+    """A batch names windows by number; its starts, floors, calendar phases and ids are
+    those of the explicit list of every window (as `split_windows` gives it)."""
+    # 71 leaves no training window: lookback 48 + horizon 12 + validation 12 = 72
+    s = data.from_frame(make_long(n_series=4, lengths=[90, 71, 75, 130]))
+    train, _ = split_ranges(s.offsets, WINDOW)
+    starts, _ = split_windows(s.offsets, WINDOW)
+    assert len(train) == len(starts) and train.count[1] == 0
+    floors = np.array([0.5, 1.5, 2.5, 3.5], dtype=np.float32)
+    steps = calendar.first_steps(s)
+    periods = calendar.periods(s.axis)
+    windows = training.Windows.of(
+        torch.from_numpy(s.values), s.offsets, floors, train, WINDOW.width, steps, periods
+    )
+    picked = torch.tensor([0, 5, len(starts) - 1, 29, 30, 31])
+    batch, got_floors, phases, ids, covs = windows.batch(picked)
+    at = starts[picked.numpy()]
+    series_of = np.searchsorted(s.offsets, at, side="right") - 1
+    np.testing.assert_array_equal(batch.numpy(), s.values[at[:, None] + np.arange(WINDOW.width)])
+    np.testing.assert_array_equal(got_floors.numpy(), floors[series_of])
+    np.testing.assert_array_equal(ids.numpy(), series_of + 1)
+    np.testing.assert_array_equal(
+        phases.numpy(), calendar.window_phases(steps, s.offsets, at, periods)
+    )
+    assert covs is None and len(periods) > 0
+
+
+def test_an_epoch_of_many_windows_draws_only_its_own():
+    rng = np.random.default_rng(0)
+    few = training._draw(rng, 10, 25)  # passes over all ten
+    assert sorted(few[:10]) == list(range(10)) and sorted(few[10:20]) == list(range(10))
+    many = training._draw(rng, training.DRAW_ALL * 4, 1000)
+    assert len(set(many.tolist())) == 1000 and many.max() < training.DRAW_ALL * 4
 
 
 def test_early_stopping_and_limits(series, small_model):
