@@ -142,12 +142,12 @@ class SeriesSet:
     def fingerprint(self) -> str:
         """A SHA-256 of the values, series lengths, ids and first times."""
         h = hashlib.sha256()
-        h.update(np.ascontiguousarray(self.values).tobytes())
-        h.update(np.ascontiguousarray(self.offsets, dtype=np.int64).tobytes())
+        h.update(np.ascontiguousarray(self.values))  # the buffer itself, not a bytes copy
+        h.update(np.ascontiguousarray(self.offsets, dtype=np.int64))
         h.update("\x1f".join(map(str, self.ids)).encode())
         h.update("\x1f".join(map(str, self.starts)).encode())
         if self.covariates is not None:
-            h.update(np.ascontiguousarray(self.covariates).tobytes())
+            h.update(np.ascontiguousarray(self.covariates))
         return h.hexdigest()
 
 
@@ -254,7 +254,7 @@ def _read_parquet_folder(p: Path) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in PARQUET_SUFFIXES and f.is_file())
+    files = _folder_files(p)
     if not files:
         raise DataError(
             f"folder '{p}' holds no .parquet files: point at a file or a folder of them"
@@ -650,8 +650,27 @@ def _covariates(df, codes, times, rows, uniques, loc, options: ReadOptions) -> n
 def load(path: str | Path, options: ReadOptions | None = None) -> SeriesSet:
     """Read and validate a data file or folder (see the module docstring)."""
     options = options or ReadOptions()
+    files = _parquet_files(Path(path))
+    if files:  # long Parquet in the clean, common case: read in batches, not through pandas
+        from rnncast import parquet_long
+
+        series = parquet_long.read(str(path), files, options)
+        if series is not None:
+            return series
     df, kind = read_table(path, options.id_col or DEFAULT_ID)
     return from_frame(df, options, source=str(path), kind=kind)
+
+
+def _parquet_files(p: Path) -> list[Path]:
+    """The Parquet file `p`, or the Parquet files in folder `p` in reading order; [] for
+    anything else."""
+    if p.is_dir():
+        return _folder_files(p)
+    return [p] if p.is_file() and p.suffix.lower() in PARQUET_SUFFIXES else []
+
+
+def _folder_files(p: Path) -> list[Path]:
+    return sorted(f for f in p.rglob("*") if f.suffix.lower() in PARQUET_SUFFIXES and f.is_file())
 
 
 def _unpivot(df: pd.DataFrame, schema: Schema, loc: _Located, options: ReadOptions):

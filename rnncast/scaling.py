@@ -55,15 +55,31 @@ def fit(x: torch.Tensor, method: str, floor: torch.Tensor | None = None) -> Stat
     return Stats(loc=loc, scale=scale)
 
 
+SPREAD_CHUNK = 1 << 22  # values per group of series in `typical_spread`
+
+
 def typical_spread(values: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:
     """Each series' mean standard deviation over its consecutive (non-overlapping) chunks of
     `width` values (the whole series when it is shorter): the spread of a typical window.
 
-    One pass over the flat array with O(N / width) index memory; values are centred on their
+    Vectorised over groups of whole series of about `SPREAD_CHUNK` values, so that the
+    working copies stay small however long the flat array is; values are centred on their
     series' mean first so that sums of squares keep their precision.
     """
     x = np.asarray(values, dtype=np.float32)
     offsets = np.asarray(offsets, dtype=np.int64)
+    if len(offsets) < 2:
+        return np.zeros(0)
+    parts, i = [], 0
+    while i < len(offsets) - 1:  # series i .. j - 1, at least one
+        j = max(int(np.searchsorted(offsets, offsets[i] + SPREAD_CHUNK, side="right")) - 1, i + 1)
+        a, b = offsets[i], offsets[j]
+        parts.append(_typical_spread(x[a:b], offsets[i : j + 1] - a, width))
+        i = j
+    return np.concatenate(parts)
+
+
+def _typical_spread(x: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:
     lengths = np.diff(offsets)
     n_series = len(lengths)
     if n_series == 0:

@@ -177,16 +177,23 @@ class TimeAxis:
         pos = at - at[first][codes]
         return np.where((at >= 0) & (at[first][codes] >= 0), pos, -1)
 
+    def fixed_step(self, zoned: bool) -> pd.Timedelta | None:
+        """The length of every step when all have the same length (hours, minutes, ...,
+        and days of times without a zone); None for calendar steps and integer axes."""
+        if self.kind != "datetime":
+            return None
+        off = self.offset
+        if isinstance(off, pd.offsets.Tick) or (type(off).__name__ == "Day" and not zoned):
+            return pd.Timedelta(off)
+        return None
+
     def _fixed_step(self, times: pd.DatetimeIndex) -> tuple[np.ndarray, int, str] | None:
         """When every step has the same length: the times as integer ticks, the step in
         ticks, and the tick unit (the times' own unit, finer only if the step needs it, so
         that dates outside 1677-2262 work). None for calendar steps."""
-        off = self.offset
-        if not isinstance(off, pd.offsets.Tick) and not (
-            type(off).__name__ == "Day" and times.tz is None
-        ):
+        step, unit = self.fixed_step(times.tz is not None), times.unit
+        if step is None:
             return None
-        step, unit = pd.Timedelta(off), times.unit
         if step % pd.Timedelta(1, unit=unit):
             unit = "ns"
         return times.as_unit(unit).asi8, int(step // pd.Timedelta(1, unit=unit)), unit

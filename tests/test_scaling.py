@@ -67,6 +67,19 @@ def test_typical_spread_matches_a_loop():
         assert got[i] == pytest.approx(np.mean([c.std() for c in chunks]), rel=1e-4, abs=1e-6)
 
 
+@pytest.mark.parametrize("chunk", [1, 30, 60, 10_000])
+def test_typical_spread_in_groups_of_series_is_the_same(monkeypatch, chunk):
+    """Groups of whole series (each at least one, however long) give the same floats as one
+    pass over everything."""
+    rng = np.random.default_rng(6)
+    lengths = np.array([50, 7, 24, 1, 100, 33])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    values = (rng.normal(size=lengths.sum()) * 3 + 1000).astype(np.float32)
+    whole = scaling._typical_spread(values, offsets, 12)
+    monkeypatch.setattr(scaling, "SPREAD_CHUNK", chunk)
+    np.testing.assert_array_equal(scaling.typical_spread(values, offsets, 12), whole)
+
+
 def test_a_flat_stretch_is_scaled_by_its_series_typical_spread():
     t = np.arange(200)
     values = np.sin(2 * np.pi * t / 24).astype(np.float32)
