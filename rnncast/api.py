@@ -378,7 +378,7 @@ def predict(
 ) -> pd.DataFrame:
     """Forecast the next `horizon` (default: the trained horizon) values of every series."""
     h = check_horizon(artifact, horizon)
-    dev = training.resolve_device(device)
+    dev = distributed.device_for(training.resolve_device(device), distributed.current())
     codes = forecast.id_codes(artifact.series_ids, series)
     return forecast.forecast_frame(artifact.network(dev), series, h, dev, artifact.intervals, codes)
 

@@ -757,13 +757,12 @@ def predict(
     config: ConfigFile = None,
 ) -> None:
     """Forecast the next steps after the end of every series."""
-    if _other_rank():
-        return  # under torchrun rank 0 alone forecasts (and writes)
-    report = Reporter("predict", quiet, log_format.value)
+    other = _other_rank()  # under torchrun: every process forecasts a share, rank 0 writes
+    report = Reporter("predict", quiet or other, log_format.value)
     report.start(data=None if data is None else str(data), model=str(model), out=str(out))
     to_stdout = str(out) == "-"
     with _running(report) as run:
-        from rnncast import api
+        from rnncast import api, distributed
         from rnncast.artifact import load as load_model
         from rnncast.outputs import FRAME_SUFFIXES, check_writable, write_frame
         from rnncast.training import resolve_device
@@ -771,11 +770,11 @@ def predict(
         resolve_device(device)
         run.use_threads(threads)
         inputs = _inputs(model, data)
-        if not to_stdout:
+        if not to_stdout:  # in every process, so that all fail alike before they meet
             check_writable(out, "--out", FRAME_SUFFIXES, inputs=inputs)
         _check_plot(plot, plot_series, inputs + (() if to_stdout else (("--out", out),)))
         outputs = ([] if to_stdout else [out]) + ([plot] if plot else [])
-        with _writing(outputs, wait, reads=[model]):  # a training run writing it goes first
+        with _writing([] if other else outputs, wait, reads=[model]):  # training goes first
             bundle = load_model(model)
             _check_recorded_data(
                 bundle, data, {"--out": None if to_stdout else out, "--plot": plot}
@@ -792,7 +791,10 @@ def predict(
                 )  # fmt: skip
                 if note:
                     report.warning(note)
-            frame = api.predict(bundle, series, horizon, device)
+            with distributed.session(device):
+                frame = api.predict(bundle, series, horizon, device)
+            if other:
+                return
             image = None
             if plot is not None:
                 from rnncast import plots

@@ -15,6 +15,10 @@ training loop then:
   takes the same early-stopping and learning-rate decisions, and stops at the same batch
   when any of them is asked to stop (`any_rank`).
 
+`predict` runs the same way: each process forecasts its contiguous share of the series
+(`split_rows`) and the shares are gathered (`gather_rows`) for rank 0 to write; so does the
+interval calibration at the end of training.
+
 Only the process of rank 0 (`World.main`) writes files and reports progress. Without torchrun
 (or with one process) nothing here does anything and training is as it always was. The
 environment is read here, once per command; the process group is torch's own state.
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING
 from rnncast.errors import ConfigError, RnncastError
 
 if TYPE_CHECKING:
+    import numpy
     import torch
     from torch import nn
 
@@ -184,6 +189,29 @@ def shard(positions: torch.Tensor, w: World) -> torch.Tensor:
     if not w.many:
         return positions
     return positions.tensor_split(w.size)[w.rank]
+
+
+def split_rows(count: int, w: World) -> slice:
+    """This process's contiguous share of `count` rows (sizes differ by at most one, lower
+    ranks first), as `shard` splits a batch; all of them with one process."""
+    if not w.many:
+        return slice(0, count)
+    base, extra = divmod(count, w.size)
+    start = w.rank * base + min(w.rank, extra)
+    return slice(start, start + base + (w.rank < extra))
+
+
+def gather_rows(part: numpy.ndarray, w: World) -> numpy.ndarray:
+    """Every process's `part` (its `split_rows` share of a result), joined in rank order,
+    on every process; `part` itself with one process."""
+    if not w.many:
+        return part
+    import numpy as np
+    import torch.distributed as dist
+
+    parts: list[np.ndarray | None] = [None] * w.size
+    dist.all_gather_object(parts, part)
+    return np.concatenate(parts)
 
 
 def all_sum(values: list[float], w: World, device: torch.device) -> list[float]:

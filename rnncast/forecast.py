@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnncast import calendar, models, scaling
+from rnncast import calendar, distributed, models, scaling
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
 from rnncast.models import Forecaster, RecurrentForecaster
@@ -95,7 +95,8 @@ def outputs_at(
     member with a shorter lookback reads the end of each window, scaled by its own
     statistics; members' forecasts (each quantile alike, which keeps them from crossing) are
     averaged in the data's units. `horizon` (default: the trained one) keeps the first
-    steps.
+    steps. Under torchrun each process forecasts its share of the windows and every
+    process gets all forecasts (`rnncast.distributed`).
     """
     network.eval()
     horizon = network.horizon if horizon is None else horizon
@@ -103,7 +104,8 @@ def outputs_at(
     if not values.flags.writeable:  # torch wants writable memory; copy only then
         values = values.copy()
     flat = torch.from_numpy(values).to(device)
-    starts = np.asarray(starts, dtype=np.int64)
+    world = distributed.current()  # under torchrun: this process's share, then all of them
+    starts = np.asarray(starts, dtype=np.int64)[distributed.split_rows(len(starts), world)]
     nets = models.members(network)
     levels = network.config.levels
     out = np.zeros((len(starts), horizon, len(levels) or 1), dtype=np.float64)
@@ -111,7 +113,7 @@ def outputs_at(
         ends_at = starts + network.lookback - net.lookback  # the member's window, same end
         out += _forecast_member(net, flat, values, offsets, ends_at, horizon, device, batch_size,
                                 steps, codes, covariates)  # fmt: skip
-    out = (out / len(nets)).astype(np.float32)
+    out = distributed.gather_rows((out / len(nets)).astype(np.float32), world)
     if not levels:
         return Outputs(point=out[..., 0])
     return Outputs(point=out[..., levels.index(0.5)], quantiles=out, levels=levels)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -49,6 +51,15 @@ def test_shards_cover_every_batch_once():
     parts = [distributed.shard(batch, distributed.World(r, 3)) for r in range(3)]
     assert [p.tolist() for p in parts] == [[7, 3, 9], [1, 4], [0, 8]]
     assert distributed.shard(batch, distributed.World()) is batch
+
+
+def test_rows_split_as_batches_do():
+    for count, size in ((5, 2), (7, 3), (2, 4), (0, 2)):
+        parts = [distributed.split_rows(count, distributed.World(r, size)) for r in range(size)]
+        shards = [distributed.shard(torch.arange(count), distributed.World(r, size)) for r in
+                  range(size)]  # fmt: skip
+        assert [list(range(count))[p] for p in parts] == [s.tolist() for s in shards]
+    assert distributed.split_rows(4, distributed.World()) == slice(0, 4)
 
 
 def test_one_process_is_left_alone():
@@ -100,6 +111,32 @@ def test_torchrun_two_processes_match_one(tmp_path, monkeypatch):
     np.testing.assert_allclose(a.y_hat, b.y_hat, rtol=1e-4)
     described = json.loads(CliRunner().invoke(app, ["info", "two.rnncast", "--json"]).stdout)
     assert described["training"]["processes"] == 2
+
+
+@pytest.mark.skipif(
+    not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
+    reason="this torch has no torch.distributed with gloo",
+)
+def test_torchrun_predict_shards_the_series(tmp_path, monkeypatch):
+    """Each of 2 processes forecasts half of the 5 series (3 and 2); rank 0 gathers them and
+    alone writes: the same forecasts as one process, row for row."""
+    monkeypatch.chdir(tmp_path)
+    make_long(n_series=5, length=120).to_csv("s.csv", index=False)
+    assert CliRunner().invoke(app, ["train", "s.csv", *TINY, "--out", "m.rnncast"]).exit_code == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", "-m", "rnncast", "predict", "s.csv", "--model", "m.rnncast",
+               "--device", "cpu", "--out", "two.csv"]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.rnncast", "s.csv", "two.csv"]
+    assert done.stderr.count("forecast 6 steps for 5 series: wrote two.csv") == 1
+    one = CliRunner().invoke(app, ["predict", "s.csv", "--model", "m.rnncast", "--out", "-"])
+    assert one.exit_code == 0
+    two = pd.read_csv("two.csv")
+    expected = pd.read_csv(io.StringIO(one.stdout))
+    assert two[["unique_id", "ds"]].equals(expected[["unique_id", "ds"]])
+    np.testing.assert_allclose(two.y_hat, expected.y_hat, rtol=1e-6)
 
 
 PEER_FAILS = """
