@@ -448,6 +448,14 @@ def train(
             help="Train N networks from seeds seed, seed+1, ... and average their forecasts.",
         ),
     ] = _T.ensemble,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="Float type of the forward pass in training: auto (bf16 on CUDA GPUs that "
+            "have it, else fp16 with loss scaling; fp32 elsewhere), fp32, bf16 or fp16 (CUDA "
+            "only). Weights, optimiser and forecasts stay float32.",
+        ),
+    ] = _T.precision,
     seed: Annotated[
         int, typer.Option(help="Random seed: same seed, data and CPU give the same model.")
     ] = _T.seed,
@@ -548,9 +556,9 @@ def train(
                     keep, "--checkpoint" if checkpoint else "--resume",
                     inputs=(("the input data file", data), ("--out", out)),
                 )  # fmt: skip
-        from rnncast.training import resolve_device
+        from rnncast.training import autocast_dtype, resolve_device
 
-        resolve_device(device)
+        autocast_dtype(precision, resolve_device(device))  # refused before any work
         member_lookbacks = parse_lookbacks(lookbacks)
         options = ReadOptions(
             id_col=id_col,
@@ -594,6 +602,7 @@ def train(
             seed=seed,
             device=device,
             ensemble=ensemble,
+            precision=precision,
         )
         check_together(model_config, train_config)
         writes = [] if print_config or not world.main else [out] + ([keep] if keep else [])

@@ -19,6 +19,7 @@ SCALINGS = ("window", "none")
 LOSSES = ("mae", "mse", "huber")
 DECODERS = ("direct", "parallel", "seq2seq", "recursive")
 ACTIVATIONS = ("tanh", "relu")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Continuing the encoder's recurrence step by step, which a backward pass cannot do.
 STEPPING_DECODERS = ("parallel", "recursive")
 
@@ -386,6 +387,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     ensemble: int = 3
+    precision: str = "auto"  # the forward pass's float type: see training.autocast_dtype
 
     def __post_init__(self) -> None:
         _require(self.max_epochs >= 1, f"--max-epochs must be at least 1, got {self.max_epochs}")
@@ -405,6 +407,10 @@ class TrainConfig:
             self.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}, got '{self.loss}'"
         )
         _require(self.ensemble >= 1, f"--ensemble must be at least 1, got {self.ensemble}")
+        _require(
+            self.precision in PRECISIONS,
+            f"--precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'",
+        )
 
 
 def check_together(model: ModelConfig, train: TrainConfig) -> None:

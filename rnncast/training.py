@@ -9,6 +9,7 @@ never prints.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from rnncast import calendar, distributed, models, scaling
-from rnncast.config import ModelConfig, TrainConfig, WindowConfig
+from rnncast.config import PRECISIONS, ModelConfig, TrainConfig, WindowConfig
 from rnncast.data import SeriesSet
 from rnncast.errors import ConfigError, DataError
 from rnncast.windows import Ranges, split_ranges
@@ -175,6 +176,31 @@ class Windows:
 
 
 # ---- devices ----------------------------------------------------------------------------
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The float type of the training forward pass under autocast (`--precision`), or None
+    for plain float32. 'auto' is bfloat16 on CUDA GPUs that have it (Ampere and later) and
+    float16 on older ones (with loss scaling: its range is small), float32 on CPUs and Apple
+    GPUs. Weights and the optimiser stay float32 in every case."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    bf16 = device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
+    if precision == "auto":
+        return torch.bfloat16 if bf16 else torch.float16
+    if device.type == "mps" or (precision == "fp16" and device.type != "cuda"):
+        raise ConfigError(
+            f"--precision {precision} is for CUDA GPUs{' and CPUs' if precision == 'bf16' else ''}"
+            f", not {device.type}: pass --precision fp32 or auto"
+        )
+    if precision == "bf16" and not bf16:
+        raise ConfigError(
+            f"--precision bf16: this GPU ({torch.cuda.get_device_name(device)}) has no "
+            "bfloat16: pass --precision fp16 or auto"
+        )
+    return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -337,6 +363,8 @@ def fit(
         optimiser, factor=0.5, patience=max(1, config.patience // 3)
     )
     criterion = loss_function(config.loss, model_config.levels).to(device)
+    amp = autocast_dtype(config.precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     result = TrainResult(
         network=network,
         device=str(device),
@@ -346,6 +374,8 @@ def fit(
     progress = _Progress()
     if resume is not None:
         progress = _restore(resume, network, optimiser, plateau, rng, result, device)
+        if resume.get("scaler"):
+            scaler.load_state_dict(resume["scaler"])
 
     batch_size = min(config.batch_size, len(train_ranges))
     if batch_size < world.size:
@@ -382,14 +412,15 @@ def fit(
         for b in range(batches):
             idx = distributed.shard(chosen[b * batch_size : (b + 1) * batch_size], world)
             loss = _step(trained, *training.batch(idx), window.lookback, model_config.scaling,
-                         criterion)  # fmt: skip
+                         criterion, amp)  # fmt: skip
             optimiser.zero_grad(set_to_none=True)
-            if world.many:  # DDP averages over processes: weigh by slice, as one batch would
-                (loss * (len(idx) * world.size / batch_size)).backward()
-            else:
-                loss.backward()
+            # DDP averages over processes: weigh each by its slice, as one batch would
+            weighted = loss * (len(idx) * world.size / batch_size) if world.many else loss
+            scaler.scale(weighted).backward()  # without fp16: as they are
+            scaler.unscale_(optimiser)
             nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
-            optimiser.step()
+            scaler.step(optimiser)
+            scaler.update()
             progress.steps += 1
             total += loss.item() * len(idx)
             seen += len(idx)
@@ -410,6 +441,7 @@ def fit(
                 config.batch_size,
                 asked if not world.many else None,  # processes hold different batch counts
                 world,
+                amp,
             )
             if len(val_ranges)
             else None
@@ -459,7 +491,8 @@ def fit(
                 "the data for extreme values"
             )
         if on_checkpoint is not None:
-            on_checkpoint(_snapshot(progress, network, optimiser, plateau, rng, result))
+            state = _snapshot(progress, network, optimiser, plateau, rng, result)
+            on_checkpoint({**state, "scaler": scaler.state_dict()})
         result.stopped = _finished(progress, config, val_loss is not None)
     if progress.best_state is not None:
         network.load_state_dict(progress.best_state)
@@ -546,9 +579,11 @@ def scaled(batch: torch.Tensor, floors: torch.Tensor, lookback: int,
     return scaling.transform(x, stats).unsqueeze(-1), scaling.transform(y, stats)
 
 
-def _step(network, batch, floors, phases, ids, covs, lookback, method, criterion) -> torch.Tensor:
+def _step(network, batch, floors, phases, ids, covs, lookback, method, criterion,
+          amp: torch.dtype | None = None) -> torch.Tensor:  # fmt: skip
     """Loss of one batch of windows (B, lookback + horizon), in scaled units. The target goes
-    to the network too: decoders that feed back values read it in training mode only."""
+    to the network too: decoders that feed back values read it in training mode only. With
+    `amp` (`autocast_dtype`) the network runs under autocast; scaling and loss stay float32."""
     x, y = batch[:, :lookback], batch[:, lookback:]
     stats = scaling.fit(x, method, floors)
     config = getattr(network, "module", network).config  # DDP holds the network as .module
@@ -557,14 +592,20 @@ def _step(network, batch, floors, phases, ids, covs, lookback, method, criterion
         config, scaling.transform(x, stats), phases, y.shape[1], past
     )
     target = scaling.transform(y, stats)
-    pred = network(encoder_in, future, ids, target=target)  # (B, H) or (B, H, levels)
-    return criterion(pred, target)
+    reduced = (
+        torch.autocast(encoder_in.device.type, dtype=amp)
+        if amp is not None
+        else contextlib.nullcontext()
+    )
+    with reduced:
+        pred = network(encoder_in, future, ids, target=target)  # (B, H) or (B, H, levels)
+    return criterion(pred.float(), target)
 
 
 @torch.no_grad()
 def evaluate_loss(
     network, windows: Windows, lookback, method, criterion, batch_size, should_stop=None,
-    positions: torch.Tensor | None = None,
+    positions: torch.Tensor | None = None, amp: torch.dtype | None = None,
 ) -> float:  # fmt: skip
     """Mean loss over the windows numbered `positions` (all of `windows` by default), in
     batches; raises `TrainingStopped` when `should_stop()` says so between batches."""
@@ -573,7 +614,8 @@ def evaluate_loss(
     total = 0.0
     for i in range(0, len(positions), batch_size):
         idx = positions[i : i + batch_size]
-        total += _step(network, *windows.batch(idx), lookback, method, criterion).item() * len(idx)
+        loss = _step(network, *windows.batch(idx), lookback, method, criterion, amp)
+        total += loss.item() * len(idx)
         if should_stop is not None and should_stop():
             raise TrainingStopped
     return total / len(positions)
@@ -581,17 +623,17 @@ def evaluate_loss(
 
 def validation_loss(
     network, windows: Windows, lookback, method, criterion, batch_size, should_stop,
-    world: distributed.World,
+    world: distributed.World, amp: torch.dtype | None = None,
 ) -> float:  # fmt: skip
     """`evaluate_loss` over every window; with several processes each scores its
     contiguous share of the windows and the sums are added up, so all get the same mean."""
     if not world.many:
         return evaluate_loss(network, windows, lookback, method, criterion, batch_size,
-                             should_stop)  # fmt: skip
+                             should_stop, amp=amp)  # fmt: skip
     mine = distributed.shard(windows.positions(), world)
     total = (
         evaluate_loss(network, windows, lookback, method, criterion, batch_size,
-                      positions=mine) * len(mine)
+                      positions=mine, amp=amp) * len(mine)
         if len(mine)
         else 0.0
     )  # fmt: skip

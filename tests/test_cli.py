@@ -160,6 +160,9 @@ def test_train_errors_leave_no_model(here):
     assert _error(run("train", "s.csv", "--device", "tpu")) == (
         "error: --device must be auto, cpu, cuda, cuda:N or mps, got 'tpu'"
     )
+    assert _error(run("train", "s.csv", "--device", "cpu", "--precision", "fp16")) == (
+        "error: --precision fp16 is for CUDA GPUs, not cpu: pass --precision fp32 or auto"
+    )
     assert not list(here.glob("*.rnncast")) and not list(here.glob(".*tmp"))
 
 

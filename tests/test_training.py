@@ -180,6 +180,50 @@ def test_trains_on_cuda(series, small_model, fast_train):
     assert next(result.network.parameters()).is_cuda
 
 
+def test_precision_by_device():
+    cpu, cuda, mps = torch.device("cpu"), torch.device("cuda"), torch.device("mps")
+    assert training.autocast_dtype("auto", cpu) is None  # float32: unchanged on CPUs
+    assert training.autocast_dtype("auto", mps) is None
+    assert training.autocast_dtype("fp32", cuda) is None
+    assert training.autocast_dtype("bf16", cpu) is torch.bfloat16
+    for precision, device, message in (
+        ("fp16", cpu, "--precision fp16 is for CUDA GPUs, not cpu: pass --precision fp32 or auto"),
+        ("bf16", mps, "--precision bf16 is for CUDA GPUs and CPUs, not mps: pass --precision "
+                      "fp32 or auto"),
+        ("fp8", cpu, "--precision must be one of auto, fp32, bf16, fp16, got 'fp8'"),
+    ):  # fmt: skip
+        with pytest.raises(ConfigError) as e:
+            training.autocast_dtype(precision, device)
+        assert str(e.value) == message
+
+
+def test_bf16_autocast_trains_float32_weights(series, small_model):
+    """bf16 autocast (here on the CPU) runs the network in bfloat16: the losses differ from
+    float32's a little, the model still learns, and weights stay float32."""
+    config = TrainConfig(max_epochs=4, epoch_size=256, batch_size=32, lr=3e-3, device="cpu")
+    plain = training.fit(series, WINDOW, small_model, config)
+    auto = training.fit(series, WINDOW, small_model, dataclasses.replace(config, precision="auto"))
+    half = training.fit(series, WINDOW, small_model, dataclasses.replace(config, precision="bf16"))
+    assert [h["val_loss"] for h in auto.history] == [h["val_loss"] for h in plain.history]
+    ours, theirs = half.history, plain.history
+    assert [h["val_loss"] for h in ours] != [h["val_loss"] for h in theirs]
+    assert ours[-1]["val_loss"] < 0.6 * ours[0]["val_loss"]
+    assert ours[-1]["val_loss"] == pytest.approx(theirs[-1]["val_loss"], rel=0.2)
+    assert all(p.dtype == torch.float32 for p in half.network.parameters())
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision", ["auto", "fp16", "fp32"])
+def test_reduced_precision_on_cuda(series, small_model, precision):
+    """auto is bf16 on GPUs that have it, else fp16 with a loss scaler; all learn."""
+    config = TrainConfig(max_epochs=4, epoch_size=256, batch_size=32, lr=3e-3, device="cuda",
+                         precision=precision)  # fmt: skip
+    result = training.fit(series, WINDOW, small_model, config)
+    assert result.history[-1]["val_loss"] < 0.6 * result.history[0]["val_loss"]
+    assert all(p.dtype == torch.float32 for p in result.network.parameters())
+
+
 def test_pinball_loss_by_hand():
     loss = training.PinballLoss((0.1, 0.9))
     pred = torch.tensor([[[1.0, 3.0]]])  # one window, one step, levels 0.1 and 0.9
