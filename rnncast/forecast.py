@@ -220,7 +220,11 @@ def forecast_frame(
     out = series_outputs(network, series, starts, horizon, device, widths, codes)
     schema = series.schema
     columns = {
-        schema.id_col: pd.Series(np.repeat(series.ids, horizon)).infer_objects(),
+        # typed once per series, then repeated (not an object array per row)
+        schema.id_col: pd.Series(series.ids)
+        .infer_objects()
+        .take(np.repeat(np.arange(len(series)), horizon))
+        .reset_index(drop=True),
         schema.time_col: series.axis.future(series.ends, horizon),
         FORECAST_COL: out.point.ravel(),
     }

@@ -226,6 +226,14 @@ class TimeAxis:
 
     def future(self, last: pd.Index, horizon: int) -> pd.Index:
         """The `horizon` times after each time in `last`, flattened series-major."""
+        if self.kind == "datetime":  # fixed steps: one output-sized array, no repeated times
+            last = pd.DatetimeIndex(last)
+            fixed = self._fixed_step(last)
+            if fixed is not None:
+                ticks, delta, unit = fixed
+                out = (ticks[:, None] + np.arange(1, horizon + 1) * delta).ravel()
+                times = pd.DatetimeIndex(out.view(f"M8[{unit}]"))
+                return times if last.tz is None else times.tz_localize("UTC").tz_convert(last.tz)
         steps = np.tile(np.arange(1, horizon + 1), len(last))
         return self.at(last.repeat(horizon), steps)
 

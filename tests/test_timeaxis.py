@@ -178,6 +178,8 @@ def test_future_matches_date_range(freq, tz, lasts):
     expected = [t for x in last for t in pd.date_range(x, periods=31, freq=freq)[1:]]
     assert list(got) == expected
     assert got.tz == last.tz
+    stepped = axis.at(last.repeat(30), np.tile(np.arange(1, 31), len(last)))
+    assert got.equals(stepped) and got.dtype == stepped.dtype  # the fixed-step shortcut too
 
 
 @pytest.mark.parametrize("freq", ["h", "MS"])
