@@ -91,11 +91,10 @@ def _read(source: str, files: list[Path], options: ReadOptions) -> SeriesSet:
     pa.default_memory_pool().release_unused()  # ~0.1 GB of batch buffers kept for reuse
     if stream.row != total:
         raise _General
-    axis = _axis(stream, time_type, options)
-    first = np.concatenate(stream.firsts)
-    offsets = np.append(first, total).astype(np.int64)
+    offsets = np.append(np.concatenate(stream.firsts), total).astype(np.int64)
     counts = np.diff(offsets)
-    first_key = np.concatenate(stream.first_keys)
+    first_key = np.concatenate(stream.first_keys)  # each series' first time, in ticks
+    axis = _axis(stream.step, counts, first_key, time_type, options)
     step = stream.step or 0
     if is_datetime:
         starts = _datetimes(first_key, time_type, schema.time_col)
@@ -182,18 +181,18 @@ def _datetimes(keys: np.ndarray, time_type: pa.DataType, name: str) -> pd.Dateti
     return pd.DatetimeIndex(pa.array(keys, type=time_type).to_pandas(), name=name)
 
 
-def _axis(stream: _Stream, time_type: pa.DataType, options: ReadOptions) -> TimeAxis:
-    """The time axis the general reader would find, checked to step exactly as the rows do."""
-    firsts = np.concatenate(stream.firsts)
-    counts = np.diff(np.append(firsts, stream.row))
+def _axis(rows_step: int | None, counts: np.ndarray, first_key: np.ndarray,
+          time_type: pa.DataType, options: ReadOptions) -> TimeAxis:  # fmt: skip
+    """The time axis the general reader would find, checked to step exactly as the rows do
+    (`rows_step` ticks between consecutive times; None where no series has two)."""
     if not pa.types.is_timestamp(time_type):
-        step = stream.step or 1
+        step = rows_step or 1
         if options.freq is not None:
             try:
                 step = int(options.freq)
             except ValueError:
                 raise _General from None
-            if step < 1 or stream.step not in (None, step):
+            if step < 1 or rows_step not in (None, step):
                 raise _General
         return TimeAxis("integer", step=step)
     tz = _datetimes(np.zeros(1, dtype=np.int64), time_type, "").tz  # as pandas names it
@@ -206,8 +205,8 @@ def _axis(stream: _Stream, time_type: pa.DataType, options: ReadOptions) -> Time
         if counts.max() < 3:
             raise _General
         longest = int(np.argmax(counts))  # the general reader tries this series first
-        first_key = np.concatenate(stream.first_keys)[longest]
-        times = _datetimes(first_key + np.arange(counts[longest]) * stream.step, time_type, "")
+        steps = np.arange(counts[longest]) * rows_step
+        times = _datetimes(first_key[longest] + steps, time_type, "")
         offset = infer_datetime_freq(times)
         if offset is None:
             raise _General
@@ -215,6 +214,6 @@ def _axis(stream: _Stream, time_type: pa.DataType, options: ReadOptions) -> Time
     fixed = axis.fixed_step(tz is not None)
     if fixed is None:
         raise _General  # calendar steps (weeks, months, zoned days): the general reader checks
-    if stream.step is not None and fixed != pd.Timedelta(stream.step, unit=time_type.unit):
+    if rows_step is not None and fixed != pd.Timedelta(rows_step, unit=time_type.unit):
         raise _General
     return axis
