@@ -114,8 +114,8 @@ class Windows:
     first: torch.Tensor  # (S,) int64: flat start of each series' first window of the split
     before: torch.Tensor  # (S + 1,) int64: windows of the split in all earlier series
     floors: torch.Tensor  # (S,) float32: each series' scale floor
-    offsets: torch.Tensor  # (S + 1,) int64: the series' flat offsets
-    steps: torch.Tensor | None = None  # (S,) int64: each series' first calendar step
+    offsets: np.ndarray  # (S + 1,) int64: the series' flat offsets
+    steps: np.ndarray | None = None  # (S,) int64: each series' first calendar step
     periods: tuple[float, ...] = ()
     cov_view: torch.Tensor | None = None  # (N - width + 1, C, width): covariate windows
     size: int = 0
@@ -142,8 +142,8 @@ class Windows:
             first=on_device(ranges.first, np.int64),
             before=on_device(ranges.before(), np.int64),
             floors=on_device(floors, np.float32),
-            offsets=on_device(offsets, np.int64),
-            steps=on_device(steps, np.int64) if periods else None,
+            offsets=np.asarray(offsets, dtype=np.int64),
+            steps=steps if periods else None,
             periods=tuple(periods),
             cov_view=None if covariates is None else covariates.unfold(0, width, 1),
             size=len(ranges),
@@ -165,10 +165,10 @@ class Windows:
         """Windows (B, width), floors (B,), calendar phases (B, periods), series ids (B,)
         and covariate windows (B, width, C) or None, for the windows numbered `positions`."""
         series, starts = self.starts(positions)
-        if self.periods:
-            assert self.steps is not None
-            absolute = (self.steps[series] + (starts - self.offsets[series])).double()
-            phases = torch.stack([torch.remainder(absolute, p) for p in self.periods], 1).float()
+        if self.periods:  # as forecasts compute them (on the CPU: --calendar only)
+            at = starts.cpu().numpy()
+            phases = calendar.window_phases(self.steps, self.offsets, at, self.periods)
+            phases = torch.from_numpy(phases).to(positions.device)
         else:
             phases = torch.zeros(len(positions), 0, device=positions.device)
         covs = None if self.cov_view is None else self.cov_view[starts].transpose(1, 2)
