@@ -143,8 +143,8 @@ class _Stream:
         change = np.diff(codes, prepend=self.last_code)
         if ((change != 0) & (change != 1)).any():
             raise _General  # a series' rows are not together (the general reader sorts)
-        keys = times.to_numpy(zero_copy_only=False).view(np.int64) if pa.types.is_timestamp(
-            times.type) else times.to_numpy(zero_copy_only=False).astype(np.int64)  # fmt: skip
+        ticks = times.to_numpy(zero_copy_only=False)  # datetime64 or integers
+        keys = ticks.view(np.int64) if ticks.dtype.kind == "M" else ticks.astype(np.int64)
         same = change == 0
         steps = np.diff(keys, prepend=self.last_key)[same]
         if len(steps):
