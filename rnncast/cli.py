@@ -456,6 +456,14 @@ def train(
             "only). Weights, optimiser and forecasts stay float32.",
         ),
     ] = _T.precision,
+    data_on: Annotated[
+        str,
+        typer.Option(
+            help="Where the series values stay during training: auto (on the GPU when they "
+            "take at most half its free memory, else in host memory, each batch copied over "
+            "through pinned memory), device or host.",
+        ),
+    ] = _T.data_on,
     seed: Annotated[
         int, typer.Option(help="Random seed: same seed, data and CPU give the same model.")
     ] = _T.seed,
@@ -603,6 +611,7 @@ def train(
             device=device,
             ensemble=ensemble,
             precision=precision,
+            data_on=data_on,
         )
         check_together(model_config, train_config)
         writes = [] if print_config or not world.main else [out] + ([keep] if keep else [])

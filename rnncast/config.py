@@ -20,6 +20,7 @@ LOSSES = ("mae", "mse", "huber")
 DECODERS = ("direct", "parallel", "seq2seq", "recursive")
 ACTIVATIONS = ("tanh", "relu")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PLACES = ("auto", "device", "host")  # where the values stay during training (rnncast.staging)
 # Continuing the encoder's recurrence step by step, which a backward pass cannot do.
 STEPPING_DECODERS = ("parallel", "recursive")
 
@@ -388,6 +389,7 @@ class TrainConfig:
     device: str = "auto"
     ensemble: int = 3
     precision: str = "auto"  # the forward pass's float type: see training.autocast_dtype
+    data_on: str = "auto"  # where the values stay on a GPU: see rnncast.staging
 
     def __post_init__(self) -> None:
         _require(self.max_epochs >= 1, f"--max-epochs must be at least 1, got {self.max_epochs}")
@@ -410,6 +412,10 @@ class TrainConfig:
         _require(
             self.precision in PRECISIONS,
             f"--precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'",
+        )
+        _require(
+            self.data_on in PLACES,
+            f"--data-on must be one of {', '.join(PLACES)}, got '{self.data_on}'",
         )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from rnncast import models, scaling, training
+from rnncast import models, scaling, staging, training
 from rnncast.config import ModelConfig, TrainConfig, WindowConfig
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
@@ -63,12 +63,15 @@ def fit_esn(
     began = time.perf_counter()
 
     train_ranges, val_ranges = split_ranges(series.offsets, window)
-    values = torch.from_numpy(series.values).to(device)
+    home = staging.home(series.values.nbytes, device, config.data_on)
+    values = torch.from_numpy(series.values).to(home)
     floors = scaling.series_floors(
         series.values, series.offsets, window.lookback, model_config.scale_floor
     )
-    train = training.Windows.of(values, series.offsets, floors, train_ranges, window.width)
-    validation = training.Windows.of(values, series.offsets, floors, val_ranges, window.width)
+    train, validation = (
+        training.Windows.of(values, series.offsets, floors, ranges, window.width, device=device)
+        for ranges in (train_ranges, val_ranges)
+    )
     network = models.EchoStateForecaster(model_config, window.lookback, window.horizon).to(device)
     network.eval()
     batches = -(-len(train) // BATCH)

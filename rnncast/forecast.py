@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnncast import calendar, distributed, models, scaling
+from rnncast import calendar, distributed, models, scaling, staging
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
 from rnncast.models import Forecaster, RecurrentForecaster
@@ -103,7 +103,8 @@ def outputs_at(
     device = torch.device(device)
     if not values.flags.writeable:  # torch wants writable memory; copy only then
         values = values.copy()
-    flat = torch.from_numpy(values).to(device)
+    nbytes = values.nbytes + (0 if covariates is None else covariates.nbytes)
+    flat = torch.from_numpy(values).to(staging.home(nbytes, device))  # rnncast.staging
     world = distributed.current()  # under torchrun: this process's share, then all of them
     starts = np.asarray(starts, dtype=np.int64)[distributed.split_rows(len(starts), world)]
     nets = models.members(network)
@@ -163,18 +164,18 @@ def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: n
     if config.covariate_count:
         if covariates is None or covariates.shape[1] != config.covariate_count:
             raise ValueError(f"the model reads {config.covariate_count} past covariates")
-        cov_view = torch.from_numpy(np.ascontiguousarray(covariates)).to(device)
+        cov_view = torch.from_numpy(np.ascontiguousarray(covariates)).to(flat.device)
         cov_view = cov_view.unfold(0, lookback, 1)  # (N - lookback + 1, C, lookback)
-    starts_t = torch.from_numpy(starts).to(device)
+    starts_t = torch.from_numpy(starts).to(flat.device)
     out = np.empty((len(starts), horizon, len(config.levels) or 1), dtype=np.float32)
     for i in range(0, len(starts), batch_size):
-        x = view[starts_t[i : i + batch_size]]
+        x = staging.gather(view, starts_t[i : i + batch_size], device)
         stats = scaling.fit(x, config.scaling, floors[i : i + batch_size])
         known = None if phases is None else phases[i : i + batch_size]
         past = None
         if cov_view is not None:
             past = scaling.standardise_channels(
-                cov_view[starts_t[i : i + batch_size]].transpose(1, 2)
+                staging.gather(cov_view, starts_t[i : i + batch_size], device).transpose(1, 2)
             )
         encoder_in, future = models.inputs(
             config, scaling.transform(x, stats), known, network.horizon, past

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnncast import calendar, distributed, models, scaling
+from rnncast import calendar, distributed, models, scaling, staging
 from rnncast.config import PRECISIONS, ModelConfig, TrainConfig, WindowConfig
 from rnncast.data import SeriesSet
 from rnncast.errors import ConfigError, DataError
@@ -104,11 +104,12 @@ class TrainingStopped(Exception):
 
 @dataclass
 class Windows:
-    """The windows of one split, on the training device: a strided view of all windows of
-    the flat values, and per series (not per window) where its windows of the split begin,
-    how many windows come before it, its scale floor and its first calendar step. A batch
-    names windows by number (0 .. len - 1, series by series) and finds their series with one
-    `searchsorted` over the series, so memory does not grow with the number of windows."""
+    """The windows of one split: a strided view of all windows of the flat values, and per
+    series (not per window) where its windows of the split begin, how many windows come
+    before it, its scale floor and its first calendar step. A batch names windows by number
+    (0 .. len - 1, series by series) and finds their series with one `searchsorted` over the
+    series, so memory does not grow with the number of windows. All of it stays where the
+    values are (`rnncast.staging`); batches come out on `device`, where the network runs."""
 
     view: torch.Tensor  # (N - width + 1, width), no copy of the values
     first: torch.Tensor  # (S,) int64: flat start of each series' first window of the split
@@ -119,23 +120,25 @@ class Windows:
     periods: tuple[float, ...] = ()
     cov_view: torch.Tensor | None = None  # (N - width + 1, C, width): covariate windows
     size: int = 0
+    device: torch.device | None = None  # where batches go (default: where the values are)
 
     @classmethod
     def of(cls, values: torch.Tensor, offsets: np.ndarray, floors: np.ndarray,
            ranges: Ranges, width: int, steps: np.ndarray | None = None,
-           periods: tuple[float, ...] = (),
-           covariates: torch.Tensor | None = None) -> Windows:  # fmt: skip
-        """`values`: the flat series values as a tensor on the training device; `floors`:
+           periods: tuple[float, ...] = (), covariates: torch.Tensor | None = None,
+           device: torch.device | None = None) -> Windows:  # fmt: skip
+        """`values`: the flat series values as a tensor where they stay; `floors`:
         each series' scale floor (`scaling.series_floors`); `ranges`: the split's windows
         (`windows.split_ranges`); `steps`: each series' first calendar step
         (`calendar.first_steps`) for the calendar `periods`; `covariates`: the flat past
-        covariates (N, C) on the training device, if any."""
-        device = values.device
+        covariates (N, C), with the values, if any; `device`: where the network runs (by
+        default, where the values are)."""
+        home = values.device
         if periods and steps is None:
             raise ValueError("calendar periods need each series' first step")
 
         def on_device(a: np.ndarray, dtype) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(a, dtype=dtype)).to(device)
+            return torch.from_numpy(np.ascontiguousarray(a, dtype=dtype)).to(home)
 
         return cls(
             view=values.unfold(0, width, 1),
@@ -147,13 +150,14 @@ class Windows:
             periods=tuple(periods),
             cov_view=None if covariates is None else covariates.unfold(0, width, 1),
             size=len(ranges),
+            device=home if device is None else device,
         )
 
     def __len__(self) -> int:
         return self.size
 
     def positions(self) -> torch.Tensor:
-        """Every window number, on the device."""
+        """Every window number, where the values are."""
         return torch.arange(self.size, device=self.first.device)
 
     def starts(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,15 +168,19 @@ class Windows:
     def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         """Windows (B, width), floors (B,), calendar phases (B, periods), series ids (B,)
         and covariate windows (B, width, C) or None, for the windows numbered `positions`."""
-        series, starts = self.starts(positions)
+        device = self.device
+        series, starts = self.starts(positions.to(self.first.device))
         if self.periods:  # as forecasts compute them (on the CPU: --calendar only)
             at = starts.cpu().numpy()
             phases = calendar.window_phases(self.steps, self.offsets, at, self.periods)
-            phases = torch.from_numpy(phases).to(positions.device)
+            phases = torch.from_numpy(phases).to(device)
         else:
-            phases = torch.zeros(len(positions), 0, device=positions.device)
-        covs = None if self.cov_view is None else self.cov_view[starts].transpose(1, 2)
-        return self.view[starts], self.floors[series], phases, series + 1, covs
+            phases = torch.zeros(len(positions), 0, device=device)
+        covs = None
+        if self.cov_view is not None:
+            covs = staging.gather(self.cov_view, starts, device).transpose(1, 2)
+        windows = staging.gather(self.view, starts, device)
+        return windows, self.floors[series].to(device), phases, (series + 1).to(device), covs
 
 
 # ---- devices ----------------------------------------------------------------------------
@@ -337,23 +345,22 @@ def fit(
     rng = np.random.default_rng(config.seed)
 
     train_ranges, val_ranges = split_ranges(series.offsets, window)
-    values = torch.from_numpy(series.values).to(device)
+    nbytes = series.values.nbytes + (0 if series.covariates is None else series.covariates.nbytes)
+    home = staging.home(nbytes, device, config.data_on)
+    values = torch.from_numpy(series.values).to(home)
     floors = scaling.series_floors(
         series.values, series.offsets, window.lookback, model_config.scale_floor
     )
     steps, periods = calendar.first_steps(series), model_config.calendar
-    covariates = (
-        None if series.covariates is None else torch.from_numpy(series.covariates).to(device)
-    )
+    covariates = None if series.covariates is None else torch.from_numpy(series.covariates).to(home)
     if model_config.covariate_count != (0 if covariates is None else covariates.shape[1]):
         raise ValueError(
             f"the model reads {model_config.covariate_count} covariates; the data differ"
         )
-    training = Windows.of(
-        values, series.offsets, floors, train_ranges, window.width, steps, periods, covariates
-    )
-    validation = Windows.of(
-        values, series.offsets, floors, val_ranges, window.width, steps, periods, covariates
+    shared = (values, series.offsets, floors)
+    training, validation = (
+        Windows.of(*shared, ranges, window.width, steps, periods, covariates, device)
+        for ranges in (train_ranges, val_ranges)
     )
     network = models.RecurrentForecaster(model_config, window.lookback, window.horizon).to(device)
     optimiser = torch.optim.AdamW(
@@ -407,7 +414,7 @@ def fit(
     while not result.stopped:
         epoch = progress.epoch + 1
         trained.train()
-        chosen = torch.from_numpy(_draw(rng, len(train_ranges), batches * batch_size)).to(device)
+        chosen = torch.from_numpy(_draw(rng, len(train_ranges), batches * batch_size)).to(home)
         total, seen = 0.0, 0
         for b in range(batches):
             idx = distributed.shard(chosen[b * batch_size : (b + 1) * batch_size], world)
@@ -637,5 +644,5 @@ def validation_loss(
         if len(mine)
         else 0.0
     )  # fmt: skip
-    total, count = distributed.all_sum([total, len(mine)], world, windows.first.device)
+    total, count = distributed.all_sum([total, len(mine)], world, windows.device)
     return total / count

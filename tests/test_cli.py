@@ -163,6 +163,9 @@ def test_train_errors_leave_no_model(here):
     assert _error(run("train", "s.csv", "--device", "cpu", "--precision", "fp16")) == (
         "error: --precision fp16 is for CUDA GPUs, not cpu: pass --precision fp32 or auto"
     )
+    assert _error(run("train", "s.csv", "--data-on", "disk")) == (
+        "error: --data-on must be one of auto, device, host, got 'disk'"
+    )
     assert not list(here.glob("*.rnncast")) and not list(here.glob(".*tmp"))
 
 

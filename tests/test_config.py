@@ -84,6 +84,10 @@ from rnncast.errors import ConfigError
         (lambda: TrainConfig(lr=0), "--lr must be positive, got 0"),
         (lambda: TrainConfig(batch_size=0), "--batch-size must be at least 1, got 0"),
         (lambda: TrainConfig(loss="mape"), "--loss must be one of mae, mse, huber, got 'mape'"),
+        (
+            lambda: TrainConfig(data_on="disk"),
+            "--data-on must be one of auto, device, host, got 'disk'",
+        ),
         (lambda: ReadOptions(id_col=" "), "--id-col is empty: give a column name"),
         (
             lambda: ReadOptions(target=("a", "")),
