@@ -448,6 +448,13 @@ def train(
             help="Train N networks from seeds seed, seed+1, ... and average their forecasts.",
         ),
     ] = _T.ensemble,
+    ema: Annotated[
+        float,
+        typer.Option(
+            help="Validate and keep a moving average of the weights, each optimiser step "
+            "moving it 1 - EMA of the way to the new weights; 0 keeps the weights themselves.",
+        ),
+    ] = _T.ema,
     precision: Annotated[
         str,
         typer.Option(
@@ -612,6 +619,7 @@ def train(
             ensemble=ensemble,
             precision=precision,
             data_on=data_on,
+            ema=ema,
         )
         check_together(model_config, train_config)
         writes = [] if print_config or not world.main else [out] + ([keep] if keep else [])

@@ -390,6 +390,7 @@ class TrainConfig:
     ensemble: int = 3
     precision: str = "auto"  # the forward pass's float type: see training.autocast_dtype
     data_on: str = "auto"  # where the values stay on a GPU: see rnncast.staging
+    ema: float = 0.0  # decay of the weights' moving average, 0 for none
 
     def __post_init__(self) -> None:
         _require(self.max_epochs >= 1, f"--max-epochs must be at least 1, got {self.max_epochs}")
@@ -413,6 +414,7 @@ class TrainConfig:
             self.precision in PRECISIONS,
             f"--precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'",
         )
+        _require(0 <= self.ema < 1, f"--ema must be at least 0 and below 1, got {self.ema}")
         _require(
             self.data_on in PLACES,
             f"--data-on must be one of {', '.join(PLACES)}, got '{self.data_on}'",

@@ -392,6 +392,12 @@ def fit(
             "more, or start fewer processes"
         )
     trained = distributed.wrap(network, device, world)  # what the steps run through
+    averaged = None  # the weights' moving average (--ema), which validation judges
+    if config.ema:
+        averaged = copy.deepcopy(network)
+        if resume is not None and resume.get("averaged") is not None:
+            averaged.load_state_dict(resume["averaged"])
+    judged = averaged if averaged is not None else network
     batches = max(
         min(math.ceil(len(train_ranges) / batch_size), math.ceil(config.epoch_size / batch_size)),
         MIN_EPOCH_BATCHES,
@@ -429,6 +435,8 @@ def fit(
             scaler.step(optimiser)
             scaler.update()
             progress.steps += 1
+            if averaged is not None:
+                _average(averaged, network, config.ema, progress.steps)
             total += loss.item() * len(idx)
             seen += len(idx)
             emit(BatchEnd(epoch, b + 1, batches, loss.item()))
@@ -440,7 +448,7 @@ def fit(
         train_loss = total / max(seen, 1)
         val_loss = (
             validation_loss(
-                network,
+                judged,
                 validation,
                 window.lookback,
                 model_config.scaling,
@@ -463,7 +471,7 @@ def fit(
         )
         if improved:
             progress.best, progress.stale = monitored, 0
-            progress.best_state = copy.deepcopy(network.state_dict())
+            progress.best_state = copy.deepcopy(judged.state_dict())
             result.best_epoch = epoch
         else:
             progress.stale += 1
@@ -499,15 +507,30 @@ def fit(
             )
         if on_checkpoint is not None:
             state = _snapshot(progress, network, optimiser, plateau, rng, result)
-            on_checkpoint({**state, "scaler": scaler.state_dict()})
+            averaged_state = None if averaged is None else _cpu_state(averaged.state_dict())
+            on_checkpoint({**state, "scaler": scaler.state_dict(), "averaged": averaged_state})
         result.stopped = _finished(progress, config, val_loss is not None)
     if progress.best_state is not None:
         network.load_state_dict(progress.best_state)
+    elif averaged is not None:
+        network.load_state_dict(averaged.state_dict())
     network.eval()
     result.best_val_loss = progress.best if len(val_ranges) else None
     result.seconds = time.perf_counter() - began
     result.steps = progress.steps
     return result
+
+
+def _average(averaged: nn.Module, network: nn.Module, decay: float, steps: int) -> None:
+    """One step of the weights' exponential moving average. Early on the decay is lower
+    ((1 + steps) / (10 + steps)), so that the average is not anchored to the first steps'
+    weights."""
+    decay = min(decay, (1 + steps) / (10 + steps))
+    with torch.no_grad():
+        for mean, now in zip(averaged.parameters(), network.parameters(), strict=True):
+            mean.lerp_(now, 1 - decay)
+        for mean, now in zip(averaged.buffers(), network.buffers(), strict=True):
+            mean.copy_(now)
 
 
 def _finished(progress: _Progress, config: TrainConfig, validating: bool) -> str:

@@ -78,6 +78,18 @@ def test_resumed_run_equals_the_uninterrupted_one(tmp_path, series, uninterrupte
     assert checkpoint.load(path).describe() == "training complete"
 
 
+def test_resume_with_weight_averaging(tmp_path, series):
+    """--ema: the moving average is in the checkpoint, so the resumed run ends the same."""
+    config = dataclasses.replace(CONFIG, ema=0.9)
+    expected, _ = api.fit(series, WINDOW, MODEL, config)
+    path = tmp_path / "ck.pt"
+    with pytest.raises(training.TrainingStopped):
+        api.fit(series, WINDOW, MODEL, config, should_stop=StopAfter(84 + 2 * 21 + 1),
+                checkpoint_path=path)  # fmt: skip
+    resumed, _ = api.fit(series, WINDOW, MODEL, config, resume=checkpoint.load(path))
+    assert_same_weights(resumed.weights, expected.weights)
+
+
 def test_resume_with_members_of_different_lookbacks(tmp_path, series):
     window = dataclasses.replace(WINDOW, lookbacks=(24, 32))
     expected, _ = api.fit(series, window, MODEL, CONFIG)

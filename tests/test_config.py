@@ -84,6 +84,7 @@ from rnncast.errors import ConfigError
         (lambda: TrainConfig(lr=0), "--lr must be positive, got 0"),
         (lambda: TrainConfig(batch_size=0), "--batch-size must be at least 1, got 0"),
         (lambda: TrainConfig(loss="mape"), "--loss must be one of mae, mse, huber, got 'mape'"),
+        (lambda: TrainConfig(ema=1.0), "--ema must be at least 0 and below 1, got 1.0"),
         (
             lambda: TrainConfig(data_on="disk"),
             "--data-on must be one of auto, device, host, got 'disk'",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 
@@ -314,3 +315,32 @@ def test_esn_is_fitted_in_closed_form(series, fast_train):
     assert result.stopped == "closed-form ridge readout (no epochs)"
     assert [type(e).__name__ for e in events] == ["TrainStart", "EpochEnd"]
     assert len(result.history) == 1 and result.best_val_loss == result.history[0]["val_loss"]
+
+
+def test_weight_average_by_hand():
+    """Each step moves the average (1 - decay) of the way to the weights; in the first steps
+    the decay is (1 + steps) / (10 + steps) at most."""
+    network = torch.nn.Linear(2, 1)
+    averaged = copy.deepcopy(network)
+    with torch.no_grad():
+        averaged.weight.fill_(0.0)
+        network.weight.fill_(1.0)
+    training._average(averaged, network, 0.5, steps=100)
+    assert torch.allclose(averaged.weight, torch.full((1, 2), 0.5))
+    training._average(averaged, network, 0.99, steps=0)  # decay 0.1
+    assert torch.allclose(averaged.weight, torch.full((1, 2), 0.95))
+
+
+def test_ema_judges_and_keeps_the_averaged_weights(series, small_model):
+    config = TrainConfig(max_epochs=4, epoch_size=256, batch_size=32, lr=3e-3, device="cpu")
+    plain = training.fit(series, WINDOW, small_model, config)
+    averaged = training.fit(series, WINDOW, small_model, dataclasses.replace(config, ema=0.9))
+    ours, theirs = averaged.history, plain.history
+    assert [h["train_loss"] for h in ours] == [h["train_loss"] for h in theirs]  # same steps
+    assert [h["val_loss"] for h in ours] != [h["val_loss"] for h in theirs]
+    assert ours[-1]["val_loss"] < 0.7 * ours[0]["val_loss"]  # the average learns too
+    assert ours[-1]["val_loss"] == pytest.approx(theirs[-1]["val_loss"], rel=0.2)
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(averaged.network.parameters(), plain.network.parameters(), strict=True)
+    )
