@@ -63,7 +63,7 @@ def fit_esn(
     began = time.perf_counter()
 
     train_ranges, val_ranges = split_ranges(series.offsets, window)
-    home = staging.home(series.values.nbytes, device, config.data_on)
+    home = staging.home(staging.nbytes(series.values), device, config.data_on)
     values = torch.from_numpy(series.values).to(home)
     floors = scaling.series_floors(
         series.values, series.offsets, window.lookback, model_config.scale_floor

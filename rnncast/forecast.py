@@ -103,8 +103,8 @@ def outputs_at(
     device = torch.device(device)
     if not values.flags.writeable:  # torch wants writable memory; copy only then
         values = values.copy()
-    nbytes = values.nbytes + (0 if covariates is None else covariates.nbytes)
-    flat = torch.from_numpy(values).to(staging.home(nbytes, device))  # rnncast.staging
+    home = staging.home(staging.nbytes(values, covariates), device)  # the GPU, or the host
+    flat = torch.from_numpy(values).to(home)
     world = distributed.current()  # under torchrun: this process's share, then all of them
     starts = np.asarray(starts, dtype=np.int64)[distributed.split_rows(len(starts), world)]
     nets = models.members(network)

@@ -10,6 +10,7 @@ always keep the values where they compute.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 # The share of the GPU's free memory the data may take: the rest is for the network, its
@@ -20,6 +21,11 @@ DEVICE_SHARE = 0.5
 def fits(nbytes: int, free: int) -> bool:
     """Whether data of `nbytes` fits in a device with `free` bytes free."""
     return nbytes <= DEVICE_SHARE * free
+
+
+def nbytes(*arrays: np.ndarray | None) -> int:
+    """The bytes of `arrays` together (None counts nothing): what `home` is asked about."""
+    return sum(a.nbytes for a in arrays if a is not None)
 
 
 def home(nbytes: int, device: torch.device, place: str = "auto") -> torch.device:
@@ -38,9 +44,9 @@ def gather(view: torch.Tensor, index: torch.Tensor, device: torch.device) -> tor
     """view[index] on `device`, indexed where `view` lives. From the host to a CUDA GPU
     (see `home`), through a page-locked buffer from PyTorch's caching host allocator (which
     keeps it until the copy has run) and a non-blocking copy."""
-    if view.device.type != "cpu" or device.type != "cuda":
-        return view[index.to(view.device)].to(device)  # where it is: no copy
     index = index.to(view.device)
+    if view.device.type != "cpu" or device.type != "cuda":
+        return view[index].to(device)  # already where it is computed on: no copy
     out = torch.empty((len(index), *view.shape[1:]), dtype=view.dtype, pin_memory=True)
     torch.index_select(view, 0, index, out=out)
     return out.to(device, non_blocking=True)

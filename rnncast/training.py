@@ -137,14 +137,14 @@ class Windows:
         if periods and steps is None:
             raise ValueError("calendar periods need each series' first step")
 
-        def on_device(a: np.ndarray, dtype) -> torch.Tensor:
+        def at_home(a: np.ndarray, dtype) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a, dtype=dtype)).to(home)
 
         return cls(
             view=values.unfold(0, width, 1),
-            first=on_device(ranges.first, np.int64),
-            before=on_device(ranges.before(), np.int64),
-            floors=on_device(floors, np.float32),
+            first=at_home(ranges.first, np.int64),
+            before=at_home(ranges.before(), np.int64),
+            floors=at_home(floors, np.float32),
             offsets=np.asarray(offsets, dtype=np.int64),
             steps=steps if periods else None,
             periods=tuple(periods),
@@ -345,7 +345,7 @@ def fit(
     rng = np.random.default_rng(config.seed)
 
     train_ranges, val_ranges = split_ranges(series.offsets, window)
-    nbytes = series.values.nbytes + (0 if series.covariates is None else series.covariates.nbytes)
+    nbytes = staging.nbytes(series.values, series.covariates)
     home = staging.home(nbytes, device, config.data_on)
     values = torch.from_numpy(series.values).to(home)
     floors = scaling.series_floors(
@@ -512,8 +512,6 @@ def fit(
         result.stopped = _finished(progress, config, val_loss is not None)
     if progress.best_state is not None:
         network.load_state_dict(progress.best_state)
-    elif averaged is not None:
-        network.load_state_dict(averaged.state_dict())
     network.eval()
     result.best_val_loss = progress.best if len(val_ranges) else None
     result.seconds = time.perf_counter() - began
