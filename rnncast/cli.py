@@ -298,7 +298,11 @@ def train(
         float, typer.Option(help="Dropout between layers and before the head.")
     ] = _M.dropout,
     scaling: Annotated[
-        str, typer.Option(help="window: scale each input window by its own mean and std; none.")
+        str,
+        typer.Option(
+            help="window: scale each input window by its own mean and std; series: by its mean "
+            "and its series' standard deviation; none.",
+        ),
     ] = _M.scaling,
     decoder: Annotated[
         str,

@@ -15,7 +15,7 @@ from rnncast.errors import ConfigError
 
 CELLS = ("rnn", "lstm", "gru", "esn")
 FILLS = ("none", "ffill", "interpolate", "zero")
-SCALINGS = ("window", "none")
+SCALINGS = ("window", "series", "none")
 LOSSES = ("mae", "mse", "huber")
 DECODERS = ("direct", "parallel", "seq2seq", "recursive")
 ACTIVATIONS = ("tanh", "relu")
@@ -173,8 +173,9 @@ class ModelConfig:
     """The network: recurrent cell and size (names as in `torch.nn.RNN`), scaling, and the
     segment length: the lookback is read `segment` steps at a time, so the recurrence runs
     lookback / segment steps (segment-wise input, as in SegRNN; 1 = one value per step).
-    `scale_floor`: the least scale of a window, as a fraction of its series' typical window
-    spread (see `rnncast.scaling`). `decoder`: how the horizon comes out of the encoder's
+    `scaling`: 'window', 'series' or 'none' (see `rnncast.scaling`). `scale_floor`: the
+    least scale of a window, as a fraction of its series' typical window spread ('window').
+    `decoder`: how the horizon comes out of the encoder's
     final state (see `rnncast.models`): 'direct' (one linear map to the whole horizon) or
     'parallel' (SegRNN's parallel multi-step decoding, one recurrent step per output
     segment), 'seq2seq' (a recurrent decoder fed the previous value, with `attention` over the

@@ -66,7 +66,11 @@ def fit_esn(
     home = staging.home(staging.nbytes(series.values), device, config.data_on)
     values = torch.from_numpy(series.values).to(home)
     floors = scaling.series_floors(
-        series.values, series.offsets, window.lookback, model_config.scale_floor
+        series.values,
+        series.offsets,
+        window.lookback,
+        model_config.scale_floor,
+        model_config.scaling,
     )
     train, validation = (
         training.Windows.of(values, series.offsets, floors, ranges, window.width, device=device)

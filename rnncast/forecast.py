@@ -148,7 +148,9 @@ def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: n
                      covariates: np.ndarray | None) -> np.ndarray:  # fmt: skip
     config, lookback = network.config, network.lookback
     view = flat.unfold(0, lookback, 1)  # (N - lookback + 1, lookback): a strided view
-    per_series = scaling.series_floors(values, offsets, lookback, config.scale_floor)
+    per_series = scaling.series_floors(
+        values, offsets, lookback, config.scale_floor, config.scaling
+    )
     floors = torch.from_numpy(scaling.window_floors(per_series, offsets, starts)).to(device)
     phases = None
     if config.calendar:

@@ -3,7 +3,11 @@
 'window' (the default) standardises each input window by its own mean and standard
 deviation, and applies the same statistics to the window's target and, inverted, to the
 forecast. Because nothing is fitted to a particular series, a model can forecast series it
-never saw. 'none' leaves values as they are.
+never saw. 'series' centres each window on its own mean but divides it by its series'
+standard deviation over the whole history it is given (at training, the training data; at
+predict, the data predict reads), so all windows of a series are weighed in the loss in the
+one unit, as MSE on data z-scored per series weighs errors: calm windows are not blown up to
+the size of busy ones. 'none' leaves values as they are.
 
 The scale has a floor, so that a flat stretch (a sensor stuck on one value, a shop closed for
 a week) does not blow its targets up: at least `floor` (per window, typically a fraction of
@@ -30,13 +34,16 @@ class Stats:
 
 
 def fit(x: torch.Tensor, method: str, floor: torch.Tensor | None = None) -> Stats:
-    """Statistics of each row of `x` (B, L) for `method` ('window' or 'none'); `floor`
-    (B,) or (B, 1) is the least scale of each row."""
+    """Statistics of each row of `x` (B, L) for `method` ('window', 'series' or 'none');
+    `floor` (B,) or (B, 1) is the least scale of each row ('series': its scale, which
+    `series_floors` gives for that method)."""
     if method == "none":
         ones = torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)
         return Stats(loc=torch.zeros_like(ones), scale=ones)
-    if method != "window":
+    if method not in ("window", "series"):
         raise ValueError(f"unknown scaling '{method}'")
+    if method == "series" and floor is None:
+        raise ValueError("scaling 'series' needs each row's series scale as `floor`")
     # Statistics of x in units of a power of two near its row's largest |value| (exact),
     # scaled back: squares of float32 values above ~1.8e19 would overflow, and float32 data
     # may hold values up to 3.4e38.
@@ -45,7 +52,7 @@ def fit(x: torch.Tensor, method: str, floor: torch.Tensor | None = None) -> Stat
     loc = unit.mean(dim=1, keepdim=True) * big
     std = (
         unit.std(dim=1, keepdim=True, unbiased=False) * big
-        if x.shape[1] > 1
+        if x.shape[1] > 1 and method == "window"
         else torch.zeros_like(loc)
     )
     scale = torch.maximum(std, REL_LEVEL_FLOOR * loc.abs())
@@ -120,9 +127,14 @@ def _power_of_two(magnitude: torch.Tensor) -> torch.Tensor:
 
 
 def series_floors(
-    values: np.ndarray, offsets: np.ndarray, width: int, fraction: float
+    values: np.ndarray, offsets: np.ndarray, width: int, fraction: float, method: str = "window"
 ) -> np.ndarray:
-    """The scale floor of each series: `fraction` of its typical window spread (float32)."""
+    """The scale floor of each series (float32): `fraction` of its typical window spread;
+    for `method` 'series', its standard deviation over all its values, which is then the
+    scale of its windows."""
+    if method == "series":  # one chunk as long as the longest series: the whole-series std
+        longest = int(np.diff(np.asarray(offsets, dtype=np.int64)).max(initial=1))
+        return typical_spread(values, offsets, max(longest, 1)).astype(np.float32)
     return (fraction * typical_spread(values, offsets, width)).astype(np.float32)
 
 

@@ -349,7 +349,11 @@ def fit(
     home = staging.home(nbytes, device, config.data_on)
     values = torch.from_numpy(series.values).to(home)
     floors = scaling.series_floors(
-        series.values, series.offsets, window.lookback, model_config.scale_floor
+        series.values,
+        series.offsets,
+        window.lookback,
+        model_config.scale_floor,
+        model_config.scaling,
     )
     steps, periods = calendar.first_steps(series), model_config.calendar
     covariates = None if series.covariates is None else torch.from_numpy(series.covariates).to(home)

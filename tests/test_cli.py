@@ -726,6 +726,8 @@ ARCHITECTURES = {
     "esn": ["--cell", "esn", "--reservoir-size", "40", "--spectral-radius", "0.8",
             "--leak-rate", "0.5", "--ridge", "0.1"],
     "checkpointed": ["--checkpoint-activations", "--segment", "2", "--lookback", "24"],
+    "series scaling": ["--scaling", "series"],
+    "esn series scaling": ["--cell", "esn", "--reservoir-size", "40", "--scaling", "series"],
 }  # fmt: skip
 
 

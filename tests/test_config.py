@@ -23,7 +23,7 @@ from rnncast.errors import ConfigError
         (lambda: ModelConfig(segment=0), "--segment must be at least 1, got 0"),
         (
             lambda: ModelConfig(scaling="minmax"),
-            "--scaling must be one of window, none, got 'minmax'",
+            "--scaling must be one of window, series, none, got 'minmax'",
         ),
         (
             lambda: ModelConfig(activation="gelu"),

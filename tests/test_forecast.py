@@ -32,6 +32,24 @@ def test_forecast_at_is_scale_network_inverse(network):
         np.testing.assert_allclose(row, want[0].numpy(), rtol=1e-5)
 
 
+def test_series_scaled_forecasts_scale_with_the_series():
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, num_layers=1, segment=4, scaling="series")
+    network = models.RecurrentForecaster(config, 24, 6).eval()
+    values = np.random.default_rng(0).normal(50, 5, 100).astype(np.float32)
+    offsets, starts = np.array([0, 100]), np.array([0, 76])
+    got = forecast.forecast_at(network, values, offsets, starts)
+    scale = values.std()
+    for row, s in zip(got, starts, strict=True):
+        x = torch.from_numpy(values[s : s + 24])[None]
+        stats = scaling.fit(x, "series", torch.tensor([scale]))
+        with torch.no_grad():
+            want = scaling.inverse(network(scaling.transform(x, stats).unsqueeze(-1)), stats)
+        np.testing.assert_allclose(row, want[0].numpy(), rtol=1e-5)
+    bigger = forecast.forecast_at(network, values * 1000, offsets, starts)
+    np.testing.assert_allclose(bigger, got * 1000, rtol=1e-4)
+
+
 def test_forecast_frame_has_real_future_times(network):
     frame = make_long(n_series=2, length=50, freq="h", lengths=[50, 40])
     series = data.from_frame(frame)

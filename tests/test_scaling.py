@@ -49,6 +49,34 @@ def test_none_is_the_identity():
     torch.testing.assert_close(scaling.inverse(x, stats), x)
 
 
+def test_series_scaling_centres_on_the_window_and_divides_by_the_series_scale():
+    x = torch.tensor([[1.0, 2.0, 3.0], [10.0, 10.0, 10.0]])
+    stats = scaling.fit(x, "series", torch.tensor([4.0, 0.5]))
+    torch.testing.assert_close(stats.loc, torch.tensor([[2.0], [10.0]]))
+    torch.testing.assert_close(stats.scale, torch.tensor([[4.0], [0.5]]))  # not the row's std
+
+
+def test_series_scaling_of_a_flat_series_stays_finite():
+    stats = scaling.fit(torch.tensor([[5.0, 5.0], [0.0, 0.0]]), "series", torch.zeros(2))
+    torch.testing.assert_close(stats.scale, torch.tensor([[5e-3], [1.0]]))
+
+
+def test_series_scaling_needs_the_series_scale():
+    with pytest.raises(ValueError, match="scaling 'series' needs"):
+        scaling.fit(torch.zeros(1, 3), "series")
+
+
+def test_series_floors_for_series_scaling_are_each_series_std():
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(0, 1, 50), rng.normal(100, 7, 80)]).astype(np.float32)
+    offsets = np.array([0, 50, 130])
+    got = scaling.series_floors(values, offsets, 24, 0.1, "series")
+    want = [values[:50].std(), values[50:].std()]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    window = scaling.series_floors(values, offsets, 24, 0.1)
+    np.testing.assert_allclose(window, 0.1 * scaling.typical_spread(values, offsets, 24), rtol=1e-6)
+
+
 def test_unknown_method():
     with pytest.raises(ValueError, match="unknown scaling 'robust'"):
         scaling.fit(torch.zeros(1, 3), "robust")

@@ -40,19 +40,21 @@ def test_training_beats_the_untrained_network(series, small_model):
     assert result.best_val_loss < 0.8 * first
 
 
-def test_best_weights_are_restored(series, small_model):
+@pytest.mark.parametrize("method", ["window", "series"])
+def test_best_weights_are_restored(series, small_model, method):
     config = TrainConfig(
         max_epochs=8, epoch_size=256, batch_size=64, lr=0.05, patience=3, device="cpu"
     )
-    result = training.fit(series, WINDOW, small_model, config)
+    model = dataclasses.replace(small_model, scaling=method)
+    result = training.fit(series, WINDOW, model, config)
     losses = [h["val_loss"] for h in result.history]
     assert result.best_epoch == int(np.argmin(losses)) + 1
     _, val = split_ranges(series.offsets, WINDOW)
     values = torch.from_numpy(series.values)
-    floors = scaling.series_floors(series.values, series.offsets, WINDOW.lookback, 0.1)
+    floors = scaling.series_floors(series.values, series.offsets, WINDOW.lookback, 0.1, method)
     windows = training.Windows.of(values, series.offsets, floors, val, WINDOW.width)
     again = training.evaluate_loss(
-        result.network, windows, WINDOW.lookback, "window", training.loss_function("mae"), 64
+        result.network, windows, WINDOW.lookback, method, training.loss_function("mae"), 64
     )
     assert again == pytest.approx(min(losses), rel=1e-5)
 
