@@ -134,7 +134,7 @@ def series_floors(
     scale of its windows."""
     if method == "series":  # one chunk as long as the longest series: the whole-series std
         longest = int(np.diff(np.asarray(offsets, dtype=np.int64)).max(initial=1))
-        return typical_spread(values, offsets, max(longest, 1)).astype(np.float32)
+        return typical_spread(values, offsets, longest).astype(np.float32)
     return (fraction * typical_spread(values, offsets, width)).astype(np.float32)
 
 
