@@ -42,7 +42,7 @@ import pandas as pd
 from rnncast import api, data
 from rnncast.calendar import first_steps
 from rnncast.config import ModelConfig, ReadOptions, TrainConfig, to_dict
-from rnncast.forecast import forecast_at
+from rnncast.forecast import forecast_at, known_units
 
 COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
 TRAIN_END, VAL_END, TEST_END = 8640, 11520, 14400  # exclusive row bounds
@@ -257,8 +257,12 @@ def run_horizon(
     offsets = np.arange(len(columns) + 1) * (len(flat) // len(columns))
     # every column starts at row 0, as in training
     past = scaled[list(covariates)].to_numpy(dtype=np.float32) if covariates else None
+    # 'series' scaling: each column's unit as training measured it (rows 0-11519), not over
+    # rows that hold the test windows' actuals
+    units = known_units(artifact.series_ids, artifact.units, series.ids)
     pred = forecast_at(network, flat, offsets, starts, steps=first_steps(series),
-                       codes=np.arange(1, len(columns) + 1), covariates=past)  # fmt: skip
+                       codes=np.arange(1, len(columns) + 1), covariates=past,
+                       units=units)  # fmt: skip
     forecast_seconds = test_watch()
     mse, mae = errors(pred, truth)
     repeat_mse, repeat_mae = errors(np.repeat(flat[targets - 1, None], horizon, axis=1), truth)

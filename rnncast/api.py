@@ -22,6 +22,7 @@ from rnncast import (
     forecast,
     intervals,
     models,
+    scaling,
     training,
 )
 from rnncast.artifact import Artifact
@@ -228,6 +229,7 @@ def fit(
         data_path=data_path or "",
         data_abspath=os.path.abspath(data_path) if data_path else "",
         series_ids=[str(i) for i in series.ids],
+        units=series_units(series, model),
         cutoffs=_as_plain_times(series.ends),
         values=len(series.values),
         fingerprint=fingerprint,
@@ -253,6 +255,16 @@ def fit(
     return artifact, results
 
 
+def series_units(series: SeriesSet, model: ModelConfig) -> np.ndarray:
+    """Each training series' unit under 'series' scaling (its standard deviation over the
+    training data, as training measured it), kept in the model file so that `predict` and
+    `evaluate` scale a known series as training did, whatever history they are given; empty
+    for the other scalings."""
+    if model.scaling != "series":
+        return np.zeros(0, dtype=np.float32)
+    return scaling.series_floors(series.values, series.offsets, 1, model.scale_floor, "series")
+
+
 def calibrate_intervals(artifact: Artifact, series: SeriesSet, device: str = "cpu") -> dict:
     """Width factors that make each central interval cover its nominal share of the
     validation windows (`rnncast.intervals`); {} without validation."""
@@ -262,8 +274,9 @@ def calibrate_intervals(artifact: Artifact, series: SeriesSet, device: str = "cp
     if not len(starts):
         return {}
     codes = np.arange(1, len(series) + 1)  # the training series, in order
+    units = artifact.units if len(artifact.units) else None  # the training series, in order
     out = forecast.series_outputs(artifact.network(device), series, starts, device=device,
-                                  codes=codes)  # fmt: skip
+                                  codes=codes, units=units)  # fmt: skip
     targets = series.values[starts[:, None] + longest.lookback + np.arange(window.horizon)]
     return intervals.calibrate(out, targets)
 
@@ -380,7 +393,9 @@ def predict(
     h = check_horizon(artifact, horizon)
     dev = distributed.device_for(training.resolve_device(device), distributed.current())
     codes = forecast.id_codes(artifact.series_ids, series)
-    return forecast.forecast_frame(artifact.network(dev), series, h, dev, artifact.intervals, codes)
+    units = forecast.known_units(artifact.series_ids, artifact.units, series.ids)
+    network = artifact.network(dev)
+    return forecast.forecast_frame(network, series, h, dev, artifact.intervals, codes, units)
 
 
 def evaluate(
@@ -399,8 +414,9 @@ def run_backtest(
     dev = training.resolve_device(device)
     cutoffs = dict(zip(artifact.series_ids, artifact.cutoffs, strict=True))
     codes = forecast.id_codes(artifact.series_ids, series)
+    units = forecast.known_units(artifact.series_ids, artifact.units, series.ids)
     result = backtest.run(
-        artifact.network(dev), series, windows, cutoffs, dev, artifact.intervals, codes
+        artifact.network(dev), series, windows, cutoffs, dev, artifact.intervals, codes, units
     )
     result.report["data_fingerprint_matches_training"] = (
         series.fingerprint() == artifact.fingerprint

@@ -3,7 +3,8 @@
 The file is a `torch.save` archive of plain data only (dicts, lists, strings, numbers and
 tensors), loaded with `torch.load(weights_only=True)`: loading never runs code from the file.
 It holds the format version, the rnncast and torch versions, the resolved configuration, how
-the data was read, the time axis, each series' training cut-off, the training history, a
+the data was read, the time axis, each series' training cut-off (and, under 'series'
+scaling, its unit: `api.series_units`), the training history, a
 fingerprint of the training data, and the weights (always stored on the CPU, so a model
 trained on a GPU loads anywhere).
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from rnncast import __version__, models
@@ -63,6 +65,8 @@ class Artifact:
     data_path: str = ""
     data_abspath: str = ""
     series_ids: list[str] = field(default_factory=list)
+    # each series' unit under 'series' scaling, float32 (empty: another scaling, or older file)
+    units: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     cutoffs: list[Any] = field(default_factory=list)
     values: int = 0
     fingerprint: str = ""
@@ -118,6 +122,7 @@ class Artifact:
                 "schema": self.schema.to_dict(),
                 "axis": self.axis.to_dict(),
                 "series_ids": list(self.series_ids),
+                "units": torch.from_numpy(np.asarray(self.units, dtype=np.float32).copy()),
                 "cutoffs": list(self.cutoffs),
                 "values": self.values,
                 "fingerprint": self.fingerprint,
@@ -145,6 +150,7 @@ class Artifact:
             data_path=d.get("path", ""),
             data_abspath=d.get("abspath", ""),
             series_ids=list(d.get("series_ids", [])),
+            units=_units(d.get("units"), len(d.get("series_ids", []))),
             cutoffs=list(d.get("cutoffs", [])),
             values=int(d.get("values", 0)),
             fingerprint=d.get("fingerprint", ""),
@@ -227,6 +233,16 @@ def load(path: str | Path) -> Artifact:
             "'rnncast train'"
         ) from None
     return artifact
+
+
+def _units(stored: Any, series: int) -> np.ndarray:
+    """The stored units as float32, one per series (empty when there are none)."""
+    if stored is None:
+        return np.zeros(0, dtype=np.float32)
+    units = torch.as_tensor(stored, dtype=torch.float32).numpy()
+    if units.ndim != 1 or len(units) not in (0, series):
+        raise ValueError(f"{units.size} series units for {series} series")
+    return units
 
 
 def _major(version: str) -> int:

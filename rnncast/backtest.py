@@ -64,8 +64,10 @@ def run(
     device: str = "cpu",
     widths: dict[str, float] | None = None,
     codes: np.ndarray | None = None,
+    units: np.ndarray | None = None,
 ) -> Backtest:
-    """`backtest`, keeping every window's actuals and forecasts (for plots)."""
+    """`backtest`, keeping every window's actuals and forecasts (for plots); `codes` and
+    `units` as `forecast.outputs_at` takes them."""
     lookback, horizon = network.lookback, network.horizon
     lengths = series.lengths
     counts = backtest_origins(lengths, lookback, horizon, windows)
@@ -81,7 +83,9 @@ def run(
     origins = series.offsets[which] + pos  # ... and in the flat array
     targets = series.values[origins[:, None] + np.arange(horizon)[None, :]]
     m = series.axis.season_length
-    outputs = series_outputs(network, series, origins - lookback, None, device, widths, codes)
+    outputs = series_outputs(
+        network, series, origins - lookback, None, device, widths, codes, units
+    )
     forecasts = {
         "model": outputs.point,
         "naive": metrics.naive(series.values, origins, horizon),

@@ -8,6 +8,7 @@ real future times.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,7 @@ def forecast_at(
     steps: np.ndarray | None = None,
     codes: np.ndarray | None = None,
     covariates: np.ndarray | None = None,
+    units: np.ndarray | None = None,
 ) -> np.ndarray:
     """Point forecasts (len(starts), horizon) from the lookback windows values[s : s +
     lookback] (a quantile model's median); see `outputs_at`."""
@@ -68,6 +70,7 @@ def forecast_at(
         steps,
         codes=codes,
         covariates=covariates,
+        units=units,
     ).point
 
 
@@ -83,6 +86,7 @@ def outputs_at(
     steps: np.ndarray | None = None,
     codes: np.ndarray | None = None,
     covariates: np.ndarray | None = None,
+    units: np.ndarray | None = None,
 ) -> Outputs:
     """Forecasts from the lookback windows values[s : s + lookback] for s in `starts`.
 
@@ -90,7 +94,9 @@ def outputs_at(
     (used for each window's scale floor), and `steps[i]` is the calendar step of series i's
     first value (`calendar.first_steps`; needed by models with calendar features);
     `codes[i]` is series i's row in the id embedding (`id_codes`; 0, unknown, when not given);
-    `covariates` (len(values), C) the past covariates of a model that reads them. The lookback (an
+    `covariates` (len(values), C) the past covariates of a model that reads them; `units[i]`
+    series i's scale under 'series' scaling as training measured it (`known_units`; NaN, or
+    no `units`: measured on `values`). The lookback (an
     ensemble's longest), scaling and trained horizon come from the network. An ensemble
     member with a shorter lookback reads the end of each window, scaled by its own
     statistics; members' forecasts (each quantile alike, which keeps them from crossing) are
@@ -113,7 +119,7 @@ def outputs_at(
     for net in nets:
         ends_at = starts + network.lookback - net.lookback  # the member's window, same end
         out += _forecast_member(net, flat, values, offsets, ends_at, horizon, device, batch_size,
-                                steps, codes, covariates)  # fmt: skip
+                                steps, codes, covariates, units)  # fmt: skip
     out = distributed.gather_rows((out / len(nets)).astype(np.float32), world)
     if not levels:
         return Outputs(point=out[..., 0])
@@ -128,13 +134,14 @@ def series_outputs(
     device: torch.device | str = "cpu",
     widths: dict[str, float] | None = None,
     codes: np.ndarray | None = None,
+    units: np.ndarray | None = None,
 ) -> Outputs:
     """`outputs_at` for windows of `series` (flat `starts`), with everything the series
     itself says (values, calendar steps, covariates), and a quantile model's intervals
     scaled by its calibration `widths` (`rnncast.intervals`)."""
     out = outputs_at(network, series.values, series.offsets, starts, horizon, device,
                      steps=calendar.first_steps(series), codes=codes,
-                     covariates=series.covariates)  # fmt: skip
+                     covariates=series.covariates, units=units)  # fmt: skip
     if not widths:
         return out
     from rnncast import intervals  # intervals imports this module
@@ -145,12 +152,15 @@ def series_outputs(
 def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: np.ndarray,
                      offsets: np.ndarray, starts: np.ndarray, horizon: int, device: torch.device,
                      batch_size: int, steps: np.ndarray | None, codes: np.ndarray | None,
-                     covariates: np.ndarray | None) -> np.ndarray:  # fmt: skip
+                     covariates: np.ndarray | None,
+                     units: np.ndarray | None) -> np.ndarray:  # fmt: skip
     config, lookback = network.config, network.lookback
     view = flat.unfold(0, lookback, 1)  # (N - lookback + 1, lookback): a strided view
     per_series = scaling.series_floors(
         values, offsets, lookback, config.scale_floor, config.scaling
     )
+    if config.scaling == "series" and units is not None:  # training's unit where it has one
+        per_series = np.where(np.isnan(units), per_series, units).astype(np.float32)
     floors = torch.from_numpy(scaling.window_floors(per_series, offsets, starts)).to(device)
     phases = None
     if config.calendar:
@@ -196,6 +206,16 @@ def id_codes(known: list[str], series: SeriesSet) -> np.ndarray:
     return np.array([row.get(str(i), 0) for i in series.ids], dtype=np.int64)
 
 
+def known_units(known: list[str], units: np.ndarray, ids: Sequence[object]) -> np.ndarray | None:
+    """Each of the series `ids`' unit under 'series' scaling as measured in training, where
+    `units[k]` belongs to series `known[k]`; NaN for series training did not see, and None
+    when the model holds no units (another scaling, or a file written before they were)."""
+    if len(units) == 0:
+        return None
+    unit = dict(zip(known, np.asarray(units, dtype=np.float32).tolist(), strict=True))
+    return np.array([unit.get(str(i), np.nan) for i in ids], dtype=np.float32)
+
+
 def check_history(series: SeriesSet, lookback: int) -> None:
     count, names = series.shorter_than(lookback)
     if count:
@@ -213,6 +233,7 @@ def forecast_frame(
     device: torch.device | str = "cpu",
     widths: dict[str, float] | None = None,
     codes: np.ndarray | None = None,
+    units: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The next `horizon` values of every series, long format: id, time, y_hat, and for a
     quantile model one column per quantile asked for in training (`quantile_col`)."""
@@ -220,7 +241,7 @@ def forecast_frame(
     horizon = network.horizon if horizon is None else horizon
     check_history(series, lookback)
     starts = last_starts(series.offsets, lookback)
-    out = series_outputs(network, series, starts, horizon, device, widths, codes)
+    out = series_outputs(network, series, starts, horizon, device, widths, codes, units)
     schema = series.schema
     columns = {
         # typed once per series, then repeated (not an object array per row)

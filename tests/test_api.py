@@ -311,3 +311,33 @@ def test_past_covariates_reach_the_network():
         losses[covariates] = results[0].best_val_loss
         assert len(api.predict(bundle, series, device="cpu")) == 2
     assert losses[("driver",)] < 0.3 * losses[()], losses
+
+
+def test_series_scaling_keeps_each_training_series_unit():
+    from rnncast import forecast
+
+    frame = make_long(n_series=3, length=200)
+    series = data.from_frame(frame)
+    model = ModelConfig(hidden_size=8, segment=4, scaling="series")
+    config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=64, device="cpu", ensemble=1)
+    window, model = api.resolve_shapes(series, model, 12)
+    bundle, _ = api.fit(series, window, model, config)
+    want = [series.series(i).std() for i in range(3)]
+    np.testing.assert_allclose(bundle.units, want, rtol=1e-5)
+    # predict from the last lookback alone forecasts as from the whole history: the unit
+    # is training's, not the recent stretch's
+    recent = data.from_frame(frame.groupby("unique_id").tail(window.lookback))
+    np.testing.assert_array_equal(
+        api.predict(bundle, recent, device="cpu").y_hat.to_numpy(),
+        api.predict(bundle, series, device="cpu").y_hat.to_numpy(),
+    )
+    result = api.run_backtest(bundle, series, 2, "cpu")  # evaluate uses them too
+    starts = result.origins - window.lookback
+    np.testing.assert_array_equal(
+        result.forecasts["model"],
+        forecast.forecast_at(
+            bundle.network(), series.values, series.offsets, starts, units=bundle.units
+        ),
+    )
+    window_model = dataclasses.replace(model, scaling="window")
+    assert len(api.fit(series, window, window_model, config)[0].units) == 0

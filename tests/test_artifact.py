@@ -293,3 +293,55 @@ def test_architectures_round_trip_as_ensembles(tmp_path, options):
     before = api.predict(bundle, series, device="cpu").y_hat.to_numpy()
     np.testing.assert_array_equal(before, api.predict(loaded, series, device="cpu").y_hat)
     assert np.isfinite(before).all()
+
+
+@pytest.fixture(scope="module")
+def series_scaled(tmp_path_factory):
+    from rnncast.config import ModelConfig, TrainConfig
+
+    series = data.from_frame(make_long(n_series=2, length=120))
+    window = WindowConfig(lookback=24, horizon=6, val_size=6)
+    model = ModelConfig(hidden_size=8, num_layers=1, segment=4, scaling="series")
+    config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=32, device="cpu")
+    bundle, _ = api.fit(series, window, model, config)
+    return series, bundle
+
+
+def test_series_units_round_trip(series_scaled, tmp_path):
+    series, bundle = series_scaled
+    path = tmp_path / "series.rnncast"
+    artifact.save(bundle, path)
+    loaded = artifact.load(path)
+    assert loaded.units.dtype == np.float32
+    np.testing.assert_array_equal(loaded.units, bundle.units)
+    pd.testing.assert_frame_equal(
+        api.predict(bundle, series, device="cpu"), api.predict(loaded, series, device="cpu")
+    )
+
+
+def test_files_without_units_measure_them_on_the_data(series_scaled, tmp_path):
+    series, bundle = series_scaled
+    payload = bundle.to_payload()
+    del payload["data"]["units"]
+    old = tmp_path / "old.rnncast"
+    torch.save(payload, old)
+    loaded = artifact.load(old)
+    assert len(loaded.units) == 0
+    # the data are the training data, so the units measured on them are training's
+    pd.testing.assert_frame_equal(
+        api.predict(bundle, series, device="cpu"), api.predict(loaded, series, device="cpu")
+    )
+
+
+def test_units_that_do_not_fit_the_series_are_damage(series_scaled, tmp_path):
+    _, bundle = series_scaled
+    payload = bundle.to_payload()
+    payload["data"]["units"] = torch.ones(3)
+    damaged = tmp_path / "damaged.rnncast"
+    torch.save(payload, damaged)
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(damaged)
+    assert str(e.value) == (
+        f"'{damaged}' is a damaged rnncast model file (ValueError: 3 series units for 2 "
+        "series): retrain with 'rnncast train'"
+    )

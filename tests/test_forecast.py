@@ -168,3 +168,41 @@ def test_an_ensemble_averages_each_quantile():
     both = forecast.outputs_at(models.Ensemble([a, b]), values, offsets, starts)
     alone = [forecast.outputs_at(n, values, offsets, starts).quantiles for n in (a, b)]
     np.testing.assert_allclose(both.quantiles, (alone[0] + alone[1]) / 2, rtol=1e-5)
+
+
+def test_known_units_follow_the_ids():
+    units = np.array([2.0, 3.0], dtype=np.float32)
+    got = forecast.known_units(["a", "b"], units, ["b", "new", "a"])
+    np.testing.assert_array_equal(got, [3.0, np.nan, 2.0])
+    assert got.dtype == np.float32
+    assert forecast.known_units(["a", "b"], np.zeros(0, dtype=np.float32), ["a"]) is None
+
+
+def test_given_units_replace_what_the_history_says():
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, num_layers=1, segment=4, scaling="series")
+    network = models.RecurrentForecaster(config, 24, 6).eval()
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(50, 5, 100), rng.normal(0, 1, 60)]).astype(np.float32)
+    offsets = np.array([0, 100, 160])
+    starts = np.array([76, 136])  # the last window of each series
+    measured = forecast.forecast_at(network, values, offsets, starts)
+    units = np.array([7.0, np.nan], dtype=np.float32)  # series 1 unknown: measured
+    given = forecast.forecast_at(network, values, offsets, starts, units=units)
+    np.testing.assert_array_equal(given[1], measured[1])
+    x = torch.from_numpy(values[76:100])[None]
+    stats = scaling.fit(x, "series", torch.tensor([7.0]))
+    with torch.no_grad():
+        want = scaling.inverse(network(scaling.transform(x, stats).unsqueeze(-1)), stats)
+    np.testing.assert_allclose(given[0], want[0].numpy(), rtol=1e-5)
+    # with its unit given, a series' forecast depends on its lookback alone, not on how much
+    # history comes before it
+    short = forecast.forecast_at(network, values[76:100], np.array([0, 24]), np.array([0]),
+                                 units=units[:1])  # fmt: skip
+    np.testing.assert_allclose(short[0], given[0], rtol=1e-6)
+    window = models.RecurrentForecaster(ModelConfig(hidden_size=8, num_layers=1, segment=4),
+                                        24, 6).eval()  # fmt: skip
+    np.testing.assert_array_equal(  # other scalings have no units to use
+        forecast.forecast_at(window, values, offsets, starts, units=units),
+        forecast.forecast_at(window, values, offsets, starts),
+    )
