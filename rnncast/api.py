@@ -274,7 +274,7 @@ def calibrate_intervals(artifact: Artifact, series: SeriesSet, device: str = "cp
     if not len(starts):
         return {}
     codes = np.arange(1, len(series) + 1)  # the training series, in order
-    units = artifact.units if len(artifact.units) else None  # the training series, in order
+    units = artifact.units if len(artifact.units) else None  # training's, same order
     out = forecast.series_outputs(artifact.network(device), series, starts, device=device,
                                   codes=codes, units=units)  # fmt: skip
     targets = series.values[starts[:, None] + longest.lookback + np.arange(window.horizon)]
