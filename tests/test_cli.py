@@ -818,3 +818,39 @@ def test_frequencies_without_calendar_cycles_train_predict_and_evaluate(here, fr
     result = run("train", "w.csv", *FAST, "--horizon", "3", "--calendar", "--freq", freq)
     assert result.exit_code == 0, result.stderr
     assert run("predict").exit_code == 0 and run("evaluate").exit_code == 0
+
+
+class _Exited(Exception):
+    """What the patched os._exit raises, with the code it was given."""
+
+
+@pytest.mark.parametrize(
+    ("torchrun", "argv", "code"),
+    [(True, ["--version"], 0), (True, ["train"], 2), (False, ["--version"], None)],
+)
+def test_torchrun_processes_exit_without_teardown(monkeypatch, capsys, torchrun, argv, code):
+    """Under torchrun (after torch.distributed was imported) the exit skips the interpreter's
+    teardown, where torch's gloo threads aborted now and then; with its code, output flushed.
+    One process exits the usual way."""
+    import os
+
+    import torch.distributed  # noqa: F401 - any command that joined a group imported it
+
+    from rnncast import cli
+
+    def fake_exit(status: int) -> None:
+        raise _Exited(status)
+
+    monkeypatch.setattr(os, "_exit", fake_exit)
+    if torchrun:
+        monkeypatch.setenv("RANK", "0")
+        monkeypatch.setenv("WORLD_SIZE", "2")
+    else:
+        monkeypatch.delenv("RANK", raising=False)
+        monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(sys, "argv", ["rnncast", *argv])
+    with pytest.raises(_Exited if torchrun else SystemExit) as e:
+        cli.main()
+    assert e.value.args[0] == code if torchrun else e.value.code == 0
+    if argv == ["--version"]:
+        assert capsys.readouterr().out == f"rnncast {__version__}\n"
