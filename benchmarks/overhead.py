@@ -7,12 +7,15 @@ The bare loop gets every batch ready-made: inputs already scaled, targets alread
 shuffled once; it only runs forward, loss, backward, clipping and the optimiser step.
 rnncast's loop does what `rnncast train` does: draw window starts, gather windows from a
 strided view of the flat values, scale each window, report each batch. Each side is timed
-`--rounds` times, alternating, and the best round counts (the least disturbed).
+`--rounds` times, alternating, and the best round counts (the least disturbed). Weight
+averaging (train's `--ema`, on by default) is left out of rnncast's side unless `--ema` is
+given, as the bare loop has none; with it, the ratio says what averaging costs too.
 
 Usage (from the repository root)::
 
     python benchmarks/overhead.py                      # rnn, lstm, gru; 1 x 256; batch 256
     python benchmarks/overhead.py --cells gru --steps 100 --threads 1
+    python benchmarks/overhead.py --ema 0.995          # with train's default averaging
 """
 
 from __future__ import annotations
@@ -52,10 +55,11 @@ def synthetic(n_series: int, length: int, seed: int = 0) -> data.SeriesSet:
     return data.from_frame(frame)
 
 
-def rnncast_rate(series, window, model_config, steps: int, batch: int) -> float:
+def rnncast_rate(series, window, model_config, steps: int, batch: int, ema: float = 0.0) -> float:
     """Windows per second of rnncast's own loop (no validation, one network)."""
+    # no weight averaging unless asked (--ema): the bare loop below has none
     config = TrainConfig(max_steps=steps, max_epochs=10**6, batch_size=batch, ensemble=1,
-                         device="cpu", epoch_size=10**9)  # fmt: skip
+                         device="cpu", epoch_size=10**9, ema=ema)  # fmt: skip
     result = training.fit(series, window, model_config, config)
     return result.steps * batch / result.seconds
 
@@ -101,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--series", type=int, default=200)
     parser.add_argument("--length", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="rnncast's weight averaging (train's default is 0.995; off here, like the bare "
+        "loop, unless given: then the ratio includes its cost)",
+    )
     parser.add_argument("--out", type=Path, default=Path("results/overhead.json"))
     args = parser.parse_args(argv)
     common.apply_threads(args.threads)
@@ -115,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):  # alternate, keep the best of each
             bare = max(bare, bare_rate(series, window, model_config, args.steps, args.batch_size))
             ours = max(ours, rnncast_rate(series, window, model_config, args.steps,
-                                          args.batch_size))  # fmt: skip
+                                          args.batch_size, args.ema))  # fmt: skip
         ratio = ours / bare
         results[cell] = {"rnncast_windows_per_s": ours, "bare_windows_per_s": bare,
                          "ratio": ratio}  # fmt: skip

@@ -47,7 +47,7 @@ BEFORE_FIELD: dict[str, dict[str, object]] = {
         "leak_rate": 1.0,
         "ridge": 1.0,
     },
-    "train": {},
+    "train": {"ema": 0.0},
 }
 
 
