@@ -7,15 +7,15 @@ The bare loop gets every batch ready-made: inputs already scaled, targets alread
 shuffled once; it only runs forward, loss, backward, clipping and the optimiser step.
 rnncast's loop does what `rnncast train` does: draw window starts, gather windows from a
 strided view of the flat values, scale each window, report each batch. Each side is timed
-`--rounds` times, alternating, and the best round counts (the least disturbed). Weight
-averaging (train's `--ema`, on by default) is left out of rnncast's side unless `--ema` is
-given, as the bare loop has none; with it, the ratio says what averaging costs too.
+`--rounds` times, alternating, and the best round counts (the least disturbed). `--ema`
+adds train's weight averaging to rnncast's side (the bare loop has none), so that the ratio
+says what averaging costs too.
 
 Usage (from the repository root)::
 
     python benchmarks/overhead.py                      # rnn, lstm, gru; 1 x 256; batch 256
     python benchmarks/overhead.py --cells gru --steps 100 --threads 1
-    python benchmarks/overhead.py --ema 0.995          # with train's default averaging
+    python benchmarks/overhead.py --ema 0.995          # with train's weight averaging
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         "--ema",
         type=float,
         default=0.0,
-        help="rnncast's weight averaging (train's default is 0.995; off here, like the bare "
-        "loop, unless given: then the ratio includes its cost)",
+        help="rnncast's weight averaging (train's --ema; off, like the bare loop, unless "
+        "given: then the ratio includes its cost)",
     )
     parser.add_argument("--out", type=Path, default=Path("results/overhead.json"))
     args = parser.parse_args(argv)

@@ -391,7 +391,7 @@ class TrainConfig:
     ensemble: int = 3
     precision: str = "auto"  # the forward pass's float type: see training.autocast_dtype
     data_on: str = "auto"  # where the values stay on a GPU: see rnncast.staging
-    ema: float = 0.995  # decay of the weights' moving average, 0 for none
+    ema: float = 0.0  # decay of the weights' moving average, 0 for none
 
     def __post_init__(self) -> None:
         _require(self.max_epochs >= 1, f"--max-epochs must be at least 1, got {self.max_epochs}")
