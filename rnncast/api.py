@@ -262,7 +262,7 @@ def series_units(series: SeriesSet, model: ModelConfig) -> np.ndarray:
     for the other scalings."""
     if model.scaling != "series":
         return np.zeros(0, dtype=np.float32)
-    return scaling.series_floors(series.values, series.offsets, 1, model.scale_floor, "series")
+    return scaling.series_units(series.values, series.offsets)
 
 
 def calibrate_intervals(artifact: Artifact, series: SeriesSet, device: str = "cpu") -> dict:

@@ -116,6 +116,8 @@ def outputs_at(
     nets = models.members(network)
     levels = network.config.levels
     out = np.zeros((len(starts), horizon, len(levels) or 1), dtype=np.float64)
+    if network.config.scaling == "series":  # one unit per series, whichever member reads it
+        units = _with_measured(units, values, offsets)
     for net in nets:
         ends_at = starts + network.lookback - net.lookback  # the member's window, same end
         out += _forecast_member(net, flat, values, offsets, ends_at, horizon, device, batch_size,
@@ -156,11 +158,11 @@ def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: n
                      units: np.ndarray | None) -> np.ndarray:  # fmt: skip
     config, lookback = network.config, network.lookback
     view = flat.unfold(0, lookback, 1)  # (N - lookback + 1, lookback): a strided view
-    per_series = scaling.series_floors(
-        values, offsets, lookback, config.scale_floor, config.scaling
+    per_series = (
+        units
+        if config.scaling == "series"  # resolved by `outputs_at`
+        else scaling.series_floors(values, offsets, lookback, config.scale_floor)
     )
-    if config.scaling == "series" and units is not None:  # training's unit where it has one
-        per_series = np.where(np.isnan(units), per_series, units).astype(np.float32)
     floors = torch.from_numpy(scaling.window_floors(per_series, offsets, starts)).to(device)
     phases = None
     if config.calendar:
@@ -204,6 +206,18 @@ def id_codes(known: list[str], series: SeriesSet) -> np.ndarray:
     1, 2, ... for those, 0 for series the model never saw."""
     row = {name: k + 1 for k, name in enumerate(known)}
     return np.array([row.get(str(i), 0) for i in series.ids], dtype=np.int64)
+
+
+def _with_measured(units: np.ndarray | None, values: np.ndarray,
+                   offsets: np.ndarray) -> np.ndarray:  # fmt: skip
+    """`units` (training's, NaN where unknown), each missing one measured on `values`; all
+    of them measured when there are none. Measures only when something is missing."""
+    if units is not None:
+        units = np.asarray(units, dtype=np.float32)
+        if not np.isnan(units).any():
+            return units
+    measured = scaling.series_units(values, offsets)
+    return measured if units is None else np.where(np.isnan(units), measured, units)
 
 
 def known_units(known: list[str], units: np.ndarray, ids: Sequence[object]) -> np.ndarray | None:

@@ -4,10 +4,10 @@
 deviation, and applies the same statistics to the window's target and, inverted, to the
 forecast. Because nothing is fitted to a particular series, a model can forecast series it
 never saw. 'series' centres each window on its own mean but divides it by its series'
-standard deviation over the whole history it is given (at training, the training data; at
-predict, the data predict reads), so all windows of a series are weighed in the loss in the
-one unit, as MSE on data z-scored per series weighs errors: calm windows are not blown up to
-the size of busy ones. 'none' leaves values as they are.
+standard deviation over the training data (`series_units`; the model file keeps it, and a
+series the model never saw takes it from the history it is given), so all windows of a series
+are weighed in the loss in the one unit, as MSE on data z-scored per series weighs errors:
+calm windows are not blown up to the size of busy ones. 'none' leaves values as they are.
 
 The scale has a floor, so that a flat stretch (a sensor stuck on one value, a shop closed for
 a week) does not blow its targets up: at least `floor` (per window, typically a fraction of
@@ -132,10 +132,17 @@ def series_floors(
     """The scale floor of each series (float32): `fraction` of its typical window spread;
     for `method` 'series', its standard deviation over all its values, which is then the
     scale of its windows."""
-    if method == "series":  # one chunk as long as the longest series: the whole-series std
-        longest = int(np.diff(np.asarray(offsets, dtype=np.int64)).max(initial=1))
-        return typical_spread(values, offsets, longest).astype(np.float32)
+    if method == "series":
+        return series_units(values, offsets)
     return (fraction * typical_spread(values, offsets, width)).astype(np.float32)
+
+
+def series_units(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Each series' standard deviation over all its values (float32): its unit under
+    'series' scaling."""
+    # one chunk as long as the longest series: the whole-series std
+    longest = int(np.diff(np.asarray(offsets, dtype=np.int64)).max(initial=1))
+    return typical_spread(values, offsets, longest).astype(np.float32)
 
 
 def window_floors(floors: np.ndarray, offsets: np.ndarray, starts: np.ndarray) -> np.ndarray:
