@@ -157,24 +157,26 @@ def test_other_major_version(trained, tmp_path, version, fix):
     assert artifact.load(other).rnncast_version == "0.9.3"
 
 
+def _load_error(payload: dict, path) -> str:
+    """The one-line error of loading `payload` saved as a model file at `path`."""
+    torch.save(payload, path)
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(path)
+    return str(e.value)
+
+
 def test_damaged_contents(trained, tmp_path):
     _, bundle, _ = trained
     payload = bundle.to_payload()
     del payload["config"]
     damaged = tmp_path / "damaged.rnncast"
-    torch.save(payload, damaged)
-    with pytest.raises(ArtifactError) as e:
-        artifact.load(damaged)
-    assert str(e.value) == (
+    assert _load_error(payload, damaged) == (
         f"'{damaged}' is a damaged rnncast model file (KeyError: 'config'): retrain with "
         "'rnncast train'"
     )
     payload = bundle.to_payload()
     payload["weights"] = [{"head.weight": torch.zeros(1)}]
-    torch.save(payload, damaged)
-    with pytest.raises(ArtifactError) as e:
-        artifact.load(damaged)
-    assert str(e.value).startswith(
+    assert _load_error(payload, damaged).startswith(
         f"'{damaged}' is a damaged rnncast model file (ArtifactError: the weights in the model "
         "file do not fit its configuration (Error(s) in loading state_dict"
     )
@@ -195,11 +197,9 @@ def test_damaged_fields_are_one_line_errors(trained, tmp_path, section, key, val
     where = payload["data"] if section == "axis" else payload["config"]
     where[section][key] = value
     damaged = tmp_path / "damaged.rnncast"
-    torch.save(payload, damaged)
-    with pytest.raises(ArtifactError) as e:
-        artifact.load(damaged)
-    assert str(e.value).startswith(f"'{damaged}' is a damaged rnncast model file ({error}: ")
-    assert "\n" not in str(e.value)
+    message = _load_error(payload, damaged)
+    assert message.startswith(f"'{damaged}' is a damaged rnncast model file ({error}: ")
+    assert "\n" not in message
 
 
 def test_an_ensemble_averages_its_members(tmp_path):
@@ -338,10 +338,7 @@ def test_units_that_do_not_fit_the_series_are_damage(series_scaled, tmp_path):
     payload = bundle.to_payload()
     payload["data"]["units"] = torch.ones(3)
     damaged = tmp_path / "damaged.rnncast"
-    torch.save(payload, damaged)
-    with pytest.raises(ArtifactError) as e:
-        artifact.load(damaged)
-    assert str(e.value) == (
+    assert _load_error(payload, damaged) == (
         f"'{damaged}' is a damaged rnncast model file (ValueError: 3 series units for 2 "
         "series): retrain with 'rnncast train'"
     )
