@@ -35,6 +35,7 @@ from rnncast.config import (
     DECODERS,
     LOSSES,
     SCALINGS,
+    TRANSFORMS,
     ModelConfig,
     TrainConfig,
     parse_quantiles,
@@ -47,6 +48,7 @@ _WINDOW_FIELDS = {"segment", "calendar", "ids", "covariate_count"}
 _CHOICES = {
     "cell": CELLS,
     "scaling": SCALINGS,
+    "transform": TRANSFORMS,
     "loss": LOSSES,
     "decoder": DECODERS,
     "activation": ACTIVATIONS,

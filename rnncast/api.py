@@ -24,6 +24,7 @@ from rnncast import (
     models,
     scaling,
     training,
+    transform,
 )
 from rnncast.artifact import Artifact
 from rnncast.calendar import periods as calendar_periods
@@ -54,7 +55,8 @@ def resolve_shapes(
     horizon: by frequency (M4's: hourly 48, daily 14, weekly 13, monthly 18, quarterly 8,
     yearly 6; 10 for integer steps). segment: the seasonal period when it is 2 to 24 steps
     (hourly 24, daily 7, monthly 12, quarterly 4), else lookback / 8 rounded up. lookback:
-    3 x horizon, rounded up to whole segments. validation: one horizon.
+    3 x horizon, rounded up to whole segments. validation: one horizon. transform: 'auto'
+    becomes 'log' or 'none' (`rnncast.transform.resolve`).
 
     Ensembles (`members` > 1) without a given `lookback` or `lookbacks` read different
     lookbacks, as N-BEATS's ensembles do: member k reads (3, 5, 7)[k % 3] x horizon,
@@ -99,7 +101,12 @@ def resolve_shapes(
     ids = len(series) if model.id_embedding else 0
     count = 0 if series.covariates is None else series.covariates.shape[1]
     return window, dataclasses.replace(
-        model, segment=segment, calendar=periods, ids=ids, covariate_count=count
+        model,
+        segment=segment,
+        calendar=periods,
+        ids=ids,
+        covariate_count=count,
+        transform=transform.resolve(series, model.transform),
     )
 
 
@@ -126,9 +133,15 @@ def prepare(
         notes.append(
             ("info", f"holding out the last {holdout} steps of each series for 'rnncast evaluate'")
         )
+    asked = model.transform
     window, model = resolve_shapes(
         series, model, horizon, lookback, val_size, segment, lookbacks, members, calendar
     )
+    if asked == "auto" and model.transform == "log":
+        notes.append(
+            ("info", "modelling the log of the values, since every one is above 0; forecasts "
+             "will need histories above 0 too (--transform none models the values as they are)")
+        )  # fmt: skip
     if options.skip_short:
         longest = max(window.lookbacks or (window.lookback,))
         need = longest + window.horizon
@@ -184,8 +197,11 @@ def fit(
     In a torch.distributed process group (`rnncast.distributed.session`) every process
     calls this alike; only rank 0 writes the checkpoint (every process hears `on_saved`)."""
     check_together(model, config)
+    model = dataclasses.replace(model, transform=transform.resolve(series, model.transform))
+    transform.check(series, model.transform, "fix those values, or train with --transform none")
     world = distributed.current()
     fingerprint = series.fingerprint()
+    raw, series = series, transform.applied(series, model.transform)  # what the networks read
     if resume is not None:
         resume.check_matches(window, model, config, fingerprint)
     state = resume or checkpoint.Checkpoint.start(window, model, config, fingerprint)
@@ -250,8 +266,8 @@ def fit(
             "parameters": models.count_parameters(results[0].network) * len(results),
         },
     )
-    if model.quantiles:
-        artifact.intervals = calibrate_intervals(artifact, series, results[0].device)
+    if model.quantiles:  # forecasts transform the values themselves
+        artifact.intervals = calibrate_intervals(artifact, raw, results[0].device)
     return artifact, results
 
 
@@ -386,11 +402,21 @@ def check_horizon(artifact: Artifact, horizon: int | None) -> int:
     return h
 
 
+def check_transform(artifact: Artifact, series: SeriesSet) -> None:
+    """`series` must be values the model's transform can take (`rnncast.transform`)."""
+    transform.check(
+        series,
+        artifact.model.transform,
+        "the model was trained with it; fix those values, or retrain with --transform none",
+    )
+
+
 def predict(
     artifact: Artifact, series: SeriesSet, horizon: int | None = None, device: str = "auto"
 ) -> pd.DataFrame:
     """Forecast the next `horizon` (default: the trained horizon) values of every series."""
     h = check_horizon(artifact, horizon)
+    check_transform(artifact, series)
     dev = distributed.device_for(training.resolve_device(device), distributed.current())
     codes = forecast.id_codes(artifact.series_ids, series)
     units = forecast.known_units(artifact.series_ids, artifact.units, series.ids)
@@ -411,6 +437,7 @@ def run_backtest(
     """`evaluate`, keeping every window's actuals and forecasts."""
     if windows < 1:
         raise ConfigError(f"--windows must be at least 1, got {windows}")
+    check_transform(artifact, series)
     dev = training.resolve_device(device)
     cutoffs = dict(zip(artifact.series_ids, artifact.cutoffs, strict=True))
     codes = forecast.id_codes(artifact.series_ids, series)

@@ -46,6 +46,7 @@ BEFORE_FIELD: dict[str, dict[str, object]] = {
         "spectral_radius": 0.9,
         "leak_rate": 1.0,
         "ridge": 1.0,
+        "transform": "none",
     },
     "train": {"ema": 0.0},
 }

@@ -305,6 +305,13 @@ def train(
             "and its series' standard deviation; none.",
         ),
     ] = _M.scaling,
+    transform: Annotated[
+        str,
+        typer.Option(
+            help="none, or log: model the logarithm of the values (positive data whose swings "
+            "grow with its level); forecasts come back with exp and stay positive.",
+        ),
+    ] = _M.transform,
     decoder: Annotated[
         str,
         typer.Option(
@@ -596,6 +603,7 @@ def train(
             num_layers=num_layers,
             dropout=dropout,
             scaling=scaling,
+            transform=transform,
             scale_floor=scale_floor,
             decoder=decoder,
             quantiles=parse_quantiles(quantiles),

@@ -16,6 +16,7 @@ from rnncast.errors import ConfigError
 CELLS = ("rnn", "lstm", "gru", "esn")
 FILLS = ("none", "ffill", "interpolate", "zero")
 SCALINGS = ("window", "series", "none")
+TRANSFORMS = ("auto", "none", "log")  # what the model reads the values as (rnncast.transform)
 LOSSES = ("mae", "mse", "huber")
 DECODERS = ("direct", "parallel", "seq2seq", "recursive")
 ACTIVATIONS = ("tanh", "relu")
@@ -173,7 +174,9 @@ class ModelConfig:
     """The network: recurrent cell and size (names as in `torch.nn.RNN`), scaling, and the
     segment length: the lookback is read `segment` steps at a time, so the recurrence runs
     lookback / segment steps (segment-wise input, as in SegRNN; 1 = one value per step).
-    `scaling`: 'window', 'series' or 'none' (see `rnncast.scaling`). `scale_floor`: the
+    `scaling`: 'window', 'series' or 'none' (see `rnncast.scaling`), applied to the values
+    in `transform` ('none', 'log', or 'auto': log when every training value is above 0;
+    see `rnncast.transform`). `scale_floor`: the
     least scale of a window, as a fraction of its series' typical window spread ('window').
     `decoder`: how the horizon comes out of the encoder's
     final state (see `rnncast.models`): 'direct' (one linear map to the whole horizon) or
@@ -207,6 +210,7 @@ class ModelConfig:
     num_layers: int = 1
     dropout: float = 0.1
     scaling: str = "window"
+    transform: str = "auto"
     segment: int = 1
     scale_floor: float = 0.1
     decoder: str = "direct"
@@ -236,12 +240,21 @@ class ModelConfig:
             f"--scaling must be one of {', '.join(SCALINGS)}, got '{self.scaling}'",
         )
         _require(
+            self.transform in TRANSFORMS,
+            f"--transform must be one of {', '.join(TRANSFORMS)}, got '{self.transform}'",
+        )
+        _require(
             self.decoder in DECODERS,
             f"--decoder must be one of {', '.join(DECODERS)}, got '{self.decoder}'",
         )
         self._check_architecture()
         self._check_reservoir()
         self._check_inputs_and_outputs()
+
+    @property
+    def logs(self) -> bool:
+        """Whether the network reads the logarithms of the values (`rnncast.transform`)."""
+        return self.transform == "log"
 
     def _check_architecture(self) -> None:
         """Options that only some cells or decoders take, and combinations that cannot work."""

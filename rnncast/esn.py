@@ -99,7 +99,9 @@ def fit_esn(
         for i in range(0, len(train), BATCH):
             idx = torch.arange(i, min(i + BATCH, len(train)), device=device)
             windows, floors, *_ = train.batch(idx)
-            x, y = training.scaled(windows, floors, window.lookback, model_config.scaling)
+            x, y = training.scaled(
+                windows, floors, window.lookback, model_config.scaling, model_config.logs
+            )
             z = design(network, x)
             gram += z.T @ z
             cross += z.T @ y.double()

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnncast import calendar, distributed, models, scaling, staging
+from rnncast import calendar, distributed, models, scaling, staging, transform
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
 from rnncast.models import Forecaster, RecurrentForecaster
@@ -100,13 +100,16 @@ def outputs_at(
     ensemble's longest), scaling and trained horizon come from the network. An ensemble
     member with a shorter lookback reads the end of each window, scaled by its own
     statistics; members' forecasts (each quantile alike, which keeps them from crossing) are
-    averaged in the data's units. `horizon` (default: the trained one) keeps the first
+    averaged (in the model's `transform`, then turned back into the data's units: under
+    'log', their geometric mean). `horizon` (default: the trained one) keeps the first
     steps. Under torchrun each process forecasts its share of the windows and every
     process gets all forecasts (`rnncast.distributed`).
     """
     network.eval()
     horizon = network.horizon if horizon is None else horizon
     device = torch.device(device)
+    method = network.config.transform
+    values = transform.forward(values, method)  # callers check it can take them
     if not values.flags.writeable:  # torch wants writable memory; copy only then
         values = values.copy()
     home = staging.home(staging.nbytes(values, covariates), device)  # the GPU, or the host
@@ -123,6 +126,7 @@ def outputs_at(
         out += _forecast_member(net, flat, values, offsets, ends_at, horizon, device, batch_size,
                                 steps, codes, covariates, units)  # fmt: skip
     out = distributed.gather_rows((out / len(nets)).astype(np.float32), world)
+    out = transform.inverse(out, method)
     if not levels:
         return Outputs(point=out[..., 0])
     return Outputs(point=out[..., levels.index(0.5)], quantiles=out, levels=levels)
@@ -184,7 +188,7 @@ def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: n
     out = np.empty((len(starts), horizon, len(config.levels) or 1), dtype=np.float32)
     for i in range(0, len(starts), batch_size):
         x = staging.gather(view, starts_t[i : i + batch_size], device)
-        stats = scaling.fit(x, config.scaling, floors[i : i + batch_size])
+        stats = scaling.fit(x, config.scaling, floors[i : i + batch_size], config.logs)
         known = None if phases is None else phases[i : i + batch_size]
         past = None
         if cov_view is not None:

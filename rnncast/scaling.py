@@ -12,7 +12,9 @@ calm windows are not blown up to the size of busy ones. 'none' leaves values as 
 The scale has a floor, so that a flat stretch (a sensor stuck on one value, a shop closed for
 a week) does not blow its targets up: at least `floor` (per window, typically a fraction of
 the series' typical window spread, see `series_floors`), at least 0.1% of the window's mean
-level, and 1 when all of these are 0 (a window of zeros), so forecasts stay finite.
+level, and 1 when all of these are 0 (a window of zeros), so forecasts stay finite. Windows
+of logarithms (`--transform log`) have no level to take 0.1% of (a log's size depends on the
+data's units): their least scale is 0.001 itself, a change of 0.1%.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ class Stats:
     scale: torch.Tensor
 
 
-def fit(x: torch.Tensor, method: str, floor: torch.Tensor | None = None) -> Stats:
+def fit(
+    x: torch.Tensor, method: str, floor: torch.Tensor | None = None, logs: bool = False
+) -> Stats:
     """Statistics of each row of `x` (B, L) for `method` ('window', 'series' or 'none');
     `floor` (B,) or (B, 1) is the least scale of each row ('series': its scale, which
-    `series_floors` gives for that method)."""
+    `series_floors` gives for that method); `logs`: the rows are logarithms of the values."""
     if method == "none":
         ones = torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)
         return Stats(loc=torch.zeros_like(ones), scale=ones)
@@ -55,7 +59,8 @@ def fit(x: torch.Tensor, method: str, floor: torch.Tensor | None = None) -> Stat
         if x.shape[1] > 1 and method == "window"
         else torch.zeros_like(loc)
     )
-    scale = torch.maximum(std, REL_LEVEL_FLOOR * loc.abs())
+    level = torch.full_like(loc, REL_LEVEL_FLOOR) if logs else REL_LEVEL_FLOOR * loc.abs()
+    scale = torch.maximum(std, level)
     if floor is not None:
         scale = torch.maximum(scale, floor.reshape(-1, 1).to(scale.dtype))
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))

@@ -602,12 +602,12 @@ def _draw(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return np.concatenate(passes)[:size]
 
 
-def scaled(batch: torch.Tensor, floors: torch.Tensor, lookback: int,
-           method: str) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def scaled(batch: torch.Tensor, floors: torch.Tensor, lookback: int, method: str,
+           logs: bool = False) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """A batch of windows (B, lookback + horizon) as network input (B, lookback, 1) and target
-    (B, horizon), both scaled by the input's statistics."""
+    (B, horizon), both scaled by the input's statistics (`logs`: windows of logarithms)."""
     x, y = batch[:, :lookback], batch[:, lookback:]
-    stats = scaling.fit(x, method, floors)
+    stats = scaling.fit(x, method, floors, logs)
     return scaling.transform(x, stats).unsqueeze(-1), scaling.transform(y, stats)
 
 
@@ -617,8 +617,8 @@ def _step(network, batch, floors, phases, ids, covs, lookback, method, criterion
     to the network too: decoders that feed back values read it in training mode only. With
     `amp` (`autocast_dtype`) the network runs under autocast; scaling and loss stay float32."""
     x, y = batch[:, :lookback], batch[:, lookback:]
-    stats = scaling.fit(x, method, floors)
     config = getattr(network, "module", network).config  # DDP holds the network as .module
+    stats = scaling.fit(x, method, floors, config.logs)
     past = None if covs is None else scaling.standardise_channels(covs[:, :lookback])
     encoder_in, future = models.inputs(
         config, scaling.transform(x, stats), phases, y.shape[1], past

@@ -202,12 +202,14 @@ def test_damaged_fields_are_one_line_errors(trained, tmp_path, section, key, val
     assert "\n" not in message
 
 
-def test_an_ensemble_averages_its_members(tmp_path):
+@pytest.mark.parametrize("transform", ["none", "log"])
+def test_an_ensemble_averages_its_members(tmp_path, transform):
+    """In the model's transform: a log model's forecast is its members' geometric mean."""
     from rnncast.config import ModelConfig, TrainConfig
 
     series = data.from_frame(make_long(n_series=2, length=120))
     window = WindowConfig(lookback=24, horizon=6, val_size=6)
-    model = ModelConfig(hidden_size=8, num_layers=1, segment=4)
+    model = ModelConfig(hidden_size=8, num_layers=1, segment=4, transform=transform)
     config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=32, device="cpu", ensemble=3)
     bundle, results = api.fit(series, window, model, config)
     assert len(bundle.weights) == len(results) == 3
@@ -225,7 +227,8 @@ def test_an_ensemble_averages_its_members(tmp_path):
         ).y_hat.to_numpy()
         for w in loaded.weights
     ]
-    np.testing.assert_allclose(together, np.mean(alone, axis=0), rtol=1e-5, atol=1e-5)
+    mean = np.mean(alone, axis=0) if transform == "none" else np.exp(np.log(alone).mean(axis=0))
+    np.testing.assert_allclose(together, mean, rtol=1e-5, atol=1e-5)
     assert not np.allclose(alone[0], alone[1])  # seeds seed, seed + 1, ... differ
 
 
@@ -253,6 +256,8 @@ def test_new_options_round_trip(tmp_path):
 
 def test_files_without_the_new_fields_mean_what_they_meant(trained, tmp_path):
     series, bundle, _ = trained
+    # files from before --transform modelled the values as they are
+    bundle = dataclasses.replace(bundle, model=dataclasses.replace(bundle.model, transform="none"))
     payload = bundle.to_payload()
     for section, names in artifact.BEFORE_FIELD.items():
         for name in names:
@@ -288,7 +293,7 @@ def test_architectures_round_trip_as_ensembles(tmp_path, options):
     path = tmp_path / "m.rnncast"
     artifact.save(bundle, path)
     loaded = artifact.load(path)
-    assert loaded.model == model
+    assert loaded.model == dataclasses.replace(model, transform="log")  # 'auto', resolved
     assert [m.lookback for m in loaded.network().members] == [24, 12]
     before = api.predict(bundle, series, device="cpu").y_hat.to_numpy()
     np.testing.assert_array_equal(before, api.predict(loaded, series, device="cpu").y_hat)

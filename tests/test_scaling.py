@@ -140,3 +140,15 @@ def test_statistics_of_huge_values_do_not_overflow():
     np.testing.assert_allclose(spread, [chunks[:2].mean(), chunks[2:].mean()], rtol=1e-5)
     near_max = torch.tensor([[3.0e38, -3.0e38, 1.0, 0.0]])
     assert torch.isfinite(scaling.fit(near_max, "window").scale).all()
+
+
+def test_windows_of_logs_have_an_absolute_level_floor():
+    """A log's size depends on the data's units, so 0.1% of it means nothing: a flat window of
+    logs gets the least scale 0.001 (a 0.1% change) wherever its level lies."""
+    x = torch.tensor([[6.0, 6.0, 6.0], [-3.0, -3.0, -3.0], [0.0, 0.0, 0.0]])
+    stats = scaling.fit(x, "window", logs=True)
+    torch.testing.assert_close(stats.scale.squeeze(1), torch.full((3,), 1e-3))
+    wide = torch.tensor([[6.0, 7.0, 8.0]])
+    torch.testing.assert_close(
+        scaling.fit(wide, "window", logs=True).scale, scaling.fit(wide, "window").scale
+    )

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnncast import api, data, transform
+from rnncast.config import ModelConfig, TrainConfig
+from rnncast.errors import DataError
+from tests.conftest import make_long
+
+
+def _series(values: dict[str, list[float]]) -> data.SeriesSet:
+    frames = [
+        pd.DataFrame(
+            {"unique_id": k, "ds": pd.date_range("2024-01-01", periods=len(v), freq="h"), "y": v}
+        )
+        for k, v in values.items()
+    ]
+    return data.from_frame(pd.concat(frames, ignore_index=True))
+
+
+def test_log_round_trips_and_none_is_the_same_array():
+    x = np.array([0.5, 1.0, 10.0, 1e6], dtype=np.float32)
+    logs = transform.forward(x, "log")
+    assert logs.dtype == np.float32
+    np.testing.assert_allclose(logs, np.log(x.astype(np.float64)), rtol=1e-6)
+    np.testing.assert_allclose(transform.inverse(logs, "log"), x, rtol=1e-6)
+    assert transform.forward(x, "none") is x
+    assert transform.inverse(x, "none") is x
+
+
+def test_a_huge_log_forecast_stays_finite():
+    out = transform.inverse(np.array([1e3, -1e3], dtype=np.float32), "log")
+    assert np.isfinite(out).all()
+    assert out[1] == 0.0
+
+
+def test_auto_is_log_only_when_every_value_is_above_zero():
+    assert transform.resolve(_series({"a": [1, 2, 3], "b": [0.5, 4, 9]}), "auto") == "log"
+    assert transform.resolve(_series({"a": [1, 2, 3], "b": [0.5, 0, 9]}), "auto") == "none"
+    assert transform.resolve(_series({"a": [-1, 2, 3]}), "auto") == "none"
+    assert transform.resolve(_series({"a": [1, 2, 3]}), "none") == "none"
+    assert transform.resolve(_series({"a": [-1, 2, 3]}), "log") == "log"
+
+
+def test_log_refuses_values_at_or_below_zero_naming_the_first():
+    series = _series({"a": [1, 2, 3], "b": [4, 0, -2]})
+    with pytest.raises(DataError) as e:
+        transform.check(series, "log", "do this")
+    assert str(e.value) == (
+        "series 'b' has the value 0 at 2024-01-01 01:00:00 (and 1 more) in '<frame>', but "
+        "--transform log needs every value above 0: do this"
+    )
+    transform.check(series, "none", "do this")  # nothing to refuse
+    transform.check(_series({"a": [1, 2, 3]}), "log", "do this")
+
+
+def test_applied_logs_the_values_only():
+    series = _series({"a": [1, 2, 4]})
+    logged = transform.applied(series, "log")
+    np.testing.assert_allclose(logged.values, np.log([1, 2, 4]), rtol=1e-6)
+    assert list(logged.ids) == list(series.ids)
+    assert transform.applied(series, "none") is series
+
+
+def test_a_log_model_is_a_model_of_the_logs():
+    """Training with --transform log is training on the logarithms with --transform none,
+    weight for weight (the windows' spread keeps the level floor from binding), and its
+    forecasts are the exp of that model's."""
+    frame = make_long(n_series=2, length=160)
+    frame["y"] = np.exp(frame.y / 10)  # positive, swings growing with the level
+    series = data.from_frame(frame)
+    logged = transform.applied(series, "log")
+    config = TrainConfig(max_epochs=2, epoch_size=128, batch_size=64, device="cpu", ensemble=1)
+    model = ModelConfig(hidden_size=8, segment=4)
+    window, resolved = api.resolve_shapes(series, model, 12)
+    assert resolved.transform == "log"  # 'auto' on positive data
+    as_log, _ = api.fit(series, window, resolved, config)
+    plain = dataclasses.replace(resolved, transform="none")
+    on_logs, _ = api.fit(logged, window, plain, config)
+    for name, weight in as_log.weights[0].items():
+        np.testing.assert_array_equal(weight.numpy(), on_logs.weights[0][name].numpy())
+    ours = api.predict(as_log, series, device="cpu").y_hat.to_numpy()
+    theirs = api.predict(on_logs, logged, device="cpu").y_hat.to_numpy()
+    np.testing.assert_allclose(ours, np.exp(theirs), rtol=1e-5)
+    assert (ours > 0).all()
+
+
+def test_a_log_model_refuses_a_history_with_a_zero():
+    frame = make_long(n_series=2, length=120)
+    series = data.from_frame(frame)
+    config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=64, device="cpu", ensemble=1)
+    window, model = api.resolve_shapes(series, ModelConfig(hidden_size=8, segment=4), 12)
+    bundle, _ = api.fit(series, window, model, config)
+    assert bundle.model.transform == "log"
+    frame.loc[frame.index[-1], "y"] = 0.0
+    fix = "the model was trained with it; fix those values, or retrain with --transform none"
+    for run in (api.predict, api.evaluate):
+        with pytest.raises(DataError) as e:
+            run(bundle, data.from_frame(frame), device="cpu")
+        assert str(e.value) == (
+            "series 's1' has the value 0 at 2024-01-05 23:00:00 in '<frame>', but --transform "
+            f"log needs every value above 0: {fix}"
+        )
