@@ -201,7 +201,6 @@ def fit(
     transform.check(series, model.transform, "fix those values, or train with --transform none")
     world = distributed.current()
     fingerprint = series.fingerprint()
-    raw, series = series, transform.applied(series, model.transform)  # what the networks read
     if resume is not None:
         resume.check_matches(window, model, config, fingerprint)
     state = resume or checkpoint.Checkpoint.start(window, model, config, fingerprint)
@@ -266,8 +265,8 @@ def fit(
             "parameters": models.count_parameters(results[0].network) * len(results),
         },
     )
-    if model.quantiles:  # forecasts transform the values themselves
-        artifact.intervals = calibrate_intervals(artifact, raw, results[0].device)
+    if model.quantiles:
+        artifact.intervals = calibrate_intervals(artifact, series, results[0].device)
     return artifact, results
 
 
@@ -278,7 +277,7 @@ def series_units(series: SeriesSet, model: ModelConfig) -> np.ndarray:
     for the other scalings."""
     if model.scaling != "series":
         return np.zeros(0, dtype=np.float32)
-    return scaling.series_units(series.values, series.offsets)
+    return scaling.series_units(series.values, series.offsets, model.logs)
 
 
 def calibrate_intervals(artifact: Artifact, series: SeriesSet, device: str = "cpu") -> dict:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from rnncast import models, scaling, staging, training
+from rnncast import models, staging, training
 from rnncast.config import ModelConfig, TrainConfig, WindowConfig
 from rnncast.data import SeriesSet
 from rnncast.errors import DataError
@@ -65,15 +65,17 @@ def fit_esn(
     train_ranges, val_ranges = split_ranges(series.offsets, window)
     home = staging.home(staging.nbytes(series.values), device, config.data_on)
     values = torch.from_numpy(series.values).to(home)
-    floors = scaling.series_floors(
-        series.values,
-        series.offsets,
-        window.lookback,
-        model_config.scale_floor,
-        model_config.scaling,
-    )
+    floors = training.series_floors(series, window, model_config)
     train, validation = (
-        training.Windows.of(values, series.offsets, floors, ranges, window.width, device=device)
+        training.Windows.of(
+            values,
+            series.offsets,
+            floors,
+            ranges,
+            window.width,
+            device=device,
+            logs=model_config.logs,
+        )
         for ranges in (train_ranges, val_ranges)
     )
     network = models.EchoStateForecaster(model_config, window.lookback, window.horizon).to(device)

@@ -108,8 +108,6 @@ def outputs_at(
     network.eval()
     horizon = network.horizon if horizon is None else horizon
     device = torch.device(device)
-    method = network.config.transform
-    values = transform.forward(values, method)  # callers check it can take them
     if not values.flags.writeable:  # torch wants writable memory; copy only then
         values = values.copy()
     home = staging.home(staging.nbytes(values, covariates), device)  # the GPU, or the host
@@ -120,13 +118,13 @@ def outputs_at(
     levels = network.config.levels
     out = np.zeros((len(starts), horizon, len(levels) or 1), dtype=np.float64)
     if network.config.scaling == "series":  # one unit per series, whichever member reads it
-        units = _with_measured(units, values, offsets)
+        units = _with_measured(units, values, offsets, network.config.logs)
     for net in nets:
         ends_at = starts + network.lookback - net.lookback  # the member's window, same end
         out += _forecast_member(net, flat, values, offsets, ends_at, horizon, device, batch_size,
                                 steps, codes, covariates, units)  # fmt: skip
     out = distributed.gather_rows((out / len(nets)).astype(np.float32), world)
-    out = transform.inverse(out, method)
+    out = transform.inverse(out, network.config.transform)  # callers check the values fit it
     if not levels:
         return Outputs(point=out[..., 0])
     return Outputs(point=out[..., levels.index(0.5)], quantiles=out, levels=levels)
@@ -165,7 +163,7 @@ def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: n
     per_series = (
         units
         if config.scaling == "series"  # resolved by `outputs_at`
-        else scaling.series_floors(values, offsets, lookback, config.scale_floor)
+        else scaling.series_floors(values, offsets, lookback, config.scale_floor, logs=config.logs)
     )
     floors = torch.from_numpy(scaling.window_floors(per_series, offsets, starts)).to(device)
     phases = None
@@ -188,6 +186,7 @@ def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: n
     out = np.empty((len(starts), horizon, len(config.levels) or 1), dtype=np.float32)
     for i in range(0, len(starts), batch_size):
         x = staging.gather(view, starts_t[i : i + batch_size], device)
+        x = x.log() if config.logs else x
         stats = scaling.fit(x, config.scaling, floors[i : i + batch_size], config.logs)
         known = None if phases is None else phases[i : i + batch_size]
         past = None
@@ -212,15 +211,16 @@ def id_codes(known: list[str], series: SeriesSet) -> np.ndarray:
     return np.array([row.get(str(i), 0) for i in series.ids], dtype=np.int64)
 
 
-def _with_measured(units: np.ndarray | None, values: np.ndarray,
-                   offsets: np.ndarray) -> np.ndarray:  # fmt: skip
-    """`units` (training's, NaN where unknown), each missing one measured on `values`; all
-    of them measured when there are none. Measures only when something is missing."""
+def _with_measured(units: np.ndarray | None, values: np.ndarray, offsets: np.ndarray,
+                   logs: bool = False) -> np.ndarray:  # fmt: skip
+    """`units` (training's, NaN where unknown), each missing one measured on `values` (`logs`:
+    on their logarithms); all of them measured when there are none. Measures only when
+    something is missing."""
     if units is not None:
         units = np.asarray(units, dtype=np.float32)
         if not np.isnan(units).any():
             return units
-    measured = scaling.series_units(values, offsets)
+    measured = scaling.series_units(values, offsets, logs)
     return measured if units is None else np.where(np.isnan(units), measured, units)
 
 

@@ -70,9 +70,12 @@ def fit(
 SPREAD_CHUNK = 1 << 22  # values per group of series in `typical_spread`
 
 
-def typical_spread(values: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:
+def typical_spread(
+    values: np.ndarray, offsets: np.ndarray, width: int, logs: bool = False
+) -> np.ndarray:
     """Each series' mean standard deviation over its consecutive (non-overlapping) chunks of
-    `width` values (the whole series when it is shorter): the spread of a typical window.
+    `width` values (the whole series when it is shorter): the spread of a typical window
+    (`logs`: of the values' logarithms, taken a group at a time).
 
     Vectorised over groups of whole series of about `SPREAD_CHUNK` values, so that the
     working copies stay small however long the flat array is; values are centred on their
@@ -86,7 +89,8 @@ def typical_spread(values: np.ndarray, offsets: np.ndarray, width: int) -> np.nd
     while i < len(offsets) - 1:  # series i .. j - 1, at least one
         j = max(int(np.searchsorted(offsets, offsets[i] + SPREAD_CHUNK, side="right")) - 1, i + 1)
         a, b = offsets[i], offsets[j]
-        parts.append(_typical_spread(x[a:b], offsets[i : j + 1] - a, width))
+        group = np.log(x[a:b]) if logs else x[a:b]
+        parts.append(_typical_spread(group, offsets[i : j + 1] - a, width))
         i = j
     return np.concatenate(parts)
 
@@ -132,22 +136,27 @@ def _power_of_two(magnitude: torch.Tensor) -> torch.Tensor:
 
 
 def series_floors(
-    values: np.ndarray, offsets: np.ndarray, width: int, fraction: float, method: str = "window"
+    values: np.ndarray,
+    offsets: np.ndarray,
+    width: int,
+    fraction: float,
+    method: str = "window",
+    logs: bool = False,
 ) -> np.ndarray:
     """The scale floor of each series (float32): `fraction` of its typical window spread;
     for `method` 'series', its standard deviation over all its values, which is then the
-    scale of its windows."""
+    scale of its windows. `logs`: of the values' logarithms (`--transform log`)."""
     if method == "series":
-        return series_units(values, offsets)
-    return (fraction * typical_spread(values, offsets, width)).astype(np.float32)
+        return series_units(values, offsets, logs)
+    return (fraction * typical_spread(values, offsets, width, logs)).astype(np.float32)
 
 
-def series_units(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Each series' standard deviation over all its values (float32): its unit under
-    'series' scaling."""
+def series_units(values: np.ndarray, offsets: np.ndarray, logs: bool = False) -> np.ndarray:
+    """Each series' standard deviation over all its values (`logs`: their logarithms)
+    (float32): its unit under 'series' scaling."""
     # one chunk as long as the longest series: the whole-series std
     longest = int(np.diff(np.asarray(offsets, dtype=np.int64)).max(initial=1))
-    return typical_spread(values, offsets, longest).astype(np.float32)
+    return typical_spread(values, offsets, longest, logs).astype(np.float32)
 
 
 def window_floors(floors: np.ndarray, offsets: np.ndarray, starts: np.ndarray) -> np.ndarray:

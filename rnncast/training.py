@@ -121,18 +121,20 @@ class Windows:
     cov_view: torch.Tensor | None = None  # (N - width + 1, C, width): covariate windows
     size: int = 0
     device: torch.device | None = None  # where batches go (default: where the values are)
+    logs: bool = False  # batches hold the values' logarithms (--transform log)
 
     @classmethod
     def of(cls, values: torch.Tensor, offsets: np.ndarray, floors: np.ndarray,
            ranges: Ranges, width: int, steps: np.ndarray | None = None,
            periods: tuple[float, ...] = (), covariates: torch.Tensor | None = None,
-           device: torch.device | None = None) -> Windows:  # fmt: skip
+           device: torch.device | None = None, logs: bool = False) -> Windows:  # fmt: skip
         """`values`: the flat series values as a tensor where they stay; `floors`:
         each series' scale floor (`scaling.series_floors`); `ranges`: the split's windows
         (`windows.split_ranges`); `steps`: each series' first calendar step
         (`calendar.first_steps`) for the calendar `periods`; `covariates`: the flat past
         covariates (N, C), with the values, if any; `device`: where the network runs (by
-        default, where the values are)."""
+        default, where the values are); `logs`: batches take the logarithm of the windows'
+        values, as they are gathered (no transformed copy of all values)."""
         home = values.device
         if periods and steps is None:
             raise ValueError("calendar periods need each series' first step")
@@ -151,6 +153,7 @@ class Windows:
             cov_view=None if covariates is None else covariates.unfold(0, width, 1),
             size=len(ranges),
             device=home if device is None else device,
+            logs=logs,
         )
 
     def __len__(self) -> int:
@@ -180,6 +183,8 @@ class Windows:
         if self.cov_view is not None:
             covs = staging.gather(self.cov_view, starts, device).transpose(1, 2)
         windows = staging.gather(self.view, starts, device)
+        if self.logs:
+            windows = windows.log()
         return windows, self.floors[series].to(device), phases, (series + 1).to(device), covs
 
 
@@ -269,6 +274,12 @@ class PinballLoss(nn.Module):
 # ---- checks before training -------------------------------------------------------------
 
 
+def series_floors(series: SeriesSet, window: WindowConfig, model: ModelConfig) -> np.ndarray:
+    """Each training series' scale floor (`scaling.series_floors`) for `model`."""
+    return scaling.series_floors(series.values, series.offsets, window.lookback,
+                                 model.scale_floor, model.scaling, model.logs)  # fmt: skip
+
+
 def check_lengths(series: SeriesSet, window: WindowConfig) -> None:
     """Every series must hold at least one window; some series must leave training windows."""
     need = window.width
@@ -348,13 +359,7 @@ def fit(
     nbytes = staging.nbytes(series.values, series.covariates)
     home = staging.home(nbytes, device, config.data_on)
     values = torch.from_numpy(series.values).to(home)
-    floors = scaling.series_floors(
-        series.values,
-        series.offsets,
-        window.lookback,
-        model_config.scale_floor,
-        model_config.scaling,
-    )
+    floors = series_floors(series, window, model_config)
     steps, periods = calendar.first_steps(series), model_config.calendar
     covariates = None if series.covariates is None else torch.from_numpy(series.covariates).to(home)
     if model_config.covariate_count != (0 if covariates is None else covariates.shape[1]):
@@ -363,7 +368,9 @@ def fit(
         )
     shared = (values, series.offsets, floors)
     training, validation = (
-        Windows.of(*shared, ranges, window.width, steps, periods, covariates, device)
+        Windows.of(
+            *shared, ranges, window.width, steps, periods, covariates, device, model_config.logs
+        )
         for ranges in (train_ranges, val_ranges)
     )
     network = models.RecurrentForecaster(model_config, window.lookback, window.horizon).to(device)

@@ -3,14 +3,14 @@
 'none': the values as they are. 'log': their natural logarithm, for positive data whose
 swings grow with its level (multiplicative seasonality, as in sales, traffic or load with
 quiet nights): the network then sees and is trained on relative changes, and its forecasts
-are turned back with exp, so they stay positive. A log model needs every value it reads,
-in training and in every history it forecasts from, above 0. 'auto' (the default) is
-'log' when every training value is above 0, else 'none'; the model file keeps which.
+are turned back with exp, so they stay positive. Windows are logged as they are gathered
+(`training.Windows`, `forecast.outputs_at`): no transformed copy of the data is held. A
+log model needs every value it reads, in training and in every history it forecasts from,
+above 0. 'auto' (the default) is 'log' when every training value is above 0, else 'none';
+the model file keeps which.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 
@@ -26,19 +26,23 @@ def resolve(series: SeriesSet, method: str) -> str:
     """The transform `method` ('auto', 'none' or 'log') means for training on `series`."""
     if method != "auto":
         return method
-    return "log" if len(series.values) and bool((series.values > 0).all()) else "none"
+    return "log" if len(series.values) and not _not_positive(series.values)[1] else "none"
 
 
-def forward(values: np.ndarray, method: str) -> np.ndarray:
-    """`values` in the model's transform (float32); the same array for 'none', and for an
-    'auto' never resolved (a network built or trained without `rnncast.api`, whose
-    `training.fit` reads the values as they are)."""
-    if method in ("none", "auto"):
-        return values
-    if method == "log":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(np.asarray(values, dtype=np.float32))
-    raise ValueError(f"unknown transform '{method}'")
+CHUNK = 1 << 22  # values checked at a time: the masks stay small however long the data
+
+
+def _not_positive(values: np.ndarray) -> tuple[int, int]:
+    """The flat index of the first value that is not above 0 (NaN included) and how many
+    there are; (-1, 0) when there are none."""
+    first, count = -1, 0
+    for a in range(0, len(values), CHUNK):
+        bad = ~(values[a : a + CHUNK] > 0)
+        n = int(bad.sum())
+        if n and first < 0:
+            first = a + int(np.argmax(bad))
+        count += n
+    return first, count
 
 
 def inverse(forecasts: np.ndarray, method: str) -> np.ndarray:
@@ -55,22 +59,14 @@ def check(series: SeriesSet, method: str, fix: str) -> None:
     `fix`, data the transform cannot take: under 'log', any value at or below 0."""
     if method != "log":
         return
-    bad = np.flatnonzero(~(series.values > 0))
-    if not len(bad):
+    first, count = _not_positive(series.values)
+    if not count:
         return
-    first = int(bad[0])
     i = int(np.searchsorted(series.offsets, first, side="right") - 1)
     when = series.axis.at(series.starts[i : i + 1], np.array([first - series.offsets[i]]))[0]
     value = float(series.values[first])
-    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+    more = f" (and {count - 1} more)" if count > 1 else ""
     raise DataError(
         f"series '{series.ids[i]}' has the value {value:g} at {when}{more} in "
         f"'{series.source}', but --transform log needs every value above 0: {fix}"
     )
-
-
-def applied(series: SeriesSet, method: str) -> SeriesSet:
-    """`series` with its values in the transform (the same object for 'none')."""
-    if method in ("none", "auto"):
-        return series
-    return dataclasses.replace(series, values=forward(series.values, method))

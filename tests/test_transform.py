@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from rnncast import api, data, transform
 from rnncast.config import ModelConfig, TrainConfig
@@ -22,14 +23,13 @@ def _series(values: dict[str, list[float]]) -> data.SeriesSet:
     return data.from_frame(pd.concat(frames, ignore_index=True))
 
 
-def test_log_round_trips_and_none_is_the_same_array():
-    x = np.array([0.5, 1.0, 10.0, 1e6], dtype=np.float32)
-    logs = transform.forward(x, "log")
-    assert logs.dtype == np.float32
-    np.testing.assert_allclose(logs, np.log(x.astype(np.float64)), rtol=1e-6)
-    np.testing.assert_allclose(transform.inverse(logs, "log"), x, rtol=1e-6)
-    assert transform.forward(x, "none") is x
+def test_inverse_of_log_is_exp_and_none_is_the_same_array():
+    x = np.array([-1.0, 0.0, 2.5], dtype=np.float32)
+    back = transform.inverse(x, "log")
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back, np.exp(x), rtol=1e-6)
     assert transform.inverse(x, "none") is x
+    assert transform.inverse(x, "auto") is x  # never resolved: trained on the values as they are
 
 
 def test_a_huge_log_forecast_stays_finite():
@@ -58,22 +58,24 @@ def test_log_refuses_values_at_or_below_zero_naming_the_first():
     transform.check(_series({"a": [1, 2, 3]}), "log", "do this")
 
 
-def test_applied_logs_the_values_only():
-    series = _series({"a": [1, 2, 4]})
-    logged = transform.applied(series, "log")
-    np.testing.assert_allclose(logged.values, np.log([1, 2, 4]), rtol=1e-6)
-    assert list(logged.ids) == list(series.ids)
-    assert transform.applied(series, "none") is series
+def test_the_check_counts_across_chunks(monkeypatch):
+    monkeypatch.setattr(transform, "CHUNK", 2)
+    series = _series({"a": [1, 2, 3, 4, 5], "b": [6, -1, 8, 0, 9]})
+    with pytest.raises(DataError) as e:
+        transform.check(series, "log", "fix")
+    assert "series 'b' has the value -1 at 2024-01-01 01:00:00 (and 1 more)" in str(e.value)
+    assert transform.resolve(series, "auto") == "none"
 
 
 def test_a_log_model_is_a_model_of_the_logs():
     """Training with --transform log is training on the logarithms with --transform none,
-    weight for weight (the windows' spread keeps the level floor from binding), and its
+    weight for weight (the windows' spread keeps the level floors from binding), and its
     forecasts are the exp of that model's."""
     frame = make_long(n_series=2, length=160)
     frame["y"] = np.exp(frame.y / 10)  # positive, swings growing with the level
     series = data.from_frame(frame)
-    logged = transform.applied(series, "log")
+    logs = torch.from_numpy(series.values).log().numpy()  # as batches take them
+    logged = dataclasses.replace(series, values=logs)
     config = TrainConfig(max_epochs=2, epoch_size=128, batch_size=64, device="cpu", ensemble=1)
     model = ModelConfig(hidden_size=8, segment=4)
     window, resolved = api.resolve_shapes(series, model, 12)
