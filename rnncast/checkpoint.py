@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rnncast import __version__
-from rnncast.artifact import load_plain, save_plain
+from rnncast.artifact import BEFORE_FIELD, load_plain, save_plain
 from rnncast.config import ModelConfig, TrainConfig, WindowConfig, to_dict
 from rnncast.errors import ArtifactError, ConfigError
 
@@ -62,11 +62,12 @@ class Checkpoint:
     def check_matches(
         self, window: WindowConfig, model: ModelConfig, train: TrainConfig, fingerprint: str
     ) -> None:
-        """The resumed run must be the interrupted one: same settings, same data."""
+        """The resumed run must be the interrupted one: same settings, same data. A setting
+        the checkpoint's version did not have reads as what it meant then (`BEFORE_FIELD`)."""
         path = self.source
         given = {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train)}
         for section, values in given.items():
-            saved = self.config.get(section, {})
+            saved = {**BEFORE_FIELD.get(section, {}), **self.config.get(section, {})}
             for name, value in values.items():
                 if saved.get(name) == value or name == "device":
                     continue

@@ -155,6 +155,24 @@ def test_resume_refuses_other_settings_and_data(tmp_path, series):
     assert [len(r.history) for r in results] == [3, 3]
 
 
+def test_checkpoints_from_before_a_setting_resume_with_what_it_meant(tmp_path, series):
+    path = tmp_path / "ck.pt"
+    with pytest.raises(training.TrainingStopped):
+        api.fit(series, WINDOW, MODEL, CONFIG, should_stop=StopAfter(25), checkpoint_path=path)
+    saved = checkpoint.load(path)
+    assert saved.config["model"]["transform"] == "log"  # 'auto' on positive data
+    del saved.config["model"]["transform"], saved.config["train"]["ema"]  # an older file
+    with pytest.raises(ConfigError) as e:
+        api.fit(series, WINDOW, MODEL, CONFIG, resume=saved)
+    assert str(e.value) == (
+        f"--resume '{path}' was saved with --transform none, not log: resume with the settings "
+        "of the interrupted run, or start afresh without --resume"
+    )
+    before = dataclasses.replace(MODEL, transform="none")
+    _, results = api.fit(series, WINDOW, before, dataclasses.replace(CONFIG, ema=0.0), resume=saved)
+    assert len(results) == CONFIG.ensemble
+
+
 def test_bad_checkpoint_files(tmp_path):
     with pytest.raises(ArtifactError) as e:
         checkpoint.load(tmp_path / "none.pt")
