@@ -274,12 +274,6 @@ class PinballLoss(nn.Module):
 # ---- checks before training -------------------------------------------------------------
 
 
-def series_floors(series: SeriesSet, window: WindowConfig, model: ModelConfig) -> np.ndarray:
-    """Each training series' scale floor (`scaling.series_floors`) for `model`."""
-    return scaling.series_floors(series.values, series.offsets, window.lookback,
-                                 model.scale_floor, model.scaling, model.logs)  # fmt: skip
-
-
 def check_lengths(series: SeriesSet, window: WindowConfig) -> None:
     """Every series must hold at least one window; some series must leave training windows."""
     need = window.width
@@ -607,6 +601,12 @@ def _draw(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
         return rng.choice(n, size, replace=False)
     passes = [rng.permutation(n) for _ in range(math.ceil(size / n))]
     return np.concatenate(passes)[:size]
+
+
+def series_floors(series: SeriesSet, window: WindowConfig, model: ModelConfig) -> np.ndarray:
+    """Each training series' scale floor (`scaling.series_floors`) for `model`."""
+    return scaling.series_floors(series.values, series.offsets, window.lookback,
+                                 model.scale_floor, model.scaling, model.logs)  # fmt: skip
 
 
 def scaled(batch: torch.Tensor, floors: torch.Tensor, lookback: int, method: str,
