@@ -721,7 +721,8 @@ def _train_table(model: Artifact, series: SeriesSet, out: Path) -> Table:
                     f"lookback {w.lookback}, horizon {w.horizon}"),
         ("network", f"{m.describe()}, {m.decoder} decoder"
                     f"{' with attention' if m.attention else ''}, segments of {m.segment}, "
-                    f"{s['members']} member(s), {s['parameters']:,} parameters"),
+                    f"{'in logs, ' if m.logs else ''}{s['members']} member(s), "
+                    f"{s['parameters']:,} parameters"),
         ("best epoch", ", ".join(str(e) for e in s["best_epoch"])
          + f" (of {', '.join(str(e) for e in s['epochs'])})"),
         ("validation loss", ", ".join(losses) if losses else "- (no validation)"),

@@ -331,7 +331,7 @@ def test_ensemble_reports_each_model(here):
     summary = result.stderr[result.stderr.index("trained model.rnncast") :]
     for row in ("data", "windows", "network", "best epoch", "validation loss", "time"):
         assert f"│ {row} " in summary, row
-    assert "gru (1 x 8), direct decoder, segments of 24, 2 member(s)" in summary
+    assert "gru (1 x 8), direct decoder, segments of 24, in logs, 2 " in summary
 
 
 def test_json_logs_are_one_object_per_line(here):
