@@ -655,6 +655,7 @@ def train(
                     "lookbacks": ",".join(map(str, window.lookbacks)) or None,
                     "val_size": window.val_size,
                     "segment": model_config.segment,
+                    "transform": model_config.transform,
                 }
                 if world.main:
                     sys.stdout.write(_config_text(ctx, resolved))

@@ -846,6 +846,16 @@ def test_print_config_shows_the_architecture(here):
         assert line in result.stdout.splitlines(), line  # fmt: skip
 
 
+@pytest.mark.parametrize(("low", "chosen"), [(1.0, "log"), (0.0, "none")])
+def test_print_config_writes_the_transform_auto_chose(here, low, chosen):
+    frame = make_long(n_series=1, length=100)
+    frame.loc[5, "y"] = low
+    frame.to_csv(here / "s.csv", index=False)
+    result = run("train", "s.csv", "--print-config")
+    assert result.exit_code == 0, result.stderr
+    assert f'transform = "{chosen}"' in result.stdout.splitlines()
+
+
 @pytest.mark.parametrize("freq", ["YS", "B", "SMS", "W-SUN"])
 def test_frequencies_without_calendar_cycles_train_predict_and_evaluate(here, freq):
     times = pd.date_range("2001-01-01", periods=60, freq=freq)
