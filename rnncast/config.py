@@ -176,13 +176,13 @@ class ModelConfig:
     lookback / segment steps (segment-wise input, as in SegRNN; 1 = one value per step).
     `scaling`: 'window', 'series' or 'none' (see `rnncast.scaling`), applied to the values
     in `transform` ('none', 'log', or 'auto': log when every training value is above 0;
-    see `rnncast.transform`). `scale_floor`: the
-    least scale of a window, as a fraction of its series' typical window spread ('window').
-    `decoder`: how the horizon comes out of the encoder's
-    final state (see `rnncast.models`): 'direct' (one linear map to the whole horizon) or
-    'parallel' (SegRNN's parallel multi-step decoding, one recurrent step per output
-    segment), 'seq2seq' (a recurrent decoder fed the previous value, with `attention` over the
-    encoder's outputs optionally) or 'recursive' (the encoder's one-step forecasts fed back).
+    see `rnncast.transform`). `scale_floor`: the least scale of a window, as a fraction of
+    its series' typical window spread ('window'). `decoder`: how the horizon comes out of the
+    encoder's final state (see `rnncast.models`): 'direct' (one linear map to the whole
+    horizon) or 'parallel' (SegRNN's parallel multi-step decoding, one recurrent step per
+    output segment), 'seq2seq' (a recurrent decoder fed the previous value, with `attention`
+    over the encoder's outputs optionally) or 'recursive' (the encoder's one-step forecasts
+    fed back).
     `activation`: the vanilla RNN's nonlinearity. `bidirectional`: the encoder reads the
     lookback both ways. `checkpoint_activations`: recompute the encoder's activations in the
     backward pass (chunks of about sqrt(steps) steps) instead of keeping them: less memory for
