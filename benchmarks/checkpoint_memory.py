@@ -19,7 +19,7 @@ def step(checkpointed: bool) -> None:
     import torch
 
     from rnncast import models
-    from rnncast.config import ModelConfig
+    from rnncast.settings import ModelConfig
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

@@ -29,7 +29,7 @@ import torch
 
 import rnncast
 from rnncast import training
-from rnncast.config import (
+from rnncast.settings import (
     ACTIVATIONS,
     CELLS,
     DECODERS,

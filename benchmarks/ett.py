@@ -39,10 +39,11 @@ import common
 import numpy as np
 import pandas as pd
 
-from rnncast import api, data
-from rnncast.calendar import first_steps
-from rnncast.config import ModelConfig, ReadOptions, TrainConfig, to_dict
+from rnncast import api
+from rnncast.data.build import from_frame
+from rnncast.data.calendar import first_steps
 from rnncast.forecast import forecast_at, known_units
+from rnncast.settings import ModelConfig, ReadOptions, TrainConfig, to_dict
 
 COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
 TRAIN_END, VAL_END, TEST_END = 8640, 11520, 14400  # exclusive row bounds
@@ -236,9 +237,9 @@ def run_horizon(
         frame = frame.rename(columns={"date": "ds", target: "y"})
         frame.insert(0, "unique_id", target)
         options = ReadOptions(covariates=covariates)
-        series = data.from_frame(frame, options, source="ETTh1 (scaled)")
+        series = from_frame(frame, options, source="ETTh1 (scaled)")
     else:
-        series = data.from_frame(scaled.iloc[:VAL_END][["date", *columns]], source="ETTh1 (scaled)")
+        series = from_frame(scaled.iloc[:VAL_END][["date", *columns]], source="ETTh1 (scaled)")
     window, model = api.resolve_shapes(
         series, model_config, horizon, lookback, VAL_SIZE, segment, lookbacks,
         train_config.ensemble, calendar,

@@ -29,9 +29,10 @@ import numpy as np
 import pandas as pd
 from m4_data import read_m4, to_long
 
-from rnncast import api, data, metrics
-from rnncast.config import to_dict
+from rnncast import api, metrics
+from rnncast.data.build import from_frame
 from rnncast.forecast import quantile_col
+from rnncast.settings import to_dict
 
 HORIZON = 48
 SEASON = 24
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     official = read_official(args.data)
     baselines = check_baselines(train, test, official)
 
-    series = data.from_frame(to_long(train, freq="h"), source=f"{args.data}/{FREQUENCY}-train.csv")
+    series = from_frame(to_long(train, freq="h"), source=f"{args.data}/{FREQUENCY}-train.csv")
     window, model_config = api.resolve_shapes(
         series, model_config, HORIZON, args.lookback, args.val_size, args.segment,
         args.lookbacks, train_config.ensemble, args.calendar,

@@ -34,14 +34,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnncast import data, models, scaling, training
-from rnncast.config import ModelConfig, TrainConfig, WindowConfig
-from rnncast.windows import split_windows
+from rnncast import models, scaling, training
+from rnncast.data.build import from_frame
+from rnncast.data.series import SeriesSet
+from rnncast.data.windows import split_windows
+from rnncast.settings import ModelConfig, TrainConfig, WindowConfig
 
 TARGET = 0.90
 
 
-def synthetic(n_series: int, length: int, seed: int = 0) -> data.SeriesSet:
+def synthetic(n_series: int, length: int, seed: int = 0) -> SeriesSet:
     rng = np.random.default_rng(seed)
     t = np.arange(length)
     values = (
@@ -52,7 +54,7 @@ def synthetic(n_series: int, length: int, seed: int = 0) -> data.SeriesSet:
     import pandas as pd
 
     frame = pd.DataFrame(values.T, columns=[f"s{i}" for i in range(n_series)])
-    return data.from_frame(frame)
+    return from_frame(frame)
 
 
 def rnncast_rate(series, window, model_config, steps: int, batch: int, ema: float = 0.0) -> float:

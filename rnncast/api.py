@@ -17,7 +17,6 @@ import pandas as pd
 from rnncast import (
     backtest,
     checkpoint,
-    data,
     distributed,
     forecast,
     intervals,
@@ -27,12 +26,13 @@ from rnncast import (
     transform,
 )
 from rnncast.artifact import Artifact
-from rnncast.calendar import periods as calendar_periods
-from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig, check_together
-from rnncast.data import SeriesSet
+from rnncast.data.calendar import periods as calendar_periods
+from rnncast.data.readers import load as read_data
+from rnncast.data.series import SeriesSet
+from rnncast.data.timeaxis import LOOKBACK_PER_HORIZON
+from rnncast.data.windows import ranged_starts, split_windows
 from rnncast.errors import ConfigError, DataError
-from rnncast.timeaxis import LOOKBACK_PER_HORIZON
-from rnncast.windows import ranged_starts, split_windows
+from rnncast.settings import ModelConfig, ReadOptions, TrainConfig, WindowConfig, check_together
 
 MEMBER_LOOKBACKS_PER_HORIZON = (3, 5, 7)  # ensemble members' lookbacks, in horizons
 
@@ -357,7 +357,7 @@ def load_data_for(artifact: Artifact, path: str | None, fill: str | None = None)
                 "exists: pass DATA"
             )
         path = recorded
-    series = data.load(path, read_options_for(artifact, fill))
+    series = read_data(path, read_options_for(artifact, fill))
     check_like_training(artifact, series)
     return series
 

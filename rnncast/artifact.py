@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from rnncast import __version__, models
-from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig, from_dict, to_dict
-from rnncast.data import Schema
+from rnncast.data.series import Schema
+from rnncast.data.timeaxis import TimeAxis
 from rnncast.errors import ArtifactError, RnncastError
 from rnncast.outputs import atomic_write
-from rnncast.timeaxis import TimeAxis
+from rnncast.settings import ModelConfig, ReadOptions, TrainConfig, WindowConfig, from_dict, to_dict
 
 FORMAT = "rnncast-model"
 FORMAT_VERSION = 1

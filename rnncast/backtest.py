@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from rnncast import metrics
-from rnncast.data import SeriesSet
+from rnncast.data.series import SeriesSet
+from rnncast.data.windows import backtest_origins
 from rnncast.errors import DataError
 from rnncast.forecast import Outputs, quantile_col, series_outputs
 from rnncast.models import Forecaster
-from rnncast.windows import backtest_origins
 
 METHODS = ("model", "naive", "seasonal_naive")
 

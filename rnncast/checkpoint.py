@@ -18,8 +18,8 @@ from typing import Any
 
 from rnncast import __version__
 from rnncast.artifact import BEFORE_FIELD, load_plain, save_plain
-from rnncast.config import ModelConfig, TrainConfig, WindowConfig, to_dict
 from rnncast.errors import ArtifactError, ConfigError
+from rnncast.settings import ModelConfig, TrainConfig, WindowConfig, to_dict
 
 FORMAT = "rnncast-checkpoint"
 FORMAT_VERSION = 1

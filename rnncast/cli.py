@@ -23,7 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from rnncast import __version__
-from rnncast.config import (
+from rnncast.console import LogFormat, Reporter, out_console
+from rnncast.errors import ConfigError, RnncastError
+from rnncast.interrupts import Interrupted, Signals
+from rnncast.settings import (
     ModelConfig,
     ReadOptions,
     TrainConfig,
@@ -31,13 +34,10 @@ from rnncast.config import (
     parse_lookbacks,
     parse_quantiles,
 )
-from rnncast.console import LogFormat, Reporter, out_console
-from rnncast.errors import ConfigError, RnncastError
-from rnncast.interrupts import Interrupted, Signals
 
 if TYPE_CHECKING:
     from rnncast.artifact import Artifact
-    from rnncast.data import SeriesSet
+    from rnncast.data.series import SeriesSet
 
 EXIT_CODES = (
     "Exit codes: 0 success; 1 a problem you can fix (the message on stderr says what, where "
@@ -570,7 +570,7 @@ def train(
     with _running(report, lambda: _interrupted_training(keep, saved)) as run:
         from rnncast import api, artifact, distributed
         from rnncast import checkpoint as checkpoints
-        from rnncast import data as data_mod
+        from rnncast.data.readers import load as read_data
         from rnncast.outputs import check_writable
 
         world = distributed.world()
@@ -640,7 +640,7 @@ def train(
             resumed = checkpoints.load(resume) if resume is not None else None
             if resumed is not None:
                 saved.append(resumed.describe())
-            series = data_mod.load(data, options)
+            series = read_data(data, options)
             _read(report, series)
             series, window, model_config, notes = api.prepare(
                 series, model_config, options, horizon, lookback, val_size, segment,
@@ -1074,7 +1074,7 @@ def _plain(value: Any) -> str:
 
 
 def _describe_model(a: Artifact) -> dict[str, Any]:
-    from rnncast.config import to_dict
+    from rnncast.settings import to_dict
 
     history = a.history
     summary = a.summary

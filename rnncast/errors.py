@@ -28,3 +28,10 @@ class OutputError(RnncastError):
 
 class LockError(OutputError):
     """Another run holds the lock of a file this run would write (or read)."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's text (its type's name when it has none), for a
+    message that quotes what a library said."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

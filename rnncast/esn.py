@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from rnncast import models, staging, training
-from rnncast.config import ModelConfig, TrainConfig, WindowConfig
-from rnncast.data import SeriesSet
+from rnncast.data.series import SeriesSet
+from rnncast.data.windows import split_ranges
 from rnncast.errors import DataError
-from rnncast.windows import split_ranges
+from rnncast.settings import ModelConfig, TrainConfig, WindowConfig
 
 BATCH = 4096  # windows per pass through the reservoir (the result does not depend on it)
 

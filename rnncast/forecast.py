@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnncast import calendar, distributed, models, scaling, staging, transform
-from rnncast.data import SeriesSet
+from rnncast import distributed, models, scaling, staging, transform
+from rnncast.data import calendar
+from rnncast.data.series import SeriesSet
+from rnncast.data.windows import last_starts
 from rnncast.errors import DataError
 from rnncast.models import Forecaster, RecurrentForecaster
-from rnncast.windows import last_starts
 
 FORECAST_COL = "y_hat"
 

@@ -27,10 +27,13 @@ from typing import Any
 
 import pandas as pd
 
-from rnncast import api, artifact, data, training
+from rnncast import api, artifact, training
 from rnncast import threads as cpu_threads
 from rnncast.artifact import Artifact
-from rnncast.config import (
+from rnncast.data.build import from_frame
+from rnncast.data.readers import load as read_data
+from rnncast.data.series import SeriesSet
+from rnncast.settings import (
     ModelConfig,
     ReadOptions,
     TrainConfig,
@@ -105,17 +108,17 @@ def load(path: str | Path) -> Artifact:
     return artifact.load(path)
 
 
-def _read(data_or_path: Data, options: ReadOptions) -> data.SeriesSet:
+def _read(data_or_path: Data, options: ReadOptions) -> SeriesSet:
     if isinstance(data_or_path, pd.DataFrame):
-        return data.from_frame(data_or_path, options, source="<DataFrame>")
-    return data.load(data_or_path, options)
+        return from_frame(data_or_path, options, source="<DataFrame>")
+    return read_data(data_or_path, options)
 
 
-def _series_for(model: Artifact, data_or_path: Data | None) -> data.SeriesSet:
+def _series_for(model: Artifact, data_or_path: Data | None) -> SeriesSet:
     if data_or_path is None or not isinstance(data_or_path, pd.DataFrame):
         path = None if data_or_path is None else str(data_or_path)
         return api.load_data_for(model, path)
-    series = data.from_frame(data_or_path, api.read_options_for(model), source="<DataFrame>")
+    series = from_frame(data_or_path, api.read_options_for(model), source="<DataFrame>")
     api.check_like_training(model, series)
     return series
 

@@ -42,8 +42,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from rnncast import calendar
-from rnncast.config import ModelConfig
+from rnncast.settings import ModelConfig
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -80,8 +79,16 @@ def inputs(
         return x, None
     assert phases is not None, "a model with calendar features needs each window's phases"
     periods = torch.tensor(config.calendar, dtype=x.dtype, device=x.device)
-    known = calendar.features(phases.to(x.dtype), x.shape[1] + horizon, periods)
+    known = calendar_features(phases.to(x.dtype), x.shape[1] + horizon, periods)
     return torch.cat([x, known[:, : x.shape[1]]], dim=-1), known[:, x.shape[1] :]
+
+
+def calendar_features(phases: torch.Tensor, length: int, periods: torch.Tensor) -> torch.Tensor:
+    """The features of `length` steps from each window's phases (B, n): (B, length, 2 n),
+    sines then cosines."""
+    t = torch.arange(length, device=phases.device, dtype=phases.dtype)
+    angle = (2 * torch.pi) * (phases[:, None, :] + t[None, :, None]) / periods
+    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)
 
 
 def _recurrent(config: ModelConfig, input_size: int, hidden_size: int, **kwargs) -> nn.Module:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rnncast.backtest import Backtest
-from rnncast.data import SeriesSet
+from rnncast.data.series import SeriesSet
 from rnncast.errors import ConfigError
 from rnncast.forecast import FORECAST_COL, quantile_col
 from rnncast.metrics import central_intervals

@@ -21,11 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnncast import calendar, distributed, models, scaling, staging
-from rnncast.config import PRECISIONS, ModelConfig, TrainConfig, WindowConfig
-from rnncast.data import SeriesSet
+from rnncast import distributed, models, scaling, staging
+from rnncast.data import calendar
+from rnncast.data.series import SeriesSet
+from rnncast.data.windows import Ranges, split_ranges
 from rnncast.errors import ConfigError, DataError
-from rnncast.windows import Ranges, split_ranges
+from rnncast.settings import PRECISIONS, ModelConfig, TrainConfig, WindowConfig
 
 MIN_IMPROVEMENT = 1e-4  # relative change in validation loss that counts as better
 DRAW_ALL = 1 << 24  # up to this many training windows, an epoch is cut from a permutation

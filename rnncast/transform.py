@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncast.data import SeriesSet
+from rnncast.data.series import SeriesSet
 from rnncast.errors import DataError
 
 # exp(88.72...) is float32's largest value: a forecast's log is capped a little below, so

@@ -6,14 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnncast import api, artifact, data
-from rnncast.config import ModelConfig, ReadOptions, TrainConfig, WindowConfig
+from rnncast import api, artifact
+from rnncast.data.build import from_frame
+from rnncast.data.readers import load
+from rnncast.data.series import SeriesSet
 from rnncast.errors import ConfigError, DataError
+from rnncast.settings import ModelConfig, ReadOptions, TrainConfig, WindowConfig
 from tests.conftest import make_long
 
 
-def _series(freq: str, n: int = 200) -> data.SeriesSet:
-    return data.from_frame(make_long(n_series=1, length=n, freq=freq))
+def _series(freq: str, n: int = 200) -> SeriesSet:
+    return from_frame(make_long(n_series=1, length=n, freq=freq))
 
 
 @pytest.mark.parametrize(
@@ -35,7 +38,7 @@ def test_defaults_follow_the_frequency(freq, lookback, horizon, segment):
 
 
 def test_integer_steps_and_explicit_values():
-    series = data.from_frame(pd.DataFrame({"y": range(100)}))
+    series = from_frame(pd.DataFrame({"y": range(100)}))
     window, model = api.resolve_shapes(series, ModelConfig())
     assert (window.lookback, window.horizon, model.segment) == (32, 10, 4)
     window, model = api.resolve_shapes(_series("h"), ModelConfig(), horizon=24, lookback=100)
@@ -58,7 +61,7 @@ def bundle(tmp_path_factory):
     folder = tmp_path_factory.mktemp("api")
     path = folder / "series.csv"
     make_long(n_series=2, length=150).to_csv(path, index=False)
-    series = data.load(path)
+    series = load(path)
     window = WindowConfig(lookback=24, horizon=6, val_size=6)
     model = ModelConfig(hidden_size=8, num_layers=1, segment=4)
     config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=32, device="cpu")
@@ -132,7 +135,7 @@ def test_missing_training_data(bundle, tmp_path):
 
 
 def test_hold_out_drops_the_last_steps_of_each_series():
-    series = data.from_frame(make_long(n_series=3, length=50, lengths=[50, 30, 20]))
+    series = from_frame(make_long(n_series=3, length=50, lengths=[50, 30, 20]))
     kept = api.hold_out(series, 6)
     assert list(kept.lengths) == [44, 24, 14]
     for i in range(3):
@@ -149,13 +152,13 @@ def test_hold_out_drops_the_last_steps_of_each_series():
 
 def test_dates_beyond_the_nanosecond_range():
     frame = pd.DataFrame({"year": [str(y) for y in range(2200, 2300)], "v": range(100)})
-    series = data.from_frame(frame)
+    series = from_frame(frame)
     assert series.axis.freq == "YS-JAN"
     assert series.axis.future(series.ends, 2).year.tolist() == [2300, 2301]
     hourly = pd.DataFrame(
         {"t": pd.date_range("2300-01-01", periods=50, freq="h").astype(str), "v": range(50)}
     )
-    series = data.from_frame(hourly)
+    series = from_frame(hourly)
     assert str(series.axis.future(series.ends, 1)[0]) == "2300-01-03 02:00:00"
 
 
@@ -167,7 +170,7 @@ def test_shapes_must_be_positive():
 
 
 def test_leave_out_short_series():
-    series = data.from_frame(make_long(n_series=3, length=60, lengths=[60, 20, 10]))
+    series = from_frame(make_long(n_series=3, length=60, lengths=[60, 20, 10]))
     kept, note = api.leave_out_short(series, 30, "lookback 24 + horizon 6 = 30 values")
     assert kept.ids.tolist() == ["s0"] and kept.lengths.tolist() == [60]
     np.testing.assert_array_equal(kept.values, series.series(0))
@@ -190,7 +193,7 @@ def test_predict_data_must_have_the_models_time_column(tmp_path):
     frame = pd.DataFrame({"month": pd.date_range("2000-01", periods=80, freq="MS"),
                           "a": np.arange(80.0), "b": np.arange(80.0) * 2})  # fmt: skip
     frame.to_csv(wide, index=False)
-    series = data.load(wide)
+    series = load(wide)
     window, model = api.resolve_shapes(series, ModelConfig(hidden_size=4), horizon=6)
     trained, _ = api.fit(series, window, model, TrainConfig(max_steps=1, ensemble=1))
     renamed = tmp_path / "renamed.csv"
@@ -247,7 +250,7 @@ def test_given_lookbacks():
 def test_quantile_models_calibrate_their_intervals_on_validation():
     from rnncast import forecast
 
-    series = data.from_frame(make_long(n_series=3, length=200))
+    series = from_frame(make_long(n_series=3, length=200))
     model = ModelConfig(hidden_size=8, segment=4, quantiles=(0.1, 0.9))
     config = TrainConfig(max_epochs=2, epoch_size=128, batch_size=64, device="cpu", ensemble=1)
     window, model = api.resolve_shapes(series, model, 12)
@@ -266,7 +269,7 @@ def test_quantile_models_calibrate_their_intervals_on_validation():
 def test_id_embedding_learns_each_series_and_knows_new_ones():
     from rnncast import forecast
 
-    series = data.from_frame(make_long(n_series=3, length=200))
+    series = from_frame(make_long(n_series=3, length=200))
     model = ModelConfig(hidden_size=8, segment=4, id_embedding=4)
     config = TrainConfig(max_epochs=2, epoch_size=128, batch_size=64, device="cpu", ensemble=1)
     window, model = api.resolve_shapes(series, model, 12)
@@ -276,7 +279,7 @@ def test_id_embedding_learns_each_series_and_knows_new_ones():
     assert table.shape == (4, 4) and not table[1:].eq(0).all() and table[0].eq(0).all()
     renamed = make_long(n_series=3, length=200)
     renamed["unique_id"] = renamed["unique_id"].replace({"s1": "new"})
-    other = data.from_frame(renamed)
+    other = from_frame(renamed)
     np.testing.assert_array_equal(forecast.id_codes(bundle.series_ids, other), [1, 0, 3])
     result = api.run_backtest(bundle, series, 1, "cpu")  # evaluate reads the ids too
     starts = result.origins - bundle.window.lookback
@@ -304,7 +307,7 @@ def test_past_covariates_reach_the_network():
     losses = {}
     for covariates in ((), ("driver",)):
         options = ReadOptions(covariates=covariates)
-        series = data.from_frame(frame, options)
+        series = from_frame(frame, options)
         window, model = api.resolve_shapes(series, ModelConfig(hidden_size=16, segment=1), 1, 8)
         assert model.covariate_count == len(covariates)
         bundle, results = api.fit(series, window, model, config, options)
@@ -317,7 +320,7 @@ def test_series_scaling_keeps_each_training_series_unit():
     from rnncast import forecast
 
     frame = make_long(n_series=3, length=200)
-    series = data.from_frame(frame)
+    series = from_frame(frame)
     model = ModelConfig(hidden_size=8, segment=4, scaling="series")
     config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=64, device="cpu", ensemble=1)
     window, model = api.resolve_shapes(series, model, 12)
@@ -327,7 +330,7 @@ def test_series_scaling_keeps_each_training_series_unit():
     np.testing.assert_allclose(bundle.units, want, rtol=1e-5)
     # predict from the last lookback alone forecasts as from the whole history: the unit
     # is training's, not the recent stretch's
-    recent = data.from_frame(frame.groupby("unique_id").tail(window.lookback))
+    recent = from_frame(frame.groupby("unique_id").tail(window.lookback))
     np.testing.assert_array_equal(
         api.predict(bundle, recent, device="cpu").y_hat.to_numpy(),
         api.predict(bundle, series, device="cpu").y_hat.to_numpy(),

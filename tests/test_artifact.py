@@ -7,18 +7,19 @@ import pandas as pd
 import pytest
 import torch
 
-from rnncast import api, artifact, data
+from rnncast import api, artifact
 from rnncast.artifact import FORMAT_VERSION
-from rnncast.config import ReadOptions, WindowConfig
+from rnncast.data.build import from_frame
 from rnncast.errors import ArtifactError
+from rnncast.settings import ReadOptions, WindowConfig
 from tests.conftest import make_long
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from rnncast.config import ModelConfig, TrainConfig
+    from rnncast.settings import ModelConfig, TrainConfig
 
-    series = data.from_frame(make_long(n_series=2, length=120))
+    series = from_frame(make_long(n_series=2, length=120))
     window = WindowConfig(lookback=24, horizon=6, val_size=6)
     model = ModelConfig(hidden_size=8, num_layers=1, segment=4)
     config = TrainConfig(max_epochs=2, epoch_size=128, batch_size=32, device="cpu")
@@ -205,9 +206,9 @@ def test_damaged_fields_are_one_line_errors(trained, tmp_path, section, key, val
 @pytest.mark.parametrize("transform", ["none", "log"])
 def test_an_ensemble_averages_its_members(tmp_path, transform):
     """In the model's transform: a log model's forecast is its members' geometric mean."""
-    from rnncast.config import ModelConfig, TrainConfig
+    from rnncast.settings import ModelConfig, TrainConfig
 
-    series = data.from_frame(make_long(n_series=2, length=120))
+    series = from_frame(make_long(n_series=2, length=120))
     window = WindowConfig(lookback=24, horizon=6, val_size=6)
     model = ModelConfig(hidden_size=8, num_layers=1, segment=4, transform=transform)
     config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=32, device="cpu", ensemble=3)
@@ -233,9 +234,9 @@ def test_an_ensemble_averages_its_members(tmp_path, transform):
 
 
 def test_new_options_round_trip(tmp_path):
-    from rnncast.config import ModelConfig, TrainConfig
+    from rnncast.settings import ModelConfig, TrainConfig
 
-    series = data.from_frame(make_long(n_series=2, length=120))
+    series = from_frame(make_long(n_series=2, length=120))
     window = WindowConfig(lookback=24, horizon=6, val_size=6, lookbacks=(24, 12))
     model = ModelConfig(
         hidden_size=8, num_layers=1, segment=4, decoder="parallel", quantiles=(0.1, 0.9)
@@ -283,9 +284,9 @@ def test_files_without_the_new_fields_mean_what_they_meant(trained, tmp_path):
     ],
 )
 def test_architectures_round_trip_as_ensembles(tmp_path, options):
-    from rnncast.config import ModelConfig, TrainConfig
+    from rnncast.settings import ModelConfig, TrainConfig
 
-    series = data.from_frame(make_long(n_series=2, length=120))
+    series = from_frame(make_long(n_series=2, length=120))
     window = WindowConfig(lookback=24, horizon=6, val_size=6, lookbacks=(24, 12))
     model = ModelConfig(hidden_size=8, num_layers=1, segment=4, **options)
     config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=32, device="cpu", ensemble=2)
@@ -302,9 +303,9 @@ def test_architectures_round_trip_as_ensembles(tmp_path, options):
 
 @pytest.fixture(scope="module")
 def series_scaled(tmp_path_factory):
-    from rnncast.config import ModelConfig, TrainConfig
+    from rnncast.settings import ModelConfig, TrainConfig
 
-    series = data.from_frame(make_long(n_series=2, length=120))
+    series = from_frame(make_long(n_series=2, length=120))
     window = WindowConfig(lookback=24, horizon=6, val_size=6)
     model = ModelConfig(hidden_size=8, num_layers=1, segment=4, scaling="series")
     config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=32, device="cpu")

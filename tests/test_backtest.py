@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from rnncast import backtest, data, metrics, models
-from rnncast.config import ModelConfig
+from rnncast import backtest, metrics, models
+from rnncast.data.build import from_frame
 from rnncast.errors import DataError
+from rnncast.settings import ModelConfig
 from tests.conftest import make_long
 
 L, H = 24, 6
@@ -23,7 +24,7 @@ def network():
 
 @pytest.fixture
 def series():
-    return data.from_frame(make_long(n_series=3, length=60, lengths=[60, 40, 33]))
+    return from_frame(make_long(n_series=3, length=60, lengths=[60, 40, 33]))
 
 
 def test_windows_and_scores_match_a_loop(network, series):
@@ -61,7 +62,7 @@ def test_seasonal_naive_on_a_pure_season_is_perfect(network):
     t = np.arange(96)
     frame = make_long(n_series=1, length=96)
     frame["y"] = 10 + np.sin(2 * np.pi * t / 24)
-    report = backtest.backtest(network, data.from_frame(frame), 2)
+    report = backtest.backtest(network, from_frame(frame), 2)
     assert report["season_length"] == 24
     assert report["overall"]["seasonal_naive"]["mae"] == pytest.approx(0, abs=1e-9)
     # the in-sample seasonal differences are all zero: MASE has no scale and is left out
@@ -86,7 +87,7 @@ def test_windows_inside_training_are_flagged(network, series):
 def test_integer_cutoffs(network):
     import pandas as pd
 
-    series = data.from_frame(pd.DataFrame({"y": np.sin(np.arange(50.0))}))
+    series = from_frame(pd.DataFrame({"y": np.sin(np.arange(50.0))}))
     report = backtest.backtest(network, series, 3, cutoffs={"y": 43})
     # windows start at positions 44, 38, 32: the first starts after the cut-off
     assert report["per_series"][0]["in_training"] == 2
@@ -95,10 +96,10 @@ def test_integer_cutoffs(network):
 def test_series_too_short_are_skipped_or_fail(network, series):
     report = backtest.backtest(network, series, 1)
     assert report["skipped_series"] == []
-    short = data.from_frame(make_long(n_series=2, length=40, lengths=[40, 20]))
+    short = from_frame(make_long(n_series=2, length=40, lengths=[40, 20]))
     report = backtest.backtest(network, short, 1)
     assert report["skipped_series"] == ["s1"]
-    tiny = data.from_frame(make_long(n_series=1, length=20))
+    tiny = from_frame(make_long(n_series=1, length=20))
     with pytest.raises(DataError) as e:
         backtest.backtest(network, tiny, 1)
     assert str(e.value) == (
@@ -118,7 +119,7 @@ def test_zoned_cutoffs_compare_instants(network):
         [pd.Series(pd.date_range("2024-03-30", periods=n, freq="h", tz="Europe/Paris"))
          for n in (60, 50)], ignore_index=True,
     )  # fmt: skip
-    series = data.from_frame(frame)
+    series = from_frame(frame)
     cutoffs = {str(i): t.isoformat() for i, t in zip(series.ids, series.ends, strict=True)}
     report = backtest.backtest(network, series, 2, cutoffs=cutoffs)
     assert report["windows_in_training"] == report["windows_scored"] == 4

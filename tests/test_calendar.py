@@ -9,10 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
-from rnncast import calendar, data, training
-from rnncast.config import ModelConfig, TrainConfig, WindowConfig
+from rnncast import models, training
+from rnncast.data import calendar
+from rnncast.data.build import from_frame
+from rnncast.data.series import SeriesSet
+from rnncast.data.timeaxis import TimeAxis
 from rnncast.forecast import forecast_at
-from rnncast.timeaxis import TimeAxis
+from rnncast.settings import ModelConfig, TrainConfig, WindowConfig
 
 
 @pytest.mark.parametrize(
@@ -35,12 +38,12 @@ def test_periods_by_frequency(axis, periods):
     assert calendar.periods(axis) == pytest.approx(periods)
 
 
-def _series(freq: str, starts: list[str], n: int = 40) -> data.SeriesSet:
+def _series(freq: str, starts: list[str], n: int = 40) -> SeriesSet:
     frames = [
         pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range(s, periods=n, freq=freq), "y": 1.0})
         for i, s in enumerate(starts)
     ]
-    return data.from_frame(pd.concat(frames, ignore_index=True))
+    return from_frame(pd.concat(frames, ignore_index=True))
 
 
 @pytest.mark.parametrize(
@@ -80,8 +83,8 @@ def test_phases_follow_the_timestamps(freq, starts, cycle):
 def test_zoned_sub_daily_times_count_in_utc_and_agree_across_daylight_saving():
     times = pd.date_range("2024-01-01 00:00", "2024-07-31 23:00", freq="h", tz="Europe/Berlin")
     frame = pd.DataFrame({"ds": times, "y": 1.0})
-    whole = data.from_frame(frame)
-    july = data.from_frame(frame[frame.ds >= pd.Timestamp("2024-07-01", tz="Europe/Berlin")])
+    whole = from_frame(frame)
+    july = from_frame(frame[frame.ds >= pd.Timestamp("2024-07-01", tz="Europe/Berlin")])
     assert calendar.first_steps(whole)[0] % 24 == 23  # local midnight, 23:00 UTC in winter
     periods = calendar.periods(whole.axis)
     k = len(whole.values) - len(july.values)  # the first July value, in the whole series
@@ -92,13 +95,13 @@ def test_zoned_sub_daily_times_count_in_utc_and_agree_across_daylight_saving():
 
 def test_daily_zoned_times_use_local_dates():
     days = pd.date_range("2024-03-25", periods=20, freq="D", tz="Europe/Berlin")
-    local = data.from_frame(pd.DataFrame({"ds": days, "y": 1.0}))
-    naive = data.from_frame(pd.DataFrame({"ds": days.tz_localize(None), "y": 1.0}))
+    local = from_frame(pd.DataFrame({"ds": days, "y": 1.0}))
+    naive = from_frame(pd.DataFrame({"ds": days.tz_localize(None), "y": 1.0}))
     assert calendar.first_steps(local)[0] == calendar.first_steps(naive)[0]
 
 
 def test_no_cycles_no_steps():
-    yearly = data.from_frame(pd.DataFrame({"ds": pd.date_range("1950", periods=9, freq="YS"),
+    yearly = from_frame(pd.DataFrame({"ds": pd.date_range("1950", periods=9, freq="YS"),
                                            "y": 1.0}))  # fmt: skip
     assert calendar.periods(yearly.axis) == ()
     np.testing.assert_array_equal(calendar.first_steps(yearly), [0])
@@ -108,7 +111,7 @@ def test_no_cycles_no_steps():
 
 def test_features_are_sines_and_cosines():
     phases = torch.tensor([[3.0, 30.0]])
-    f = calendar.features(phases, 2, torch.tensor([24.0, 168.0]))
+    f = models.calendar_features(phases, 2, torch.tensor([24.0, 168.0]))
     assert f.shape == (1, 2, 4)
     want = [math.sin(2 * math.pi * 4 / 24), math.sin(2 * math.pi * 31 / 168),
             math.cos(2 * math.pi * 4 / 24), math.cos(2 * math.pi * 31 / 168)]  # fmt: skip
@@ -121,7 +124,7 @@ def test_calendar_features_let_the_model_see_what_the_window_cannot():
     rng = np.random.default_rng(0)
     days = pd.date_range("2020-01-06", periods=700, freq="D")
     y = rng.normal(0, 1, len(days)) + 10 * (days.day_of_week == 0)
-    series = data.from_frame(pd.DataFrame({"ds": days, "y": y}))
+    series = from_frame(pd.DataFrame({"ds": days, "y": y}))
     window = WindowConfig(lookback=2, horizon=1, val_size=0)
     config = TrainConfig(max_steps=150, batch_size=64, lr=1e-2, device="cpu")
     errors = {}

@@ -8,9 +8,10 @@ import dataclasses
 import pytest
 import torch
 
-from rnncast import api, checkpoint, data, training
-from rnncast.config import ModelConfig, TrainConfig, WindowConfig
+from rnncast import api, checkpoint, training
+from rnncast.data.build import from_frame
 from rnncast.errors import ArtifactError, ConfigError
+from rnncast.settings import ModelConfig, TrainConfig, WindowConfig
 from tests.conftest import make_long
 
 WINDOW = WindowConfig(lookback=24, horizon=6, val_size=6)
@@ -21,7 +22,7 @@ CONFIG = TrainConfig(max_epochs=4, epoch_size=128, batch_size=32, patience=10, d
 
 @pytest.fixture(scope="module")
 def series():
-    return data.from_frame(make_long(n_series=2, length=120))
+    return from_frame(make_long(n_series=2, length=120))
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +132,7 @@ def test_resume_refuses_other_settings_and_data(tmp_path, series):
     with pytest.raises(ConfigError) as e:
         api.fit(series, dataclasses.replace(WINDOW, val_size=12), MODEL, CONFIG, resume=saved)
     assert "was saved with --val-size 6, not 12:" in str(e.value)
-    other = data.from_frame(make_long(n_series=2, length=120, seed=5))
+    other = from_frame(make_long(n_series=2, length=120, seed=5))
     with pytest.raises(ConfigError) as e:
         api.fit(other, WINDOW, MODEL, CONFIG, resume=saved)
     assert str(e.value) == (

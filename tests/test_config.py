@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from rnncast.config import (
+from rnncast.errors import ConfigError
+from rnncast.settings import (
     ModelConfig,
     ReadOptions,
     TrainConfig,
@@ -10,7 +11,6 @@ from rnncast.config import (
     from_dict,
     to_dict,
 )
-from rnncast.errors import ConfigError
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_window_width():
 
 
 def test_quantiles_parse_sort_and_check():
-    from rnncast.config import check_together, parse_quantiles
+    from rnncast.settings import check_together, parse_quantiles
 
     assert parse_quantiles("0.9, 0.1,0.9") == (0.1, 0.9)
     assert parse_quantiles([0.5, 0.25]) == (0.25, 0.5)

@@ -50,7 +50,7 @@ def test_live_progress_can_start_at_any_member():
     from rich.console import Console
 
     from rnncast import training
-    from rnncast.config import ModelConfig
+    from rnncast.settings import ModelConfig
 
     report = Reporter("train")
     report.console = Console(file=io.StringIO(), force_terminal=True, width=200, highlight=False)

@@ -11,9 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rnncast.config import ReadOptions
-from rnncast.data import from_frame, load
+from rnncast.data.build import from_frame
+from rnncast.data.readers import load
 from rnncast.errors import ConfigError, DataError
+from rnncast.settings import ReadOptions
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

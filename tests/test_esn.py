@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from rnncast import data, esn, scaling, training
-from rnncast.config import ModelConfig, TrainConfig, WindowConfig
-from rnncast.windows import split_ranges
+from rnncast import esn, scaling, training
+from rnncast.data.build import from_frame
+from rnncast.data.windows import split_ranges
+from rnncast.settings import ModelConfig, TrainConfig, WindowConfig
 from tests.conftest import make_long
 
 WINDOW = WindowConfig(lookback=48, horizon=12, val_size=12)
@@ -18,7 +19,7 @@ CONFIG = TrainConfig(device="cpu", epoch_size=64)
 
 @pytest.fixture(scope="module")
 def series():
-    return data.from_frame(make_long(n_series=3, length=200))
+    return from_frame(make_long(n_series=3, length=200))
 
 
 def _windows(series, starts):

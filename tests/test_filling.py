@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnncast.filling import fill_missing
+from rnncast.data.filling import fill_missing
 
 NAN = np.nan
 

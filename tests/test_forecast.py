@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from rnncast import data, forecast, models, scaling
-from rnncast.config import ModelConfig
+from rnncast import forecast, models, scaling
+from rnncast.data.build import from_frame
 from rnncast.errors import DataError
+from rnncast.settings import ModelConfig
 from tests.conftest import make_long
 
 
@@ -52,7 +53,7 @@ def test_series_scaled_forecasts_scale_with_the_series():
 
 def test_forecast_frame_has_real_future_times(network):
     frame = make_long(n_series=2, length=50, freq="h", lengths=[50, 40])
-    series = data.from_frame(frame)
+    series = from_frame(frame)
     out = forecast.forecast_frame(network, series)
     assert list(out.columns) == ["unique_id", "ds", "y_hat"]
     assert len(out) == 12
@@ -64,7 +65,7 @@ def test_forecast_frame_has_real_future_times(network):
 
 
 def test_shorter_horizon_is_the_head_of_the_full_one(network):
-    series = data.from_frame(make_long(n_series=2, length=40))
+    series = from_frame(make_long(n_series=2, length=40))
     full = forecast.forecast_frame(network, series)
     part = forecast.forecast_frame(network, series, 3)
     np.testing.assert_array_equal(
@@ -79,7 +80,7 @@ def test_monthly_future_times(network):
             "sales": np.arange(30.0) + 100,
         }
     )
-    series = data.from_frame(frame)
+    series = from_frame(frame)
     out = forecast.forecast_frame(network, series)
     assert list(out.columns) == ["unique_id", "month", "y_hat"]
     assert list(out.month.dt.strftime("%Y-%m")) == [
@@ -94,13 +95,13 @@ def test_monthly_future_times(network):
 
 def test_constant_series_forecasts_stay_finite(network):
     frame = pd.DataFrame({"y": np.full(40, 7.0)})
-    out = forecast.forecast_frame(network, data.from_frame(frame))
+    out = forecast.forecast_frame(network, from_frame(frame))
     assert np.isfinite(out.y_hat).all()
     assert list(out.ds) == list(range(40, 46))
 
 
 def test_history_shorter_than_lookback(network):
-    series = data.from_frame(make_long(n_series=2, length=30, lengths=[30, 20]))
+    series = from_frame(make_long(n_series=2, length=30, lengths=[30, 20]))
     with pytest.raises(DataError) as e:
         forecast.forecast_frame(network, series)
     assert str(e.value) == (
@@ -152,7 +153,7 @@ def test_quantiles_are_scaled_back_like_the_point_forecast(quantile_network):
 
 
 def test_forecast_frame_has_one_column_per_quantile_asked(quantile_network):
-    series = data.from_frame(make_long(n_series=2, length=60))
+    series = from_frame(make_long(n_series=2, length=60))
     frame = forecast.forecast_frame(quantile_network, series)
     assert list(frame.columns) == ["unique_id", "ds", "y_hat", "q0.1", "q0.9"]
     assert (frame["q0.1"] <= frame["y_hat"]).all() and (frame["y_hat"] <= frame["q0.9"]).all()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rnncast import models
-from rnncast.config import ModelConfig
+from rnncast.settings import ModelConfig
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

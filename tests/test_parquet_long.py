@@ -6,9 +6,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rnncast import data, parquet_long
-from rnncast.config import ReadOptions
+from rnncast.data import parquet_long
+from rnncast.data.build import from_frame
+from rnncast.data.readers import _parquet_files, load, read_table
+from rnncast.data.series import SeriesSet
 from rnncast.errors import DataError
+from rnncast.settings import ReadOptions
 
 
 def _long(n=3, length=40, freq="h", tz=None, start="2024-03-30", seed=0) -> pd.DataFrame:
@@ -26,13 +29,13 @@ def _long(n=3, length=40, freq="h", tz=None, start="2024-03-30", seed=0) -> pd.D
     return pd.concat(frames, ignore_index=True)
 
 
-def _general(path, options: ReadOptions) -> data.SeriesSet:
+def _general(path, options: ReadOptions) -> SeriesSet:
     """What the pandas reader makes of the same file or folder."""
-    df, kind = data.read_table(path)
-    return data.from_frame(df, options, source=str(path), kind=kind)
+    df, kind = read_table(path)
+    return from_frame(df, options, source=str(path), kind=kind)
 
 
-def _assert_same(a: data.SeriesSet, b: data.SeriesSet) -> None:
+def _assert_same(a: SeriesSet, b: SeriesSet) -> None:
     assert list(a.ids) == list(b.ids)
     assert [type(x) for x in a.ids] == [type(x) for x in b.ids]
     np.testing.assert_array_equal(a.values, b.values)
@@ -47,8 +50,8 @@ def _assert_same(a: data.SeriesSet, b: data.SeriesSet) -> None:
         np.testing.assert_array_equal(a.covariates, b.covariates)
 
 
-def _streamed(path, options: ReadOptions) -> data.SeriesSet:
-    files = data._parquet_files(path)
+def _streamed(path, options: ReadOptions) -> SeriesSet:
+    files = _parquet_files(path)
     got = parquet_long.read(str(path), files, options)
     assert got is not None, "the clean case must not fall back"
     return got
@@ -153,10 +156,10 @@ def _assert_same_or_both_fail(path, options):
         expected = _general(path, options)
     except DataError as e:
         with pytest.raises(DataError) as got:
-            data.load(path, options)
+            load(path, options)
         assert str(got.value) == str(e)
         return
-    _assert_same(data.load(path, options), expected)
+    _assert_same(load(path, options), expected)
 
 
 @pytest.mark.parametrize(
@@ -172,9 +175,9 @@ def test_bad_data_gets_the_general_readers_message(tmp_path, change, message):
     path = tmp_path / "d.parquet"
     change(_long()).to_parquet(path, index=False)
     with pytest.raises(DataError) as streamed:
-        data.load(path)
-    df, kind = data.read_table(path)
+        load(path)
+    df, kind = read_table(path)
     with pytest.raises(DataError) as general:
-        data.from_frame(df, ReadOptions(), source=str(path), kind=kind)
+        from_frame(df, ReadOptions(), source=str(path), kind=kind)
     assert str(streamed.value) == str(general.value)
     assert message in str(streamed.value)

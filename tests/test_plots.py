@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from rnncast import backtest, data, forecast, models, plots
-from rnncast.config import ModelConfig
+from rnncast import backtest, forecast, models, plots
+from rnncast.data.build import from_frame
 from rnncast.errors import ConfigError
+from rnncast.settings import ModelConfig
 from tests.conftest import make_long
 
 pytest.importorskip("matplotlib")
@@ -14,7 +15,7 @@ pytest.importorskip("matplotlib")
 
 @pytest.fixture(scope="module")
 def series():
-    return data.from_frame(make_long(n_series=6, length=80), source="s.csv")
+    return from_frame(make_long(n_series=6, length=80), source="s.csv")
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_default_picks_span_the_range(series):
     assert plots.pick_series(series) == [0, 2, 3, 5]
     scores = np.array([0.5, np.nan, 0.1, 0.9, 0.3, 0.7])
     assert plots.pick_series(series, scores=scores) == [2, 4, 5, 3]  # best ... worst
-    few = data.from_frame(make_long(n_series=2, length=80))
+    few = from_frame(make_long(n_series=2, length=80))
     assert plots.pick_series(few) == [0, 1]
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnncast import data, forecast, staging, training
-from rnncast.config import WindowConfig
+from rnncast import forecast, staging, training
+from rnncast.data.build import from_frame
+from rnncast.settings import WindowConfig
 from tests.conftest import make_long
 
 CUDA = torch.device("cuda")
@@ -67,7 +68,7 @@ def test_training_from_host_memory_matches_training_from_the_gpu(
 ):
     """Data kept on the host (batches copied through pinned memory) trains the same network
     as data kept on the GPU; forecasts from host-resident values match too."""
-    series = data.from_frame(make_long(n_series=3, length=200))
+    series = from_frame(make_long(n_series=3, length=200))
     on_gpu = dataclasses.replace(fast_train, device="cuda", precision="fp32", data_on="device")
     a = training.fit(series, WINDOW, small_model, on_gpu)
     b = training.fit(series, WINDOW, small_model, dataclasses.replace(on_gpu, data_on="host"))

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rnncast.data.timeaxis import TimeAxis, infer_datetime_freq, parse_freq
 from rnncast.errors import ConfigError
-from rnncast.timeaxis import TimeAxis, infer_datetime_freq, parse_freq
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from rnncast import calendar, data, scaling, training
-from rnncast.config import ModelConfig, TrainConfig, WindowConfig
+from rnncast import scaling, training
+from rnncast.data import calendar
+from rnncast.data.build import from_frame
+from rnncast.data.windows import split_ranges, split_windows
 from rnncast.errors import ConfigError, DataError
-from rnncast.windows import split_ranges, split_windows
+from rnncast.settings import ModelConfig, TrainConfig, WindowConfig
 from tests.conftest import make_long
 
 WINDOW = WindowConfig(lookback=48, horizon=12, val_size=12)
@@ -19,7 +21,7 @@ WINDOW = WindowConfig(lookback=48, horizon=12, val_size=12)
 
 @pytest.fixture
 def series():
-    return data.from_frame(make_long(n_series=3, length=200))
+    return from_frame(make_long(n_series=3, length=200))
 
 
 def test_same_seed_same_model(series, small_model, fast_train):
@@ -63,7 +65,7 @@ def test_windows_are_found_per_series_as_if_listed_one_by_one():
     """A batch names windows by number; its starts, floors, calendar phases and ids are
     those of the explicit list of every window (as `split_windows` gives it)."""
     # 71 leaves no training window: lookback 48 + horizon 12 + validation 12 = 72
-    s = data.from_frame(make_long(n_series=4, lengths=[90, 71, 75, 130]))
+    s = from_frame(make_long(n_series=4, lengths=[90, 71, 75, 130]))
     train, _ = split_ranges(s.offsets, WINDOW)
     starts, _ = split_windows(s.offsets, WINDOW)
     assert len(train) == len(starts) and train.count[1] == 0
@@ -123,7 +125,7 @@ def test_events_are_reported(series, small_model, fast_train):
 
 
 def test_epochs_repeat_small_data_up_to_a_minimum_of_batches(small_model):
-    tiny = data.from_frame(make_long(n_series=1, length=80))
+    tiny = from_frame(make_long(n_series=1, length=80))
     events = []
     training.fit(tiny, WINDOW, small_model, TrainConfig(max_epochs=1, device="cpu"), events.append)
     assert events[0].train_windows == 80 - 12 - 60 + 1
@@ -139,7 +141,7 @@ def test_no_validation(series, small_model, fast_train):
 
 
 def test_too_short_series_are_named(small_model, fast_train):
-    short = data.from_frame(make_long(n_series=3, length=200, lengths=[200, 50, 30]))
+    short = from_frame(make_long(n_series=3, length=200, lengths=[200, 50, 30]))
     with pytest.raises(DataError) as e:
         training.fit(short, WINDOW, small_model, fast_train)
     assert str(e.value) == (
@@ -149,7 +151,7 @@ def test_too_short_series_are_named(small_model, fast_train):
 
 
 def test_no_series_long_enough_to_train(small_model, fast_train):
-    short = data.from_frame(make_long(n_series=2, length=65))
+    short = from_frame(make_long(n_series=2, length=65))
     with pytest.raises(DataError) as e:
         training.fit(short, WINDOW, small_model, fast_train)
     assert str(e.value) == (
@@ -251,7 +253,7 @@ def test_quantile_model_learns_calibrated_quantiles(small_model):
     t = np.arange(3000)
     frame = make_long(n_series=1, length=3000)
     frame["y"] = 5 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 1, len(t))
-    series = data.from_frame(frame)
+    series = from_frame(frame)
     window = WindowConfig(lookback=48, horizon=4, val_size=0)
     config = dataclasses.replace(small_model, quantiles=(0.1, 0.9), hidden_size=16)
     fitted = training.fit(
@@ -310,8 +312,8 @@ def test_new_architectures_learn(series, small_model, options):
 
 
 def test_esn_is_fitted_in_closed_form(series, fast_train):
-    from rnncast.config import ModelConfig
     from rnncast.models import EchoStateForecaster
+    from rnncast.settings import ModelConfig
 
     events = []
     model = ModelConfig(cell="esn", reservoir_size=40, segment=4)

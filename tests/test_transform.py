@@ -7,20 +7,22 @@ import pandas as pd
 import pytest
 import torch
 
-from rnncast import api, data, transform
-from rnncast.config import ModelConfig, TrainConfig
+from rnncast import api, transform
+from rnncast.data.build import from_frame
+from rnncast.data.series import SeriesSet
 from rnncast.errors import DataError
+from rnncast.settings import ModelConfig, TrainConfig
 from tests.conftest import make_long
 
 
-def _series(values: dict[str, list[float]]) -> data.SeriesSet:
+def _series(values: dict[str, list[float]]) -> SeriesSet:
     frames = [
         pd.DataFrame(
             {"unique_id": k, "ds": pd.date_range("2024-01-01", periods=len(v), freq="h"), "y": v}
         )
         for k, v in values.items()
     ]
-    return data.from_frame(pd.concat(frames, ignore_index=True))
+    return from_frame(pd.concat(frames, ignore_index=True))
 
 
 def test_inverse_of_log_is_exp_and_none_is_the_same_array():
@@ -73,7 +75,7 @@ def test_a_log_model_is_a_model_of_the_logs():
     forecasts are the exp of that model's."""
     frame = make_long(n_series=2, length=160)
     frame["y"] = np.exp(frame.y / 10)  # positive, swings growing with the level
-    series = data.from_frame(frame)
+    series = from_frame(frame)
     logs = torch.from_numpy(series.values).log().numpy()  # as batches take them
     logged = dataclasses.replace(series, values=logs)
     config = TrainConfig(max_epochs=2, epoch_size=128, batch_size=64, device="cpu", ensemble=1)
@@ -93,7 +95,7 @@ def test_a_log_model_is_a_model_of_the_logs():
 
 def test_a_log_model_refuses_a_history_with_a_zero():
     frame = make_long(n_series=2, length=120)
-    series = data.from_frame(frame)
+    series = from_frame(frame)
     config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=64, device="cpu", ensemble=1)
     window, model = api.resolve_shapes(series, ModelConfig(hidden_size=8, segment=4), 12)
     bundle, _ = api.fit(series, window, model, config)
@@ -102,7 +104,7 @@ def test_a_log_model_refuses_a_history_with_a_zero():
     fix = "the model was trained with it; fix those values, or retrain with --transform none"
     for run in (api.predict, api.evaluate):
         with pytest.raises(DataError) as e:
-            run(bundle, data.from_frame(frame), device="cpu")
+            run(bundle, from_frame(frame), device="cpu")
         assert str(e.value) == (
             "series 's1' has the value 0 at 2024-01-05 23:00:00 in '<frame>', but --transform "
             f"log needs every value above 0: {fix}"

@@ -3,13 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnncast.config import WindowConfig
-from rnncast.windows import (
+from rnncast.data.windows import (
     backtest_origins,
     last_starts,
     ranged_starts,
     split_windows,
 )
+from rnncast.settings import WindowConfig
 
 
 def _offsets(lengths):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncast.config import FILLS
+from rnncast.settings import FILLS
 
 
 def fill_missing(

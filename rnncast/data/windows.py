@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnncast.config import WindowConfig
+from rnncast.settings import WindowConfig
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rnncast.config import ReadOptions
-from rnncast.data import DEFAULT_ID, SeriesSet, _long_schema
+from rnncast.data.schema import long_schema
+from rnncast.data.series import DEFAULT_ID, SeriesSet
+from rnncast.data.timeaxis import TimeAxis, infer_datetime_freq, parse_freq
 from rnncast.errors import ConfigError, DataError
-from rnncast.timeaxis import TimeAxis, infer_datetime_freq, parse_freq
+from rnncast.settings import ReadOptions
 
 BATCH_ROWS = 1 << 20
 
@@ -59,7 +60,7 @@ def _read(source: str, files: list[Path], options: ReadOptions) -> SeriesSet:
     if options.id_col is None and DEFAULT_ID not in names:
         raise _General  # not long data
     try:
-        schema = _long_schema(names, options, source)
+        schema = long_schema(names, options, source)
     except DataError:
         raise _General from None
     columns = [schema.id_col, schema.time_col, schema.target]

@@ -11,17 +11,17 @@ features. They are known for the future too: the network reads those of the look
 the values, and the direct decoder those of the horizon.
 
 Nothing is stored per value: each series' first step (`first_steps`) and each window's
-phase (`window_phases`) give every window's features on the fly (`features`).
+phase (`window_phases`) give every window's features on the fly
+(`rnncast.engine.batches.calendar_features`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
 
-from rnncast.data import SeriesSet
-from rnncast.timeaxis import TimeAxis
+from rnncast.data.series import SeriesSet
+from rnncast.data.timeaxis import TimeAxis
 
 DAYS_PER_YEAR = 365.2425
 
@@ -84,11 +84,3 @@ def window_phases(
     series = np.searchsorted(offsets, starts, side="right") - 1
     absolute = steps[series] + (starts - offsets[series])
     return np.stack([np.mod(absolute, p) for p in periods], axis=1).astype(np.float32)
-
-
-def features(phases: torch.Tensor, length: int, periods: torch.Tensor) -> torch.Tensor:
-    """The features of `length` steps from each window's phases (B, n): (B, length, 2 n),
-    sines then cosines."""
-    t = torch.arange(length, device=phases.device, dtype=phases.dtype)
-    angle = (2 * torch.pi) * (phases[:, None, :] + t[None, :, None]) / periods
-    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)

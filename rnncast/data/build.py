@@ -1,0 +1,328 @@
+"""A frame in any layout -> a validated `SeriesSet`: rows sorted per series, duplicates,
+missing and infinite values, values too large for float32, times off the grid and gaps found
+(or, with `--fill`, filled), the time axis inferred, past covariates aligned."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rnncast.data.columns import Located, parse_times, parse_values
+from rnncast.data.filling import fill_missing
+from rnncast.data.schema import detect_schema
+from rnncast.data.series import Schema, SeriesSet
+from rnncast.data.timeaxis import TimeAxis, infer_datetime_freq, parse_freq
+from rnncast.errors import DataError
+from rnncast.settings import ReadOptions
+
+FILL_HINT = "--fill ffill, interpolate or zero"
+
+
+def from_frame(
+    df: pd.DataFrame,
+    options: ReadOptions | None = None,
+    source: str = "<frame>",
+    kind: str = "frame",
+) -> SeriesSet:
+    """Validate a DataFrame and turn it into a SeriesSet (`kind` 'csv' / 'parquet' / 'frame'
+    only changes how rows are named in messages)."""
+    options = options or ReadOptions()
+    loc = Located(source, "csv" if kind == "csv" else "parquet")
+    # A named or datetime index (a Parquet file written from such a frame) is data.
+    keep_index = isinstance(df.index, pd.DatetimeIndex) or any(
+        name is not None for name in df.index.names
+    )
+    df = df.reset_index(drop=not keep_index)
+    df.columns = [str(c) for c in df.columns]
+    if len(df.columns) > 1 and df.columns[0].startswith("Unnamed: 0"):
+        first = df.iloc[:, 0]  # the row numbers pandas' to_csv writes by default
+        if pd.api.types.is_integer_dtype(first) and (first.to_numpy() == np.arange(len(df))).all():
+            df = df.iloc[:, 1:]
+    schema = detect_schema(df, options, source)
+    if schema.layout == "long":
+        ids = df[schema.id_col]
+        if ids.isna().any():
+            row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+            raise DataError(
+                f"column '{schema.id_col}' in '{source}' has an empty series id at {loc.at(row)}: "
+                "give every row an id"
+            )
+        codes, uniques = pd.factorize(ids, sort=False)
+        times = parse_times(df[schema.time_col], schema.time_col, loc, options)
+        values = parse_values(df[schema.target], schema.target, loc)
+        rows = np.arange(len(df))
+        uniques = np.asarray(uniques, dtype=object)
+    else:
+        if options.covariates:
+            raise DataError(
+                f"--covariates needs long data (one row per series and time, covariates as "
+                f"columns beside the value), but '{source}' is laid out as {schema.describe()}"
+            )
+        codes, uniques, times, values, rows = _unpivot(df, schema, loc, options)
+    series = _assemble(codes, uniques, times, values, rows, schema, loc, options)
+    if options.covariates:
+        series.covariates = _covariates(df, codes, times, rows, uniques, loc, options)
+    return series
+
+
+def _covariates(df, codes, times, rows, uniques, loc, options: ReadOptions) -> np.ndarray:
+    """The covariate columns in the order of the assembled values: (rows, C) float32. They
+    must be finite (`--fill` does not fill them yet)."""
+    key = times.asi8 if isinstance(times, pd.DatetimeIndex) else np.asarray(times, np.int64)
+    order = _order(key, codes)  # as `_assemble` orders the values
+    order = np.arange(len(codes)) if order is None else order
+    out = np.empty((len(order), len(options.covariates)), dtype=np.float32)
+    for j, name in enumerate(options.covariates):
+        column = parse_values(df[name], name, loc)[rows[order]]
+        bad = ~np.isfinite(column)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"covariate column '{name}' in '{loc.name}' has {int(bad.sum())} missing or "
+                f"infinite value{'s' if bad.sum() > 1 else ''} (first: series "
+                f"'{uniques[codes[order[i]]]}', {loc.at(int(rows[order[i]]))}): fill them"
+            )
+        with np.errstate(over="ignore"):
+            out[:, j] = column
+    if not np.isfinite(out).all():
+        raise DataError(
+            f"a covariate column in '{loc.name}' has values too large for float32: rescale it"
+        )
+    return out
+
+
+def _unpivot(df: pd.DataFrame, schema: Schema, loc: Located, options: ReadOptions):
+    """Wide or values layout -> long arrays. Leading and trailing empty cells of a column
+    are where that series has not started or has ended; they are dropped."""
+    n = len(df)
+    if schema.has_time:
+        times = parse_times(df[schema.time_col], schema.time_col, loc, options)
+        order = np.argsort(times.to_numpy(), kind="stable")
+        times = times[order]
+        dup = np.flatnonzero(times[1:] == times[:-1])
+        if len(dup):
+            a, b = sorted((int(order[dup[0]]), int(order[dup[0] + 1])))
+            raise DataError(
+                f"column '{schema.time_col}' in '{loc.name}' repeats the time {times[dup[0] + 1]} "
+                f"({loc.at(a)} and {loc.at(b)}; {len(dup)} repeat{'s' if len(dup) > 1 else ''} "
+                "in all): keep one row per time"
+            )
+    else:
+        order = np.arange(n)
+        times = pd.Index(np.arange(n, dtype=np.int64))
+    matrix = np.empty((len(schema.columns), n), dtype=np.float64)
+    for j, name in enumerate(schema.columns):
+        matrix[j] = parse_values(df[name], name, loc)[order]
+    present = ~np.isnan(matrix)
+    keep = np.zeros_like(present)
+    for j in range(len(schema.columns)):  # one step per column, not per value
+        idx = np.flatnonzero(present[j])
+        if len(idx):
+            keep[j, idx[0] : idx[-1] + 1] = True
+    empty = [c for c, k in zip(schema.columns, keep.any(axis=1), strict=True) if not k]
+    if empty:
+        raise DataError(f"column '{empty[0]}' in '{loc.name}' has no values: drop it or fill it")
+    codes = np.repeat(np.arange(len(schema.columns)), n)[keep.ravel()]
+    flat_times = times[np.tile(np.arange(n), len(schema.columns))[keep.ravel()]]
+    values = matrix[keep]
+    rows = np.tile(order, len(schema.columns))[keep.ravel()]
+    return codes, np.asarray(schema.columns, dtype=object), flat_times, values, rows
+
+
+def _order(key: np.ndarray, codes: np.ndarray) -> np.ndarray | None:
+    """The stable order that sorts rows by series, then time; None when they already are
+    (the usual case: no sort and no reordered copies of every column)."""
+    if len(codes) < 2:
+        return None
+    same = codes[1:] == codes[:-1]
+    if ((codes[1:] > codes[:-1]) | (same & (key[1:] >= key[:-1]))).all():
+        return None
+    return np.lexsort((key, codes))
+
+
+def _assemble(codes, uniques, times: pd.Index, values, rows, schema, loc, options) -> SeriesSet:
+    n_series = len(uniques)
+    is_datetime = isinstance(times, pd.DatetimeIndex)
+    key = times.asi8 if is_datetime else np.asarray(times, dtype=np.int64)  # in times' own unit
+    order = _order(key, codes)
+    if order is not None:
+        codes, times, values, rows, key = (
+            codes[order],
+            times[order],
+            values[order],
+            rows[order],
+            key[order],
+        )
+        del order
+    counts = np.bincount(codes, minlength=n_series)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    first, last = offsets[:-1], offsets[1:] - 1
+
+    def label(i: int) -> str:
+        return f"'{uniques[codes[i]]}'"
+
+    dup = np.flatnonzero((codes[1:] == codes[:-1]) & (key[1:] == key[:-1]))
+    if len(dup):
+        i = dup[0]
+        a, b = sorted((int(rows[i]), int(rows[i + 1])))
+        raise DataError(
+            f"'{loc.name}' has {len(dup)} duplicate ({schema.id_col}, {schema.time_col}) row"
+            f"{'s' if len(dup) > 1 else ''} (first: series {label(i)} at {times[i]}, "
+            f"{loc.at(a)} and {loc.at(b)}): keep one row per series and time"
+        )
+
+    filling = options.fill != "none"
+    if not filling:
+        _check_finite(values, codes, times, rows, schema, loc, label)
+    with np.errstate(over="ignore", invalid="ignore"):  # too-large values become inf
+        big = np.isfinite(values) & ~np.isfinite(values.astype(np.float32))
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        raise DataError(
+            f"series {label(i)} in '{loc.name}' has a value too large for float32 at "
+            f"{loc.at(int(rows[i]))} ({values[i]:g}): rescale the data (e.g. to thousands)"
+        )
+
+    axis = _time_axis(times, key, codes, first, counts, options, loc, schema)
+    pos = axis.positions(times, first, codes)
+    off = np.flatnonzero(pos < 0)
+    if len(off):
+        i = off[0]
+        raise DataError(
+            f"series {label(i)} in '{loc.name}' has a time off the {axis.describe()} grid "
+            f"({loc.at(int(rows[i]))}: {times[i]}): make the times evenly spaced or pass the "
+            "right --freq"
+        )
+    span = pos[last] + 1
+    gappy = np.flatnonzero(span != counts)
+    if len(gappy) and not filling:
+        s = gappy[0]
+        seg = pos[first[s] : last[s] + 1]
+        j = int(np.flatnonzero(np.diff(seg) > 1)[0])
+        missing = int(span[gappy].sum() - counts[gappy].sum())
+        raise DataError(
+            f"'{loc.name}' has gaps in the {axis.describe()} time grid: {missing} missing "
+            f"step{'s' if missing > 1 else ''} in {len(gappy)} series (first: series "
+            f"'{uniques[s]}' skips {int(seg[j + 1] - seg[j] - 1)} after {times[first[s] + j]}): "
+            f"add the missing rows with values, or pass {FILL_HINT}"
+        )
+    starts, notes = times[first], ()
+    if filling:
+        values, offsets, starts, notes = _fill(
+            values, codes, pos, span, times, first, axis, uniques, loc, options.fill
+        )
+    return SeriesSet(
+        ids=np.asarray(uniques, dtype=object),
+        values=values.astype(np.float32),
+        offsets=offsets,
+        starts=starts,
+        ends=times[last],
+        axis=axis,
+        schema=schema,
+        source=loc.name,
+        notes=notes,
+    )
+
+
+def _fill(values, codes, pos, span, times, first, axis, uniques, loc, method):
+    """Put the values on their full time grid, fill what is missing by `method`; returns
+    (values, offsets, first times, notes saying what was filled)."""
+    grid_offsets = np.concatenate([[0], np.cumsum(span)]).astype(np.int64)
+    grid = np.full(int(grid_offsets[-1]), np.nan)
+    missing, infinite = np.isnan(values), np.isinf(values)
+    grid[grid_offsets[codes] + pos] = np.where(infinite, np.nan, values)
+    filled, offsets, dropped = fill_missing(grid, grid_offsets, method)
+    empty = np.flatnonzero(np.diff(offsets) == 0)
+    if len(empty):
+        raise DataError(
+            f"series '{uniques[empty[0]]}' in '{loc.name}' has no values: drop it or give it some"
+        )
+    kept = pos >= dropped[codes]  # values not left out at the start of their series
+    missing, infinite = missing & kept, infinite & kept
+    parts = [
+        f"{count} {what} value{'s' if count > 1 else ''}"
+        for count, what in ((int(missing.sum()), "missing"), (int(infinite.sum()), "infinite"))
+        if count
+    ]
+    steps = int(len(grid) - len(values))
+    if steps:
+        parts.append(f"{steps} step{'s' if steps > 1 else ''} missing from the time grid")
+    notes = []
+    if parts:
+        touched = np.zeros(len(uniques), dtype=bool)
+        touched[codes[missing | infinite]] = True
+        touched[span != np.bincount(codes, minlength=len(uniques))] = True
+        notes.append(
+            f"--fill {method}: filled {_and(parts)} in {int(touched.sum())} series of '{loc.name}'"
+        )
+    lead = int(dropped.sum())
+    if lead:
+        notes.append(
+            f"--fill {method}: left out {lead} missing value{'s' if lead > 1 else ''} at the "
+            f"start of {int((dropped > 0).sum())} series (nothing before them to fill from)"
+        )
+    return filled, offsets, axis.at(times[first], dropped), tuple(notes)
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _check_finite(values, codes, times, rows, schema, loc, label) -> None:
+    nan, inf = np.isnan(values), np.isinf(values)
+    if not (nan.any() or inf.any()):
+        return
+    parts = []
+    for mask, what in ((nan, "missing"), (inf, "infinite")):
+        if mask.any():
+            i = int(np.flatnonzero(mask)[0])
+            count = int(mask.sum())
+            parts.append(
+                f"{count} {what} value{'s' if count > 1 else ''} (first: series {label(i)} at "
+                f"{times[i]}, {loc.at(int(rows[i]))})"
+            )
+    where, has = (
+        (f"column '{schema.target}'", "has")
+        if schema.layout == "long"
+        else ("the value columns", "have")
+    )
+    raise DataError(
+        f"{where} in '{loc.name}' {has} {' and '.join(parts)}: fill or remove them, or pass "
+        f"{FILL_HINT}"
+    )
+
+
+def _time_axis(times, key, codes, first, counts, options: ReadOptions, loc, schema) -> TimeAxis:
+    if not isinstance(times, pd.DatetimeIndex):
+        if options.freq is not None:
+            try:
+                step = int(options.freq)
+            except ValueError:
+                raise DataError(
+                    f"--freq '{options.freq}' does not fit the integer times in column "
+                    f"'{schema.time_col}' of '{loc.name}': give a whole-number step, e.g. --freq 1"
+                ) from None
+            if step < 1:
+                raise DataError(f"--freq must be a positive step for integer times, got {step}")
+            return TimeAxis("integer", step=step)
+        same = np.diff(codes) == 0
+        diffs = np.diff(key)[same]
+        diffs = diffs[diffs > 0]
+        step = int(np.gcd.reduce(diffs)) if len(diffs) else 1
+        return TimeAxis("integer", step=max(step, 1))
+    tz = None if times.tz is None else str(times.tz)
+    if options.freq is not None:
+        return TimeAxis("datetime", freq=parse_freq(options.freq).freqstr, tz=tz)
+    if counts.max() < 3:
+        raise DataError(
+            f"cannot infer the frequency of column '{schema.time_col}' in '{loc.name}': no "
+            "series has 3 or more times; pass --freq (e.g. h, D, W-SUN, MS)"
+        )
+    for s in np.argsort(-counts, kind="stable")[:5]:
+        offset = infer_datetime_freq(times[first[s] : first[s] + counts[s]])
+        if offset is not None:
+            return TimeAxis("datetime", freq=offset.freqstr, tz=tz)
+    raise DataError(
+        f"cannot infer the frequency of column '{schema.time_col}' in '{loc.name}': the times "
+        "are irregular or have gaps; pass --freq (e.g. h, D, W-SUN, MS) to check them against"
+    )

@@ -1,0 +1,131 @@
+"""Which layout a frame is in (long, wide or values) and which columns hold the ids, the
+times and the values, from the columns themselves and the options that name them."""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+
+import pandas as pd
+
+from rnncast.data.columns import bool_column, numeric_like
+from rnncast.data.series import DEFAULT_ID, DEFAULT_TARGET, DEFAULT_TIME, Schema
+from rnncast.errors import DataError
+from rnncast.settings import ReadOptions
+
+TIME_NAMES = {
+    "ds", "date", "time", "timestamp", "datetime", "period", "month", "year", "week", "day",
+    "hour", "t", "step", "index",
+}  # fmt: skip
+
+
+def _missing_column(name: str, columns: list[str], where: str, option: str) -> DataError:
+    close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
+    return DataError(
+        f"column '{name}' not found in '{where}' (columns: {shown}): {hint}"
+        f"name the right column with {option}"
+    )
+
+
+def detect_schema(df: pd.DataFrame, options: ReadOptions, where: str) -> Schema:
+    """Decide the layout from the columns and the options."""
+    columns = [str(c) for c in df.columns]
+    if options.id_col is not None or DEFAULT_ID in columns:
+        return long_schema(columns, options, where)
+    time_col = options.time_col
+    if time_col is not None and time_col not in columns:
+        raise _missing_column(time_col, columns, where, "--time-col")
+    if time_col is None:
+        time_col = _guess_time_column(df, columns)
+    rest = [c for c in columns if c != time_col]
+    if options.target:
+        for t in options.target:
+            if t not in columns:
+                raise _missing_column(t, columns, where, "--target")
+            if t == time_col:
+                raise DataError(
+                    f"--target '{t}' is the time column of '{where}': name the value columns"
+                )
+        series = list(options.target)
+    else:
+        for c in rest:
+            if numeric_like(df[c]):
+                continue
+            if pd.api.types.is_bool_dtype(df[c]):
+                raise bool_column(c, where)
+            if options.time_col is None and _looks_like_times(df[c]):
+                if time_col is not None:
+                    raise DataError(
+                        f"'{where}' has times in column '{c}' besides the time column "
+                        f"'{time_col}': pick the value columns with --target, or the time "
+                        f"column with --time-col {c}"
+                    )
+                raise DataError(
+                    f"'{where}' has times in column '{c}', which is not the first column: name "
+                    f"it with --time-col {c}"
+                )
+            raise DataError(
+                f"'{where}' has a non-numeric column '{c}' besides the time column: for long "
+                "data name the id column with --id-col, or pick the value columns with --target"
+            )
+        series = rest
+    if not series:
+        raise DataError(f"'{where}' has no value columns besides '{time_col}': add one")
+    if time_col is None:
+        return Schema("values", DEFAULT_ID, DEFAULT_TIME, DEFAULT_TARGET, tuple(series))
+    return Schema("wide", DEFAULT_ID, time_col, DEFAULT_TARGET, tuple(series))
+
+
+def long_schema(columns: list[str], options: ReadOptions, where: str) -> Schema:
+    id_col = options.id_col or DEFAULT_ID
+    time_col = options.time_col or DEFAULT_TIME
+    if len(options.target) > 1:
+        raise DataError(
+            f"long data takes one --target column, got {len(options.target)} "
+            f"({', '.join(options.target)}): name the single value column"
+        )
+    target = options.target[0] if options.target else DEFAULT_TARGET
+    for name, option in ((id_col, "--id-col"), (time_col, "--time-col"), (target, "--target")):
+        if name not in columns:
+            raise _missing_column(name, columns, where, option)
+    if len({id_col, time_col, target}) < 3:
+        raise DataError(
+            f"the id, time and value columns of '{where}' must differ, got id '{id_col}', time "
+            f"'{time_col}', value '{target}': name them with --id-col, --time-col, --target"
+        )
+    for name in options.covariates:
+        if name not in columns:
+            raise _missing_column(name, columns, where, "--covariates")
+        if name in (id_col, time_col, target):
+            raise DataError(
+                f"--covariates '{name}' is the id, time or value column of '{where}': name "
+                "other columns"
+            )
+    return Schema("long", id_col, time_col, target)
+
+
+def _looks_like_times(col: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return True
+    head = col.dropna().astype(str).head(20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parsed = pd.to_datetime(head, errors="coerce", format="mixed")
+        except (ValueError, TypeError):  # times in several zones (or none) are still times
+            parsed = pd.to_datetime(head, errors="coerce", format="mixed", utc=True)
+    return len(head) > 0 and bool(parsed.notna().all())
+
+
+def _guess_time_column(df: pd.DataFrame, columns: list[str]) -> str | None:
+    if DEFAULT_TIME in columns:
+        return DEFAULT_TIME
+    first = columns[0]
+    col = df.iloc[:, 0]
+    if pd.api.types.is_datetime64_any_dtype(col) or not numeric_like(col):
+        return first
+    if first.strip().lower() in TIME_NAMES:
+        return first
+    return None
