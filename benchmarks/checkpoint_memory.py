@@ -18,7 +18,7 @@ import time
 def step(checkpointed: bool) -> None:
     import torch
 
-    from rnncast import models
+    from rnncast.engine import models
     from rnncast.settings import ModelConfig
 
     torch.set_num_threads(1)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import rnncast
-from rnncast import training
+from rnncast.engine import events
 from rnncast.settings import (
     ACTIVATIONS,
     CELLS,
@@ -137,13 +137,13 @@ def apply_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def epoch_printer(label: str, quiet: bool = False) -> Callable[[training.Event], None] | None:
+def epoch_printer(label: str, quiet: bool = False) -> Callable[[events.Event], None] | None:
     """An ``on_event`` callback printing one line per epoch (stderr), or None when quiet."""
     if quiet:
         return None
 
-    def on_event(event: training.Event) -> None:
-        if isinstance(event, training.TrainStart):
+    def on_event(event: events.Event) -> None:
+        if isinstance(event, events.TrainStart):
             print(
                 f"[{label}] {event.device}: {event.train_windows:,} train / "
                 f"{event.val_windows:,} validation windows, {event.batches_per_epoch} batches "
@@ -151,7 +151,7 @@ def epoch_printer(label: str, quiet: bool = False) -> Callable[[training.Event],
                 file=sys.stderr,
                 flush=True,
             )
-        elif isinstance(event, training.EpochEnd):
+        elif isinstance(event, events.EpochEnd):
             val = "-" if event.val_loss is None else f"{event.val_loss:.4f}"
             print(
                 f"[{label}] epoch {event.epoch}/{event.max_epochs} train {event.train_loss:.4f} "
@@ -164,11 +164,11 @@ def epoch_printer(label: str, quiet: bool = False) -> Callable[[training.Event],
     return on_event
 
 
-def run_summary(results: list[training.TrainResult], train_seconds: float) -> dict[str, Any]:
+def run_summary(results: list[events.TrainResult], train_seconds: float) -> dict[str, Any]:
     """What a results file records about one training run (one entry per ensemble member
     where members differ, a plain value for a single network)."""
 
-    def each(value: Callable[[training.TrainResult], Any]) -> Any:
+    def each(value: Callable[[events.TrainResult], Any]) -> Any:
         values = [value(r) for r in results]
         return values[0] if len(values) == 1 else values
 

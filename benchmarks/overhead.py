@@ -34,10 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnncast import models, scaling, training
 from rnncast.data.build import from_frame
 from rnncast.data.series import SeriesSet
 from rnncast.data.windows import split_windows
+from rnncast.engine import loop, models, scaling
 from rnncast.settings import ModelConfig, TrainConfig, WindowConfig
 
 TARGET = 0.90
@@ -62,7 +62,7 @@ def rnncast_rate(series, window, model_config, steps: int, batch: int, ema: floa
     # no weight averaging unless asked (--ema): the bare loop below has none
     config = TrainConfig(max_steps=steps, max_epochs=10**6, batch_size=batch, ensemble=1,
                          device="cpu", epoch_size=10**9, ema=ema)  # fmt: skip
-    result = training.fit(series, window, model_config, config)
+    result = loop.fit(series, window, model_config, config)
     return result.steps * batch / result.seconds
 
 

@@ -14,23 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnncast import (
-    backtest,
-    checkpoint,
-    distributed,
-    forecast,
-    intervals,
-    models,
-    scaling,
-    training,
-    transform,
-)
+from rnncast import backtest, checkpoint, forecast, intervals
 from rnncast.artifact import Artifact
 from rnncast.data.calendar import periods as calendar_periods
 from rnncast.data.readers import load as read_data
 from rnncast.data.series import SeriesSet
 from rnncast.data.timeaxis import LOOKBACK_PER_HORIZON
 from rnncast.data.windows import ranged_starts, split_windows
+from rnncast.engine import devices, distributed, esn, events, loop, models, scaling, transform
 from rnncast.errors import ConfigError, DataError
 from rnncast.settings import ModelConfig, ReadOptions, TrainConfig, WindowConfig, check_together
 
@@ -180,16 +171,16 @@ def fit(
     config: TrainConfig,
     read_options: ReadOptions | None = None,
     data_path: str | None = None,
-    on_event: Callable[[training.Event], None] | None = None,
+    on_event: Callable[[events.Event], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     checkpoint_path: str | Path | None = None,
     resume: checkpoint.Checkpoint | None = None,
     on_saved: Callable[[str], None] | None = None,
-) -> tuple[Artifact, list[training.TrainResult]]:
+) -> tuple[Artifact, list[events.TrainResult]]:
     """Train `config.ensemble` networks (seeds seed, seed + 1, ...) on every series; return
     the model file's contents and each network's training result.
 
-    `should_stop` is asked after every batch (`training.TrainingStopped` when it says yes);
+    `should_stop` is asked after every batch (`events.TrainingStopped` when it says yes);
     with `checkpoint_path` the whole training state is saved there after every epoch, and
     `resume` (a loaded checkpoint of the same settings and data) continues from it;
     `on_saved` hears where training stands after each save (`Checkpoint.describe`).
@@ -214,7 +205,7 @@ def fit(
                 on_saved(state.describe())
 
     results = [
-        training.TrainResult.from_plain(
+        events.TrainResult.from_plain(
             plain, models.build(model, window.member(k).lookback, window.horizon)
         )
         for k, plain in enumerate(state.finished)
@@ -222,13 +213,17 @@ def fit(
     for k in range(len(results), config.ensemble):
         member = k + 1
         now = state.current
-        result = training.fit(
-            series, window.member(k), model, dataclasses.replace(config, seed=config.seed + k),
-            on_event,
-            member=member, should_stop=should_stop,
-            resume=now["state"] if now is not None and now["member"] == member else None,
-            on_checkpoint=lambda snapshot, m=member: keep({"member": m, "state": snapshot}),
-        )  # fmt: skip
+        seeded = dataclasses.replace(config, seed=config.seed + k)
+        if model.cell == "esn":  # a closed-form readout: no epochs, nothing to resume
+            result = esn.fit(series, window.member(k), model, seeded, on_event, member,
+                             should_stop)  # fmt: skip
+        else:
+            result = loop.fit(
+                series, window.member(k), model, seeded, on_event,
+                member=member, should_stop=should_stop,
+                resume=now["state"] if now is not None and now["member"] == member else None,
+                on_checkpoint=lambda snapshot, m=member: keep({"member": m, "state": snapshot}),
+            )  # fmt: skip
         results.append(result)
         state.finished.append(result.to_plain())
         keep(None)
@@ -416,7 +411,7 @@ def predict(
     """Forecast the next `horizon` (default: the trained horizon) values of every series."""
     h = check_horizon(artifact, horizon)
     check_transform(artifact, series)
-    dev = distributed.device_for(training.resolve_device(device), distributed.current())
+    dev = distributed.device_for(devices.resolve_device(device), distributed.current())
     codes = forecast.id_codes(artifact.series_ids, series)
     units = forecast.known_units(artifact.series_ids, artifact.units, series.ids)
     network = artifact.network(dev)
@@ -437,7 +432,7 @@ def run_backtest(
     if windows < 1:
         raise ConfigError(f"--windows must be at least 1, got {windows}")
     check_transform(artifact, series)
-    dev = training.resolve_device(device)
+    dev = devices.resolve_device(device)
     cutoffs = dict(zip(artifact.series_ids, artifact.cutoffs, strict=True))
     codes = forecast.id_codes(artifact.series_ids, series)
     units = forecast.known_units(artifact.series_ids, artifact.units, series.ids)

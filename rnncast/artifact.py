@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnncast import __version__, models
+from rnncast import __version__
 from rnncast.data.series import Schema
 from rnncast.data.timeaxis import TimeAxis
+from rnncast.engine import models
 from rnncast.errors import ArtifactError, RnncastError
 from rnncast.outputs import atomic_write
 from rnncast.settings import ModelConfig, ReadOptions, TrainConfig, WindowConfig, from_dict, to_dict

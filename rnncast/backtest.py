@@ -23,9 +23,9 @@ import pandas as pd
 from rnncast import metrics
 from rnncast.data.series import SeriesSet
 from rnncast.data.windows import backtest_origins
+from rnncast.engine.models import Forecaster
 from rnncast.errors import DataError
 from rnncast.forecast import Outputs, quantile_col, series_outputs
-from rnncast.models import Forecaster
 
 METHODS = ("model", "naive", "seasonal_naive")
 

@@ -192,7 +192,7 @@ class _Run:
     def use_threads(self, threads: int | None) -> None:
         """--threads (checked; default `rnncast.threads.default_threads`) for the rest of
         the run, and torch's setting as before afterwards."""
-        from rnncast import threads as cpu_threads
+        from rnncast.engine import threads as cpu_threads
 
         self.stack.enter_context(cpu_threads.using(cpu_threads.resolve(threads)))
 
@@ -245,7 +245,7 @@ def _writing(paths: list[Path], wait: float, reads: list[Path] = ()) -> Iterator
 def _other_rank() -> bool:
     """Under torchrun, whether this is a process other than rank 0, which alone reports
     and writes. A broken torchrun environment counts as rank 0: the command reports it."""
-    from rnncast.distributed import world
+    from rnncast.engine.distributed import world
 
     try:
         return not world().main
@@ -568,9 +568,10 @@ def train(
     keep = checkpoint or resume
     saved: list[str] = []  # where the checkpoint of this run stands, once it has one
     with _running(report, lambda: _interrupted_training(keep, saved)) as run:
-        from rnncast import api, artifact, distributed
+        from rnncast import api, artifact
         from rnncast import checkpoint as checkpoints
         from rnncast.data.readers import load as read_data
+        from rnncast.engine import distributed
         from rnncast.outputs import check_writable
 
         world = distributed.world()
@@ -583,7 +584,7 @@ def train(
                     keep, "--checkpoint" if checkpoint else "--resume",
                     inputs=(("the input data file", data), ("--out", out)),
                 )  # fmt: skip
-        from rnncast.training import autocast_dtype, resolve_device
+        from rnncast.engine.devices import autocast_dtype, resolve_device
 
         autocast_dtype(precision, resolve_device(device))  # refused before any work
         member_lookbacks = parse_lookbacks(lookbacks)
@@ -803,10 +804,11 @@ def predict(
     report.start(data=None if data is None else str(data), model=str(model), out=str(out))
     to_stdout = str(out) == "-"
     with _running(report) as run:
-        from rnncast import api, distributed
+        from rnncast import api
         from rnncast.artifact import load as load_model
+        from rnncast.engine import distributed
+        from rnncast.engine.devices import resolve_device
         from rnncast.outputs import FRAME_SUFFIXES, check_writable, write_frame
-        from rnncast.training import resolve_device
 
         resolve_device(device)
         run.use_threads(threads)
@@ -895,8 +897,8 @@ def evaluate(
     with _running(report) as run:
         from rnncast import api
         from rnncast.artifact import load as load_model
+        from rnncast.engine.devices import resolve_device
         from rnncast.outputs import check_writable, write_json
-        from rnncast.training import resolve_device
 
         inputs = _inputs(model, data)
         check_writable(out, "--out", (".json",), inputs=inputs)
@@ -1132,7 +1134,7 @@ def _in_torchrun_group() -> bool:
     torch.distributed (which only a command that ran imports)."""
     if "torch.distributed" not in sys.modules:
         return False
-    from rnncast.distributed import world
+    from rnncast.engine.distributed import world
 
     try:
         return world().many

@@ -128,13 +128,13 @@ class TrainProgress:
     def __call__(self, event: Any) -> None:
         if self.quiet:
             return
-        from rnncast import training
+        from rnncast.engine import events
 
-        if isinstance(event, training.TrainStart):
+        if isinstance(event, events.TrainStart):
             self._started(event)
-        elif isinstance(event, training.BatchEnd):
+        elif isinstance(event, events.BatchEnd):
             self._batch(event)
-        elif isinstance(event, training.EpochEnd):
+        elif isinstance(event, events.EpochEnd):
             self._epoch(event)
 
     def _started(self, event: Any) -> None:

@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnncast import distributed, models, scaling, staging, transform
 from rnncast.data import calendar
 from rnncast.data.series import SeriesSet
 from rnncast.data.windows import last_starts
+from rnncast.engine import distributed, models, scaling, staging, transform
+from rnncast.engine.batches import Windows, network_input, series_floors
+from rnncast.engine.models import Forecaster, RecurrentForecaster
 from rnncast.errors import DataError
-from rnncast.models import Forecaster, RecurrentForecaster
 
 FORECAST_COL = "y_hat"
 
@@ -160,48 +161,27 @@ def _forecast_member(network: RecurrentForecaster, flat: torch.Tensor, values: n
                      covariates: np.ndarray | None,
                      units: np.ndarray | None) -> np.ndarray:  # fmt: skip
     config, lookback = network.config, network.lookback
-    view = flat.unfold(0, lookback, 1)  # (N - lookback + 1, lookback): a strided view
-    per_series = (
-        units
-        if config.scaling == "series"  # resolved by `outputs_at`
-        else scaling.series_floors(values, offsets, lookback, config.scale_floor, logs=config.logs)
-    )
-    floors = torch.from_numpy(scaling.window_floors(per_series, offsets, starts)).to(device)
-    phases = None
-    if config.calendar:
-        if steps is None:
-            raise ValueError("a model with calendar features needs each series' first step")
-        at = calendar.window_phases(steps, offsets, starts, config.calendar)
-        phases = torch.from_numpy(at).to(device)
-    ids = None
-    if config.id_embedding and codes is not None:
-        series = np.searchsorted(offsets, starts, side="right") - 1
-        ids = torch.from_numpy(np.asarray(codes, dtype=np.int64)[series]).to(device)
-    cov_view = None
+    cov = None
     if config.covariate_count:
         if covariates is None or covariates.shape[1] != config.covariate_count:
             raise ValueError(f"the model reads {config.covariate_count} past covariates")
-        cov_view = torch.from_numpy(np.ascontiguousarray(covariates)).to(flat.device)
-        cov_view = cov_view.unfold(0, lookback, 1)  # (N - lookback + 1, C, lookback)
+        cov = torch.from_numpy(np.ascontiguousarray(covariates)).to(flat.device)
+    if config.calendar and steps is None:
+        raise ValueError("a model with calendar features needs each series' first step")
+    windows = Windows.of(
+        flat, offsets, series_floors(values, offsets, lookback, config, units), lookback,
+        steps=steps, periods=config.calendar, covariates=cov,
+        codes=codes if config.id_embedding else None, device=device, logs=config.logs,
+    )  # fmt: skip
+    series = torch.from_numpy(np.searchsorted(offsets, starts, side="right") - 1).to(flat.device)
     starts_t = torch.from_numpy(starts).to(flat.device)
     out = np.empty((len(starts), horizon, len(config.levels) or 1), dtype=np.float32)
     for i in range(0, len(starts), batch_size):
-        x = staging.gather(view, starts_t[i : i + batch_size], device)
-        x = x.log() if config.logs else x
-        stats = scaling.fit(x, config.scaling, floors[i : i + batch_size], config.logs)
-        known = None if phases is None else phases[i : i + batch_size]
-        past = None
-        if cov_view is not None:
-            past = scaling.standardise_channels(
-                staging.gather(cov_view, starts_t[i : i + batch_size], device).transpose(1, 2)
-            )
-        encoder_in, future = models.inputs(
-            config, scaling.transform(x, stats), known, network.horizon, past
-        )
-        which = None if ids is None else ids[i : i + batch_size]
-        y = scaling.inverse(network(encoder_in, future, which), stats)
+        batch = windows.gather(series[i : i + batch_size], starts_t[i : i + batch_size])
+        given = network_input(config, batch, lookback, network.horizon)
+        y = scaling.inverse(network(given.x, given.future, batch.ids), given.stats)
         y = y if y.dim() == 3 else y.unsqueeze(-1)
-        out[i : i + len(x)] = y[:, :horizon].float().cpu().numpy()
+        out[i : i + len(y)] = y[:, :horizon].float().cpu().numpy()
     return out
 
 

@@ -27,12 +27,13 @@ from typing import Any
 
 import pandas as pd
 
-from rnncast import api, artifact, training
-from rnncast import threads as cpu_threads
+from rnncast import api, artifact
 from rnncast.artifact import Artifact
 from rnncast.data.build import from_frame
 from rnncast.data.readers import load as read_data
 from rnncast.data.series import SeriesSet
+from rnncast.engine import events
+from rnncast.engine import threads as cpu_threads
 from rnncast.settings import (
     ModelConfig,
     ReadOptions,
@@ -50,7 +51,7 @@ Data = pd.DataFrame | str | Path
 def train(
     data_or_path: Data,
     *,
-    on_event: Callable[[training.Event], None] | None = None,
+    on_event: Callable[[events.Event], None] | None = None,
     threads: int | None = None,
     **options: Any,
 ) -> Artifact:

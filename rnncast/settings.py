@@ -402,7 +402,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     ensemble: int = 3
-    precision: str = "auto"  # the forward pass's float type: see training.autocast_dtype
+    precision: str = "auto"  # the forward pass's float type: see devices.autocast_dtype
     data_on: str = "auto"  # where the values stay on a GPU: see rnncast.staging
     ema: float = 0.0  # decay of the weights' moving average, 0 for none
 

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 import torch
 
-from rnncast import backtest, metrics, models
+from rnncast import backtest, metrics
 from rnncast.data.build import from_frame
+from rnncast.engine import models
 from rnncast.errors import DataError
 from rnncast.settings import ModelConfig
 from tests.conftest import make_long
@@ -39,7 +40,7 @@ def test_windows_and_scores_match_a_loop(network, series):
         for k in range(1, row["windows"] + 1):
             origin = n - k * H
             x = torch.from_numpy(values[origin - L : origin].astype(np.float32))[None]
-            from rnncast import scaling
+            from rnncast.engine import scaling
 
             floor = 0.1 * scaling.typical_spread(values, np.array([0, n]), L)
             stats = scaling.fit(x, "window", torch.tensor(floor, dtype=torch.float32))

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from rnncast import models, training
 from rnncast.data import calendar
 from rnncast.data.build import from_frame
 from rnncast.data.series import SeriesSet
 from rnncast.data.timeaxis import TimeAxis
+from rnncast.engine import loop
 from rnncast.forecast import forecast_at
 from rnncast.settings import ModelConfig, TrainConfig, WindowConfig
 
@@ -109,15 +106,6 @@ def test_no_cycles_no_steps():
     assert calendar.periods(TimeAxis("datetime", "7s")) == ()
 
 
-def test_features_are_sines_and_cosines():
-    phases = torch.tensor([[3.0, 30.0]])
-    f = models.calendar_features(phases, 2, torch.tensor([24.0, 168.0]))
-    assert f.shape == (1, 2, 4)
-    want = [math.sin(2 * math.pi * 4 / 24), math.sin(2 * math.pi * 31 / 168),
-            math.cos(2 * math.pi * 4 / 24), math.cos(2 * math.pi * 31 / 168)]  # fmt: skip
-    np.testing.assert_allclose(f[0, 1].numpy(), want, atol=1e-6)
-
-
 def test_calendar_features_let_the_model_see_what_the_window_cannot():
     """Daily noise with +10 on Mondays, forecast from a 2-day window: without the calendar the
     network cannot tell a Monday is next (5 times in 7 no Monday is in the window)."""
@@ -131,7 +119,7 @@ def test_calendar_features_let_the_model_see_what_the_window_cannot():
     for periods in ((), calendar.periods(series.axis)):
         model = ModelConfig(hidden_size=16, segment=1, dropout=0.0, calendar=periods,
                             scaling="none")  # fmt: skip
-        net = training.fit(series, window, model, config).network
+        net = loop.fit(series, window, model, config).network
         starts = np.arange(0, 698)
         pred = forecast_at(net, series.values, series.offsets, starts,
                            steps=calendar.first_steps(series))  # fmt: skip

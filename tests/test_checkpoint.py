@@ -8,8 +8,9 @@ import dataclasses
 import pytest
 import torch
 
-from rnncast import api, checkpoint, training
+from rnncast import api, checkpoint
 from rnncast.data.build import from_frame
+from rnncast.engine import events
 from rnncast.errors import ArtifactError, ConfigError
 from rnncast.settings import ModelConfig, TrainConfig, WindowConfig
 from tests.conftest import make_long
@@ -56,7 +57,7 @@ def test_resumed_run_equals_the_uninterrupted_one(tmp_path, series, uninterrupte
     """Stopped in model 1's first epoch (no epoch complete: nothing saved), in its second
     epoch, and in model 2's third: each resumed run ends with the same weights and history."""
     path = tmp_path / "ck.pt"
-    with pytest.raises(training.TrainingStopped):
+    with pytest.raises(events.TrainingStopped):
         api.fit(series, WINDOW, MODEL, CONFIG, should_stop=StopAfter(stop_after),
                 checkpoint_path=path)  # fmt: skip
     if not path.exists():  # stopped before the first epoch ended: nothing to resume
@@ -84,7 +85,7 @@ def test_resume_with_weight_averaging(tmp_path, series):
     config = dataclasses.replace(CONFIG, ema=0.9)
     expected, _ = api.fit(series, WINDOW, MODEL, config)
     path = tmp_path / "ck.pt"
-    with pytest.raises(training.TrainingStopped):
+    with pytest.raises(events.TrainingStopped):
         api.fit(series, WINDOW, MODEL, config, should_stop=StopAfter(84 + 2 * 21 + 1),
                 checkpoint_path=path)  # fmt: skip
     resumed, _ = api.fit(series, WINDOW, MODEL, config, resume=checkpoint.load(path))
@@ -95,7 +96,7 @@ def test_resume_with_members_of_different_lookbacks(tmp_path, series):
     window = dataclasses.replace(WINDOW, lookbacks=(24, 32))
     expected, _ = api.fit(series, window, MODEL, CONFIG)
     path = tmp_path / "ck.pt"
-    with pytest.raises(training.TrainingStopped):
+    with pytest.raises(events.TrainingStopped):
         api.fit(series, window, MODEL, CONFIG, should_stop=StopAfter(84 + 30),
                 checkpoint_path=path)  # fmt: skip
     resumed, _ = api.fit(series, window, MODEL, CONFIG, resume=checkpoint.load(path))
@@ -108,19 +109,19 @@ def test_resume_with_members_of_different_lookbacks(tmp_path, series):
 
 def test_checkpoint_describes_where_training_stands(tmp_path, series):
     path = tmp_path / "ck.pt"
-    with pytest.raises(training.TrainingStopped):
+    with pytest.raises(events.TrainingStopped):
         api.fit(series, WINDOW, MODEL, CONFIG, should_stop=StopAfter(84 + 21 + 5),
                 checkpoint_path=path)  # fmt: skip
     assert checkpoint.load(path).describe() == "model 2 of 2 after epoch 1"
     single = dataclasses.replace(CONFIG, ensemble=1)
-    with pytest.raises(training.TrainingStopped):
+    with pytest.raises(events.TrainingStopped):
         api.fit(series, WINDOW, MODEL, single, should_stop=StopAfter(50), checkpoint_path=path)
     assert checkpoint.load(path).describe() == "the model after epoch 2"
 
 
 def test_resume_refuses_other_settings_and_data(tmp_path, series):
     path = tmp_path / "ck.pt"
-    with pytest.raises(training.TrainingStopped):
+    with pytest.raises(events.TrainingStopped):
         api.fit(series, WINDOW, MODEL, CONFIG, should_stop=StopAfter(25), checkpoint_path=path)
     saved = checkpoint.load(path)
     with pytest.raises(ConfigError) as e:
@@ -158,7 +159,7 @@ def test_resume_refuses_other_settings_and_data(tmp_path, series):
 
 def test_checkpoints_from_before_a_setting_resume_with_what_it_meant(tmp_path, series):
     path = tmp_path / "ck.pt"
-    with pytest.raises(training.TrainingStopped):
+    with pytest.raises(events.TrainingStopped):
         api.fit(series, WINDOW, MODEL, CONFIG, should_stop=StopAfter(25), checkpoint_path=path)
     saved = checkpoint.load(path)
     assert saved.config["model"]["transform"] == "log"  # 'auto' on positive data

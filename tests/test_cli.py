@@ -710,7 +710,7 @@ def test_id_embedding_from_the_command_line(here):
 
 
 def test_threads_option_and_config(here, monkeypatch):
-    from rnncast import threads
+    from rnncast.engine import threads
 
     seen = []
     real = threads.using

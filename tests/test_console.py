@@ -49,7 +49,7 @@ def test_live_progress_can_start_at_any_member():
 
     from rich.console import Console
 
-    from rnncast import training
+    from rnncast.engine import events
     from rnncast.settings import ModelConfig
 
     report = Reporter("train")
@@ -58,8 +58,8 @@ def test_live_progress_can_start_at_any_member():
                  max_epochs=2, parameters=5, members=3, lookback=24)  # fmt: skip
     with report.training(ModelConfig()) as progress:
         assert progress.live
-        progress(training.TrainStart(member=2, **start))
-        progress(training.BatchEnd(1, 1, 3, 0.5))
-        progress(training.EpochEnd(1, 2, 0.5, 0.4, 0.4, 1e-3, True, 0.1))
-        progress(training.TrainStart(member=3, **start))
+        progress(events.TrainStart(member=2, **start))
+        progress(events.BatchEnd(1, 1, 3, 0.5))
+        progress(events.EpochEnd(1, 2, 0.5, 0.4, 0.4, 1e-3, True, 0.1))
+        progress(events.TrainStart(member=3, **start))
     assert "model 2 of 3, lookback 24" in report.console.file.getvalue()

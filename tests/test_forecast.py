@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 import torch
 
-from rnncast import forecast, models, scaling
+from rnncast import forecast
 from rnncast.data.build import from_frame
+from rnncast.engine import models, scaling
 from rnncast.errors import DataError
 from rnncast.settings import ModelConfig
 from tests.conftest import make_long

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnncast import backtest, forecast, models, plots
+from rnncast import backtest, forecast, plots
 from rnncast.data.build import from_frame
+from rnncast.engine import models
 from rnncast.errors import ConfigError
 from rnncast.settings import ModelConfig
 from tests.conftest import make_long

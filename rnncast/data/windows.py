@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnncast.data.series import SeriesSet
+from rnncast.errors import DataError
 from rnncast.settings import WindowConfig
 
 
@@ -93,3 +95,23 @@ def backtest_origins(lengths: np.ndarray, lookback: int, horizon: int, windows: 
     the lookback before it; it fits when n - k*horizon >= lookback.
     """
     return np.clip((np.asarray(lengths) - lookback) // horizon, 0, windows)
+
+
+def check_lengths(series: SeriesSet, window: WindowConfig) -> None:
+    """Every series must hold at least one window; some series must leave training windows."""
+    need = window.width
+    count, names = series.shorter_than(need)
+    if count:
+        raise DataError(
+            f"{count} series {'is' if count == 1 else 'are'} shorter than lookback "
+            f"{window.lookback} + horizon {window.horizon} = {need} values: {names}; "
+            "pass a smaller --lookback, or --skip-short to leave them out"
+        )
+    if not (series.lengths >= need + window.val_size).any():
+        longest = int(series.lengths.max())
+        raise DataError(
+            f"no series is long enough to train on: the longest has {longest} values but "
+            f"lookback {window.lookback} + horizon {window.horizon} + validation "
+            f"{window.val_size} needs {need + window.val_size}; pass a smaller --lookback "
+            "or --val-size"
+        )

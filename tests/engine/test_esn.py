@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnncast import esn, scaling, training
 from rnncast.data.build import from_frame
 from rnncast.data.windows import split_ranges
+from rnncast.engine import batches, esn, events, losses
 from rnncast.settings import ModelConfig, TrainConfig, WindowConfig
 from tests.conftest import make_long
 
@@ -22,21 +22,23 @@ def series():
     return from_frame(make_long(n_series=3, length=200))
 
 
-def _windows(series, starts):
+def _split(series, ranges):
     values = torch.from_numpy(series.values)
-    floors = scaling.series_floors(series.values, series.offsets, WINDOW.lookback, 0.1)
-    return training.Windows.of(values, series.offsets, floors, starts, WINDOW.width)
+    floors = batches.series_floors(series.values, series.offsets, WINDOW.lookback, MODEL)
+    windows = batches.Windows.of(values, series.offsets, floors, WINDOW.width)
+    return batches.Split.of(windows, ranges)
 
 
 def test_readout_solves_the_ridge_system_exactly(series, monkeypatch):
     monkeypatch.setattr(esn, "BATCH", 100)  # several batches summed
-    result = esn.fit_esn(series, WINDOW, MODEL, CONFIG)
+    result = esn.fit(series, WINDOW, MODEL, CONFIG)
     net = result.network
     train, _ = split_ranges(series.offsets, WINDOW)
-    windows = _windows(series, train)
-    x, y = training.scaled(*windows.batch(torch.arange(len(train)))[:2], 48, "window")
+    given = batches.network_input(MODEL, _split(series, train).batch(torch.arange(len(train))),
+                                  48, 12)  # fmt: skip
+    y = given.target
     with torch.no_grad():
-        states = net.features(x).double().numpy()  # the same reservoir, read again
+        states = net.features(given.x).double().numpy()  # the same reservoir, read again
     z = np.concatenate([states, np.ones((len(states), 1))], axis=1)
     expected = np.linalg.solve(z.T @ z + 0.5 * np.eye(z.shape[1]), z.T @ y.double().numpy())
     weight = net.readout.weight.detach().double().numpy()
@@ -46,16 +48,16 @@ def test_readout_solves_the_ridge_system_exactly(series, monkeypatch):
 
 
 def test_more_ridge_shrinks_the_readout(series):
-    small = esn.fit_esn(series, WINDOW, MODEL, CONFIG).network.readout.weight
-    big = esn.fit_esn(series, WINDOW, dataclasses.replace(MODEL, ridge=1e3), CONFIG)
+    small = esn.fit(series, WINDOW, MODEL, CONFIG).network.readout.weight
+    big = esn.fit(series, WINDOW, dataclasses.replace(MODEL, ridge=1e3), CONFIG)
     assert big.network.readout.weight.norm() < 0.5 * small.norm()
 
 
 def test_validation_loss_is_the_usual_one(series):
-    result = esn.fit_esn(series, WINDOW, MODEL, CONFIG)
+    result = esn.fit(series, WINDOW, MODEL, CONFIG)
     _, val = split_ranges(series.offsets, WINDOW)
-    again = training.evaluate_loss(
-        result.network, _windows(series, val), 48, "window", training.loss_function("mae"), 64
+    again = losses.evaluate_loss(
+        result.network, _split(series, val), 48, losses.loss_function("mae"), 64
     )
     assert result.best_val_loss == pytest.approx(again, rel=1e-6)
     assert result.history[0]["train_loss"] < 1.0  # the scaled series are learnt, roughly
@@ -63,9 +65,9 @@ def test_validation_loss_is_the_usual_one(series):
 
 
 def test_seeded_reservoirs(series):
-    a = esn.fit_esn(series, WINDOW, MODEL, CONFIG).network
-    b = esn.fit_esn(series, WINDOW, MODEL, CONFIG).network
-    c = esn.fit_esn(series, WINDOW, MODEL, dataclasses.replace(CONFIG, seed=1)).network
+    a = esn.fit(series, WINDOW, MODEL, CONFIG).network
+    b = esn.fit(series, WINDOW, MODEL, CONFIG).network
+    c = esn.fit(series, WINDOW, MODEL, dataclasses.replace(CONFIG, seed=1)).network
     for name, value in a.state_dict().items():
         assert torch.equal(value, b.state_dict()[name]), name
     assert not torch.equal(a.w, c.w)
@@ -79,6 +81,17 @@ def test_stopping_between_batches(series, monkeypatch):
         asked.append(1)
         return len(asked) == 2
 
-    with pytest.raises(training.TrainingStopped):
-        esn.fit_esn(series, WINDOW, MODEL, CONFIG, should_stop=stop)
+    with pytest.raises(events.TrainingStopped):
+        esn.fit(series, WINDOW, MODEL, CONFIG, should_stop=stop)
     assert len(asked) == 2
+
+
+def test_one_fit_reports_a_start_and_one_epoch(series):
+    from rnncast.engine.models import EchoStateForecaster
+
+    heard = []
+    result = esn.fit(series, WINDOW, MODEL, CONFIG, heard.append)
+    assert isinstance(result.network, EchoStateForecaster)
+    assert result.stopped == "closed-form ridge readout (no epochs)"
+    assert [type(e).__name__ for e in heard] == ["TrainStart", "EpochEnd"]
+    assert len(result.history) == 1 and result.best_val_loss == result.history[0]["val_loss"]

@@ -15,8 +15,8 @@ import torch
 from typer.testing import CliRunner
 
 import rnncast
-from rnncast import distributed
 from rnncast.cli import app
+from rnncast.engine import distributed
 from rnncast.errors import ConfigError
 from tests.conftest import make_long
 
@@ -142,7 +142,7 @@ def test_torchrun_predict_shards_the_series(tmp_path, monkeypatch):
 PEER_FAILS = """
 import os
 import sys
-from rnncast import distributed
+from rnncast.engine import distributed
 from rnncast.errors import DataError, RnncastError
 try:
     with distributed.session("cpu") as w:

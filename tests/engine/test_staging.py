@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnncast import forecast, staging, training
+from rnncast import forecast
 from rnncast.data.build import from_frame
+from rnncast.engine import loop, staging
 from rnncast.settings import WindowConfig
 from tests.conftest import make_long
 
@@ -70,8 +71,8 @@ def test_training_from_host_memory_matches_training_from_the_gpu(
     as data kept on the GPU; forecasts from host-resident values match too."""
     series = from_frame(make_long(n_series=3, length=200))
     on_gpu = dataclasses.replace(fast_train, device="cuda", precision="fp32", data_on="device")
-    a = training.fit(series, WINDOW, small_model, on_gpu)
-    b = training.fit(series, WINDOW, small_model, dataclasses.replace(on_gpu, data_on="host"))
+    a = loop.fit(series, WINDOW, small_model, on_gpu)
+    b = loop.fit(series, WINDOW, small_model, dataclasses.replace(on_gpu, data_on="host"))
     theirs = b.network.state_dict()
     for name, x in a.network.state_dict().items():
         assert torch.allclose(x, theirs[name], atol=1e-5), name

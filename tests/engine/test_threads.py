@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import rnncast
-from rnncast import threads
+from rnncast.engine import threads
 from rnncast.errors import ConfigError
 from tests.conftest import make_long
 

@@ -118,7 +118,7 @@ def session(device: str) -> Iterator[World]:
     import torch
     import torch.distributed as dist
 
-    from rnncast.training import resolve_device
+    from rnncast.engine.devices import resolve_device
 
     if not dist.is_available():
         raise ConfigError(

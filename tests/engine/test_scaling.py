@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from rnncast import scaling
+from rnncast.engine import scaling
 
 windows = arrays(
     np.float32,

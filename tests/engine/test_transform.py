@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from rnncast import api, transform
+from rnncast import api
 from rnncast.data.build import from_frame
 from rnncast.data.series import SeriesSet
+from rnncast.engine import transform
 from rnncast.errors import DataError
 from rnncast.settings import ModelConfig, TrainConfig
 from tests.conftest import make_long

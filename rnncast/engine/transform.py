@@ -4,7 +4,7 @@
 swings grow with its level (multiplicative seasonality, as in sales, traffic or load with
 quiet nights): the network then sees and is trained on relative changes, and its forecasts
 are turned back with exp, so they stay positive. Windows are logged as they are gathered
-(`training.Windows`, `forecast.outputs_at`): no transformed copy of the data is held. A
+(`rnncast.engine.batches.Windows`): no transformed copy of the data is held. A
 log model needs every value it reads, in training and in every history it forecasts from,
 above 0. 'auto' (the default) is 'log' when every training value is above 0, else 'none';
 the model file keeps which.

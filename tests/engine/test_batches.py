@@ -1,0 +1,154 @@
+"""The one window -> network-input recipe: batches of numbered windows, and training and
+forecasting reading a window alike."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rnncast.data import calendar
+from rnncast.data.build import from_frame
+from rnncast.data.windows import split_ranges, split_windows
+from rnncast.engine import batches, loop, scaling
+from rnncast.settings import ModelConfig, ReadOptions, TrainConfig, WindowConfig
+from tests.conftest import make_long
+
+WINDOW = WindowConfig(lookback=48, horizon=12, val_size=12)
+
+
+def test_windows_are_found_per_series_as_if_listed_one_by_one():
+    """A batch names windows by number; its starts, floors, calendar phases and ids are
+    those of the explicit list of every window (as `split_windows` gives it)."""
+    # 71 leaves no training window: lookback 48 + horizon 12 + validation 12 = 72
+    s = from_frame(make_long(n_series=4, lengths=[90, 71, 75, 130]))
+    train, _ = split_ranges(s.offsets, WINDOW)
+    starts, _ = split_windows(s.offsets, WINDOW)
+    assert len(train) == len(starts) and train.count[1] == 0
+    floors = np.array([0.5, 1.5, 2.5, 3.5], dtype=np.float32)
+    steps = calendar.first_steps(s)
+    periods = calendar.periods(s.axis)
+    windows = batches.Windows.of(torch.from_numpy(s.values), s.offsets, floors, WINDOW.width,
+                                 steps=steps, periods=periods, codes=np.arange(1, 5))  # fmt: skip
+    picked = torch.tensor([0, 5, len(starts) - 1, 29, 30, 31])
+    batch = batches.Split.of(windows, train).batch(picked)
+    at = starts[picked.numpy()]
+    series_of = np.searchsorted(s.offsets, at, side="right") - 1
+    want = s.values[at[:, None] + np.arange(WINDOW.width)]
+    np.testing.assert_array_equal(batch.windows.numpy(), want)
+    np.testing.assert_array_equal(batch.floors.numpy(), floors[series_of])
+    np.testing.assert_array_equal(batch.ids.numpy(), series_of + 1)
+    np.testing.assert_array_equal(
+        batch.phases.numpy(), calendar.window_phases(steps, s.offsets, at, periods)
+    )
+    assert batch.covariates is None and len(periods) > 0
+
+
+def test_logs_are_taken_as_windows_are_gathered():
+    s = from_frame(make_long(n_series=2, length=80))
+    floors = np.ones(2, dtype=np.float32)
+    raw, logged = (
+        batches.Windows.of(torch.from_numpy(s.values), s.offsets, floors, 10, logs=logs)
+        for logs in (False, True)
+    )
+    series, starts = torch.tensor([0, 1]), torch.tensor([3, 85])
+    np.testing.assert_allclose(logged.gather(series, starts).windows.numpy(),
+                               np.log(raw.gather(series, starts).windows.numpy()))  # fmt: skip
+    assert raw.gather(series, starts).ids is None  # no codes, no ids
+
+
+def test_network_input_scales_the_target_by_the_lookback():
+    windows = torch.arange(2 * 10, dtype=torch.float32).reshape(2, 10) ** 1.5
+    batch = batches.Batch(windows, torch.zeros(2))
+    given = batches.network_input(ModelConfig(), batch, 6, 4)
+    stats = scaling.fit(windows[:, :6], "window", torch.zeros(2))
+    torch.testing.assert_close(given.x[..., 0], scaling.transform(windows[:, :6], stats))
+    torch.testing.assert_close(given.target, scaling.transform(windows[:, 6:], stats))
+    assert given.future is None
+    lookback_only = batches.network_input(
+        ModelConfig(), batches.Batch(windows[:, :6], torch.zeros(2)), 6, 4
+    )
+    assert lookback_only.target is None
+    torch.testing.assert_close(lookback_only.x, given.x)
+
+
+def test_calendar_features_are_sines_and_cosines():
+    phases = torch.tensor([[3.0, 30.0]])
+    f = batches.calendar_features(phases, 2, torch.tensor([24.0, 168.0]))
+    assert f.shape == (1, 2, 4)
+    want = [math.sin(2 * math.pi * 4 / 24), math.sin(2 * math.pi * 31 / 168),
+            math.cos(2 * math.pi * 4 / 24), math.cos(2 * math.pi * 31 / 168)]  # fmt: skip
+    np.testing.assert_allclose(f[0, 1].numpy(), want, atol=1e-6)
+
+
+def test_step_inputs_widen_each_step_with_covariates_then_calendar_features():
+    config = ModelConfig(segment=4, calendar=(24.0, 168.0), covariate_count=2)
+    phases = torch.tensor([[3.0, 50.0]] * 2)
+    x, future = batches.step_inputs(config, torch.randn(2, 12), phases, 5, torch.randn(2, 12, 2))
+    assert x.shape == (2, 12, 1 + 2 + 4) and future.shape == (2, 5, 4)
+
+
+def _promo_series() -> tuple:
+    """Hourly long data with a covariate, for a model that reads everything a window can
+    carry: logs, series scaling, covariates, calendar features, series ids."""
+    frame = make_long(n_series=3, length=150)
+    frame["promo"] = (np.arange(len(frame)) % 7 == 0).astype(float)
+    return from_frame(frame, ReadOptions(covariates=("promo",))), frame
+
+
+@pytest.mark.parametrize("scaling_method", ["window", "series"])
+def test_training_and_forecasting_read_a_window_alike(scaling_method):
+    """The promise 'train and predict scale alike': the network's output on a training
+    batch, turned back by the batch's statistics, is the forecast `forecast.outputs_at`
+    gives for the same windows."""
+    from rnncast.forecast import outputs_at
+
+    series, _ = _promo_series()
+    window = WindowConfig(lookback=24, horizon=6, val_size=6)
+    model = ModelConfig(hidden_size=8, segment=6, dropout=0.0, scaling=scaling_method,
+                        transform="log", calendar=calendar.periods(series.axis),
+                        id_embedding=3, ids=3, covariate_count=1)  # fmt: skip
+    config = TrainConfig(max_steps=3, batch_size=16, device="cpu")
+    network = loop.fit(series, window, model, config).network
+    train, _ = split_ranges(series.offsets, window)
+    units = scaling.series_units(series.values, series.offsets, logs=True)
+    windows = batches.Windows.of(
+        torch.from_numpy(series.values), series.offsets,
+        batches.series_floors(series.values, series.offsets, 24, model, units), window.width,
+        steps=calendar.first_steps(series), periods=model.calendar,
+        covariates=torch.from_numpy(series.covariates), codes=np.arange(1, 4), logs=True,
+    )  # fmt: skip
+    split = batches.Split.of(windows, train)
+    picked = torch.tensor([0, 40, len(split) - 1])
+    batch = split.batch(picked)
+    given = batches.network_input(model, batch, 24, 6)
+    with torch.no_grad():
+        trained = scaling.inverse(network(given.x, given.future, batch.ids), given.stats)
+    starts = split.starts(picked)[1].numpy()
+    forecast = outputs_at(network, series.values, series.offsets, starts,
+                          steps=calendar.first_steps(series), codes=np.arange(1, 4),
+                          covariates=series.covariates,
+                          units=units if scaling_method == "series" else None)  # fmt: skip
+    np.testing.assert_allclose(forecast.point, np.exp(trained.numpy()), rtol=1e-5)
+    assert not np.allclose(forecast.point, trained.numpy(), rtol=1e-2)  # logs were taken
+
+
+def test_series_floors_are_the_units_given_under_series_scaling():
+    s = from_frame(make_long(n_series=2, length=80))
+    series_model = ModelConfig(scaling="series")
+    units = np.array([2.0, 3.0], dtype=np.float32)
+    got = batches.series_floors(s.values, s.offsets, 24, series_model, units)
+    np.testing.assert_array_equal(got, units)
+    measured = batches.series_floors(s.values, s.offsets, 24, series_model)
+    np.testing.assert_allclose(measured, scaling.series_units(s.values, s.offsets))
+    window = batches.series_floors(s.values, s.offsets, 24, ModelConfig(), units)
+    spread = scaling.typical_spread(s.values, s.offsets, 24)
+    np.testing.assert_allclose(window, 0.1 * spread, rtol=1e-6)
+    none = batches.series_floors(s.values, s.offsets, 24, dataclasses.replace(
+        ModelConfig(), scaling="none"))  # fmt: skip
+    np.testing.assert_allclose(none, window)
+    assert pd.notna(window).all()
