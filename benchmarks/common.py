@@ -1,8 +1,8 @@
 """Helpers shared by the benchmark harnesses (``m4.py``, ``ett.py``).
 
-- ``add_config_args`` / ``configs_from_args``: command-line overrides of every rnncast
-  ``ModelConfig`` / ``TrainConfig`` field, generated from the dataclasses themselves, so an
-  option left out keeps rnncast's own default (the same as ``rnncast train``).
+- ``add_request_args`` / ``request_from_args``: the options of ``rnncast train``, generated
+  from its ``TrainRequest`` itself, so an option left out keeps rnncast's own default and a
+  harness trains exactly as ``rnncast train`` would (the same request, plan and job).
 - ``epoch_printer``: a training-progress callback that prints one line per epoch to stderr.
 - ``markdown_table``, ``fmt``: tables for the terminal.
 - ``machine_info``, ``write_json``: what the results file records, and writing it safely.
@@ -36,15 +36,22 @@ from rnncast.settings import (
     LOSSES,
     SCALINGS,
     TRANSFORMS,
-    ModelConfig,
-    TrainConfig,
-    parse_quantiles,
+    TrainRequest,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Fields chosen by the window rule (api.resolve_shapes), not given to the dataclass directly.
-_WINDOW_FIELDS = {"segment", "calendar", "ids", "covariate_count"}
+# What `rnncast train` is given as text: the request parses these itself.
+_TYPES: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "int | None": int,
+    "str | None": str,
+    "tuple[str, ...]": str,
+    "tuple[int, ...]": str,
+    "tuple[float, ...]": str,
+}
 _CHOICES = {
     "cell": CELLS,
     "scaling": SCALINGS,
@@ -64,56 +71,38 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
 
 
-_TYPES: dict[str, Callable[[str], Any]] = {
-    "int": int,
-    "float": float,
-    "str": str,
-    "int | None": int,
-    "tuple[float, ...]": parse_quantiles,
-    "bool": _bool,
-}
+# ---- the training request -----------------------------------------------------------------
 
 
-# ---- configuration overrides -------------------------------------------------------------
+def add_request_args(parser: argparse.ArgumentParser, fixed: set[str]) -> None:
+    """One option per option of ``rnncast train`` (`rnncast.settings.TrainRequest`), named
+    as there, except the `fixed` ones the harness sets itself; all default to None, meaning
+    rnncast's own default. Flags take an optional true / false: ``--calendar``,
+    ``--bidirectional true``."""
+    group = parser.add_argument_group("rnncast train options (default: rnncast's)")
+    defaults = TrainRequest()
+    for f in dataclasses.fields(TrainRequest):
+        if f.name in fixed:
+            continue
+        name, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
+        if str(f.type) == "bool":
+            group.add_argument(name, dest=f.name, type=_bool, nargs="?", const=True,
+                               default=None, help=f"[rnncast default: {default}]")  # fmt: skip
+            continue
+        group.add_argument(name, dest=f.name, type=_TYPES[str(f.type)],
+                           choices=_CHOICES.get(f.name), default=None,
+                           help=f"[rnncast default: {default}]")  # fmt: skip
 
 
-def add_config_args(parser: argparse.ArgumentParser) -> None:
-    """Add ``--cell``, ``--hidden-size``, ..., ``--max-epochs``, ``--seed``, ... (one option
-    per field of ModelConfig and TrainConfig, except the segment and the calendar periods,
-    which the data decide); all default to None, meaning rnncast's own default; and
-    ``--calendar``."""
-    for cls in (ModelConfig, TrainConfig):
-        group = parser.add_argument_group(f"{cls.__name__} overrides (default: rnncast's)")
-        for f in dataclasses.fields(cls):
-            if f.name in _WINDOW_FIELDS:
-                continue
-            kind = _TYPES[str(f.type)]
-            group.add_argument(
-                "--" + f.name.replace("_", "-"),
-                dest=f.name,
-                type=kind,
-                choices=_CHOICES.get(f.name),
-                default=None,
-                help=f"[rnncast default: {f.default}]",
-            )
-    parser.add_argument(
-        "--calendar",
-        action="store_true",
-        help="calendar features (rnncast train --calendar)",
-    )
-
-
-def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
-    """ModelConfig and TrainConfig with the options that were given, defaults elsewhere."""
-
-    def given(cls: type) -> dict[str, Any]:
-        return {
-            f.name: getattr(args, f.name)
-            for f in dataclasses.fields(cls)
-            if f.name not in _WINDOW_FIELDS and getattr(args, f.name, None) is not None
-        }
-
-    return ModelConfig(**given(ModelConfig)), TrainConfig(**given(TrainConfig))
+def request_from_args(args: argparse.Namespace, fixed: set[str], **values: Any) -> TrainRequest:
+    """The training request of the options given (rnncast's defaults elsewhere) but the
+    `fixed` ones, with the harness's `values`, made as ``rnncast train`` makes it."""
+    given = {
+        name: getattr(args, name)
+        for name in TrainRequest.names()
+        if name not in fixed and getattr(args, name, None) is not None
+    }
+    return TrainRequest.of(**given, **values)
 
 
 def add_run_args(parser: argparse.ArgumentParser, default_out: str) -> None:
@@ -125,11 +114,6 @@ def add_run_args(parser: argparse.ArgumentParser, default_out: str) -> None:
         "--threads", type=int, default=None, help="torch CPU threads [default: torch's]"
     )
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
-
-
-def lookbacks_arg(text: str) -> tuple[int, ...]:
-    """``--lookbacks 144,240,336`` -> (144, 240, 336)."""
-    return tuple(int(t) for t in text.split(","))
 
 
 def apply_threads(threads: int | None) -> None:

@@ -27,6 +27,7 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass
@@ -39,17 +40,20 @@ import common
 import numpy as np
 import pandas as pd
 
-from rnncast import api
+from rnncast import jobs
+from rnncast import plan as plans
 from rnncast.data.build import from_frame
-from rnncast.data.calendar import first_steps
-from rnncast.forecast import forecast_at, known_units
-from rnncast.settings import ModelConfig, ReadOptions, TrainConfig, to_dict
+from rnncast.forecast.forecasting import Known, outputs_at
+from rnncast.settings import TrainRequest, to_dict
 
 COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
 TRAIN_END, VAL_END, TEST_END = 8640, 11520, 14400  # exclusive row bounds
 VAL_SIZE = VAL_END - TRAIN_END
 
 MULTI_LOOKBACK = 96
+# What the harness sets itself: the horizon, the validation rows, how its frames are read.
+FIXED = {"horizon", "val_size", "id_col", "time_col", "target", "freq", "time_format", "fill",
+         "skip_short", "covariates", "holdout"}  # fmt: skip
 SETTINGS = {
     "multivariate": {"columns": COLUMNS, "horizons": (96, 192, 336, 720)},
     "univariate": {"columns": ("OT",), "horizons": (24, 48, 168)},
@@ -153,26 +157,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"--max-steps {QUICK['max_steps']} unless given",
     )
     common.add_run_args(parser, "results/ett_h1.json")
-    window = parser.add_argument_group("window overrides")
-    window.add_argument(
-        "--lookback",
-        type=int,
-        default=None,
-        help=f"[default: multivariate {MULTI_LOOKBACK}; univariate rnncast's rule]",
-    )
-    window.add_argument(
-        "--lookbacks",
-        type=common.lookbacks_arg,
-        default=(),
-        help="univariate: one lookback per ensemble member [rnncast's rule]",
-    )
-    window.add_argument("--segment", type=int, default=None, help="[default: rnncast's rule]")
     parser.add_argument(
         "--covariates",
         action="store_true",
         help="univariate: the six load columns as past covariates of OT (rnncast --covariates)",
     )
-    common.add_config_args(parser)
+    common.add_request_args(parser, FIXED)  # --lookback: multivariate default 96
     args = parser.parse_args(argv)
     if args.quick and args.max_steps is None:
         args.max_steps = QUICK["max_steps"]
@@ -214,59 +204,35 @@ def errors(pred: np.ndarray, target: np.ndarray) -> tuple[float, float]:
     return float(np.mean(diff**2)), float(np.mean(np.abs(diff)))
 
 
-def run_horizon(
-    scaled: pd.DataFrame,
-    columns: tuple[str, ...],
-    horizon: int,
-    lookback: int | None,
-    lookbacks: tuple[int, ...],
-    segment: int | None,
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    label: str,
-    quiet: bool,
-    calendar: bool = False,
-    covariates: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Train on rows 0-11519, then score rnncast and repeat-last on every test window.
-    `covariates`: columns read as past covariates of the (one) forecast column."""
+def run_horizon(scaled: pd.DataFrame, columns: tuple[str, ...], request: TrainRequest,
+                label: str, quiet: bool) -> dict[str, Any]:  # fmt: skip
+    """Train on rows 0-11519 as ``rnncast train`` would with `request`, then score rnncast
+    and repeat-last on every test window. `request.covariates`: columns read as past
+    covariates of the (one) forecast column."""
     watch = common.Stopwatch()
-    if covariates:
-        (target,) = columns
-        frame = scaled.iloc[:VAL_END][["date", target, *covariates]]
-        frame = frame.rename(columns={"date": "ds", target: "y"})
-        frame.insert(0, "unique_id", target)
-        options = ReadOptions(covariates=covariates)
-        series = from_frame(frame, options, source="ETTh1 (scaled)")
-    else:
-        series = from_frame(scaled.iloc[:VAL_END][["date", *columns]], source="ETTh1 (scaled)")
-    window, model = api.resolve_shapes(
-        series, model_config, horizon, lookback, VAL_SIZE, segment, lookbacks,
-        train_config.ensemble, calendar,
-    )  # fmt: skip
-    artifact, results = api.fit(
-        series, window, model, train_config, on_event=common.epoch_printer(label, quiet)
-    )
+    read, _, _ = request.configs()
+    train_rows = _frame(scaled.iloc[:VAL_END], columns, request.covariates)
+    series = from_frame(train_rows, read, source="ETTh1 (scaled)")
+    plan = plans.make(request, series)
+    trained = jobs.train(plan, on_event=common.epoch_printer(label, quiet))
     train_seconds = watch()
 
-    # The columns one after another; a writable copy (pandas may hand out read-only views).
-    flat = scaled[list(columns)].to_numpy(dtype=np.float32).T.flatten()
+    # every row, the columns one after another, each starting at row 0 as in training
+    full = from_frame(_frame(scaled, columns, request.covariates), read, source="ETTh1 (scaled)")
+    artifact, horizon = trained.artifact, request.horizon
     network = artifact.network()
     starts, targets = test_windows(len(columns), network.lookback, horizon)  # longest lookback
+    flat = full.values
     truth = np.lib.stride_tricks.sliding_window_view(flat, horizon)[targets]  # (windows, H)
     test_watch = common.Stopwatch()
-    offsets = np.arange(len(columns) + 1) * (len(flat) // len(columns))
-    # every column starts at row 0, as in training
-    past = scaled[list(covariates)].to_numpy(dtype=np.float32) if covariates else None
     # 'series' scaling: each column's unit as training measured it (rows 0-11519), not over
     # rows that hold the test windows' actuals
-    units = known_units(artifact.series_ids, artifact.units, series.ids)
-    pred = forecast_at(network, flat, offsets, starts, steps=first_steps(series),
-                       codes=np.arange(1, len(columns) + 1), covariates=past,
-                       units=units)  # fmt: skip
+    known = Known.of(artifact.series_ids, artifact.units, full.ids)
+    pred = outputs_at(network, full, starts, known=known).point
     forecast_seconds = test_watch()
     mse, mae = errors(pred, truth)
     repeat_mse, repeat_mae = errors(np.repeat(flat[targets - 1, None], horizon, axis=1), truth)
+    window, model = plan.window, plan.model
     return {
         "horizon": horizon,
         "lookback": ", ".join(map(str, window.lookbacks)) or window.lookback,
@@ -278,8 +244,20 @@ def run_horizon(
         "repeat_last_mae": repeat_mae,
         "forecast_seconds": round(forecast_seconds, 3),
         "config": {"window": to_dict(window), "model": to_dict(model)},
-        **common.run_summary(results, train_seconds),
+        **common.run_summary(trained.results, train_seconds),
     }
+
+
+def _frame(
+    rows: pd.DataFrame, columns: tuple[str, ...], covariates: tuple[str, ...]
+) -> pd.DataFrame:
+    """The columns as wide data, or the one column as long data with its covariates."""
+    if not covariates:
+        return rows[["date", *columns]]
+    (target,) = columns
+    frame = rows[["date", target, *covariates]].rename(columns={"date": "ds", target: "y"})
+    frame.insert(0, "unique_id", target)
+    return frame
 
 
 def check_repeat_last(setting: str, runs: list[dict[str, Any]]) -> None:
@@ -340,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     common.apply_threads(args.threads)
     total = common.Stopwatch()
     machine = common.machine_info()
-    model_config, train_config = common.configs_from_args(args)
+    request = common.request_from_args(args, FIXED, horizon=1, val_size=VAL_SIZE)
     scaled = load_scaled(args.data)
     settings = list(SETTINGS) if args.setting == "both" else [args.setting]
 
@@ -348,21 +326,20 @@ def main(argv: list[str] | None = None) -> int:
     for setting in settings:
         spec = SETTINGS[setting]
         horizons = args.horizons or (QUICK["horizons"][setting] if args.quick else spec["horizons"])
-        lookback = args.lookback or (MULTI_LOOKBACK if setting == "multivariate" else None)
+        univariate = setting == "univariate"
         runs = [
             run_horizon(
                 scaled,
                 spec["columns"],
-                h,
-                lookback,
-                args.lookbacks if setting == "univariate" else (),
-                args.segment,
-                model_config,
-                train_config,
+                dataclasses.replace(
+                    request,
+                    horizon=h,
+                    lookback=args.lookback or (None if univariate else MULTI_LOOKBACK),
+                    lookbacks=request.lookbacks if univariate else (),
+                    covariates=COLUMNS[:-1] if args.covariates and univariate else (),
+                ),
                 f"{setting} H={h}",
                 args.quiet,
-                args.calendar,
-                COLUMNS[:-1] if args.covariates and setting == "univariate" else (),
             )
             for h in horizons
         ]
@@ -385,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "quick": args.quick,
         "machine": machine,
-        "train_config": to_dict(train_config),
+        "train_config": to_dict(request.configs()[2]),
         "results": results,
         "published": {
             setting: [

@@ -29,14 +29,19 @@ import numpy as np
 import pandas as pd
 from m4_data import read_m4, to_long
 
-from rnncast import api, metrics
+from rnncast import jobs
+from rnncast import plan as plans
 from rnncast.data.build import from_frame
-from rnncast.forecast import quantile_col
+from rnncast.forecast import metrics
+from rnncast.forecast.forecasting import quantile_col
 from rnncast.settings import to_dict
 
 HORIZON = 48
 SEASON = 24
 FREQUENCY = "Hourly"
+# What the harness sets itself: the horizon, and how its long frame is read.
+FIXED = {"horizon", "id_col", "time_col", "target", "freq", "time_format", "fill",
+         "skip_short", "covariates", "holdout"}  # fmt: skip
 
 # (label, method id in official_results_by_frequency.csv, expected sMAPE, MASE, OWA):
 # the expected values are the published ones (see ../shared/data/SOURCES.md); the CSV must
@@ -62,17 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     default_data = "../shared/data/m4"
     parser.add_argument("--data", type=Path, default=Path(default_data), help=f"[{default_data}]")
     common.add_run_args(parser, "results/m4_hourly.json")
-    window = parser.add_argument_group("window overrides (default: rnncast's rule)")
-    window.add_argument("--lookback", type=int, default=None, help="[3 x horizon, whole segments]")
-    window.add_argument(
-        "--lookbacks",
-        type=common.lookbacks_arg,
-        default=(),
-        help="one lookback per ensemble member, e.g. 144,240,336 [3, 5, 7 x horizon]",
-    )
-    window.add_argument("--segment", type=int, default=None, help="[the seasonal period, 24]")
-    window.add_argument("--val-size", type=int, default=None, help="[the horizon, 48]")
-    common.add_config_args(parser)
+    common.add_request_args(parser, FIXED)
     return parser.parse_args(argv)
 
 
@@ -113,13 +108,13 @@ def check_baselines(
 def forecasts_by_id(
     frame: pd.DataFrame, horizon: int, column: str = "y_hat"
 ) -> dict[str, np.ndarray]:
-    """api.predict's long frame -> {series id: the horizon's forecasts (of `column`, y_hat
+    """jobs.predict's long frame -> {series id: the horizon's forecasts (of `column`, y_hat
     or a quantile) in time order}."""
     frame = frame.sort_values(["unique_id", "ds"], kind="stable")
     ids = frame["unique_id"].to_numpy()[::horizon].astype(str)
     values = frame[column].to_numpy(dtype=np.float64).reshape(len(ids), horizon)
     if not (frame["unique_id"].to_numpy().reshape(len(ids), horizon) == ids[:, None]).all():
-        raise SystemExit(f"api.predict did not give {horizon} forecasts per series")
+        raise SystemExit(f"jobs.predict did not give {horizon} forecasts per series")
     return dict(zip(ids, values, strict=True))
 
 
@@ -145,23 +140,20 @@ def main(argv: list[str] | None = None) -> int:
     common.apply_threads(args.threads)
     total = common.Stopwatch()
     machine = common.machine_info()
-    model_config, train_config = common.configs_from_args(args)
+    request = common.request_from_args(args, FIXED, horizon=HORIZON)
 
     train, test = read_m4(args.data, FREQUENCY)
     official = read_official(args.data)
     baselines = check_baselines(train, test, official)
 
     series = from_frame(to_long(train, freq="h"), source=f"{args.data}/{FREQUENCY}-train.csv")
-    window, model_config = api.resolve_shapes(
-        series, model_config, HORIZON, args.lookback, args.val_size, args.segment,
-        args.lookbacks, train_config.ensemble, args.calendar,
-    )  # fmt: skip
+    plan = plans.make(request, series)
+    window, model_config, train_config = plan.window, plan.model, plan.train
     watch = common.Stopwatch()
-    artifact, results = api.fit(
-        series, window, model_config, train_config, on_event=common.epoch_printer("m4", args.quiet)
-    )
+    trained = jobs.train(plan, on_event=common.epoch_printer("m4", args.quiet))
+    results = trained.results
     train_seconds = watch()
-    frame = api.predict(artifact, series)
+    frame = jobs.predict(trained.artifact, series).frame
     forecasts = forecasts_by_id(frame, HORIZON)
     ours = m4_scoring.score_all(train, test, forecasts, SEASON)
     intervals = score_intervals(train, test, frame, model_config.quantiles)

@@ -58,7 +58,7 @@ def help_imports_torch() -> bool:
     probe = (
         "import sys\n"
         "sys.argv = ['rnncast', '--help']\n"
-        "from rnncast.cli import main\n"
+        "from rnncast.cli.app import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "sys.stderr.write(str('torch' in sys.modules))\n"
     )

@@ -1,6 +1,6 @@
 """`python -m rnncast` runs the command-line interface."""
 
-from rnncast.cli import main
+from rnncast.cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,8 @@ JSON-able dicts, which is how the model file stores them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -442,3 +443,147 @@ def check_together(model: ModelConfig, train: TrainConfig) -> None:
         f"--loss {train.loss} does not apply with --quantiles: a quantile model trains on the "
         "pinball loss (whose median term is the MAE); leave out --loss",
     )
+
+
+def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Column names from 'a,b' (each stripped; an empty one stays, for the config to refuse)
+    or a sequence."""
+    if isinstance(value, str):
+        return tuple(t.strip() for t in value.split(",")) if value else ()
+    return tuple(value or ())
+
+
+# Settings the data decide (`rnncast.plan`), not options a person gives.
+RESOLVED = {"segment", "calendar", "ids", "covariate_count"}
+_M, _T, _R = ModelConfig(), TrainConfig(), ReadOptions()
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Every option of `rnncast train` (and keyword of `rnncast.train`), flat, as a person
+    gives them. Window lengths left unset (None) are chosen from the data by
+    `rnncast.plan`. This is the one place where the flat options become the configs
+    (`configs`), for the command line, the Python API and the benchmarks alike; the
+    defaults are the configs' own."""
+
+    # how to read the data
+    id_col: str | None = None
+    time_col: str | None = None
+    target: tuple[str, ...] = ()
+    freq: str | None = None
+    time_format: str | None = None
+    fill: str = _R.fill
+    skip_short: bool = _R.skip_short
+    covariates: tuple[str, ...] = ()
+    # the window (None: chosen from the data)
+    horizon: int | None = None
+    lookback: int | None = None
+    lookbacks: tuple[int, ...] = ()
+    val_size: int | None = None
+    segment: int | None = None
+    holdout: int = 0
+    calendar: bool = False
+    # the network
+    cell: str = _M.cell
+    hidden_size: int = _M.hidden_size
+    num_layers: int = _M.num_layers
+    dropout: float = _M.dropout
+    scaling: str = _M.scaling
+    transform: str = _M.transform
+    scale_floor: float = _M.scale_floor
+    decoder: str = _M.decoder
+    activation: str = _M.activation
+    bidirectional: bool = _M.bidirectional
+    attention: bool = _M.attention
+    checkpoint_activations: bool = _M.checkpoint_activations
+    reservoir_size: int = _M.reservoir_size
+    spectral_radius: float = _M.spectral_radius
+    leak_rate: float = _M.leak_rate
+    ridge: float = _M.ridge
+    quantiles: tuple[float, ...] = ()
+    id_embedding: int = _M.id_embedding
+    # the training
+    max_epochs: int = _T.max_epochs
+    max_steps: int | None = _T.max_steps
+    batch_size: int = _T.batch_size
+    lr: float = _T.lr
+    weight_decay: float = _T.weight_decay
+    grad_clip: float = _T.grad_clip
+    patience: int = _T.patience
+    epoch_size: int = _T.epoch_size
+    loss: str = _T.loss
+    seed: int = _T.seed
+    device: str = _T.device
+    ensemble: int = _T.ensemble
+    precision: str = _T.precision
+    data_on: str = _T.data_on
+    ema: float = _T.ema
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The options, in order."""
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def of(cls, **options: Any) -> TrainRequest:
+        """The request from keyword options as the command line or Python gives them: names
+        with underscores; `target`, `covariates`, `lookbacks` and `quantiles` as sequences or
+        comma-separated text; choices as text or enum members. A misspelt name is a
+        `TypeError` naming the closest one."""
+        cls.check_names(options)
+        parse = {"target": _names, "covariates": _names, "lookbacks": parse_lookbacks,
+                 "quantiles": parse_quantiles}  # fmt: skip
+        plain = {k: getattr(v, "value", v) for k, v in options.items()}  # enum members
+        return cls(**{k: parse.get(k, lambda v: v)(v) for k, v in plain.items()})
+
+    @classmethod
+    def check_names(cls, given: Iterable[str], also: Iterable[str] = ()) -> None:
+        """A `TypeError` naming the closest option for a name that is neither an option nor
+        in `also` (what the caller takes beside them)."""
+        known = [*cls.names(), *also]
+        for name in given:
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise TypeError(f"train() got an unexpected option '{name}'{hint}")
+
+    def configs(self) -> tuple[ReadOptions, ModelConfig, TrainConfig]:
+        """The read options, the network (its data-decided fields at their defaults, for
+        `rnncast.plan` to fill) and the training, each checked, then checked together."""
+        given = {f.name: getattr(self, f.name) for f in fields(self)}
+
+        def part(cls: type[T]) -> T:
+            names = {f.name for f in fields(cls)} - RESOLVED  # type: ignore[arg-type]
+            return cls(**{k: v for k, v in given.items() if k in names})
+
+        read, model, train = part(ReadOptions), part(ModelConfig), part(TrainConfig)
+        check_together(model, train)
+        return read, model, train
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How a message names an option for the caller it is shown to, so that it names only
+    what that caller can pass: the command line's `--skip-short`, `--horizon 7`, `DATA`, or
+    Python's `skip_short=True`, `horizon=7`, `data`."""
+
+    python: bool = False
+
+    def __call__(self, name: str, value: Any = True) -> str:
+        """Option `name` (as a field is named) given `value` (True: a flag)."""
+        if self.python:
+            return f"{name}={value!r}"
+        flag = "--" + name.replace("_", "-")
+        return flag if value is True else f"{flag} {value}"
+
+    def name(self, field: str) -> str:
+        """Option `field` without a value: '--val-size' or 'val_size'."""
+        return field if self.python else "--" + field.replace("_", "-")
+
+    @property
+    def data(self) -> str:
+        """The data argument."""
+        return "data" if self.python else "DATA"
+
+
+CLI, PYTHON = Spelling(), Spelling(python=True)

@@ -61,3 +61,45 @@ def small_model() -> ModelConfig:
 @pytest.fixture
 def fast_train() -> TrainConfig:
     return TrainConfig(max_epochs=3, epoch_size=256, batch_size=64, patience=2, device="cpu")
+
+
+def shapes(series, model: ModelConfig | None = None, **request):
+    """The window and the resolved model `rnncast.plan` chooses for `series` under a
+    training request of `request` (horizon=..., lookback=..., ensemble=...)."""
+    from rnncast import plan
+    from rnncast.settings import TrainRequest
+
+    return plan.resolve(TrainRequest(**request), series, model or ModelConfig())
+
+
+def fit(series, window, model, config, read=None, path=None, **hooks):
+    """Train as `rnncast train` does (`jobs.train`), from settings given directly rather
+    than planned from a request; (model file contents, each network's result)."""
+    from rnncast import jobs
+    from rnncast.plan import Plan
+    from rnncast.settings import ReadOptions
+
+    trained = jobs.train(Plan(series, read or ReadOptions(), window, model, config), path,
+                         **hooks)  # fmt: skip
+    return trained.artifact, trained.results
+
+
+def predicted(artifact, series, horizon=None, **options):
+    """`jobs.predict`'s forecast frame, on the CPU."""
+    from rnncast import jobs
+
+    return jobs.predict(artifact, series, horizon, "cpu", **options).frame
+
+
+def flat_series(values: np.ndarray, offsets) -> object:
+    """A SeriesSet of series i = values[offsets[i]:offsets[i + 1]], at integer steps."""
+    from rnncast.data.build import from_frame
+
+    offsets = np.asarray(offsets)
+    lengths = np.diff(offsets)
+    frame = pd.DataFrame({
+        "unique_id": np.repeat([f"s{i}" for i in range(len(lengths))], lengths),
+        "ds": np.concatenate([np.arange(n) for n in lengths]),
+        "y": np.asarray(values, dtype=np.float32),
+    })  # fmt: skip
+    return from_frame(frame)

@@ -37,7 +37,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from rnncast.cli import app
+from rnncast.cli.app import app
 from tests.conftest import SAMPLE
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

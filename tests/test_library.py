@@ -40,7 +40,7 @@ def test_same_as_the_command_line(frame, model, tmp_path, monkeypatch):
     """The CLI trains the same model from the same data and settings."""
     from typer.testing import CliRunner
 
-    from rnncast.cli import app
+    from rnncast.cli.app import app
 
     monkeypatch.chdir(tmp_path)
     frame.to_csv("s.csv", index=False)

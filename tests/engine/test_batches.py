@@ -105,7 +105,7 @@ def test_training_and_forecasting_read_a_window_alike(scaling_method):
     """The promise 'train and predict scale alike': the network's output on a training
     batch, turned back by the batch's statistics, is the forecast `forecast.outputs_at`
     gives for the same windows."""
-    from rnncast.forecast import outputs_at
+    from rnncast.forecast.forecasting import Known, outputs_at
 
     series, _ = _promo_series()
     window = WindowConfig(lookback=24, horizon=6, val_size=6)
@@ -129,10 +129,8 @@ def test_training_and_forecasting_read_a_window_alike(scaling_method):
     with torch.no_grad():
         trained = scaling.inverse(network(given.x, given.future, batch.ids), given.stats)
     starts = split.starts(picked)[1].numpy()
-    forecast = outputs_at(network, series.values, series.offsets, starts,
-                          steps=calendar.first_steps(series), codes=np.arange(1, 4),
-                          covariates=series.covariates,
-                          units=units if scaling_method == "series" else None)  # fmt: skip
+    known = Known(np.arange(1, 4), units if scaling_method == "series" else None)
+    forecast = outputs_at(network, series, starts, known=known)
     np.testing.assert_allclose(forecast.point, np.exp(trained.numpy()), rtol=1e-5)
     assert not np.allclose(forecast.point, trained.numpy(), rtol=1e-2)  # logs were taken
 

@@ -15,7 +15,7 @@ import torch
 from typer.testing import CliRunner
 
 import rnncast
-from rnncast.cli import app
+from rnncast.cli.app import app
 from rnncast.engine import distributed
 from rnncast.errors import ConfigError
 from tests.conftest import make_long

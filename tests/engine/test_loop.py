@@ -183,10 +183,10 @@ def test_quantile_model_learns_calibrated_quantiles(small_model):
     fitted = loop.fit(
         series, window, config, TrainConfig(max_steps=600, batch_size=128, lr=1e-2, device="cpu")
     )
-    from rnncast.forecast import outputs_at
+    from rnncast.forecast.forecasting import outputs_at
 
     starts = np.arange(0, 3000 - 52, 7)
-    out = outputs_at(fitted.network, series.values, series.offsets, starts)
+    out = outputs_at(fitted.network, series, starts)
     actual = series.values[starts[:, None] + 48 + np.arange(4)]
     assert out.quantiles.shape == (len(starts), 4, 3)
     assert 0.05 < (actual < out.at(0.1)).mean() < 0.16

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from rnncast import forecast
 from rnncast.data.build import from_frame
 from rnncast.engine import loop, staging
+from rnncast.forecast import forecasting as forecast
 from rnncast.settings import WindowConfig
 from tests.conftest import make_long
 
@@ -77,7 +77,7 @@ def test_training_from_host_memory_matches_training_from_the_gpu(
     for name, x in a.network.state_dict().items():
         assert torch.allclose(x, theirs[name], atol=1e-5), name
     starts = series.offsets[1:] - WINDOW.lookback
-    direct = forecast.series_outputs(a.network, series, starts, device="cuda")
+    direct = forecast.outputs_at(a.network, series, starts, device="cuda")
     monkeypatch.setattr(staging, "home", lambda nbytes, device, place="auto": torch.device("cpu"))
-    hosted = forecast.series_outputs(a.network, series, starts, device="cuda")
+    hosted = forecast.outputs_at(a.network, series, starts, device="cuda")
     np.testing.assert_allclose(hosted.point, direct.point, atol=1e-5)

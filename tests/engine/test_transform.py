@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from rnncast import api
+from rnncast import jobs
 from rnncast.data.build import from_frame
 from rnncast.data.series import SeriesSet
 from rnncast.engine import transform
 from rnncast.errors import DataError
 from rnncast.settings import ModelConfig, TrainConfig
-from tests.conftest import make_long
+from tests.conftest import fit, make_long, predicted, shapes
 
 
 def _series(values: dict[str, list[float]]) -> SeriesSet:
@@ -81,15 +81,15 @@ def test_a_log_model_is_a_model_of_the_logs():
     logged = dataclasses.replace(series, values=logs)
     config = TrainConfig(max_epochs=2, epoch_size=128, batch_size=64, device="cpu", ensemble=1)
     model = ModelConfig(hidden_size=8, segment=4)
-    window, resolved = api.resolve_shapes(series, model, 12)
+    window, resolved = shapes(series, model, horizon=12)
     assert resolved.transform == "log"  # 'auto' on positive data
-    as_log, _ = api.fit(series, window, resolved, config)
+    as_log, _ = fit(series, window, resolved, config)
     plain = dataclasses.replace(resolved, transform="none")
-    on_logs, _ = api.fit(logged, window, plain, config)
+    on_logs, _ = fit(logged, window, plain, config)
     for name, weight in as_log.weights[0].items():
         np.testing.assert_array_equal(weight.numpy(), on_logs.weights[0][name].numpy())
-    ours = api.predict(as_log, series, device="cpu").y_hat.to_numpy()
-    theirs = api.predict(on_logs, logged, device="cpu").y_hat.to_numpy()
+    ours = predicted(as_log, series).y_hat.to_numpy()
+    theirs = predicted(on_logs, logged).y_hat.to_numpy()
     np.testing.assert_allclose(ours, np.exp(theirs), rtol=1e-5)
     assert (ours > 0).all()
 
@@ -98,12 +98,12 @@ def test_a_log_model_refuses_a_history_with_a_zero():
     frame = make_long(n_series=2, length=120)
     series = from_frame(frame)
     config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=64, device="cpu", ensemble=1)
-    window, model = api.resolve_shapes(series, ModelConfig(hidden_size=8, segment=4), 12)
-    bundle, _ = api.fit(series, window, model, config)
+    window, model = shapes(series, ModelConfig(hidden_size=8, segment=4), horizon=12)
+    bundle, _ = fit(series, window, model, config)
     assert bundle.model.transform == "log"
     frame.loc[frame.index[-1], "y"] = 0.0
     fix = "the model was trained with it; fix those values, or retrain with --transform none"
-    for run in (api.predict, api.evaluate):
+    for run in (jobs.predict, jobs.backtest):
         with pytest.raises(DataError) as e:
             run(bundle, from_frame(frame), device="cpu")
         assert str(e.value) == (

@@ -1,0 +1,489 @@
+"""The commands, thin: each builds its request, calls a job (`rnncast.jobs`), writes its
+outputs and renders what happened. The options are declared in `rnncast.cli.options`; the
+run's life cycle (errors, signals, locks) is `rnncast.cli.run`; what people see is
+`rnncast.cli.render`. Heavy modules are imported inside the commands, so that
+`rnncast --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from rnncast.cli import render
+from rnncast.cli import run as runs
+from rnncast.cli.console import LogFormat, Reporter, out_console
+from rnncast.cli.options import (
+    DEFAULT_MODEL,
+    Activation,
+    AsJson,
+    Attention,
+    BatchSize,
+    Bidirectional,
+    Calendar,
+    Cell,
+    Checkpoint,
+    CheckpointActivations,
+    ConfigFile,
+    Covariates,
+    DataOn,
+    Decoder,
+    Device,
+    Dropout,
+    Ema,
+    Ensemble,
+    EpochSize,
+    EvaluateData,
+    Fill,
+    ForecastOut,
+    Freq,
+    GradClip,
+    HiddenSize,
+    Holdout,
+    Horizon,
+    IdCol,
+    IdEmbedding,
+    InfoModel,
+    LeakRate,
+    Logs,
+    Lookback,
+    Lookbacks,
+    Loss,
+    Lr,
+    MaxEpochs,
+    MaxSteps,
+    MetricsOut,
+    ModelOut,
+    ModelPath,
+    NumLayers,
+    Patience,
+    Plot,
+    PlotSeries,
+    Precision,
+    PredictData,
+    PredictFill,
+    PredictHorizon,
+    PredictSkipShort,
+    PrintConfig,
+    Quantiles,
+    Quiet,
+    ReservoirSize,
+    Resume,
+    Ridge,
+    ScaleFloor,
+    Scaling,
+    Seed,
+    Segment,
+    SkipShort,
+    SpectralRadius,
+    Target,
+    Threads,
+    TimeCol,
+    TimeFormat,
+    TrainData,
+    Transform,
+    ValSize,
+    Wait,
+    WeightDecay,
+    Windows,
+)  # fmt: skip
+from rnncast.settings import TrainRequest
+
+if TYPE_CHECKING:
+    from rnncast.cli.run import Run
+    from rnncast.data.series import SeriesSet
+    from rnncast.jobs import Trained
+    from rnncast.plan import Plan
+    from rnncast.store.artifact import Artifact
+    from rnncast.store.checkpoint import Checkpoint as Saved
+
+R = TrainRequest()  # the option defaults are the request's, which are the settings' own
+
+
+# ---- train --------------------------------------------------------------------------------
+
+
+def train(
+    ctx: typer.Context,
+    data: TrainData,
+    out: ModelOut = Path(DEFAULT_MODEL),
+    cell: Cell = R.cell,
+    hidden_size: HiddenSize = R.hidden_size,
+    num_layers: NumLayers = R.num_layers,
+    dropout: Dropout = R.dropout,
+    scaling: Scaling = R.scaling,
+    transform: Transform = R.transform,
+    decoder: Decoder = R.decoder,
+    activation: Activation = R.activation,
+    bidirectional: Bidirectional = R.bidirectional,
+    attention: Attention = R.attention,
+    checkpoint_activations: CheckpointActivations = R.checkpoint_activations,
+    reservoir_size: ReservoirSize = R.reservoir_size,
+    spectral_radius: SpectralRadius = R.spectral_radius,
+    leak_rate: LeakRate = R.leak_rate,
+    ridge: Ridge = R.ridge,
+    loss: Loss = R.loss,
+    quantiles: Quantiles = None,
+    horizon: Horizon = R.horizon,
+    lookback: Lookback = R.lookback,
+    lookbacks: Lookbacks = None,
+    val_size: ValSize = R.val_size,
+    segment: Segment = R.segment,
+    id_embedding: IdEmbedding = R.id_embedding,
+    calendar: Calendar = R.calendar,
+    holdout: Holdout = R.holdout,
+    max_epochs: MaxEpochs = R.max_epochs,
+    max_steps: MaxSteps = R.max_steps,
+    epoch_size: EpochSize = R.epoch_size,
+    batch_size: BatchSize = R.batch_size,
+    lr: Lr = R.lr,
+    weight_decay: WeightDecay = R.weight_decay,
+    grad_clip: GradClip = R.grad_clip,
+    scale_floor: ScaleFloor = R.scale_floor,
+    patience: Patience = R.patience,
+    ensemble: Ensemble = R.ensemble,
+    ema: Ema = R.ema,
+    precision: Precision = R.precision,
+    data_on: DataOn = R.data_on,
+    seed: Seed = R.seed,
+    device: Device = R.device,
+    threads: Threads = None,
+    id_col: IdCol = R.id_col,
+    time_col: TimeCol = R.time_col,
+    target: Target = None,
+    freq: Freq = R.freq,
+    time_format: TimeFormat = R.time_format,
+    fill: Fill = R.fill,
+    covariates: Covariates = None,
+    skip_short: SkipShort = R.skip_short,
+    checkpoint: Checkpoint = None,
+    resume: Resume = None,
+    wait: Wait = 0.0,
+    quiet: Quiet = False,
+    log_format: Logs = LogFormat.text,
+    config: ConfigFile = None,
+    print_config: PrintConfig = False,
+) -> None:
+    """Train a model on DATA and save it to one file.
+
+    Under torchrun (`torchrun --nproc_per_node=N -m rnncast train ...`) the processes train
+    one network together; only rank 0 reports and writes."""
+    report = Reporter("train", quiet or runs.other_rank(), log_format.value)
+    report.start(data=str(data), out=str(out))
+    keep, saved = checkpoint or resume, []  # `saved`: where the run's checkpoint stands
+    with runs.running(report, lambda: render.interrupted_training(keep, saved)) as run:
+        run.use_threads(threads)
+        option = "--checkpoint" if checkpoint else "--resume"
+        outputs = _train_outputs(data, out, (option, keep), print_config)
+        request = _request(ctx.params)
+        with runs.locked(outputs, wait):
+            resumed = _resumed(resume, saved)
+            plan = _plan(report, data, request)
+            if print_config:
+                _print_config(ctx, plan)
+                return
+            render.window(report, plan)
+            if resumed is not None:
+                report.info(f"resuming from {resume}: {resumed.describe()}")
+            trained = _fit(run, report, plan, data, out, (keep, resumed, saved))
+    render.trained(report, trained, plan.series, out)
+
+
+def _train_outputs(data: Path, out: Path, keep: tuple[str, Path | None],
+                   print_config: bool) -> list[Path]:  # fmt: skip
+    """The files this run writes (none with --print-config, none in torchrun processes
+    other than rank 0), each checked writable before any work."""
+    from rnncast.engine.distributed import world
+    from rnncast.store.atomic import check_writable
+
+    if print_config:
+        return []
+    option, kept = keep
+    check_writable(out, "--out", inputs=(("the input data file", data),))
+    if kept is not None:
+        check_writable(kept, option, inputs=(("the input data file", data), ("--out", out)))
+    return ([out] + ([kept] if kept else [])) if world().main else []
+
+
+def _request(params: dict[str, Any]) -> TrainRequest:
+    """The command's options as a training request, checked before any data is read (the
+    precision the device can run first)."""
+    from rnncast.engine.devices import autocast_dtype, resolve_device
+
+    autocast_dtype(params["precision"], resolve_device(params["device"]))
+    names = set(TrainRequest.names())
+    request = TrainRequest.of(**{k: v for k, v in params.items() if k in names})
+    request.configs()
+    return request
+
+
+def _resumed(resume: Path | None, saved: list[str]) -> Saved | None:
+    """The checkpoint --resume names, loaded (and where it stands, noted in `saved`)."""
+    if resume is None:
+        return None
+    from rnncast.store import checkpoint
+
+    resumed = checkpoint.load(resume)
+    saved.append(resumed.describe())
+    return resumed
+
+
+def _plan(report: Reporter, data: Path, request: TrainRequest) -> Plan:
+    """Read DATA, say what was read, plan the training and say what the plan decided."""
+    from rnncast import plan
+    from rnncast.data.readers import load
+
+    read, _, _ = request.configs()
+    series = load(data, read)
+    render.read(report, series)
+    planned = plan.make(request, series)
+    render.notes(report, planned)
+    return planned
+
+
+def _print_config(ctx: typer.Context, plan: Plan) -> None:
+    """--print-config: the options, with those the data decided, as a config file."""
+    from rnncast.engine.distributed import world
+
+    if world().main:
+        sys.stdout.write(render.config_text(ctx, plan.resolved()))
+
+
+def _fit(run: Run, report: Reporter, plan: Plan, data: Path, out: Path,
+         keep: tuple[Path | None, Saved | None, list[str]]) -> Trained:  # fmt: skip
+    """Train as planned (with every torchrun process, each epoch checkpointed where asked),
+    stopping at a safe point on a signal; rank 0 writes the model file."""
+    from rnncast import jobs
+    from rnncast.engine import distributed
+
+    path, resumed, saved = keep
+    with distributed.session(plan.train.device):
+        with report.training(plan.model) as progress, run.signals.deferred():
+            trained = jobs.train(
+                plan, str(data), on_event=progress, should_stop=run.signals.requested,
+                checkpoint_path=path, resume=resumed, on_saved=saved.append,
+            )  # fmt: skip
+        if distributed.world().main:
+            with run.writing():
+                run.write(out, trained.artifact.save)
+    return trained
+
+
+# ---- predict ------------------------------------------------------------------------------
+
+
+def predict(
+    data: PredictData = None,
+    model: ModelPath = Path(DEFAULT_MODEL),
+    out: ForecastOut = Path("forecast.csv"),
+    horizon: PredictHorizon = None,
+    fill: PredictFill = None,
+    skip_short: PredictSkipShort = None,
+    plot: Plot = None,
+    plot_series: PlotSeries = None,
+    device: Device = "auto",
+    threads: Threads = None,
+    wait: Wait = 0.0,
+    quiet: Quiet = False,
+    log_format: Logs = LogFormat.text,
+    config: ConfigFile = None,
+) -> None:
+    """Forecast the next steps after the end of every series."""
+    other = runs.other_rank()  # under torchrun: every process forecasts a share, rank 0 writes
+    report = Reporter("predict", quiet or other, log_format.value)
+    report.start(data=None if data is None else str(data), model=str(model), out=str(out))
+    to_stdout = str(out) == "-"
+    with runs.running(report) as run:
+        written = _check_outputs(run, (model, data), None if to_stdout else out, plot,
+                                 (plot_series, device, threads))  # fmt: skip
+        with runs.locked([] if other else written, wait, reads=[model]):
+            artifact, series = _model_and_data(report, model, data, fill,
+                                               {"--out": None if to_stdout else out,
+                                                "--plot": plot}, horizon)  # fmt: skip
+            prediction = _forecast(artifact, series, horizon, device, skip_short)
+            for warning in prediction.warnings:
+                report.warning(warning)
+            if other:
+                return
+            image = _plot(plot, plot_series, prediction, artifact, model)
+            with run.writing():
+                _write_forecast(run, prediction.frame, out if not to_stdout else None)
+                _write_plot(run, image, plot)
+    render.forecast_done(report, prediction.frame, prediction.series, out, to_stdout)
+
+
+def _check_outputs(
+    run: Run, reads: tuple[Path, Path | None], out: Path | None, plot: Path | None,
+    more: tuple[str | None, str, int | None],
+) -> list[Path]:  # fmt: skip
+    """The device, the threads, and the outputs (`out`, None for stdout; `plot`), checked
+    before any work; returns the files to write. The outputs are checked in every torchrun
+    process, so that all fail alike before they meet."""
+    from rnncast.engine.devices import resolve_device
+    from rnncast.store.atomic import FRAME_SUFFIXES, check_writable
+
+    plot_series, device, threads = more
+    resolve_device(device)
+    run.use_threads(threads)
+    inputs = runs.inputs(*reads)
+    if out is not None:
+        check_writable(out, "--out", FRAME_SUFFIXES, inputs=inputs)
+    runs.check_plot(plot, plot_series, inputs + (() if out is None else (("--out", out),)))
+    return ([] if out is None else [out]) + ([plot] if plot else [])
+
+
+def _model_and_data(report: Reporter, model: Path, data: Path | None, fill: str | None,
+                    outputs: dict[str, Path | None],
+                    horizon: int | None = None) -> tuple[Artifact, SeriesSet]:  # fmt: skip
+    """The model file, and DATA (or the training data the model records) read as the model
+    was trained; no output may be the data read."""
+    from rnncast import jobs
+    from rnncast.store.artifact import load
+
+    artifact = load(model)
+    runs.check_recorded_data(artifact, data, outputs)
+    jobs.check_horizon(artifact, horizon)  # before reading the data
+    series = jobs.load_data_for(artifact, data, fill)
+    render.read(report, series)
+    return artifact, series
+
+
+def _forecast(artifact: Artifact, series: SeriesSet, horizon: int | None, device: str,
+              skip_short: bool | None) -> Any:  # fmt: skip
+    """`jobs.predict`, in every torchrun process (each forecasts its share)."""
+    from rnncast import jobs
+    from rnncast.engine import distributed
+
+    with distributed.session(device):
+        return jobs.predict(artifact, series, horizon, device, skip_short)
+
+
+def _plot(plot: Path | None, plot_series: str | None, prediction: Any, artifact: Artifact,
+          model: Path) -> bytes | None:  # fmt: skip
+    """--plot of a forecast: a few series' history and forecast, as image bytes."""
+    if plot is None:
+        return None
+    from rnncast.forecast import plots
+
+    series = prediction.series
+    picks = plots.pick_series(series, runs.split(plot_series))
+    return plots.forecast_figure(
+        series, prediction.frame, picks, plot.suffix[1:].lower(), f"rnncast forecast ({model})",
+        artifact.model.quantiles,
+    )  # fmt: skip
+
+
+def _write_forecast(run: Run, frame: Any, out: Path | None) -> None:
+    """The forecast file (by its extension), or CSV on stdout when `out` is None."""
+    from rnncast.store.atomic import write_frame
+
+    if out is None:
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        run.write(out, lambda path: write_frame(frame, path))
+
+
+def _write_plot(run: Run, image: bytes | None, plot: Path | None) -> None:
+    from rnncast.store.atomic import write_bytes
+
+    if image is not None and plot is not None:
+        run.write(plot, lambda path: write_bytes(image, path))
+
+
+# ---- evaluate -----------------------------------------------------------------------------
+
+
+def evaluate(
+    data: EvaluateData = None,
+    model: ModelPath = Path(DEFAULT_MODEL),
+    out: MetricsOut = Path("metrics.json"),
+    windows: Windows = 1,
+    fill: PredictFill = None,
+    plot: Plot = None,
+    plot_series: PlotSeries = None,
+    device: Device = "auto",
+    threads: Threads = None,
+    wait: Wait = 0.0,
+    quiet: Quiet = False,
+    log_format: Logs = LogFormat.text,
+    config: ConfigFile = None,
+) -> None:
+    """Backtest the model over the last N horizons of each series, against naive baselines."""
+    if runs.other_rank():
+        return  # under torchrun rank 0 alone backtests (and writes)
+    report = Reporter("evaluate", quiet, log_format.value)
+    report.start(data=None if data is None else str(data), model=str(model), out=str(out))
+    with runs.running(report) as run:
+        written = _check_evaluate_outputs(run, (model, data), out, plot,
+                                          (plot_series, device, threads))  # fmt: skip
+        with runs.locked(written, wait, reads=[model]):
+            artifact, series = _model_and_data(report, model, data, fill,
+                                               {"--out": out, "--plot": plot})  # fmt: skip
+            result = _backtest(artifact, series, windows, device)
+            metrics = {**result.report, "model": str(model)}
+            image = _backtest_plot(plot, plot_series, series, result, metrics, model)
+            with run.writing():
+                _write_metrics(run, metrics, out)
+                _write_plot(run, image, plot)
+    render.evaluated(report, metrics, out)
+
+
+def _check_evaluate_outputs(run: Run, reads: tuple[Path, Path | None], out: Path,
+                            plot: Path | None,
+                            more: tuple[str | None, str, int | None]) -> list[Path]:  # fmt: skip
+    """The metrics file and the plot, checked before any work; then the device and the
+    threads."""
+    from rnncast.engine.devices import resolve_device
+    from rnncast.store.atomic import check_writable
+
+    plot_series, device, threads = more
+    inputs = runs.inputs(*reads)
+    check_writable(out, "--out", (".json",), inputs=inputs)
+    runs.check_plot(plot, plot_series, (*inputs, ("--out", out)))
+    resolve_device(device)
+    run.use_threads(threads)
+    return [out] + ([plot] if plot else [])
+
+
+def _backtest(artifact: Artifact, series: SeriesSet, windows: int, device: str) -> Any:
+    from rnncast import jobs
+
+    return jobs.backtest(artifact, series, windows, device)
+
+
+def _backtest_plot(plot: Path | None, plot_series: str | None, series: SeriesSet, result: Any,
+                   metrics: dict[str, Any], model: Path) -> bytes | None:  # fmt: skip
+    """--plot of a backtest: each chosen series' latest window, as image bytes."""
+    if plot is None:
+        return None
+    from rnncast.forecast import plots
+
+    scores = plots.model_mase(series, metrics)
+    picks = plots.pick_series(series, runs.split(plot_series), scores)
+    return plots.backtest_figure(series, result, picks, plot.suffix[1:].lower(),
+                                 f"rnncast backtest ({model})")  # fmt: skip
+
+
+def _write_metrics(run: Run, metrics: dict[str, Any], out: Path) -> None:
+    from rnncast.store.atomic import write_json
+
+    run.write(out, lambda path: write_json(metrics, path))
+
+
+# ---- info ---------------------------------------------------------------------------------
+
+
+def info(model: InfoModel = Path(DEFAULT_MODEL), as_json: AsJson = False) -> None:
+    """Describe a model file: versions, configuration, data, training."""
+    with runs.running(Reporter("info")):
+        from rnncast.store.artifact import load
+
+        description = load(model).describe()
+    if as_json:
+        print(json.dumps(description, indent=2, default=str))
+        return
+    out_console().print(render.info_table(model, description))

@@ -1,0 +1,249 @@
+"""What the commands show people and machines: the lines that say what was read and
+planned, the summary of a trained model, the metrics and quantile tables of a backtest,
+`info`'s table, and the settings `--print-config` writes. Everything goes through the run's
+`Reporter` (stderr) or, for tables a person asked for, stdout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+from rich.text import Text
+
+from rnncast.cli.console import Reporter, out_console
+
+if TYPE_CHECKING:
+    import typer
+
+    from rnncast.data.series import SeriesSet
+    from rnncast.jobs import Trained
+    from rnncast.plan import Plan
+    from rnncast.store.artifact import Artifact
+
+
+def read(report: Reporter, series: SeriesSet) -> None:
+    """Say what was read, and warn of what reading changed (filled values)."""
+    report.info(
+        f"read {series.source}: {len(series):,} series, {len(series.values):,} values, "
+        f"{series.schema.describe()}, {series.axis.describe()}"
+    )
+    for note in series.notes:
+        report.warning(note)
+
+
+def notes(report: Reporter, plan: Plan) -> None:
+    """What the plan decided that is worth a word (held-out steps, logs, skipped series)."""
+    for kind, note in plan.notes:
+        (report.warning if kind == "warning" else report.info)(note)
+
+
+def window(report: Reporter, plan: Plan) -> None:
+    """The window the plan chose."""
+    window = plan.window
+    reads = (
+        f"lookbacks {', '.join(map(str, window.lookbacks))} (one per model, "
+        if window.lookbacks
+        else f"lookback {window.lookback} ("
+    )
+    report.info(
+        f"window: {reads}in segments of {plan.model.segment}), "
+        f"horizon {window.horizon}, validation {window.val_size} steps per series"
+    )
+
+
+def trained(report: Reporter, result: Trained, series: SeriesSet, out: Path) -> None:
+    """Each network's best epoch and why it stopped, the interval calibration, a table of
+    the whole, and `done`."""
+    model, results = result.artifact, result.results
+    for k, member in enumerate(results, 1):
+        label = f"model {k} of {len(results)}: " if len(results) > 1 else ""
+        best = (
+            f", validation loss {member.best_val_loss:.4f}"
+            if member.best_val_loss is not None
+            else ""
+        )
+        report.info(
+            f"{label}best epoch {member.best_epoch} of {len(member.history)} ({member.stopped})"
+            f"{best}, {member.seconds:.1f} s on {member.device}"
+        )
+    if model.intervals:
+        scaled = ", ".join(f"{k} by {v:.2f}" for k, v in model.intervals.items())
+        report.info(
+            f"intervals calibrated to cover their share of the validation windows: widths {scaled}"
+        )
+    if not report.quiet and not report.json:
+        report.console.print(_train_table(model, series, out))
+    report.done(
+        f"saved {out}",
+        out=str(out),
+        seconds=model.summary["seconds"],
+        best_val_loss=model.summary["best_val_loss"],
+    )
+
+
+def config_text(ctx: typer.Context, resolved: dict[str, Any]) -> str:
+    """This run's options as a config file, with the settings chosen from the data filled."""
+    from rnncast.store import configfile
+
+    skip = {"config", "print_config", "quiet", "log_format"}
+    order = [p.name for p in ctx.command.params if p.name in ctx.params and p.name not in skip]
+    values = {k: ctx.params[k] for k in order} | resolved
+    plain = {
+        k: str(v) if isinstance(v, Path) else getattr(v, "value", v) for k, v in values.items()
+    }
+    return configfile.to_toml(ctx.command.name or "train", plain)
+
+
+def interrupted_training(kept: Path | None, saved: list[str]) -> str:
+    """What an interrupted training run leaves: no model; maybe a checkpoint to resume."""
+    if kept is None:
+        return (
+            "no model written; pass --checkpoint PATH to keep the progress of a run that "
+            "may be stopped"
+        )
+    if not saved:
+        return f"no model written, and no epoch was complete to keep in '{kept}'"
+    return f"no model written; '{kept}' holds {saved[-1]}: continue with --resume {kept}"
+
+
+def forecast_done(report: Reporter, frame: Any, series: SeriesSet, out: Path,
+                  to_stdout: bool) -> None:  # fmt: skip
+    h = len(frame) // max(len(series), 1)
+    report.done(
+        f"forecast {h} steps for {len(series):,} series" + ("" if to_stdout else f": wrote {out}"),
+        out=str(out), series=len(series), horizon=h, rows=len(frame),
+    )  # fmt: skip
+
+
+def evaluated(report: Reporter, metrics: dict[str, Any], out: Path) -> None:
+    """The tables (for people), the notes on in-sample windows and skipped series, `done`."""
+    if not report.quiet and not report.json:
+        out_console().print(_metrics_table(metrics))
+        if "quantiles" in metrics:
+            out_console().print(_quantile_table(metrics["quantiles"]))
+    seen, total = metrics["windows_in_training"], metrics["windows_scored"]
+    if seen:
+        share = (
+            "the backtest window lies" if total == 1
+            else f"all {total:,} backtest windows lie" if seen == total
+            else f"{seen:,} of {total:,} backtest windows lie"
+        )  # fmt: skip
+        report.info(
+            f"note: {share} inside the model's training data "
+            "(before each series' training cut-off): those scores are in-sample; evaluate "
+            "on data newer than the training data for an honest estimate"
+        )
+    if metrics["skipped_series"]:
+        report.info(
+            f"note: {len(metrics['skipped_series']):,} series too short for a backtest window "
+            f"were skipped (first: '{metrics['skipped_series'][0]}')"
+        )
+    report.done(
+        f"wrote {out}", out=str(out), overall=metrics["overall"], skill=metrics["skill"],
+        **({"quantiles": metrics["quantiles"]} if "quantiles" in metrics else {}),
+    )  # fmt: skip
+
+
+def info_table(model: Path, description: dict[str, Any]) -> Table:
+    """`rnncast info`'s table: one section per part of the description."""
+    table = Table(title=Text(str(model)), show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for section, fields in description.items():
+        if isinstance(fields, dict):
+            table.add_section()
+            for key, value in fields.items():
+                table.add_row(f"{section}.{key}", Text(_plain(value)))
+        else:
+            table.add_row(section, Text(_plain(fields)))
+    return table
+
+
+def _train_table(model: Artifact, series: SeriesSet, out: Path) -> Table:
+    """What was trained, at a glance."""
+    s, w, m = model.summary, model.window, model.model
+    losses = [f"{v:.4f}" for v in s["best_val_loss"] if v is not None]
+    table = Table(title=Text(f"trained {out}"), show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    rows = [
+        ("data", f"{len(series):,} series, {len(series.values):,} values, "
+                 f"{model.axis.describe()}"),
+        ("windows", f"{s['train_windows']:,} for training, {s['val_windows']:,} for validation; "
+                    f"lookback {w.lookback}, horizon {w.horizon}"),
+        ("network", f"{m.describe()}, {m.decoder} decoder"
+                    f"{' with attention' if m.attention else ''}, segments of {m.segment}, "
+                    f"{'in logs, ' if m.logs else ''}{s['members']} member(s), "
+                    f"{s['parameters']:,} parameters"),
+        ("best epoch", ", ".join(str(e) for e in s["best_epoch"])
+         + f" (of {', '.join(str(e) for e in s['epochs'])})"),
+        ("validation loss", ", ".join(losses) if losses else "- (no validation)"),
+        ("time", f"{s['seconds']:.1f} s on {s['device']}"),
+    ]  # fmt: skip
+    for name, value in rows:
+        table.add_row(name, Text(value))
+    return table
+
+
+def _metrics_table(report: dict[str, Any]) -> Table:
+    table = Table(
+        title=(
+            f"backtest: {report['series']:,} series x up to {report['windows']} window(s) of "
+            f"{report['horizon']} steps (season {report['season_length']})"
+        ),
+    )
+    table.add_column("metric")
+    for name in ("model", "naive", "seasonal naive", "model / naive", "model / seasonal"):
+        table.add_column(name, justify="right")
+    overall, skill = report["overall"], report["skill"]
+    for metric in ("mae", "rmse", "smape", "mase"):
+        ratios = [skill["vs_naive"][metric], skill["vs_seasonal_naive"][metric]]
+        cells = [_fmt(overall[m][metric]) for m in ("model", "naive", "seasonal_naive")]
+        cells += [_fmt_ratio(r) for r in ratios]
+        table.add_row(metric, *cells)
+    return table
+
+
+def _quantile_table(quantiles: dict[str, Any]) -> Table:
+    """Each quantile's pinball loss and the share of actuals below it; each interval's
+    coverage; observed shares green within 5 points of the nominal ones, red beyond."""
+    table = Table(title="quantiles and intervals: observed against nominal shares")
+    table.add_column("forecast")
+    for name in ("pinball", "scaled pinball", "observed", "nominal"):
+        table.add_column(name, justify="right")
+    for name, q in quantiles["levels"].items():
+        table.add_row(f"{name} (share below)", _fmt(q["pinball"]), _fmt(q["scaled_pinball"]),
+                      _fmt_share(q["below"], q["level"]), f"{q['level']:.1%}")  # fmt: skip
+    for name, interval in quantiles["intervals"].items():
+        nominal = interval["upper"] - interval["lower"]
+        table.add_row(f"{name} interval (coverage)", "", "",
+                      _fmt_share(interval["coverage"], nominal), f"{nominal:.1%}")  # fmt: skip
+    return table
+
+
+def _fmt_share(value: float, nominal: float) -> str:
+    colour = "green" if abs(value - nominal) <= 0.05 else "red"
+    return f"[{colour}]{value:.1%}[/{colour}]"
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+
+
+def _fmt_ratio(value: float | None) -> str:
+    if value is None:
+        return "-"
+    colour = "green" if value < 1 else "red"
+    return f"[{colour}]{value:.3f}[/{colour}]"
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)

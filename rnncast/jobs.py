@@ -1,0 +1,291 @@
+"""The three jobs, once, for every entry point: train a planned model, forecast with a model
+file, backtest it; and the rules a model applies to the data it is given (laid out and timed
+as its training data, values its transform can take, histories long enough, skip-short).
+
+The command line (`rnncast.cli`) and the Python API (`rnncast.library`) both call these, so
+a rule cannot hold in one and not the other. Messages name options through a `Spelling`, so
+that each caller is told what it can pass. Nothing here prints: progress goes to callbacks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnncast.data.build import from_frame
+from rnncast.data.readers import load as read_data
+from rnncast.data.series import SeriesSet
+from rnncast.data.windows import last_starts, split_windows
+from rnncast.engine import distributed, esn, loop, models, transform
+from rnncast.engine.devices import resolve_device
+from rnncast.engine.events import Event, TrainResult
+from rnncast.errors import ConfigError, DataError
+from rnncast.forecast import backtest as backtests
+from rnncast.forecast import intervals
+from rnncast.forecast.forecasting import Known, forecast_frame, outputs_at
+from rnncast.plan import Plan, leave_out_short
+from rnncast.settings import CLI, ReadOptions, Spelling, WindowConfig, check_together
+from rnncast.store import checkpoint
+from rnncast.store.artifact import Artifact
+
+Data = pd.DataFrame | str | Path
+
+
+# ---- train --------------------------------------------------------------------------------
+
+
+@dataclass
+class Trained:
+    """A trained model (the model file's contents) and each network's training result."""
+
+    artifact: Artifact
+    results: list[TrainResult]
+
+
+def train(
+    plan: Plan,
+    data_path: str | None = None,
+    *,
+    on_event: Callable[[Event], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    checkpoint_path: str | Path | None = None,
+    resume: checkpoint.Checkpoint | None = None,
+    on_saved: Callable[[str], None] | None = None,
+) -> Trained:
+    """Train `plan.train.ensemble` networks (seeds seed, seed + 1, ...) on the plan's series.
+
+    `should_stop` is asked after every batch (`TrainingStopped` when it says yes); with
+    `checkpoint_path` the whole training state is saved there after every epoch, and
+    `resume` (a loaded checkpoint of the same settings and data) continues from it;
+    `on_saved` hears where training stands after each save (`Checkpoint.describe`).
+
+    In a torch.distributed process group (`rnncast.engine.distributed.session`) every
+    process calls this alike; only rank 0 writes the checkpoint (every process hears
+    `on_saved`)."""
+    series, window, config = plan.series, plan.window, plan.train
+    check_together(plan.model, config)
+    asked = plan.model.transform
+    model = dataclasses.replace(plan.model, transform=transform.resolve(series, asked))
+    transform.check(series, model.transform, "fix those values, or train with --transform none")
+    world = distributed.current()
+    fingerprint = series.fingerprint()
+    if resume is not None:
+        resume.check_matches(window, model, config, fingerprint)
+    state = resume or checkpoint.Checkpoint.start(window, model, config, fingerprint)
+
+    def keep(current: dict[str, Any] | None) -> None:
+        state.current = current
+        if checkpoint_path is not None:
+            if world.main:  # the others hold the same state
+                checkpoint.save(state, checkpoint_path)
+            if on_saved is not None:
+                on_saved(state.describe())
+
+    members = dataclasses.replace(plan, model=model)
+    results = _fit_members(members, state, keep, on_event, should_stop)
+    artifact = Artifact.from_training(
+        series, results, read=plan.read, window=window, model=model, train=config,
+        data_path=data_path, fingerprint=fingerprint, processes=world.size,
+    )  # fmt: skip
+    if model.quantiles:
+        artifact.intervals = _calibrate(artifact, series, results[0].device)
+    return Trained(artifact, results)
+
+
+def _fit_members(plan: Plan, state: checkpoint.Checkpoint,
+                 keep: Callable[[dict[str, Any] | None], None],
+                 on_event: Callable[[Event], None] | None,
+                 should_stop: Callable[[], bool] | None) -> list[TrainResult]:  # fmt: skip
+    """Every ensemble member: those the checkpoint holds finished, then the rest in turn
+    (the one in training resumed where the checkpoint left it)."""
+    window, model, config = plan.window, plan.model, plan.train
+    results = [
+        TrainResult.from_plain(plain, models.build(model, window.member(k).lookback,
+                                                   window.horizon))
+        for k, plain in enumerate(state.finished)
+    ]  # fmt: skip
+    for k in range(len(results), config.ensemble):
+        member, now = k + 1, state.current
+        seeded = dataclasses.replace(config, seed=config.seed + k)
+        if model.cell == "esn":  # a closed-form readout: no epochs, nothing to resume
+            result = esn.fit(plan.series, window.member(k), model, seeded, on_event, member,
+                             should_stop)  # fmt: skip
+        else:
+            result = loop.fit(
+                plan.series, window.member(k), model, seeded, on_event,
+                member=member, should_stop=should_stop,
+                resume=now["state"] if now is not None and now["member"] == member else None,
+                on_checkpoint=lambda snapshot, m=member: keep({"member": m, "state": snapshot}),
+            )  # fmt: skip
+        results.append(result)
+        state.finished.append(result.to_plain())
+        keep(None)
+    return results
+
+
+def _calibrate(artifact: Artifact, series: SeriesSet, device: str = "cpu") -> dict:
+    """Width factors that make each central interval cover its nominal share of the
+    validation windows (`rnncast.forecast.intervals`); {} without validation."""
+    window = artifact.window
+    longest = WindowConfig(window.longest, window.horizon, window.val_size)
+    _, starts = split_windows(series.offsets, longest)
+    if not len(starts):
+        return {}
+    known = Known.of(artifact.series_ids, artifact.units, series.ids)  # training's, in order
+    out = outputs_at(artifact.network(device), series, starts, device=device, known=known)
+    targets = series.values[starts[:, None] + longest.lookback + np.arange(window.horizon)]
+    return intervals.calibrate(out, targets)
+
+
+# ---- the data a model is given ------------------------------------------------------------
+
+
+def load_data_for(artifact: Artifact, data: Data | None = None, fill: str | None = None,
+                  spell: Spelling = CLI) -> SeriesSet:  # fmt: skip
+    """`data` (a file, a folder or a DataFrame), or the model's own training data when None,
+    read the way the model was trained (but with `fill`, when given), and checked to be laid
+    out as the training data was, with times that advance as the model's did."""
+    options = read_options_for(artifact, fill)
+    if isinstance(data, pd.DataFrame):
+        series = from_frame(data, options, source="<DataFrame>")
+    else:
+        series = read_data(_data_path(artifact, data, spell), options)
+    check_like_training(artifact, series)
+    return series
+
+
+def _data_path(artifact: Artifact, data: str | Path | None, spell: Spelling) -> str | Path:
+    """`data`, or the training data the model records."""
+    if data is not None:
+        return data
+    recorded = artifact.data_abspath or artifact.data_path
+    if not recorded:
+        raise DataError(f"the model does not record its training data: pass {spell.data}")
+    if not Path(recorded).exists():
+        raise DataError(
+            f"the training data recorded in the model ('{artifact.data_path}') no longer "
+            f"exists: pass {spell.data}"
+        )
+    return recorded
+
+
+def read_options_for(artifact: Artifact, fill: str | None = None) -> ReadOptions:
+    """How the model read its data, with `fill` instead when given."""
+    options = artifact.read_options
+    return options if fill is None else dataclasses.replace(options, fill=fill)
+
+
+def check_like_training(artifact: Artifact, series: SeriesSet) -> None:
+    """`series` must be laid out as the training data and on the same time axis."""
+    path = series.source
+    ours, theirs = artifact.schema, series.schema
+    if theirs.layout != ours.layout:
+        raise DataError(
+            f"'{path}' is laid out as {theirs.describe()}, but the model was trained on data "
+            f"laid out as {ours.describe()}: give data laid out like the training data"
+        )
+    if ours.has_time and theirs.time_col != ours.time_col:
+        raise DataError(
+            f"'{path}' has its times in column '{theirs.time_col}', the model's training data "
+            f"in '{ours.time_col}': name the column '{ours.time_col}', or retrain"
+        )
+    why = artifact.axis.mismatch(series.axis)
+    if why:
+        raise DataError(f"'{path}' has {why}: give data like the model's training data")
+
+
+def check_horizon(artifact: Artifact, horizon: int | None, spell: Spelling = CLI) -> int:
+    """The horizon to forecast: the trained one by default, never more."""
+    trained = artifact.window.horizon
+    h = trained if horizon is None else horizon
+    if h < 1:
+        raise ConfigError(f"{spell.name('horizon')} must be at least 1, got {h}")
+    if h > trained:
+        raise ConfigError(
+            f"{spell('horizon', h)} is beyond what the model was trained for ({trained}): use "
+            f"1 to {trained}, or retrain with {spell('horizon', h)}"
+        )
+    return h
+
+
+def check_transform(artifact: Artifact, series: SeriesSet, spell: Spelling = CLI) -> None:
+    """`series` must be values the model's transform can take (`rnncast.engine.transform`)."""
+    transform.check(
+        series,
+        artifact.model.transform,
+        "the model was trained with it; fix those values, or retrain with "
+        + spell("transform", "none"),
+    )
+
+
+# ---- predict and backtest -----------------------------------------------------------------
+
+
+@dataclass
+class Prediction:
+    """Forecasts in long format, the series they forecast (after skip-short), and what the
+    caller should be warned of."""
+
+    frame: pd.DataFrame
+    series: SeriesSet
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+def predict(artifact: Artifact, series: SeriesSet, horizon: int | None = None,
+            device: str = "auto", skip_short: bool | None = None,
+            spell: Spelling = CLI) -> Prediction:  # fmt: skip
+    """Forecast the next `horizon` (default: the trained horizon) values of every series.
+    Series shorter than the model's lookback are left out with a warning when `skip_short`
+    says so (default: as the model was trained), else refused."""
+    h = check_horizon(artifact, horizon, spell)
+    warnings = []
+    if artifact.read_options.skip_short if skip_short is None else skip_short:
+        lookback = artifact.window.longest
+        series, note = leave_out_short(series, lookback,
+                                       f"the model's lookback of {lookback} values")  # fmt: skip
+        if note:
+            warnings.append(note)
+    check_transform(artifact, series, spell)
+    dev = distributed.device_for(resolve_device(device), distributed.current())
+    network = artifact.network(dev)
+    check_history(series, network.lookback, spell)
+    known = Known.of(artifact.series_ids, artifact.units, series.ids)
+    out = outputs_at(network, series, last_starts(series.offsets, network.lookback), h, dev,
+                     known)  # fmt: skip
+    out = intervals.apply(out, artifact.intervals)
+    return Prediction(forecast_frame(series, out, artifact.model.quantiles), series, warnings)
+
+
+def check_history(series: SeriesSet, lookback: int, spell: Spelling = CLI) -> None:
+    """Every series must hold a lookback to forecast from."""
+    count, names = series.shorter_than(lookback)
+    if count:
+        raise DataError(
+            f"{count} series {'has' if count == 1 else 'have'} fewer values than the "
+            f"model's lookback of {lookback}: {names}; give at least {lookback} values "
+            f"per series, or pass {spell('skip_short')} to leave them out"
+        )
+
+
+def backtest(artifact: Artifact, series: SeriesSet, windows: int = 1,
+             device: str = "auto", spell: Spelling = CLI) -> backtests.Backtest:  # fmt: skip
+    """Backtest the last `windows` horizons of every series against naive baselines,
+    keeping every window's actuals and forecasts; the report is what metrics.json holds."""
+    if windows < 1:
+        raise ConfigError(f"{spell.name('windows')} must be at least 1, got {windows}")
+    check_transform(artifact, series, spell)
+    dev = resolve_device(device)
+    cutoffs = dict(zip(artifact.series_ids, artifact.cutoffs, strict=True))
+    known = Known.of(artifact.series_ids, artifact.units, series.ids)
+    result = backtests.run(artifact.network(dev), series, windows, cutoffs, dev,
+                           artifact.intervals, known)  # fmt: skip
+    result.report["data_fingerprint_matches_training"] = (
+        series.fingerprint() == artifact.fingerprint
+    )
+    return result

@@ -1,0 +1,212 @@
+"""A training request and the data it reads -> the resolved plan: every setting the data
+decide is chosen here, with a note for the person where a choice is worth saying.
+
+What is chosen (each only where the request leaves it unset):
+
+- horizon: by frequency (M4's: hourly 48, daily 14, weekly 13, monthly 18, quarterly 8,
+  yearly 6; 10 for integer steps);
+- segment: the seasonal period when it is 2 to 24 steps (hourly 24, daily 7, monthly 12,
+  quarterly 4), else lookback / 8 rounded up (the largest at most that which divides every
+  given lookback);
+- lookback: 3 x horizon, rounded up to whole segments; ensembles read different lookbacks,
+  as N-BEATS's ensembles do: member k reads (3, 5, 7)[k % 3] x horizon, rounded up to whole
+  segments, at most half of what the shortest series leaves after its horizon and validation
+  tail (so that every series keeps training windows), and never less than the 3 x horizon
+  rule;
+- validation: one horizon;
+- transform: 'auto' becomes 'log' when every training value is above 0, else 'none';
+- calendar periods (`--calendar`), the number of series ids an id embedding knows, and the
+  number of past covariates: from the data.
+
+`--holdout` steps are cut from every series first; `--skip-short` then leaves out the
+series too short for the chosen window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnncast.data.calendar import periods as calendar_periods
+from rnncast.data.series import SeriesSet
+from rnncast.data.timeaxis import LOOKBACK_PER_HORIZON
+from rnncast.data.windows import ranged_starts
+from rnncast.engine import transform
+from rnncast.errors import ConfigError, DataError
+from rnncast.settings import ModelConfig, ReadOptions, TrainConfig, TrainRequest, WindowConfig
+
+MEMBER_LOOKBACKS_PER_HORIZON = (3, 5, 7)  # ensemble members' lookbacks, in horizons
+Note = tuple[str, str]  # ('info' | 'warning', text)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What training will do: the series it reads (held out, short ones left out), and the
+    settings with every 'auto' and every unset window length resolved."""
+
+    series: SeriesSet
+    read: ReadOptions
+    window: WindowConfig
+    model: ModelConfig
+    train: TrainConfig
+    notes: tuple[Note, ...] = ()
+
+    def resolved(self) -> dict[str, Any]:
+        """The settings chosen from the data, as options (what `--print-config` fills in)."""
+        window = self.window
+        return {
+            "horizon": window.horizon,
+            "lookback": None if window.lookbacks else window.lookback,
+            "lookbacks": ",".join(map(str, window.lookbacks)) or None,
+            "val_size": window.val_size,
+            "segment": self.model.segment,
+            "transform": self.model.transform,
+        }
+
+
+def make(request: TrainRequest, series: SeriesSet) -> Plan:
+    """The plan for training on `series` as `request` asks (see the module docstring)."""
+    read, model, train = request.configs()
+    notes: list[Note] = []
+    if request.holdout:
+        series = hold_out(series, request.holdout)
+        notes.append(("info", f"holding out the last {request.holdout} steps of each series "
+                              "for 'rnncast evaluate'"))  # fmt: skip
+    window, resolved = resolve(request, series, model)
+    if model.transform == "auto" and resolved.transform == "log":
+        notes.append(
+            ("info", "modelling the log of the values, since every one is above 0; forecasts "
+             "will need histories above 0 too (--transform none models the values as they are)")
+        )  # fmt: skip
+    if read.skip_short:
+        longest = window.longest
+        need = longest + window.horizon
+        what = f"lookback {longest} + horizon {window.horizon} = {need} values"
+        series, note = leave_out_short(series, need, what)
+        if note:
+            notes.append(("warning", note))
+    return Plan(series, read, window, resolved, train, tuple(notes))
+
+
+def resolve(
+    request: TrainRequest, series: SeriesSet, model: ModelConfig
+) -> tuple[WindowConfig, ModelConfig]:
+    """The window, and `model` with its segment, calendar periods, id count, covariate
+    count and transform, for `series` (see the module docstring)."""
+    h = request.horizon if request.horizon is not None else series.axis.default_horizon
+    v = request.val_size if request.val_size is not None else h
+    chosen = _given_lookbacks(request)
+    segment = request.segment
+    if segment is None:
+        first = chosen[0] if chosen else LOOKBACK_PER_HORIZON * h
+        segment = default_segment(series.axis.season_length, first)
+        while any(n % segment for n in chosen):
+            segment -= 1  # the largest segment at most the default that divides the lookbacks
+    if not chosen:
+        shortest = int(series.lengths.min())
+        chosen = default_lookbacks(h, v, segment, shortest, request.ensemble)
+    window = WindowConfig(
+        lookback=chosen[0],
+        horizon=h,
+        val_size=v,
+        lookbacks=tuple(chosen) if len(set(chosen)) > 1 else (),
+    )
+    return window, dataclasses.replace(
+        model,
+        segment=segment,
+        calendar=calendar_periods(series.axis) if request.calendar else (),
+        ids=len(series) if model.id_embedding else 0,
+        covariate_count=0 if series.covariates is None else series.covariates.shape[1],
+        transform=transform.resolve(series, model.transform),
+    )
+
+
+def _given_lookbacks(request: TrainRequest) -> list[int]:
+    """The lookbacks the request gives (none, one for every member, or one per member),
+    checked against each other and against a given segment."""
+    given = [("--horizon", request.horizon), ("--lookback", request.lookback),
+             ("--segment", request.segment)]  # fmt: skip
+    for name, value in [*given, *(("--lookbacks", n) for n in request.lookbacks)]:
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} must be at least 1, got {value}")
+    if request.lookback is not None and request.lookbacks:
+        raise ConfigError(
+            "give --lookback (every member) or --lookbacks (one per member), not both"
+        )
+    chosen = list(request.lookbacks) or ([request.lookback] if request.lookback is not None else [])
+    segment = request.segment
+    for n in chosen:
+        if segment is not None and n % segment:
+            lower, upper = n // segment * segment, -(-n // segment) * segment
+            name = "--lookbacks" if request.lookbacks else "--lookback"
+            raise ConfigError(
+                f"{name} {n} is not a multiple of --segment {segment}: use "
+                + (f"{lower} or {upper}" if lower else f"{upper}")
+            )
+    return chosen
+
+
+def default_lookbacks(
+    horizon: int, val_size: int, segment: int, shortest: int, members: int
+) -> list[int]:
+    """Member k's lookback: (3, 5, 7)[k % 3] x horizon in whole segments, at most half of
+    what the shortest series leaves after horizon and validation, at least 3 x horizon."""
+
+    def whole(n: int) -> int:
+        return -(-n // segment) * segment
+
+    base = whole(LOOKBACK_PER_HORIZON * horizon)
+    cap = (shortest - horizon - val_size) // 2 // segment * segment
+    spread = [whole(m * horizon) for m in MEMBER_LOOKBACKS_PER_HORIZON]
+    return [max(base, min(spread[k % len(spread)], cap)) for k in range(members)]
+
+
+def default_segment(season_length: int, lookback: int) -> int:
+    """The seasonal period when it is 2 to 24 steps, else an eighth of the lookback."""
+    if 2 <= season_length <= 24:
+        return season_length
+    return max(1, -(-lookback // 8))
+
+
+def leave_out_short(
+    series: SeriesSet, need: int, what: str, fix: str = "pass a smaller --lookback"
+) -> tuple[SeriesSet, str | None]:
+    """The series with at least `need` values (`what` says why that many, e.g. 'lookback 48
+    + horizon 12 = 60 values'), and a warning naming those left out (None when none were);
+    when every series is too short, a `DataError` ending in `fix`."""
+    count, names = series.shorter_than(need)
+    if not count:
+        return series, None
+    if count == len(series):
+        raise DataError(f"every series is shorter than {what} ({names}): {fix}")
+    return series.subset(series.lengths >= need), (
+        f"--skip-short: left out {count} series shorter than {what}: {names}"
+    )
+
+
+def hold_out(series: SeriesSet, steps: int) -> SeriesSet:
+    """The series without their last `steps` values (kept back for an honest `evaluate`)."""
+    if steps < 0:
+        raise ConfigError(f"--holdout must be 0 or more, got {steps}")
+    if steps == 0:
+        return series
+    lengths = series.lengths - steps
+    if (lengths < 1).any():
+        i = int(np.flatnonzero(lengths < 1)[0])
+        raise DataError(
+            f"--holdout {steps} leaves nothing of series '{series.ids[i]}' "
+            f"({series.lengths[i]} values): hold out fewer steps"
+        )
+    keep = np.ones(len(series.values), dtype=bool)
+    keep[ranged_starts(series.offsets, lengths, series.lengths - 1)] = False
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return dataclasses.replace(
+        series,
+        values=series.values[keep],
+        covariates=None if series.covariates is None else series.covariates[keep],
+        offsets=offsets,
+        ends=series.axis.at(series.starts, lengths - 1),
+    )

@@ -1,0 +1,196 @@
+"""Writing output files so that a failure never leaves a half-written or changed file.
+
+Every file is written to a temporary file beside the target, flushed to disk, then moved
+over the target with `os.replace` (atomic on POSIX), and the folder is synced so the rename
+survives a power cut. On Linux the temporary file is unnamed (`O_TMPFILE`) until the data is
+on disk: a process killed mid-write (SIGKILL, OOM killer) leaves nothing behind. Elsewhere it
+is a hidden `.NAME.*.tmp` file, removed on any error that Python sees; `remove_stale_temporaries`
+clears those a killed run left (call it while holding the target's lock, `rnncast.locks`).
+
+Output paths are checked before any work starts, so a typo in `--out` fails in a second, not
+after an hour of training.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from rnncast.errors import ConfigError, OutputError
+
+FRAME_SUFFIXES = (".csv", ".parquet")
+TEMP_SUFFIX = ".tmp"
+
+
+def check_writable(
+    path: str | Path,
+    option: str,
+    suffixes: tuple[str, ...] | None = None,
+    inputs: tuple[tuple[str, str | Path], ...] = (),
+) -> Path:
+    """Fail early, with the fix, if `path` cannot be written, or is one of the files in
+    `inputs`: (what it is, path) pairs such as ("the model file", "model.rnncast").
+
+    Whether the folder takes new files is tried, not guessed from permission bits: root
+    passes those everywhere, yet cannot write on a read-only mount."""
+    p = Path(path)
+    check_not_input(p, option, inputs)
+    if suffixes is not None and p.suffix.lower() not in suffixes:
+        raise ConfigError(
+            f"{option} '{path}' must end in {' or '.join(suffixes)}: the extension picks the format"
+        )
+    parent = _folder(p)
+    if p.is_dir():
+        raise ConfigError(f"{option} '{path}' is a folder: give a file name")
+    if not parent.is_dir():
+        raise ConfigError(
+            f"{option} '{path}': folder '{parent}' does not exist; create it or choose another path"
+        )
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".rnncast-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError:
+        raise ConfigError(
+            f"{option} '{path}': folder '{parent}' is not writable; choose another path"
+        ) from None
+    return p
+
+
+def check_not_input(
+    path: str | Path, option: str, inputs: tuple[tuple[str, str | Path], ...]
+) -> None:
+    """`path` must not be one of `inputs`, (what it is, path) pairs: writing it would
+    destroy what the run reads."""
+    for what, source in inputs:
+        if Path(path).resolve() == Path(source).resolve():
+            raise ConfigError(
+                f"{option} '{path}' is {what} '{source}': writing it would destroy it; "
+                "choose another path"
+            )
+
+
+def _folder(p: Path) -> Path:
+    return p.parent if str(p.parent) else Path(".")
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Call `write(file)` on a temporary file beside `path`, then move it into place. The
+    file system saying no (disk full, quota, file too large, I/O error) is an `OutputError`;
+    the old file, if any, stays as it was."""
+    try:
+        _atomic_write(path, write)
+    except OSError as e:
+        fix = (
+            "free some space or choose another path"
+            if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+            else "check the disk, or choose another path"
+        )
+        raise OutputError(f"cannot write '{path}' ({e.strerror or e}): {fix}") from None
+
+
+def _atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+    p = Path(path)
+    folder = _folder(p)
+    fd, tmp = _open_unnamed(folder)
+    try:
+        if fd is None:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=TEMP_SUFFIX)
+            os.fchmod(fd, 0o666 & ~_umask())  # as open() would create it, not mkstemp's 0600
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+            if tmp is None:  # give the unnamed file a name only now that it is complete
+                tmp = _temp_name(p)
+                _link(f.fileno(), tmp)
+        os.replace(tmp, p)
+        tmp = None
+        _sync_folder(folder)
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _open_unnamed(folder: Path) -> tuple[int | None, None]:
+    """An unnamed file in `folder` (Linux O_TMPFILE), or (None, None) where unsupported."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return None, None
+    try:
+        return os.open(folder, flag | os.O_WRONLY, 0o666), None
+    except OSError:  # the file system does not support it (EOPNOTSUPP, EISDIR, ...)
+        return None, None
+
+
+def _link(fd: int, name: str) -> None:
+    """Give the open unnamed file `fd` the path `name` (linkat with AT_SYMLINK_FOLLOW: a dir
+    fd makes CPython use linkat, and plain link() would not follow /proc's link)."""
+    folder = os.open(os.path.dirname(name) or ".", os.O_RDONLY)
+    try:
+        os.link(f"/proc/self/fd/{fd}", os.path.basename(name), dst_dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def _temp_name(p: Path) -> str:
+    return str(_folder(p) / f".{p.name}.{os.getpid()}.{os.urandom(4).hex()}{TEMP_SUFFIX}")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the rename has happened regardless
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Delete the temporary files a killed write of `path` left beside it; returns them.
+    Only safe while holding `path`'s lock (no other run is writing it). Only the two names
+    `atomic_write` gives are matched: mkstemp's `.NAME.XXXXXXXX.tmp` and `.NAME.PID.HEX.tmp`."""
+    p = Path(path)
+    ours = re.compile(
+        rf"\.{re.escape(p.name)}\.(?:[a-z0-9_]{{8}}|\d+\.[0-9a-f]{{8}}){re.escape(TEMP_SUFFIX)}"
+    )
+    folder = _folder(p)
+    stale = [folder / n for n in os.listdir(folder) if ours.fullmatch(n)]
+    for f in stale:
+        f.unlink(missing_ok=True)
+    return stale
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path) -> None:
+    """CSV or Parquet by the extension of `path`, atomically."""
+    if Path(path).suffix.lower() == ".parquet":
+        atomic_write(path, lambda f: frame.to_parquet(f, index=False))
+    else:
+        atomic_write(path, lambda f: f.write(frame.to_csv(index=False).encode()))
+
+
+def write_json(data: Any, path: str | Path) -> None:
+    text = json.dumps(data, indent=2, allow_nan=False, default=str) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def write_bytes(data: bytes, path: str | Path) -> None:
+    atomic_write(path, lambda f: f.write(data))

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rnncast.cli.console import Reporter, one_line
+
+
+def test_one_line_escapes_what_would_break_a_line():
+    assert one_line("plain: 'é', 日本") == "plain: 'é', 日本"
+    assert one_line("series 'a\nb' at\tline\r2\x00\u2028") == (
+        "series 'a\\nb' at\\tline\\r2\\x00\\u2028"
+    )
+
+
+def test_messages_are_one_line_in_both_formats(capsys):
+    Reporter("train").error("series '\n' is short", 1)
+    assert capsys.readouterr().err == "error: series '\\n' is short\n"
+    Reporter("train", log_format="json").error("series '\n' is short", 1)
+    [line] = capsys.readouterr().err.splitlines()
+    assert json.loads(line)["message"] == "series '\\n' is short"
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_quiet_keeps_only_errors(capsys, log_format):
+    report = Reporter("predict", quiet=True, log_format=log_format)
+    report.start(data="x")
+    report.info("read")
+    report.warning("filled")
+    report.done("wrote")
+    assert capsys.readouterr().err == ""
+    report.error("broken", 1)
+    assert "broken" in capsys.readouterr().err
+
+
+def test_json_has_no_nan_and_text_marks_warnings(capsys):
+    Reporter("train", log_format="json").event("epoch", train_loss=float("nan"), epoch=3)
+    record = json.loads(capsys.readouterr().err)
+    assert record["train_loss"] is None and record["epoch"] == 3
+    assert record["event"] == "epoch" and record["command"] == "train"
+    Reporter("train").warning("--fill ffill: filled 1 missing value")
+    assert capsys.readouterr().err == "warning: --fill ffill: filled 1 missing value\n"
+
+
+def test_live_progress_can_start_at_any_member():
+    """A resumed ensemble's first network may be model 2 of 3."""
+    import io
+
+    from rich.console import Console
+
+    from rnncast.engine import events
+    from rnncast.settings import ModelConfig
+
+    report = Reporter("train")
+    report.console = Console(file=io.StringIO(), force_terminal=True, width=200, highlight=False)
+    start = dict(device="cpu", train_windows=10, val_windows=1, batches_per_epoch=3,
+                 max_epochs=2, parameters=5, members=3, lookback=24)  # fmt: skip
+    with report.training(ModelConfig()) as progress:
+        assert progress.live
+        progress(events.TrainStart(member=2, **start))
+        progress(events.BatchEnd(1, 1, 3, 0.5))
+        progress(events.EpochEnd(1, 2, 0.5, 0.4, 0.4, 1e-3, True, 0.1))
+        progress(events.TrainStart(member=3, **start))
+    assert "model 2 of 3, lookback 24" in report.console.file.getvalue()

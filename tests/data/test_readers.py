@@ -1,0 +1,172 @@
+"""Reading and validating data: layouts, formats, SeriesSet invariants, every bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rnncast.data.readers import load
+from tests.data.conftest import LONG, csv, error, parquet, write
+
+
+def test_single_column_csv_without_header_is_one_series_of_values(tmp_path):
+    s = load(csv(tmp_path, "5\n6.5\n7"))
+    assert s.schema.layout == "values"
+    assert list(s.ids) == ["y"]
+    assert s.values.tolist() == [5, 6.5, 7]
+    assert list(s.starts) == [0] and list(s.ends) == [2]
+
+
+def test_tsv_is_read_with_tabs(tmp_path):
+    s = load(write(tmp_path, "d.tsv", "ds\tv\n1\t1\n2\t2\n3\t3\n"))
+    assert s.values.tolist() == [1, 2, 3]
+
+
+def test_parquet_file_reads_like_the_csv(tmp_path):
+    s_csv = load(csv(tmp_path, LONG))
+    df = pd.read_csv(tmp_path / "data.csv", parse_dates=["ds"])
+    df.to_parquet(tmp_path / "data.parquet")
+    s_pq = load(tmp_path / "data.parquet")
+    assert list(s_pq.ids) == list(s_csv.ids)
+    assert np.array_equal(s_pq.values, s_csv.values)
+    assert np.array_equal(s_pq.offsets, s_csv.offsets)
+    assert s_pq.axis == s_csv.axis
+    assert s_pq.fingerprint() == s_csv.fingerprint()
+
+
+def test_folder_of_parquet_files_is_read_as_one(tmp_path):
+    folder = tmp_path / "parts"
+    (folder / "sub").mkdir(parents=True)
+    parquet(folder / "b.parquet", {"unique_id": ["b"] * 3, "ds": [1, 2, 3], "y": [4, 5, 6]})
+    parquet(
+        folder / "sub" / "a.parquet",
+        {"unique_id": ["a"] * 3, "ds": [1, 2, 3], "y": [1.0, 2.0, 3.0]},
+    )
+    write(folder, "README.txt", "not data")
+    s = load(folder)
+    assert sorted(s.ids) == ["a", "b"]
+    assert sorted(s.values.tolist()) == [1, 2, 3, 4, 5, 6]
+    assert s.lengths.tolist() == [3, 3]
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.csv"
+    assert error(path) == f"data file '{path}' not found: check the path"
+
+
+def test_unsupported_suffix(tmp_path):
+    path = write(tmp_path, "data.json", "{}")
+    assert error(path) == (
+        f"'{path}' has an unsupported file type '.json': give a .csv or .parquet file, "
+        "or a folder of .parquet files"
+    )
+
+
+def test_empty_csv(tmp_path):
+    path = write(tmp_path, "data.csv", "")
+    assert error(path) == f"'{path}' is empty: give a CSV file with a header row and data"
+
+
+def test_header_only_csv(tmp_path):
+    path = csv(tmp_path, "unique_id,ds,y")
+    assert error(path) == f"'{path}' has a header but no rows: add data below the header"
+
+
+def test_binary_file_named_csv(tmp_path):
+    path = tmp_path / "image.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    assert error(path) == (
+        f"'{path}' is not a readable CSV file ('utf-8' codec can't decode byte 0x89 in position "
+        "0: invalid start byte): check its format"
+    )
+
+
+def test_not_a_parquet_file(tmp_path):
+    path = write(tmp_path, "data.parquet", "this is not parquet at all")
+    assert error(path) == (
+        f"'{path}' is not a readable Parquet file: check that it is a complete Parquet file"
+    )
+
+
+def test_parquet_file_without_rows(tmp_path):
+    path = parquet(tmp_path / "d.parquet", {"ds": pa.array([], pa.int64())})
+    assert error(path) == f"'{path}' has no rows: give a Parquet file with data"
+
+
+def test_folder_without_parquet_files(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    write(folder, "data.csv", "ds,y\n1,2\n")
+    assert error(folder) == (
+        f"folder '{folder}' holds no .parquet files: point at a file or a folder of them"
+    )
+
+
+def test_folder_with_an_unreadable_file(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    parquet(folder / "a.parquet", {"ds": [1, 2, 3], "v": [1.0, 2.0, 3.0]})
+    bad = write(folder, "b.parquet", "garbage")
+    assert error(folder) == (
+        f"'{bad}' is not a readable Parquet file: check that it is a complete Parquet file, or "
+        "move it out of the folder"
+    )
+
+
+def test_folder_whose_files_have_different_columns(tmp_path):
+    # pyarrow alone would read 'b' with the columns of 'a': 'y' all empty, 'value' dropped.
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    parquet(folder / "a.parquet", {"unique_id": ["a"], "ds": [1], "y": [1.0]})
+    parquet(folder / "b.parquet", {"unique_id": ["b"], "ds": [1], "value": [1.0]})
+    assert error(folder) == (
+        f"the Parquet files in '{folder}' have different columns ('a.parquet': unique_id, ds, "
+        "y; 'b.parquet': unique_id, ds, value): give every file the same columns"
+    )
+
+
+def test_folder_whose_files_disagree_on_a_column_type(tmp_path):
+    # pyarrow alone would quietly cast the strings of 'b' to the integers of 'a'.
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    parquet(folder / "a.parquet", {"unique_id": ["a"] * 3, "ds": [1, 2, 3], "y": [1.0] * 3})
+    parquet(folder / "b.parquet", {"unique_id": ["b"] * 3, "ds": ["1", "2", "3"], "y": [1.0] * 3})
+    assert error(folder) == (
+        f"column 'ds' of the Parquet files in '{folder}' is int64 in 'a.parquet' but string "
+        "in 'b.parquet': write it with one type in every file"
+    )
+
+
+def test_folder_whose_files_mix_integer_and_float_values_reads(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    parquet(folder / "a.parquet", {"unique_id": ["a"] * 3, "ds": [1, 2, 3], "y": [1, 2, 3]})
+    parquet(folder / "b.parquet", {"unique_id": ["b"] * 3, "ds": [1, 2, 3], "y": [0.5] * 3})
+    assert load(folder).values.tolist() == [1, 2, 3, 0.5, 0.5, 0.5]
+
+
+def test_csv_ids_are_text(tmp_path):
+    path = csv(tmp_path, "unique_id,ds,y\n" + "".join(
+        f"{i},{t},{v}\n" for i in ("007", "NA", "010") for t, v in ((1, 1.0), (2, 2.0), (3, 3.0))
+    ))  # fmt: skip
+    series = load(path)
+    assert list(series.ids) == ["007", "NA", "010"]
+    empty = csv(tmp_path, "unique_id,ds,y\na,1,1\n,2,2\n", name="empty_id.csv")
+    assert error(empty) == (
+        f"column 'unique_id' in '{empty}' has an empty series id at line 3: give every row an id"
+    )
+
+
+def test_repeated_column_names(tmp_path):
+    path = csv(tmp_path, "ds,a,a\n1,2,3\n")
+    assert error(path) == (
+        f"'{path}' has more than one column named 'a' (line 1): give every column its own name"
+    )
+    table = pa.table([pa.array([1, 2]), pa.array([3, 4]), pa.array([5, 6])], names=["ds", "a", "a"])
+    pq.write_table(table, tmp_path / "dup.parquet")
+    assert error(tmp_path / "dup.parquet") == (
+        f"'{tmp_path / 'dup.parquet'}' has more than one column named 'a': give every column its "
+        "own name"
+    )

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rnncast.data.build import from_frame
+from rnncast.engine import models
+from rnncast.errors import DataError
+from rnncast.forecast import backtest, metrics
+from rnncast.settings import ModelConfig
+from tests.conftest import make_long
+
+L, H = 24, 6
+
+
+@pytest.fixture
+def network():
+    torch.manual_seed(0)
+    return models.RecurrentForecaster(
+        ModelConfig(hidden_size=8, num_layers=1, segment=4), L, H
+    ).eval()
+
+
+@pytest.fixture
+def series():
+    return from_frame(make_long(n_series=3, length=60, lengths=[60, 40, 33]))
+
+
+def test_windows_and_scores_match_a_loop(network, series):
+    report = backtest.run(network, series, 3).report
+    # series of 60, 40 and 33 values fit 3, 2 and 1 windows of 6 after a lookback of 24
+    assert [s["windows"] for s in report["per_series"]] == [3, 2, 1]
+    assert report["windows_scored"] == 6
+    for i, row in enumerate(report["per_series"]):
+        values = series.series(i).astype(np.float64)
+        n = len(values)
+        maes, naive_maes = [], []
+        for k in range(1, row["windows"] + 1):
+            origin = n - k * H
+            x = torch.from_numpy(values[origin - L : origin].astype(np.float32))[None]
+            from rnncast.engine import scaling
+
+            floor = 0.1 * scaling.typical_spread(values, np.array([0, n]), L)
+            stats = scaling.fit(x, "window", torch.tensor(floor, dtype=torch.float32))
+            with torch.no_grad():
+                yhat = scaling.inverse(network(scaling.transform(x, stats).unsqueeze(-1)), stats)
+            y = values[origin : origin + H]
+            maes.append(np.mean(np.abs(y - yhat[0].numpy())))
+            naive_maes.append(np.mean(np.abs(y - values[origin - 1])))
+        assert row["model"]["mae"] == pytest.approx(np.mean(maes), rel=1e-5)
+        assert row["naive"]["mae"] == pytest.approx(np.mean(naive_maes))
+    overall = report["overall"]["model"]["mae"]
+    assert overall == pytest.approx(np.mean([r["model"]["mae"] for r in report["per_series"]]))
+    ratio = report["skill"]["vs_naive"]["mase"]
+    assert ratio == pytest.approx(
+        report["overall"]["model"]["mase"] / report["overall"]["naive"]["mase"]
+    )
+
+
+def test_seasonal_naive_on_a_pure_season_is_perfect(network):
+    t = np.arange(96)
+    frame = make_long(n_series=1, length=96)
+    frame["y"] = 10 + np.sin(2 * np.pi * t / 24)
+    report = backtest.run(network, from_frame(frame), 2).report
+    assert report["season_length"] == 24
+    assert report["overall"]["seasonal_naive"]["mae"] == pytest.approx(0, abs=1e-9)
+    # the in-sample seasonal differences are all zero: MASE has no scale and is left out
+    assert report["overall"]["seasonal_naive"]["mase"] is None
+
+
+def test_windows_inside_training_are_flagged(network, series):
+    ends = {str(i): t.isoformat() for i, t in zip(series.ids, series.ends, strict=True)}
+    report = backtest.run(network, series, 2, cutoffs=ends).report
+    assert report["windows_in_training"] == report["windows_scored"]
+    # a cut-off 7 steps before the end: only window 1 of each series (last 6 steps) is new
+    earlier = {
+        str(i): (t - 7 * series.axis.offset).isoformat()
+        for i, t in zip(series.ids, series.ends, strict=True)
+    }
+    report = backtest.run(network, series, 2, cutoffs=earlier).report
+    assert [s["in_training"] for s in report["per_series"]] == [1, 1, 0]
+    unknown = backtest.run(network, series, 2, cutoffs={"other": "2024-01-01"}).report
+    assert unknown["windows_in_training"] == 0
+
+
+def test_integer_cutoffs(network):
+    import pandas as pd
+
+    series = from_frame(pd.DataFrame({"y": np.sin(np.arange(50.0))}))
+    report = backtest.run(network, series, 3, cutoffs={"y": 43}).report
+    # windows start at positions 44, 38, 32: the first starts after the cut-off
+    assert report["per_series"][0]["in_training"] == 2
+
+
+def test_series_too_short_are_skipped_or_fail(network, series):
+    report = backtest.run(network, series, 1).report
+    assert report["skipped_series"] == []
+    short = from_frame(make_long(n_series=2, length=40, lengths=[40, 20]))
+    report = backtest.run(network, short, 1).report
+    assert report["skipped_series"] == ["s1"]
+    tiny = from_frame(make_long(n_series=1, length=20))
+    with pytest.raises(DataError) as e:
+        backtest.run(network, tiny, 1)
+    assert str(e.value) == (
+        "no series in '<frame>' is long enough for one backtest window: that needs lookback 24 "
+        "+ horizon 6 = 30 values, the longest has 20"
+    )
+
+
+def test_overall_scores_average_each_series_then_the_series(network, series):
+    """As M4 does: a series' windows are averaged first, then the series, so a series with
+    three windows counts as much as one with one (pooling the windows would differ here)."""
+    result = backtest.run(network, series, 3)
+    m = series.axis.season_length
+    scale = metrics.seasonal_scales(series.values, series.offsets, result.origins, result.which, m)
+    for method, forecasts in result.forecasts.items():
+        scores = metrics.score(result.targets, forecasts, scale)
+        for metric, per_window in scores.items():
+            means = [per_window[result.which == i].mean() for i in np.unique(result.which)]
+            want = result.report["overall"][method][metric]
+            assert want == pytest.approx(np.mean(means)), (method, metric)
+            assert want != pytest.approx(per_window.mean())  # not pooled
+    skill = result.report["skill"]["vs_naive"]["mae"]
+    overall = result.report["overall"]
+    assert skill == pytest.approx(overall["model"]["mae"] / overall["naive"]["mae"])
+
+
+def test_zoned_cutoffs_compare_instants(network):
+    frame = make_long(n_series=2, length=60, lengths=[60, 50], start="2024-03-30")
+    frame["ds"] = pd.concat(  # hourly across the DST change, in local time
+        [pd.Series(pd.date_range("2024-03-30", periods=n, freq="h", tz="Europe/Paris"))
+         for n in (60, 50)], ignore_index=True,
+    )  # fmt: skip
+    series = from_frame(frame)
+    cutoffs = {str(i): t.isoformat() for i, t in zip(series.ids, series.ends, strict=True)}
+    report = backtest.run(network, series, 2, cutoffs=cutoffs).report
+    assert report["windows_in_training"] == report["windows_scored"] == 4
+    earlier = {k: (pd.Timestamp(v) - pd.Timedelta(hours=7)).isoformat() for k, v in cutoffs.items()}
+    report = backtest.run(network, series, 2, cutoffs=earlier).report
+    assert [s["in_training"] for s in report["per_series"]] == [1, 1]
+
+
+def test_quantile_report_matches_a_loop(series):
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, segment=4, quantiles=(0.1, 0.25, 0.75, 0.9))
+    network = models.RecurrentForecaster(config, L, H).eval()
+    result = backtest.run(network, series, 3)
+    assert (
+        "quantiles"
+        not in backtest.run(
+            models.RecurrentForecaster(ModelConfig(hidden_size=8, segment=4), L, H).eval(),
+            series,
+            1,
+        ).report
+    )
+    report = result.report["quantiles"]
+    assert list(report["levels"]) == ["q0.1", "q0.25", "q0.75", "q0.9"]
+    assert list(report["intervals"]) == ["80%", "50%"]
+    out, y = result.outputs, result.targets
+    inside = (y >= out.at(0.1)) & (y <= out.at(0.9))
+    assert report["intervals"]["80%"]["coverage"] == pytest.approx(inside.mean())
+    loss = metrics.pinball(y, out.at(0.25), 0.25)
+    per_series = [loss[result.which == i].mean() for i in np.unique(result.which)]
+    assert report["levels"]["q0.25"]["pinball"] == pytest.approx(np.mean(per_series))
+    assert report["levels"]["q0.75"]["below"] == pytest.approx((y <= out.at(0.75)).mean())
+    np.testing.assert_array_equal(result.forecasts["model"], out.at(0.5))
