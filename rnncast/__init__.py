@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from rnncast.version import __version__
+
 __all__ = ["__version__", "evaluate", "load", "predict", "train"]
 _API = ("train", "predict", "evaluate", "load")
 

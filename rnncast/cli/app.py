@@ -14,10 +14,10 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from rnncast import __version__
 from rnncast.cli import commands
 from rnncast.cli.interrupts import Interrupted
 from rnncast.errors import RnncastError
+from rnncast.version import __version__
 
 EXIT_CODES = (
     "Exit codes: 0 success; 1 a problem you can fix (the message on stderr says what, where "

@@ -4,6 +4,8 @@ missing and infinite values, values too large for float32, times off the grid an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -59,7 +61,7 @@ def from_frame(
                 f"columns beside the value), but '{source}' is laid out as {schema.describe()}"
             )
         codes, uniques, times, values, rows = _unpivot(df, schema, loc, options)
-    series = _assemble(codes, uniques, times, values, rows, schema, loc, options)
+    series = _assemble(_Rows.sorted(codes, uniques, times, values, rows, schema, loc, options))
     if options.covariates:
         series.covariates = _covariates(df, codes, times, rows, uniques, loc, options)
     return series
@@ -140,62 +142,118 @@ def _order(key: np.ndarray, codes: np.ndarray) -> np.ndarray | None:
     return np.lexsort((key, codes))
 
 
-def _assemble(codes, uniques, times: pd.Index, values, rows, schema, loc, options) -> SeriesSet:
-    n_series = len(uniques)
-    is_datetime = isinstance(times, pd.DatetimeIndex)
-    key = times.asi8 if is_datetime else np.asarray(times, dtype=np.int64)  # in times' own unit
-    order = _order(key, codes)
-    if order is not None:
-        codes, times, values, rows, key = (
-            codes[order],
-            times[order],
-            values[order],
-            rows[order],
-            key[order],
-        )
-        del order
-    counts = np.bincount(codes, minlength=n_series)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+@dataclass
+class _Rows:
+    """Every value of the data as long arrays sorted by series, then time: each row's
+    series code (into `uniques`), time (and its integer `key`), value and row in the file;
+    with the file's schema, how to name its rows, and the read options."""
+
+    codes: np.ndarray
+    uniques: np.ndarray
+    times: pd.Index
+    values: np.ndarray
+    rows: np.ndarray
+    key: np.ndarray  # the times as integers, in their own unit
+    schema: Schema
+    loc: Located
+    options: ReadOptions
+
+    @classmethod
+    def sorted(cls, codes, uniques, times: pd.Index, values, rows, schema: Schema,
+               loc: Located, options: ReadOptions) -> _Rows:  # fmt: skip
+        is_datetime = isinstance(times, pd.DatetimeIndex)
+        key = times.asi8 if is_datetime else np.asarray(times, dtype=np.int64)
+        order = _order(key, codes)
+        if order is not None:
+            codes, times, values, rows, key = (
+                codes[order], times[order], values[order], rows[order], key[order],
+            )  # fmt: skip
+        return cls(codes, uniques, times, values, rows, key, schema, loc, options)
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.bincount(self.codes, minlength=len(self.uniques))
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+
+    def label(self, i: int) -> str:
+        """Row i's series, quoted."""
+        return f"'{self.uniques[self.codes[i]]}'"
+
+
+def _assemble(data: _Rows) -> SeriesSet:
+    """The series of `data`, checked: no duplicate rows, values float32 can hold, finite
+    (unless filled), on one time grid without gaps (unless filled)."""
+    _check_duplicates(data)
+    filling = data.options.fill != "none"
+    if not filling:
+        _check_finite(data)
+    _check_float32(data)
+    offsets, counts = data.offsets, data.counts
     first, last = offsets[:-1], offsets[1:] - 1
+    axis = _time_axis(data, first, counts)
+    pos = axis.positions(data.times, first, data.codes)
+    span = _check_grid(data, axis, pos, first)
+    values, starts, notes = data.values, data.times[first], ()
+    if filling:
+        values, offsets, starts, notes = _fill(data, pos, span, first, axis)
+    return SeriesSet(
+        ids=np.asarray(data.uniques, dtype=object),
+        values=values.astype(np.float32),
+        offsets=offsets,
+        starts=starts,
+        ends=data.times[last],
+        axis=axis,
+        schema=data.schema,
+        source=data.loc.name,
+        notes=notes,
+    )
 
-    def label(i: int) -> str:
-        return f"'{uniques[codes[i]]}'"
 
+def _check_duplicates(data: _Rows) -> None:
+    codes, key, loc, schema = data.codes, data.key, data.loc, data.schema
     dup = np.flatnonzero((codes[1:] == codes[:-1]) & (key[1:] == key[:-1]))
     if len(dup):
         i = dup[0]
-        a, b = sorted((int(rows[i]), int(rows[i + 1])))
+        a, b = sorted((int(data.rows[i]), int(data.rows[i + 1])))
         raise DataError(
             f"'{loc.name}' has {len(dup)} duplicate ({schema.id_col}, {schema.time_col}) row"
-            f"{'s' if len(dup) > 1 else ''} (first: series {label(i)} at {times[i]}, "
+            f"{'s' if len(dup) > 1 else ''} (first: series {data.label(i)} at {data.times[i]}, "
             f"{loc.at(a)} and {loc.at(b)}): keep one row per series and time"
         )
 
-    filling = options.fill != "none"
-    if not filling:
-        _check_finite(values, codes, times, rows, schema, loc, label)
+
+def _check_float32(data: _Rows) -> None:
+    values = data.values
     with np.errstate(over="ignore", invalid="ignore"):  # too-large values become inf
         big = np.isfinite(values) & ~np.isfinite(values.astype(np.float32))
     if big.any():
         i = int(np.flatnonzero(big)[0])
         raise DataError(
-            f"series {label(i)} in '{loc.name}' has a value too large for float32 at "
-            f"{loc.at(int(rows[i]))} ({values[i]:g}): rescale the data (e.g. to thousands)"
+            f"series {data.label(i)} in '{data.loc.name}' has a value too large for float32 at "
+            f"{data.loc.at(int(data.rows[i]))} ({values[i]:g}): rescale the data (e.g. to "
+            "thousands)"
         )
 
-    axis = _time_axis(times, key, codes, first, counts, options, loc, schema)
-    pos = axis.positions(times, first, codes)
+
+def _check_grid(data: _Rows, axis: TimeAxis, pos: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Every time on the axis's grid, and without gaps unless they are to be filled; returns
+    each series' span of grid steps."""
+    loc, counts = data.loc, data.counts
     off = np.flatnonzero(pos < 0)
     if len(off):
         i = off[0]
         raise DataError(
-            f"series {label(i)} in '{loc.name}' has a time off the {axis.describe()} grid "
-            f"({loc.at(int(rows[i]))}: {times[i]}): make the times evenly spaced or pass the "
-            "right --freq"
+            f"series {data.label(i)} in '{loc.name}' has a time off the {axis.describe()} grid "
+            f"({loc.at(int(data.rows[i]))}: {data.times[i]}): make the times evenly spaced or "
+            "pass the right --freq"
         )
+    last = first + counts - 1
     span = pos[last] + 1
     gappy = np.flatnonzero(span != counts)
-    if len(gappy) and not filling:
+    if len(gappy) and data.options.fill == "none":
         s = gappy[0]
         seg = pos[first[s] : last[s] + 1]
         j = int(np.flatnonzero(np.diff(seg) > 1)[0])
@@ -203,30 +261,17 @@ def _assemble(codes, uniques, times: pd.Index, values, rows, schema, loc, option
         raise DataError(
             f"'{loc.name}' has gaps in the {axis.describe()} time grid: {missing} missing "
             f"step{'s' if missing > 1 else ''} in {len(gappy)} series (first: series "
-            f"'{uniques[s]}' skips {int(seg[j + 1] - seg[j] - 1)} after {times[first[s] + j]}): "
-            f"add the missing rows with values, or pass {FILL_HINT}"
+            f"'{data.uniques[s]}' skips {int(seg[j + 1] - seg[j] - 1)} after "
+            f"{data.times[first[s] + j]}): add the missing rows with values, or pass {FILL_HINT}"
         )
-    starts, notes = times[first], ()
-    if filling:
-        values, offsets, starts, notes = _fill(
-            values, codes, pos, span, times, first, axis, uniques, loc, options.fill
-        )
-    return SeriesSet(
-        ids=np.asarray(uniques, dtype=object),
-        values=values.astype(np.float32),
-        offsets=offsets,
-        starts=starts,
-        ends=times[last],
-        axis=axis,
-        schema=schema,
-        source=loc.name,
-        notes=notes,
-    )
+    return span
 
 
-def _fill(values, codes, pos, span, times, first, axis, uniques, loc, method):
-    """Put the values on their full time grid, fill what is missing by `method`; returns
+def _fill(data: _Rows, pos: np.ndarray, span: np.ndarray, first: np.ndarray, axis: TimeAxis):
+    """Put the values on their full time grid, fill what is missing by `--fill`; returns
     (values, offsets, first times, notes saying what was filled)."""
+    values, codes, uniques, loc = data.values, data.codes, data.uniques, data.loc
+    times, method = data.times, data.options.fill
     grid_offsets = np.concatenate([[0], np.cumsum(span)]).astype(np.int64)
     grid = np.full(int(grid_offsets[-1]), np.nan)
     missing, infinite = np.isnan(values), np.isinf(values)
@@ -268,7 +313,8 @@ def _and(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _check_finite(values, codes, times, rows, schema, loc, label) -> None:
+def _check_finite(data: _Rows) -> None:
+    values, times, rows, schema, loc = data.values, data.times, data.rows, data.schema, data.loc
     nan, inf = np.isnan(values), np.isinf(values)
     if not (nan.any() or inf.any()):
         return
@@ -278,7 +324,7 @@ def _check_finite(values, codes, times, rows, schema, loc, label) -> None:
             i = int(np.flatnonzero(mask)[0])
             count = int(mask.sum())
             parts.append(
-                f"{count} {what} value{'s' if count > 1 else ''} (first: series {label(i)} at "
+                f"{count} {what} value{'s' if count > 1 else ''} (first: series {data.label(i)} at "
                 f"{times[i]}, {loc.at(int(rows[i]))})"
             )
     where, has = (
@@ -292,7 +338,11 @@ def _check_finite(values, codes, times, rows, schema, loc, label) -> None:
     )
 
 
-def _time_axis(times, key, codes, first, counts, options: ReadOptions, loc, schema) -> TimeAxis:
+def _time_axis(data: _Rows, first: np.ndarray, counts: np.ndarray) -> TimeAxis:
+    """The time axis: integer steps (their greatest common step, or --freq), or datetimes
+    of the frequency --freq names or the longest series shows."""
+    times, key, codes, options = data.times, data.key, data.codes, data.options
+    loc, schema = data.loc, data.schema
     if not isinstance(times, pd.DatetimeIndex):
         if options.freq is not None:
             try:

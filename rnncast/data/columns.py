@@ -70,9 +70,19 @@ def parse_times(col: pd.Series, name: str, loc: Located, options: ReadOptions) -
         )
     if pd.api.types.is_datetime64_any_dtype(col):
         return pd.DatetimeIndex(col)
-    if options.time_format is None and pd.api.types.is_integer_dtype(col):
+    if options.time_format is None:
+        steps = _integer_times(col, name, loc)
+        if steps is not None:
+            return steps
+    return _datetimes(col, name, loc, options.time_format)
+
+
+def _integer_times(col: pd.Series, name: str, loc: Located) -> pd.Index | None:
+    """Whole-number times as integer steps; None for a column that holds no numbers (text
+    times); an error for fractional numbers or mostly numbers with a few stray cells."""
+    if pd.api.types.is_integer_dtype(col):
         return pd.Index(col.to_numpy(dtype=np.int64))
-    if options.time_format is None and pd.api.types.is_float_dtype(col):
+    if pd.api.types.is_float_dtype(col):
         arr = col.to_numpy(dtype=np.float64)
         if np.all(arr == np.round(arr)):
             return pd.Index(arr.astype(np.int64))
@@ -82,7 +92,7 @@ def parse_times(col: pd.Series, name: str, loc: Located, options: ReadOptions) -
             "or whole-number steps"
         )
     numbers = pd.to_numeric(col, errors="coerce")
-    if options.time_format is None and 0.5 < numbers.notna().mean() < 1:
+    if 0.5 < numbers.notna().mean() < 1:
         # mostly whole numbers with a few stray cells: integer steps, badly written
         bad = np.flatnonzero(numbers.isna().to_numpy() | (numbers != np.round(numbers)).to_numpy())
         what = (
@@ -95,6 +105,12 @@ def parse_times(col: pd.Series, name: str, loc: Located, options: ReadOptions) -
             f"(first at {loc.at(int(bad[0]))}: '{col.iloc[bad[0]]}'): integer times must all "
             "be whole numbers"
         )
+    return None
+
+
+def _datetimes(col: pd.Series, name: str, loc: Located, time_format: str | None) -> pd.Index:
+    """Text times as datetimes (in `time_format` when given), every cell read or an error
+    naming the first that is not."""
     text = col.astype(str)
     zoned = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
     if zoned.any() and not zoned.all():
@@ -102,7 +118,7 @@ def parse_times(col: pd.Series, name: str, loc: Located, options: ReadOptions) -
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandas' format guesses are not for the user
-            parsed = _to_datetime(text, options.time_format)
+            parsed = _to_datetime(text, time_format)
     except (ValueError, TypeError) as e:
         raise DataError(
             f"column '{name}' in '{loc.name}' cannot be read as times ({first_line(e)}): fix "
@@ -112,8 +128,8 @@ def parse_times(col: pd.Series, name: str, loc: Located, options: ReadOptions) -
     if bad.any():
         rows = np.flatnonzero(bad)
         hint = (
-            f"match --time-format '{options.time_format}'"
-            if options.time_format
+            f"match --time-format '{time_format}'"
+            if time_format
             else "use ISO dates such as 2024-01-31 or give --time-format"
         )
         raise DataError(

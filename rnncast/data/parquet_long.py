@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rnncast.data.schema import long_schema
-from rnncast.data.series import DEFAULT_ID, SeriesSet
+from rnncast.data.series import DEFAULT_ID, Schema, SeriesSet
 from rnncast.data.timeaxis import TimeAxis, infer_datetime_freq, parse_freq
 from rnncast.errors import ConfigError, DataError
 from rnncast.settings import ReadOptions
@@ -47,6 +47,51 @@ def read(source: str, files: list[Path], options: ReadOptions) -> SeriesSet | No
 
 
 def _read(source: str, files: list[Path], options: ReadOptions) -> SeriesSet:
+    schema, (id_type, time_type, _), total = _clean_columns(source, files, options)
+    columns = [schema.id_col, schema.time_col, schema.target]
+    stream = _Stream(total)
+    text_ids = pa.types.is_string(id_type) or pa.types.is_large_string(id_type)
+    for f in files:
+        try:
+            batches = pq.ParquetFile(  # pre-buffering would hold ~0.5 GB of file at once
+                f, read_dictionary=[schema.id_col] if text_ids else None, pre_buffer=False
+            )
+            for batch in batches.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+                stream.add(*batch.columns)
+        except (pa.ArrowException, OSError):
+            raise _General from None
+    pa.default_memory_pool().release_unused()  # ~0.1 GB of batch buffers kept for reuse
+    if stream.row != total:
+        raise _General
+    offsets = np.append(np.concatenate(stream.firsts), total).astype(np.int64)
+    counts = np.diff(offsets)
+    first_key = np.concatenate(stream.first_keys)  # each series' first time, in ticks
+    axis = _axis(stream.step, counts, first_key, time_type, options)
+    last_key = first_key + (counts - 1) * (stream.step or 0)
+    if pa.types.is_timestamp(time_type):
+        starts = _datetimes(first_key, time_type, schema.time_col)
+        ends = _datetimes(last_key, time_type, schema.time_col)
+    else:
+        starts, ends = pd.Index(first_key), pd.Index(last_key)
+    if options.fill != "none":  # as the general reader's filling builds them
+        starts = axis.at(starts, np.zeros(len(starts), dtype=np.int64))
+    return SeriesSet(
+        ids=np.asarray(list(stream.ids), dtype=object),
+        values=stream.values,
+        offsets=offsets,
+        starts=starts,
+        ends=ends,
+        axis=axis,
+        schema=schema,
+        source=source,
+    )
+
+
+def _clean_columns(source: str, files: list[Path],
+                   options: ReadOptions) -> tuple[Schema, list[pa.DataType], int]:  # fmt: skip
+    """The long schema of the files, the id, time and value columns' types and the rows in
+    all; `_General`
+    unless every file has the same columns, of types this reader takes."""
     if options.covariates:
         raise _General
     try:
@@ -77,43 +122,7 @@ def _read(source: str, files: list[Path], options: ReadOptions) -> SeriesSet:
         raise _General
     if not (pa.types.is_floating(value_type) or _integer(value_type)):
         raise _General
-
-    stream = _Stream(total)
-    text_ids = pa.types.is_string(id_type) or pa.types.is_large_string(id_type)
-    for f in files:
-        try:
-            batches = pq.ParquetFile(  # pre-buffering would hold ~0.5 GB of file at once
-                f, read_dictionary=[schema.id_col] if text_ids else None, pre_buffer=False
-            )
-            for batch in batches.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-                stream.add(*batch.columns)
-        except (pa.ArrowException, OSError):
-            raise _General from None
-    pa.default_memory_pool().release_unused()  # ~0.1 GB of batch buffers kept for reuse
-    if stream.row != total:
-        raise _General
-    offsets = np.append(np.concatenate(stream.firsts), total).astype(np.int64)
-    counts = np.diff(offsets)
-    first_key = np.concatenate(stream.first_keys)  # each series' first time, in ticks
-    axis = _axis(stream.step, counts, first_key, time_type, options)
-    step = stream.step or 0
-    if is_datetime:
-        starts = _datetimes(first_key, time_type, schema.time_col)
-        ends = _datetimes(first_key + (counts - 1) * step, time_type, schema.time_col)
-    else:
-        starts, ends = pd.Index(first_key), pd.Index(first_key + (counts - 1) * step)
-    if options.fill != "none":  # as the general reader's filling builds them
-        starts = axis.at(starts, np.zeros(len(starts), dtype=np.int64))
-    return SeriesSet(
-        ids=np.asarray(list(stream.ids), dtype=object),
-        values=stream.values,
-        offsets=offsets,
-        starts=starts,
-        ends=ends,
-        axis=axis,
-        schema=schema,
-        source=source,
-    )
+    return schema, types, total
 
 
 def _plain_ids(t: pa.DataType) -> bool:

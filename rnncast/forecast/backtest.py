@@ -88,6 +88,29 @@ def run(
 
     seen = _in_training(series, which, pos, cutoffs)
     per_series = _per_series(series, which, counts, seen, scores)
+    report = {
+        "data": series.source,
+        "horizon": horizon,
+        "lookback": lookback,
+        "windows": windows,
+        "season_length": m,
+        "series": int((counts > 0).sum()),
+        "windows_scored": int(counts.sum()),
+        "windows_in_training": int(seen.sum()),
+        **_overall(per_series),
+        "skipped_series": [str(series.ids[i]) for i in np.flatnonzero(counts == 0)],
+        "per_series": per_series,
+    }
+    if network.config.quantiles:
+        report["quantiles"] = _quantile_report(
+            outputs, network.config.quantiles, targets, scale, which
+        )
+    return Backtest(report, which, origins, targets, forecasts, outputs)
+
+
+def _overall(per_series: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each method's scores averaged over the series (as M4 does), and the model's ratio to
+    each baseline's."""
     overall = {
         name: {
             metric: _nanmean([s[name][metric] for s in per_series]) for metric in metrics.METRICS
@@ -101,26 +124,7 @@ def run(
         }
         for base in ("naive", "seasonal_naive")
     }
-    skipped = [str(series.ids[i]) for i in np.flatnonzero(counts == 0)]
-    report = {
-        "data": series.source,
-        "horizon": horizon,
-        "lookback": lookback,
-        "windows": windows,
-        "season_length": m,
-        "series": int((counts > 0).sum()),
-        "windows_scored": int(counts.sum()),
-        "windows_in_training": int(seen.sum()),
-        "overall": overall,
-        "skill": skill,
-        "skipped_series": skipped,
-        "per_series": per_series,
-    }
-    if network.config.quantiles:
-        report["quantiles"] = _quantile_report(
-            outputs, network.config.quantiles, targets, scale, which
-        )
-    return Backtest(report, which, origins, targets, forecasts, outputs)
+    return {"overall": overall, "skill": skill}
 
 
 def _quantile_report(outputs: Forecasts, asked, targets, scale, which) -> dict[str, Any]:

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnncast import __version__
 from rnncast.data.series import Schema, SeriesSet
 from rnncast.data.timeaxis import TimeAxis
 from rnncast.engine import models, scaling
@@ -28,6 +27,7 @@ from rnncast.engine.events import TrainResult
 from rnncast.errors import ArtifactError, RnncastError
 from rnncast.settings import ModelConfig, ReadOptions, TrainConfig, WindowConfig, from_dict, to_dict
 from rnncast.store.atomic import atomic_write
+from rnncast.version import __version__
 
 FORMAT = "rnncast-model"
 FORMAT_VERSION = 1

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnncast import __version__
 from rnncast.errors import ArtifactError, ConfigError
 from rnncast.settings import ModelConfig, TrainConfig, WindowConfig, to_dict
 from rnncast.store.artifact import BEFORE_FIELD, load_plain, save_plain
+from rnncast.version import __version__
 
 FORMAT = "rnncast-checkpoint"
 FORMAT_VERSION = 1

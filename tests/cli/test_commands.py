@@ -1,4 +1,5 @@
-"""End to end through the CLI with Typer's CliRunner: exact messages and exit codes."""
+"""The commands end to end through Typer's CliRunner, on sample and generated data: exact
+messages and exit codes."""
 
 from __future__ import annotations
 
@@ -6,51 +7,13 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from rnncast import __version__
-from rnncast.cli.app import app
+from tests.cli.conftest import FAST, run
+from tests.cli.conftest import error as _error
 from tests.conftest import SAMPLE, make_long
-
-runner = CliRunner()
-FAST = ["--max-epochs", "2", "--epoch-size", "128", "--batch-size", "64", "--hidden-size", "8",
-        "--num-layers", "1", "--ensemble", "1", "--device", "cpu"]  # fmt: skip
-
-
-def run(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture
-def here(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def test_every_command_has_help():
-    result = run("--help")
-    assert result.exit_code == 0
-    for command in ("train", "predict", "evaluate", "info"):
-        assert command in result.stdout
-        sub = run(command, "--help")
-        assert sub.exit_code == 0, command
-        assert "Exit codes: 0 success; 1 a problem you can fix" in " ".join(sub.stdout.split())
-
-
-def test_help_shows_defaults_verbatim():
-    text = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "250"}).stdout
-    assert "Past steps the model reads (default: 3 x horizon)." in text
-    assert "Series id column (long data) (default: unique_id)." in text
-
-
-def test_version():
-    result = run("--version")
-    assert result.exit_code == 0
-    assert result.stdout == f"rnncast {__version__}\n"
 
 
 @pytest.mark.parametrize(
@@ -101,18 +64,6 @@ def test_train_predict_evaluate_info_flag_free(here, sample, n_series, horizon, 
     assert described["window"]["horizon"] == horizon
 
 
-def test_progress_lines_without_a_terminal_and_quiet(here):
-    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
-    result = run("train", "s.csv", *FAST, "--horizon", "6")
-    assert result.exit_code == 0, result.stderr
-    epochs = [line for line in result.stderr.splitlines() if line.startswith("epoch ")]
-    assert len(epochs) == 2 and epochs[0].startswith("epoch 1/2 loss ")
-    assert "\x1b[" not in result.stderr
-    result = run("train", "s.csv", *FAST, "--horizon", "6", "--quiet")
-    assert result.exit_code == 0
-    assert result.stderr == "" and result.stdout == ""
-
-
 def test_predict_to_stdout_and_parquet(here):
     make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
     assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
@@ -123,101 +74,6 @@ def test_predict_to_stdout_and_parquet(here):
     result = run("predict", "s.csv", "--out", "f.parquet", "--horizon", "3")
     assert result.exit_code == 0
     assert len(pd.read_parquet(here / "f.parquet")) == 2 * 3
-
-
-def _error(result) -> str:
-    assert result.exit_code == 1, (result.exit_code, result.stderr, result.exception)
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert [line for line in lines if line.startswith("error")] == lines[-1:], lines
-    return lines[-1]
-
-
-def test_train_errors_leave_no_model(here):
-    assert _error(run("train", "missing.csv")) == (
-        "error: data file 'missing.csv' not found: check the path"
-    )
-    assert _error(run("train", "x.csv", "--out", "nope/m.rnncast")) == (
-        "error: --out 'nope/m.rnncast': folder 'nope' does not exist; create it or choose "
-        "another path"
-    )
-    make_long(n_series=1, length=100).to_csv(here / "s.csv", index=False)
-    assert _error(run("train", "s.csv", "--cell", "tcn")) == (
-        "error: --cell must be one of rnn, lstm, gru, esn, got 'tcn'"
-    )
-    frame = make_long(n_series=2, length=100)
-    frame.loc[5, "y"] = float("nan")
-    frame.to_csv(here / "nan.csv", index=False)
-    assert _error(run("train", "nan.csv")) == (
-        "error: column 'y' in 'nan.csv' has 1 missing value (first: series 's0' at "
-        "2024-01-01 05:00:00, line 7): fill or remove them, or pass "
-        "--fill ffill, interpolate or zero"
-    )
-    assert _error(run("train", "s.csv", "--lookback", "90", "--horizon", "12")) == (
-        "error: 1 series is shorter than lookback 90 + horizon 12 = 102 values: 's0' (100); "
-        "pass a smaller --lookback, or --skip-short to leave them out"
-    )
-    assert _error(run("train", "s.csv", "--device", "tpu")) == (
-        "error: --device must be auto, cpu, cuda, cuda:N or mps, got 'tpu'"
-    )
-    assert _error(run("train", "s.csv", "--device", "cpu", "--precision", "fp16")) == (
-        "error: --precision fp16 is for CUDA GPUs, not cpu: pass --precision fp32 or auto"
-    )
-    assert _error(run("train", "s.csv", "--data-on", "disk")) == (
-        "error: --data-on must be one of auto, device, host, got 'disk'"
-    )
-    assert not list(here.glob("*.rnncast")) and not list(here.glob(".*tmp"))
-
-
-def test_usage_errors_exit_2(here):
-    assert run("train").exit_code == 2
-    assert run("train", "x.csv", "--no-such-option").exit_code == 2
-    assert run("train", "x.csv", "--hidden-size", "many").exit_code == 2
-    assert run("evaluate", "--windows", "0").exit_code == 2
-    for option in ("--segment", "--horizon", "--lookback"):
-        assert run("train", "x.csv", option, "0").exit_code == 2
-
-
-def test_predict_and_evaluate_errors_change_no_file(here):
-    assert _error(run("predict")) == (
-        "error: model file 'model.rnncast' not found: train one with 'rnncast train DATA' or "
-        "pass --model"
-    )
-    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
-    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
-    (here / "forecast.csv").write_text("previous\n")
-    (here / "metrics.json").write_text("{}\n")
-    assert _error(run("predict", "--horizon", "7")) == (
-        "error: --horizon 7 is beyond what the model was trained for (6): use 1 to 6, or "
-        "retrain with --horizon 7"
-    )
-    assert _error(run("predict", "--out", "f.xlsx")) == (
-        "error: --out 'f.xlsx' must end in .csv or .parquet: the extension picks the format"
-    )
-    pd.DataFrame({"unique_id": ["a"] * 30, "ds": range(30), "value": range(30)}).to_csv(
-        here / "other.csv", index=False
-    )
-    assert _error(run("predict", "other.csv")) == (
-        "error: column 'y' not found in 'other.csv' (columns: unique_id, ds, value): name the "
-        "right column with --target"
-    )
-    make_long(n_series=2, length=60, freq="D").to_csv(here / "daily.csv", index=False)
-    assert _error(run("evaluate", "daily.csv")) == (
-        "error: 'daily.csv' has daily ('D') times but the model was trained on hourly ('h') "
-        "data: give data like the model's training data"
-    )
-    (here / "broken.rnncast").write_bytes((here / "model.rnncast").read_bytes()[:100])
-    assert _error(run("predict", "--model", "broken.rnncast")) == (
-        "error: 'broken.rnncast' is not a readable rnncast model file (truncated, damaged or "
-        "another kind of file): pass a file written by 'rnncast train', or retrain"
-    )
-    assert _error(run("info", "broken.rnncast")).startswith("error: 'broken.rnncast' is not")
-    (here / "s.csv").unlink()
-    assert _error(run("evaluate")) == (
-        "error: the training data recorded in the model ('s.csv') no longer exists: pass DATA"
-    )
-    assert (here / "forecast.csv").read_text() == "previous\n"
-    assert (here / "metrics.json").read_text() == "{}\n"
 
 
 def test_log_transform_is_chosen_for_positive_data_and_needs_positive_histories(here):
@@ -266,155 +122,6 @@ def test_holdout_makes_evaluate_out_of_sample(here):
     assert metrics["windows_in_training"] == 0 and metrics["windows_scored"] == 4
     result = run("evaluate", "--windows", "3")
     assert "note: 2 of 6 backtest windows lie inside the model's training data" in result.stderr
-
-
-def test_outputs_never_overwrite_the_inputs(here):
-    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
-    before = (here / "s.csv").read_bytes()
-    assert _error(run("train", "s.csv", "-o", "s.csv")) == (
-        "error: --out 's.csv' is the input data file 's.csv': writing it would destroy it; "
-        "choose another path"
-    )
-    assert _error(run("train", "s.csv", "--resume", "s.csv")) == (
-        "error: --resume 's.csv' is the input data file 's.csv': writing it would destroy it; "
-        "choose another path"
-    )
-    assert _error(run("train", "s.csv", "--checkpoint", "model.rnncast")) == (
-        "error: --checkpoint 'model.rnncast' is --out 'model.rnncast': writing it would destroy "
-        "it; choose another path"
-    )
-    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
-    model = (here / "model.rnncast").read_bytes()
-    message = _error(run("predict", "-o", "s.csv"))
-    assert message.startswith("error: --out 's.csv' is the input data file '") and message.endswith(
-        "s.csv': writing it would destroy it; choose another path"
-    )
-    assert _error(run("predict", "-o", "model.rnncast.csv", "--plot", "model.rnncast")) == (
-        "error: --plot 'model.rnncast' is the model file 'model.rnncast': writing it would "
-        "destroy it; choose another path"
-    )
-    assert _error(run("evaluate", "-o", "f.json", "--plot", "f.json")) == (
-        "error: --plot 'f.json' is --out 'f.json': writing it would destroy it; choose another path"
-    )
-    assert _error(run("predict", "-o", "f.csv", "--plot", "p.png", "--model", "p.png")) == (
-        "error: --plot 'p.png' is the model file 'p.png': writing it would destroy it; choose "
-        "another path"
-    )
-    assert (here / "s.csv").read_bytes() == before
-    assert (here / "model.rnncast").read_bytes() == model
-
-
-def test_info_prints_names_verbatim(here):
-    frame = make_long(n_series=2, length=150)
-    frame["unique_id"] = frame["unique_id"].map({"s0": "[/red]", "s1": "[bold]x"})
-    frame.to_csv(here / "s.csv", index=False)
-    folder = here / "br[/x]"
-    folder.mkdir(parents=True)
-    assert run("train", "s.csv", *FAST, "--horizon", "6", "-o", folder / "m.rnncast").exit_code == 0
-    result = runner.invoke(app, ["info", str(folder / "m.rnncast")], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.stderr
-    assert "[/red], [bold]x" in result.stdout and "br[/x]" in result.stdout
-
-
-def test_ensemble_reports_each_model(here):
-    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
-    result = run("train", "s.csv", *FAST, "--horizon", "6", "--ensemble", "2")
-    assert result.exit_code == 0, result.stderr
-    lines = result.stderr.splitlines()
-    assert sum(line.startswith("training gru (1 x 8) on cpu, model ") for line in lines) == 2
-    assert [line.split(":")[0] for line in lines if line.startswith("model ")] == [
-        "model 1 of 2",
-        "model 2 of 2",
-    ]
-    described = json.loads(run("info", "--json").stdout)
-    assert described["training"]["members"] == 2
-    summary = result.stderr[result.stderr.index("trained model.rnncast") :]
-    for row in ("data", "windows", "network", "best epoch", "validation loss", "time"):
-        assert f"│ {row} " in summary, row
-    assert "gru (1 x 8), direct decoder, segments of 24, in logs, 2 " in summary
-
-
-def test_json_logs_are_one_object_per_line(here):
-    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
-    result = run("train", "s.csv", *FAST, "--horizon", "6", "--log-format", "json")
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout == ""
-    events = [json.loads(line) for line in result.stderr.splitlines()]
-    assert [e["event"] for e in events] == [
-        "start", "info", "info", "info", "model", "epoch", "epoch", "info", "done"
-    ]  # fmt: skip
-    assert all(e["command"] == "train" and e["time"].endswith("+00:00") for e in events)
-    assert events[0]["data"] == "s.csv" and events[0]["out"] == "model.rnncast"
-    assert events[1]["message"].startswith("read s.csv: 2 series")
-    assert events[4]["train_windows"] > 0 and events[4]["parameters"] > 0
-    assert events[5]["epoch"] == 1 and isinstance(events[5]["train_loss"], float)
-    assert events[-1]["message"] == "saved model.rnncast" and events[-1]["out"] == "model.rnncast"
-
-    result = run("predict", "--log-format", "json")
-    events = [json.loads(line) for line in result.stderr.splitlines()]
-    assert [e["event"] for e in events] == ["start", "info", "done"]
-    assert events[-1]["rows"] == 12 and events[-1]["series"] == 2
-
-    result = run("evaluate", "--log-format", "json")
-    assert result.stdout == ""  # the table is for people; the metrics are in the done event
-    events = [json.loads(line) for line in result.stderr.splitlines()]
-    assert events[-1]["event"] == "done" and "mase" in events[-1]["overall"]["model"]
-
-
-def test_json_errors_and_quiet(here):
-    result = run("train", "missing.csv", "--log-format", "json", "--quiet")
-    assert result.exit_code == 1
-    [event] = [json.loads(line) for line in result.stderr.splitlines()]
-    assert (event["event"], event["exit_code"], event["message"]) == (
-        "error", 1, "data file 'missing.csv' not found: check the path"
-    )  # fmt: skip
-    assert run("train", "x.csv", "--log-format", "xml").exit_code == 2
-
-
-HOLD_LOCK = (
-    "import sys, time\n"
-    "from rnncast.store.locks import locked\n"
-    "with locked([sys.argv[1]]):\n"
-    "    print('locked', flush=True)\n"
-    "    time.sleep(float(sys.argv[2]))\n"
-)
-
-
-def test_a_second_run_writing_the_same_file_fails_or_waits(here):
-    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
-    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
-    model = (here / "model.rnncast").read_bytes()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(here / "model.rnncast"), "60"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline() == "locked\n"
-        message = _error(run("train", "s.csv", *FAST, "--horizon", "6", "--seed", "3"))
-        assert message == (
-            f"error: '{here / 'model.rnncast'}' is being written by another rnncast run (pid "
-            f"{holder.pid}): let it finish, or pass --wait SECONDS to wait for it"
-        )
-        assert (here / "model.rnncast").read_bytes() == model
-    finally:
-        holder.kill()
-        holder.wait()
-        holder.stdout.close()
-    for held in ("forecast.csv", "model.rnncast"):  # predict's output, and a training run's
-        holder = subprocess.Popen(
-            [sys.executable, "-c", HOLD_LOCK, str(here / held), "1.5"],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            assert holder.stdout.readline() == "locked\n"
-            began = time.monotonic()
-            result = run("predict", "--wait", "30")
-            assert result.exit_code == 0, result.stderr
-            assert time.monotonic() - began > 0.5, held  # it waited for the holder
-        finally:
-            holder.wait()
-            holder.stdout.close()
-    assert len(pd.read_csv(here / "forecast.csv")) == 12
 
 
 def test_fill_is_remembered_by_the_model(here):
@@ -498,49 +205,6 @@ def test_constant_series_give_finite_forecasts(here):
     assert forecast.y_hat.notna().all() and forecast.y_hat.abs().lt(1e6).all()
 
 
-def test_output_in_a_read_only_folder(here):
-    from tests.store.test_atomic import read_only_folder
-
-    folder = read_only_folder(here)
-    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
-    assert _error(run("train", "s.csv", "-o", folder / "m.rnncast")) == (
-        f"error: --out '{folder}/m.rnncast': folder '{folder}' is not writable; choose another path"
-    )
-
-
-def test_config_file_sets_options_and_flags_win(here):
-    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
-    (here / "rnncast.toml").write_text(
-        '[train]\ndata = "s.csv"\nhorizon = 6\nhidden-size = 8\nensemble = 1\nmax-epochs = 2\n'
-        'epoch-size = 128\nbatch-size = 64\ndevice = "cpu"\nout = "m.rnncast"\n'
-        '[predict]\nmodel = "m.rnncast"\nout = "f.csv"\n'
-    )
-    result = run("train", "--config", "rnncast.toml", "--hidden-size", "4", "--print-config")
-    assert result.exit_code == 0, result.stderr
-    printed = result.stdout
-    assert printed.startswith('[train]\ndata = "s.csv"\nout = "m.rnncast"\ncell = "gru"\n')
-    assert "hidden-size = 4\n" in printed and "lookback = 24\n" in printed
-    assert "segment = 24\n" in printed and not (here / "m.rnncast").exists()
-    (here / "resolved.toml").write_text(printed)  # what it prints is a config file
-    result = run("train", "--config", "resolved.toml")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(run("info", "m.rnncast", "--json").stdout)["model"]["hidden_size"] == 4
-    result = run("predict", "--config", "rnncast.toml")
-    assert result.exit_code == 0, result.stderr
-    assert len(pd.read_csv(here / "f.csv")) == 12
-
-
-def test_config_file_mistakes_exit_1(here):
-    (here / "bad.toml").write_text('[train]\nhidden-size = "many"\n')
-    message = _error(run("train", "x.csv", "--config", "bad.toml"))
-    assert message.startswith(
-        "error: config file 'bad.toml' sets 'hidden-size' under [train] to 'many': "
-    )
-    assert _error(run("predict", "--config", "none.toml")) == (
-        "error: config file 'none.toml' not found: check the path given to --config"
-    )
-
-
 def test_plots_of_forecasts_and_backtests(here):
     pytest.importorskip("matplotlib")
     make_long(n_series=3, length=150).to_csv(here / "s.csv", index=False)
@@ -590,38 +254,6 @@ def test_lookbacks_one_per_member(here):
     assert bad.stderr == (
         "error: --lookbacks must be whole numbers separated by commas, e.g. 144,240,336; "
         "got '24,x'\n"
-    )
-
-
-def test_a_signal_while_writing_outputs_waits_for_them_and_says_so(here, monkeypatch):
-    import os
-    import signal
-
-    from rnncast.store import atomic as outputs
-
-    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
-    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
-    replace, sent = os.replace, []
-
-    def replace_then_signal(src, dst):
-        replace(src, dst)
-        if not sent:  # once: as if cron's timeout hit just after the first file was in place
-            sent.append(True)
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    monkeypatch.setattr(outputs.os, "replace", replace_then_signal)
-    result = run("predict", "--plot", "f.png")
-    assert result.exit_code == 143
-    assert result.stderr.splitlines()[-1] == (
-        "error: interrupted by SIGTERM: stopped after writing forecast.csv, f.png"
-    )
-    assert len(pd.read_csv(here / "forecast.csv")) == 12  # complete, both of them
-    assert (here / "f.png").read_bytes().startswith(b"\x89PNG")
-    sent.clear()
-    result = run("train", "s.csv", *FAST, "--horizon", "6", "-o", "m2.rnncast")
-    assert result.exit_code == 143
-    assert result.stderr.splitlines()[-1] == (
-        "error: interrupted by SIGTERM: stopped after writing m2.rnncast"
     )
 
 
@@ -707,34 +339,6 @@ def test_id_embedding_from_the_command_line(here):
     assert (described["id_embedding"], described["ids"]) == (4, 3)
     assert run("predict").exit_code == 0 and run("evaluate").exit_code == 0
     assert run("train", "s.csv", "--id-embedding", "-1").exit_code == 2  # Click's range check
-
-
-def test_threads_option_and_config(here, monkeypatch):
-    from rnncast.engine import threads
-
-    seen = []
-    real = threads.using
-
-    def recording(n):
-        seen.append(n)
-        return real(n)
-
-    monkeypatch.setattr(threads, "using", recording)
-    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
-    assert run("train", "s.csv", *FAST, "--horizon", "6", "--threads", "1").exit_code == 0
-    (here / "t.toml").write_text("[predict]\nthreads = 1\n[evaluate]\nthreads = 0\n")
-    assert run("predict", "--config", "t.toml").exit_code == 0
-    assert run("evaluate", "--threads", "1").exit_code == 0
-    assert run("predict", "--out", "g.csv").exit_code == 0
-    assert seen == [1, 1, 1, threads.default_threads()]
-    for command, out in (("train", "m.rnncast"), ("predict", "f.csv"), ("evaluate", "e.json")):
-        data = ["s.csv"] if command == "train" else []
-        result = run(command, *data, "--threads", "0", "--out", out)
-        assert _error(result) == "error: --threads must be at least 1, got 0"
-        assert not (here / out).exists()
-    result = run("evaluate", "--config", "t.toml", "--out", "e.json")
-    assert _error(result) == "error: --threads must be at least 1, got 0"
-    assert not (here / "e.json").exists()
 
 
 def test_covariates_from_train_to_predict(here):
@@ -863,39 +467,3 @@ def test_frequencies_without_calendar_cycles_train_predict_and_evaluate(here, fr
     result = run("train", "w.csv", *FAST, "--horizon", "3", "--calendar", "--freq", freq)
     assert result.exit_code == 0, result.stderr
     assert run("predict").exit_code == 0 and run("evaluate").exit_code == 0
-
-
-class _Exited(Exception):
-    """What the patched os._exit raises, with the code it was given."""
-
-
-@pytest.mark.parametrize(
-    ("torchrun", "argv", "code"),
-    [(True, ["--version"], 0), (True, ["train"], 2), (False, ["--version"], None)],
-)
-def test_torchrun_processes_exit_without_teardown(monkeypatch, capsys, torchrun, argv, code):
-    """Under torchrun (after torch.distributed was imported) the exit skips the interpreter's
-    teardown, where torch's gloo threads aborted now and then; with its code, output flushed.
-    One process exits the usual way."""
-    import os
-
-    import torch.distributed  # noqa: F401 - any command that joined a group imported it
-
-    from rnncast.cli import app as cli
-
-    def fake_exit(status: int) -> None:
-        raise _Exited(status)
-
-    monkeypatch.setattr(os, "_exit", fake_exit)
-    if torchrun:
-        monkeypatch.setenv("RANK", "0")
-        monkeypatch.setenv("WORLD_SIZE", "2")
-    else:
-        monkeypatch.delenv("RANK", raising=False)
-        monkeypatch.delenv("WORLD_SIZE", raising=False)
-    monkeypatch.setattr(sys, "argv", ["rnncast", *argv])
-    with pytest.raises(_Exited if torchrun else SystemExit) as e:
-        cli.main()
-    assert e.value.args[0] == code if torchrun else e.value.code == 0
-    if argv == ["--version"]:
-        assert capsys.readouterr().out == f"rnncast {__version__}\n"

@@ -1,0 +1,117 @@
+"""The options: train's are the training request's, config files set any of them, flags win."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from tests.cli.conftest import FAST, run
+from tests.cli.conftest import error as _error
+from tests.conftest import make_long
+
+
+def test_config_file_sets_options_and_flags_win(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    (here / "rnncast.toml").write_text(
+        '[train]\ndata = "s.csv"\nhorizon = 6\nhidden-size = 8\nensemble = 1\nmax-epochs = 2\n'
+        'epoch-size = 128\nbatch-size = 64\ndevice = "cpu"\nout = "m.rnncast"\n'
+        '[predict]\nmodel = "m.rnncast"\nout = "f.csv"\n'
+    )
+    result = run("train", "--config", "rnncast.toml", "--hidden-size", "4", "--print-config")
+    assert result.exit_code == 0, result.stderr
+    printed = result.stdout
+    assert printed.startswith('[train]\ndata = "s.csv"\nout = "m.rnncast"\ncell = "gru"\n')
+    assert "hidden-size = 4\n" in printed and "lookback = 24\n" in printed
+    assert "segment = 24\n" in printed and not (here / "m.rnncast").exists()
+    (here / "resolved.toml").write_text(printed)  # what it prints is a config file
+    result = run("train", "--config", "resolved.toml")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(run("info", "m.rnncast", "--json").stdout)["model"]["hidden_size"] == 4
+    result = run("predict", "--config", "rnncast.toml")
+    assert result.exit_code == 0, result.stderr
+    assert len(pd.read_csv(here / "f.csv")) == 12
+
+
+def test_config_file_mistakes_exit_1(here):
+    (here / "bad.toml").write_text('[train]\nhidden-size = "many"\n')
+    message = _error(run("train", "x.csv", "--config", "bad.toml"))
+    assert message.startswith(
+        "error: config file 'bad.toml' sets 'hidden-size' under [train] to 'many': "
+    )
+    assert _error(run("predict", "--config", "none.toml")) == (
+        "error: config file 'none.toml' not found: check the path given to --config"
+    )
+
+
+def test_threads_option_and_config(here, monkeypatch):
+    from rnncast.engine import threads
+
+    seen = []
+    real = threads.using
+
+    def recording(n):
+        seen.append(n)
+        return real(n)
+
+    monkeypatch.setattr(threads, "using", recording)
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST, "--horizon", "6", "--threads", "1").exit_code == 0
+    (here / "t.toml").write_text("[predict]\nthreads = 1\n[evaluate]\nthreads = 0\n")
+    assert run("predict", "--config", "t.toml").exit_code == 0
+    assert run("evaluate", "--threads", "1").exit_code == 0
+    assert run("predict", "--out", "g.csv").exit_code == 0
+    assert seen == [1, 1, 1, threads.default_threads()]
+    for command, out in (("train", "m.rnncast"), ("predict", "f.csv"), ("evaluate", "e.json")):
+        data = ["s.csv"] if command == "train" else []
+        result = run(command, *data, "--threads", "0", "--out", out)
+        assert _error(result) == "error: --threads must be at least 1, got 0"
+        assert not (here / out).exists()
+    result = run("evaluate", "--config", "t.toml", "--out", "e.json")
+    assert _error(result) == "error: --threads must be at least 1, got 0"
+    assert not (here / "e.json").exists()
+
+
+CLI_ONLY = {"data", "out", "threads", "checkpoint", "resume", "wait", "quiet", "log_format",
+            "config", "print_config"}  # fmt: skip
+
+
+def _train_params():
+    import typer
+
+    from rnncast.cli.app import app
+
+    command = typer.main.get_command(app).commands["train"]
+    return {p.name: p for p in command.params}
+
+
+def test_train_takes_every_option_of_the_request_and_no_other():
+    """One place: `rnncast train`'s options are the training request's fields (and the
+    command line's own), so the command line and Python cannot drift apart."""
+    from rnncast.settings import TrainRequest
+
+    assert set(_train_params()) - CLI_ONLY == set(TrainRequest.names())
+
+
+def test_train_defaults_are_the_requests():
+    from rnncast.settings import TrainRequest
+
+    defaults = TrainRequest()
+    for name, param in _train_params().items():
+        if name in CLI_ONLY:
+            continue
+        want = getattr(defaults, name)
+        got = getattr(param.default, "value", param.default)
+        assert got == want or (got is None and want == ()), name
+
+
+def test_the_options_as_given_make_the_request(here):
+    """The command's parameters, as Typer passes them (text for lists), make the request
+    Python's keyword arguments make."""
+    from rnncast.cli.commands import _request
+    from rnncast.settings import TrainRequest
+
+    params = {name: getattr(p.default, "value", p.default) for name, p in _train_params().items()}
+    params |= {"cell": "lstm", "quantiles": "0.1,0.9", "target": "a,b", "lookbacks": "24,48"}
+    assert _request(params) == TrainRequest(cell="lstm", quantiles=(0.1, 0.9), target=("a", "b"),
+                                            lookbacks=(24, 48))  # fmt: skip

@@ -1,0 +1,17 @@
+"""The errors a user can fix: one family, and one line quoted from a library's message."""
+
+from __future__ import annotations
+
+from rnncast import errors
+
+
+def test_every_fixable_problem_is_an_rnncast_error():
+    for cls in (errors.DataError, errors.ConfigError, errors.ArtifactError, errors.OutputError,
+                errors.LockError):  # fmt: skip
+        assert issubclass(cls, errors.RnncastError)
+    assert issubclass(errors.LockError, errors.OutputError)
+
+
+def test_first_line():
+    assert errors.first_line(ValueError("bad thing\nat line 3")) == "bad thing"
+    assert errors.first_line(KeyError()) == "KeyError"
