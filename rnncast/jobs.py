@@ -247,8 +247,10 @@ def predict(artifact: Artifact, series: SeriesSet, horizon: int | None = None,
     warnings = []
     if artifact.read_options.skip_short if skip_short is None else skip_short:
         lookback = artifact.window.longest
-        series, note = leave_out_short(series, lookback,
-                                       f"the model's lookback of {lookback} values")  # fmt: skip
+        series, note = leave_out_short(
+            series, lookback, f"the model's lookback of {lookback} values",
+            f"give at least {lookback} values per series", spell.name("skip_short"),
+        )  # fmt: skip
         if note:
             warnings.append(note)
     check_transform(artifact, series, spell)

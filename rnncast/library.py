@@ -16,11 +16,13 @@ same `TrainRequest` (`rnncast.settings`), the same plan (`rnncast.plan`) and the
 for the call; left out, torch's setting stays as it is (a library does not change
 process-wide settings unasked). Problems a user can fix raise
 `rnncast.errors.RnncastError` (its subclasses `DataError`, `ConfigError`, `ArtifactError`)
-with the same one-line message the command line prints.
+with the command line's one-line message; where it names what to pass, it names `predict`'s
+and `evaluate`'s keyword arguments (`skip_short=True`, `horizon=6`) rather than options.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from rnncast.data.build import from_frame
 from rnncast.data.readers import load as read_data
 from rnncast.engine import threads as cpu_threads
 from rnncast.engine.events import Event
-from rnncast.settings import TrainRequest
+from rnncast.settings import PYTHON, TrainRequest
 from rnncast.store import artifact
 from rnncast.store.artifact import Artifact
 
@@ -65,14 +67,19 @@ def train(
 
 def predict(
     model: Artifact, data_or_path: Data | None = None, *, horizon: int | None = None,
-    device: str = "auto", threads: int | None = None,
+    skip_short: bool | None = None, device: str = "auto", threads: int | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """The next `horizon` (default: the trained horizon) values of every series, in long
     format (id, time, y_hat, and a quantile model's quantile columns q0.1, ...); data: a
-    DataFrame or file, default the training data file."""
+    DataFrame or file, default the training data file. Series shorter than the model's
+    lookback are left out with a `UserWarning` when `skip_short` says so (default: as the
+    model was trained), else refused, as `rnncast predict` does."""
     with cpu_threads.using(cpu_threads.check(threads)):
-        series = jobs.load_data_for(model, data_or_path)
-        return jobs.predict(model, series, horizon, device, skip_short=False).frame
+        series = jobs.load_data_for(model, data_or_path, spell=PYTHON)
+        prediction = jobs.predict(model, series, horizon, device, skip_short, spell=PYTHON)
+    for message in prediction.warnings:
+        warnings.warn(message, UserWarning, stacklevel=2)
+    return prediction.frame
 
 
 def evaluate(
@@ -82,8 +89,8 @@ def evaluate(
     """Backtest the last `windows` horizons of every series against naive baselines; the
     report `rnncast evaluate` writes to metrics.json."""
     with cpu_threads.using(cpu_threads.check(threads)):
-        series = jobs.load_data_for(model, data_or_path)
-        return jobs.backtest(model, series, windows, device).report
+        series = jobs.load_data_for(model, data_or_path, spell=PYTHON)
+        return jobs.backtest(model, series, windows, device, spell=PYTHON).report
 
 
 def load(path: str | Path) -> Artifact:

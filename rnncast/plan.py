@@ -172,18 +172,19 @@ def default_segment(season_length: int, lookback: int) -> int:
 
 
 def leave_out_short(
-    series: SeriesSet, need: int, what: str, fix: str = "pass a smaller --lookback"
+    series: SeriesSet, need: int, what: str, fix: str = "pass a smaller --lookback",
+    option: str = "--skip-short",
 ) -> tuple[SeriesSet, str | None]:
     """The series with at least `need` values (`what` says why that many, e.g. 'lookback 48
-    + horizon 12 = 60 values'), and a warning naming those left out (None when none were);
-    when every series is too short, a `DataError` ending in `fix`."""
+    + horizon 12 = 60 values'), and a warning naming those left out, as `option` left them
+    (None when none were); when every series is too short, a `DataError` ending in `fix`."""
     count, names = series.shorter_than(need)
     if not count:
         return series, None
     if count == len(series):
         raise DataError(f"every series is shorter than {what} ({names}): {fix}")
     return series.subset(series.lengths >= need), (
-        f"--skip-short: left out {count} series shorter than {what}: {names}"
+        f"{option}: left out {count} series shorter than {what}: {names}"
     )
 
 

@@ -82,4 +82,55 @@ def test_options_and_errors(frame):
     assert few.series_ids == ["s1"]
     with pytest.raises(DataError) as e:
         rnncast.predict(few)
-    assert str(e.value) == "the model does not record its training data: pass DATA"
+    assert str(e.value) == "the model does not record its training data: pass data"
+
+
+@pytest.fixture(scope="module")
+def short_frame():
+    return make_long(n_series=3, length=150, lengths=[150, 150, 20])
+
+
+def test_predict_applies_the_skip_short_rule_as_the_command_line_does(short_frame):
+    """A model trained with skip_short leaves short series out of its forecasts, with a
+    warning; predict(skip_short=...) overrides what the model remembers."""
+    model = rnncast.train(short_frame, skip_short=True, **FAST)
+    with pytest.warns(UserWarning) as heard:
+        forecast = rnncast.predict(model, short_frame)
+    assert sorted(forecast.unique_id.unique()) == ["s0", "s1"]
+    assert [str(w.message) for w in heard] == [
+        "skip_short: left out 1 series shorter than the model's lookback of 24 values: 's2' (20)"
+    ]
+    with pytest.raises(DataError) as e:
+        rnncast.predict(model, short_frame, skip_short=False)
+    assert str(e.value) == (
+        "1 series has fewer values than the model's lookback of 24: 's2' (20); give at least "
+        "24 values per series, or pass skip_short=True to leave them out"
+    )
+    plain = rnncast.train(short_frame.query("unique_id != 's2'"), **FAST)
+    with pytest.warns(UserWarning):
+        assert len(rnncast.predict(plain, short_frame, skip_short=True)) == 2 * 6
+
+
+def test_messages_name_what_python_can_pass(model, frame, short_frame):
+    with pytest.raises(ConfigError) as e:
+        rnncast.predict(model, frame, horizon=7)
+    assert str(e.value) == (
+        "horizon=7 is beyond what the model was trained for (6): use 1 to 6, or retrain with "
+        "horizon=7"
+    )
+    with pytest.raises(ConfigError) as e:
+        rnncast.evaluate(model, frame, windows=0)
+    assert str(e.value) == "windows must be at least 1, got 0"
+    with pytest.raises(DataError) as e:
+        rnncast.predict(model)  # trained on a DataFrame: no file to re-read
+    assert str(e.value) == "the model does not record its training data: pass data"
+    with pytest.raises(DataError) as e:
+        rnncast.predict(model, short_frame.query("unique_id == 's2'"), skip_short=True)
+    assert str(e.value) == (
+        "every series is shorter than the model's lookback of 24 values ('s2' (20)): give at "
+        "least 24 values per series"
+    )
+    zeros = frame.assign(y=frame.y.where(frame.index != frame.index[-1], 0.0))
+    with pytest.raises(DataError) as e:
+        rnncast.predict(model, zeros)
+    assert str(e.value).endswith("retrain with transform='none'")

@@ -169,6 +169,11 @@ def test_skip_short_leaves_out_series_with_a_warning(here):
         "error: 1 series has fewer values than the model's lookback of 24: 's2' (20); give at "
         "least 24 values per series, or pass --skip-short to leave them out"
     )
+    make_long(n_series=1, length=20).to_csv(here / "short.csv", index=False)
+    assert _error(run("predict", "short.csv")) == (  # predict has no --lookback to name
+        "error: every series is shorter than the model's lookback of 24 values ('s0' (20)): "
+        "give at least 24 values per series"
+    )
 
 
 def test_same_command_same_seed_gives_byte_identical_forecasts(tmp_path):
