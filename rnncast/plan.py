@@ -172,7 +172,10 @@ def default_segment(season_length: int, lookback: int) -> int:
 
 
 def leave_out_short(
-    series: SeriesSet, need: int, what: str, fix: str = "pass a smaller --lookback",
+    series: SeriesSet,
+    need: int,
+    what: str,
+    fix: str = "pass a smaller --lookback",
     option: str = "--skip-short",
 ) -> tuple[SeriesSet, str | None]:
     """The series with at least `need` values (`what` says why that many, e.g. 'lookback 48

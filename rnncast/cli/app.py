@@ -34,6 +34,7 @@ app = typer.Typer(
         + EXIT_CODES
     ),
     no_args_is_help=True,
+    rich_markup_mode="markdown",
     add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},

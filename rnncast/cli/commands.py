@@ -14,83 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from rnncast.cli import options as o
 from rnncast.cli import render
 from rnncast.cli import run as runs
 from rnncast.cli.console import LogFormat, Reporter, out_console
-from rnncast.cli.options import (
-    DEFAULT_MODEL,
-    Activation,
-    AsJson,
-    Attention,
-    BatchSize,
-    Bidirectional,
-    Calendar,
-    Cell,
-    Checkpoint,
-    CheckpointActivations,
-    ConfigFile,
-    Covariates,
-    DataOn,
-    Decoder,
-    Device,
-    Dropout,
-    Ema,
-    Ensemble,
-    EpochSize,
-    EvaluateData,
-    Fill,
-    ForecastOut,
-    Freq,
-    GradClip,
-    HiddenSize,
-    Holdout,
-    Horizon,
-    IdCol,
-    IdEmbedding,
-    InfoModel,
-    LeakRate,
-    Logs,
-    Lookback,
-    Lookbacks,
-    Loss,
-    Lr,
-    MaxEpochs,
-    MaxSteps,
-    MetricsOut,
-    ModelOut,
-    ModelPath,
-    NumLayers,
-    Patience,
-    Plot,
-    PlotSeries,
-    Precision,
-    PredictData,
-    PredictFill,
-    PredictHorizon,
-    PredictSkipShort,
-    PrintConfig,
-    Quantiles,
-    Quiet,
-    ReservoirSize,
-    Resume,
-    Ridge,
-    ScaleFloor,
-    Scaling,
-    Seed,
-    Segment,
-    SkipShort,
-    SpectralRadius,
-    Target,
-    Threads,
-    TimeCol,
-    TimeFormat,
-    TrainData,
-    Transform,
-    ValSize,
-    Wait,
-    WeightDecay,
-    Windows,
-)  # fmt: skip
 from rnncast.settings import TrainRequest
 
 if TYPE_CHECKING:
@@ -109,64 +36,64 @@ R = TrainRequest()  # the option defaults are the request's, which are the setti
 
 def train(
     ctx: typer.Context,
-    data: TrainData,
-    out: ModelOut = Path(DEFAULT_MODEL),
-    cell: Cell = R.cell,
-    hidden_size: HiddenSize = R.hidden_size,
-    num_layers: NumLayers = R.num_layers,
-    dropout: Dropout = R.dropout,
-    scaling: Scaling = R.scaling,
-    transform: Transform = R.transform,
-    decoder: Decoder = R.decoder,
-    activation: Activation = R.activation,
-    bidirectional: Bidirectional = R.bidirectional,
-    attention: Attention = R.attention,
-    checkpoint_activations: CheckpointActivations = R.checkpoint_activations,
-    reservoir_size: ReservoirSize = R.reservoir_size,
-    spectral_radius: SpectralRadius = R.spectral_radius,
-    leak_rate: LeakRate = R.leak_rate,
-    ridge: Ridge = R.ridge,
-    loss: Loss = R.loss,
-    quantiles: Quantiles = None,
-    horizon: Horizon = R.horizon,
-    lookback: Lookback = R.lookback,
-    lookbacks: Lookbacks = None,
-    val_size: ValSize = R.val_size,
-    segment: Segment = R.segment,
-    id_embedding: IdEmbedding = R.id_embedding,
-    calendar: Calendar = R.calendar,
-    holdout: Holdout = R.holdout,
-    max_epochs: MaxEpochs = R.max_epochs,
-    max_steps: MaxSteps = R.max_steps,
-    epoch_size: EpochSize = R.epoch_size,
-    batch_size: BatchSize = R.batch_size,
-    lr: Lr = R.lr,
-    weight_decay: WeightDecay = R.weight_decay,
-    grad_clip: GradClip = R.grad_clip,
-    scale_floor: ScaleFloor = R.scale_floor,
-    patience: Patience = R.patience,
-    ensemble: Ensemble = R.ensemble,
-    ema: Ema = R.ema,
-    precision: Precision = R.precision,
-    data_on: DataOn = R.data_on,
-    seed: Seed = R.seed,
-    device: Device = R.device,
-    threads: Threads = None,
-    id_col: IdCol = R.id_col,
-    time_col: TimeCol = R.time_col,
-    target: Target = None,
-    freq: Freq = R.freq,
-    time_format: TimeFormat = R.time_format,
-    fill: Fill = R.fill,
-    covariates: Covariates = None,
-    skip_short: SkipShort = R.skip_short,
-    checkpoint: Checkpoint = None,
-    resume: Resume = None,
-    wait: Wait = 0.0,
-    quiet: Quiet = False,
-    log_format: Logs = LogFormat.text,
-    config: ConfigFile = None,
-    print_config: PrintConfig = False,
+    data: o.TrainData,
+    id_col: o.IdCol = R.id_col,
+    time_col: o.TimeCol = R.time_col,
+    target: o.Target = None,
+    freq: o.Freq = R.freq,
+    time_format: o.TimeFormat = R.time_format,
+    fill: o.Fill = o.Fills(R.fill),
+    covariates: o.Covariates = None,
+    skip_short: o.SkipShort = R.skip_short,
+    horizon: o.Horizon = R.horizon,
+    lookback: o.Lookback = R.lookback,
+    lookbacks: o.Lookbacks = None,
+    val_size: o.ValSize = R.val_size,
+    segment: o.Segment = R.segment,
+    holdout: o.Holdout = R.holdout,
+    calendar: o.Calendar = R.calendar,
+    cell: o.Cell = o.Cells(R.cell),
+    hidden_size: o.HiddenSize = R.hidden_size,
+    num_layers: o.NumLayers = R.num_layers,
+    dropout: o.Dropout = R.dropout,
+    decoder: o.Decoder = o.Decoders(R.decoder),
+    activation: o.Activation = o.Activations(R.activation),
+    bidirectional: o.Bidirectional = R.bidirectional,
+    attention: o.Attention = R.attention,
+    scaling: o.Scaling = o.Scalings(R.scaling),
+    transform: o.Transform = o.Transforms(R.transform),
+    scale_floor: o.ScaleFloor = R.scale_floor,
+    quantiles: o.Quantiles = None,
+    id_embedding: o.IdEmbedding = R.id_embedding,
+    checkpoint_activations: o.CheckpointActivations = R.checkpoint_activations,
+    reservoir_size: o.ReservoirSize = R.reservoir_size,
+    spectral_radius: o.SpectralRadius = R.spectral_radius,
+    leak_rate: o.LeakRate = R.leak_rate,
+    ridge: o.Ridge = R.ridge,
+    loss: o.Loss = o.Losses(R.loss),
+    max_epochs: o.MaxEpochs = R.max_epochs,
+    max_steps: o.MaxSteps = R.max_steps,
+    epoch_size: o.EpochSize = R.epoch_size,
+    batch_size: o.BatchSize = R.batch_size,
+    lr: o.Lr = R.lr,
+    weight_decay: o.WeightDecay = R.weight_decay,
+    grad_clip: o.GradClip = R.grad_clip,
+    patience: o.Patience = R.patience,
+    ensemble: o.Ensemble = R.ensemble,
+    ema: o.Ema = R.ema,
+    seed: o.Seed = R.seed,
+    precision: o.Precision = o.Precisions(R.precision),
+    data_on: o.DataOn = o.Places(R.data_on),
+    device: o.TrainDevice = R.device,
+    threads: o.TrainThreads = None,
+    checkpoint: o.Checkpoint = None,
+    resume: o.Resume = None,
+    wait: o.Wait = 0.0,
+    quiet: o.Quiet = False,
+    log_format: o.Logs = LogFormat.text,
+    config: o.ConfigFile = None,
+    out: o.ModelOut = Path(o.DEFAULT_MODEL),
+    print_config: o.PrintConfig = False,
 ) -> None:
     """Train a model on DATA and save it to one file.
 
@@ -214,9 +141,10 @@ def _request(params: dict[str, Any]) -> TrainRequest:
     precision the device can run first)."""
     from rnncast.engine.devices import autocast_dtype, resolve_device
 
-    autocast_dtype(params["precision"], resolve_device(params["device"]))
     names = set(TrainRequest.names())
-    request = TrainRequest.of(**{k: v for k, v in params.items() if k in names})
+    given = {k: getattr(v, "value", v) for k, v in params.items() if k in names}  # choices
+    autocast_dtype(given["precision"], resolve_device(given["device"]))
+    request = TrainRequest.of(**given)
     request.configs()
     return request
 
@@ -277,20 +205,20 @@ def _fit(run: Run, report: Reporter, plan: Plan, data: Path, out: Path,
 
 
 def predict(
-    data: PredictData = None,
-    model: ModelPath = Path(DEFAULT_MODEL),
-    out: ForecastOut = Path("forecast.csv"),
-    horizon: PredictHorizon = None,
-    fill: PredictFill = None,
-    skip_short: PredictSkipShort = None,
-    plot: Plot = None,
-    plot_series: PlotSeries = None,
-    device: Device = "auto",
-    threads: Threads = None,
-    wait: Wait = 0.0,
-    quiet: Quiet = False,
-    log_format: Logs = LogFormat.text,
-    config: ConfigFile = None,
+    data: o.PredictData = None,
+    model: o.ModelPath = Path(o.DEFAULT_MODEL),
+    out: o.ForecastOut = Path("forecast.csv"),
+    horizon: o.PredictHorizon = None,
+    fill: o.PredictFill = None,
+    skip_short: o.PredictSkipShort = None,
+    plot: o.Plot = None,
+    plot_series: o.PlotSeries = None,
+    device: o.Device = "auto",
+    threads: o.Threads = None,
+    wait: o.Wait = 0.0,
+    quiet: o.Quiet = False,
+    log_format: o.Logs = LogFormat.text,
+    config: o.ConfigFile = None,
 ) -> None:
     """Forecast the next steps after the end of every series."""
     other = runs.other_rank()  # under torchrun: every process forecasts a share, rank 0 writes
@@ -336,7 +264,7 @@ def _check_outputs(
     return ([] if out is None else [out]) + ([plot] if plot else [])
 
 
-def _model_and_data(report: Reporter, model: Path, data: Path | None, fill: str | None,
+def _model_and_data(report: Reporter, model: Path, data: Path | None, fill: Any,
                     outputs: dict[str, Path | None],
                     horizon: int | None = None) -> tuple[Artifact, SeriesSet]:  # fmt: skip
     """The model file, and DATA (or the training data the model records) read as the model
@@ -344,6 +272,7 @@ def _model_and_data(report: Reporter, model: Path, data: Path | None, fill: str 
     from rnncast import jobs
     from rnncast.store.artifact import load
 
+    fill = getattr(fill, "value", fill)  # a choice
     artifact = load(model)
     runs.check_recorded_data(artifact, data, outputs)
     jobs.check_horizon(artifact, horizon)  # before reading the data
@@ -398,19 +327,19 @@ def _write_plot(run: Run, image: bytes | None, plot: Path | None) -> None:
 
 
 def evaluate(
-    data: EvaluateData = None,
-    model: ModelPath = Path(DEFAULT_MODEL),
-    out: MetricsOut = Path("metrics.json"),
-    windows: Windows = 1,
-    fill: PredictFill = None,
-    plot: Plot = None,
-    plot_series: PlotSeries = None,
-    device: Device = "auto",
-    threads: Threads = None,
-    wait: Wait = 0.0,
-    quiet: Quiet = False,
-    log_format: Logs = LogFormat.text,
-    config: ConfigFile = None,
+    data: o.EvaluateData = None,
+    model: o.ModelPath = Path(o.DEFAULT_MODEL),
+    out: o.MetricsOut = Path("metrics.json"),
+    windows: o.Windows = 1,
+    fill: o.PredictFill = None,
+    plot: o.Plot = None,
+    plot_series: o.PlotSeries = None,
+    device: o.Device = "auto",
+    threads: o.Threads = None,
+    wait: o.Wait = 0.0,
+    quiet: o.Quiet = False,
+    log_format: o.Logs = LogFormat.text,
+    config: o.ConfigFile = None,
 ) -> None:
     """Backtest the model over the last N horizons of each series, against naive baselines."""
     if runs.other_rank():
@@ -477,7 +406,7 @@ def _write_metrics(run: Run, metrics: dict[str, Any], out: Path) -> None:
 # ---- info ---------------------------------------------------------------------------------
 
 
-def info(model: InfoModel = Path(DEFAULT_MODEL), as_json: AsJson = False) -> None:
+def info(model: o.InfoModel = Path(o.DEFAULT_MODEL), as_json: o.AsJson = False) -> None:
     """Describe a model file: versions, configuration, data, training."""
     with runs.running(Reporter("info")):
         from rnncast.store.artifact import load

@@ -30,3 +30,10 @@ def error(result) -> str:
 def here(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def usage_error(result) -> str:
+    """What a usage error (exit 2) said, its box and line breaks undone."""
+    assert result.exit_code == 2, (result.exit_code, result.stderr, result.exception)
+    text = " ".join(line.strip("│ ") for line in result.stderr.splitlines())
+    return " ".join(text.split())

@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 import pytest
 
-from tests.cli.conftest import FAST, run
+from tests.cli.conftest import FAST, run, usage_error
 from tests.cli.conftest import error as _error
 from tests.conftest import SAMPLE, make_long
 
@@ -105,9 +105,9 @@ def test_log_transform_is_chosen_for_positive_data_and_needs_positive_histories(
     assert result.exit_code == 0, result.stderr  # 'auto' models these as they are
     assert "modelling the log" not in result.stderr
     assert json.loads(run("info", "z.rnncast", "--json").stdout)["model"]["transform"] == "none"
-    assert _error(run("train", "s.csv", "--transform", "sqrt")) == (
-        "error: --transform must be one of auto, none, log, got 'sqrt'"
-    )
+    said = usage_error(run("train", "s.csv", "--transform", "sqrt"))  # a choice: exit 2
+    assert "Invalid value for '--transform'" in said
+    assert "'sqrt' is not one of 'auto', 'none', 'log'" in said
 
 
 def test_holdout_makes_evaluate_out_of_sample(here):
@@ -143,9 +143,8 @@ def test_fill_is_remembered_by_the_model(here):
     assert result.exit_code == 0, result.stderr
     assert result.stderr.splitlines()[1] == warning.replace("'gappy", f"'{here}/gappy")
     assert json.loads(run("info", "--json").stdout)["data"]["series"] == 2
-    assert _error(run("train", "gappy.csv", "--fill", "mean")) == (
-        "error: --fill must be one of none, ffill, interpolate, zero, got 'mean'"
-    )
+    said = usage_error(run("train", "gappy.csv", "--fill", "mean"))
+    assert "'mean' is not one of 'none', 'ffill', 'interpolate', 'zero'" in said
 
 
 def test_skip_short_leaves_out_series_with_a_warning(here):
@@ -241,7 +240,7 @@ def test_decoder_is_stored_in_the_model(here):
     described = json.loads(run("info", "--json").stdout)
     assert described["model"]["decoder"] == "parallel"
     assert run("predict").exit_code == 0
-    assert run("train", "s.csv", *FAST, "--decoder", "seq9").exit_code == 1
+    assert run("train", "s.csv", *FAST, "--decoder", "seq9").exit_code == 2  # a usage error
 
 
 def test_lookbacks_one_per_member(here):
@@ -408,8 +407,6 @@ def test_esn_reports_its_reservoir_and_one_fit(here):
     [
         (["--activation", "relu"], "--activation relu is for --cell rnn only (gru has its own "
          "nonlinearities): drop --activation or use --cell rnn"),
-        (["--activation", "sigmoid", "--cell", "rnn"],
-         "--activation must be one of tanh, relu, got 'sigmoid'"),
         (["--attention"], "--attention is for --decoder seq2seq only, not direct: add --decoder "
          "seq2seq or drop --attention"),
         (["--bidirectional", "--decoder", "parallel"], "--decoder parallel does not take "
@@ -430,8 +427,6 @@ def test_esn_reports_its_reservoir_and_one_fit(here):
         (["--cell", "esn", "--reservoir-size", "0"], "--reservoir-size must be at least 1, got 0"),
         (["--reservoir-size", "100"], "--reservoir-size is for --cell esn only: add --cell esn or "
          "drop it"),
-        (["--decoder", "seq3seq"],
-         "--decoder must be one of direct, parallel, seq2seq, recursive, got 'seq3seq'"),
     ],
 )  # fmt: skip
 def test_architecture_mistakes_are_one_line_and_leave_no_model(here, args, message):

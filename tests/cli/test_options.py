@@ -21,7 +21,9 @@ def test_config_file_sets_options_and_flags_win(here):
     result = run("train", "--config", "rnncast.toml", "--hidden-size", "4", "--print-config")
     assert result.exit_code == 0, result.stderr
     printed = result.stdout
-    assert printed.startswith('[train]\ndata = "s.csv"\nout = "m.rnncast"\ncell = "gru"\n')
+    assert printed.startswith('[train]\ndata = "s.csv"\nfill = "none"\nskip-short = false\n')
+    assert printed.endswith('\nout = "m.rnncast"\n')  # in the order --help shows them
+    assert 'cell = "gru"\n' in printed
     assert "hidden-size = 4\n" in printed and "lookback = 24\n" in printed
     assert "segment = 24\n" in printed and not (here / "m.rnncast").exists()
     (here / "resolved.toml").write_text(printed)  # what it prints is a config file
@@ -115,3 +117,42 @@ def test_the_options_as_given_make_the_request(here):
     params |= {"cell": "lstm", "quantiles": "0.1,0.9", "target": "a,b", "lookbacks": "24,48"}
     assert _request(params) == TrainRequest(cell="lstm", quantiles=(0.1, 0.9), target=("a", "b"),
                                             lookbacks=(24, 48))  # fmt: skip
+
+
+def _help(command: str, columns: int = 80) -> str:
+    from rnncast.cli.app import app
+    from tests.cli.conftest import runner
+
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0
+    return result.stdout
+
+
+PANELS = ["Data", "Window", "Network", "Memory", "Echo state network", "Training",
+          "Unattended runs", "Output"]  # fmt: skip
+
+
+def test_train_help_is_grouped_in_panels():
+    text = _help("train")
+    titles = [line.split("─ ")[1].split(" ─")[0] for line in text.splitlines()
+              if line.startswith("╭─ ")]  # fmt: skip
+    assert titles == ["Arguments", "Options", *PANELS]
+    options = text.split("╭─ Options ")[1].split("╰")[0]
+    assert "--help" in options and options.count("--") == 1  # nothing else left ungrouped
+    for command in ("predict", "evaluate"):
+        assert "╭─ Data " in _help(command) and "╭─ Output " in _help(command)
+
+
+def test_help_lines_are_intact_at_80_columns():
+    """Choices shown as choices, flags as flags (no '<bool>'), no option name cut short,
+    the config file's table names kept."""
+    for command in ("train", "predict", "evaluate", "info"):
+        text = _help(command)
+        assert "…" not in text, command
+        body = text.split("╭─ Options ")[1].split("╰")[1]  # after typer's own --help
+        assert "<bool>" not in body, command
+    wide = _help("train", 160)
+    assert "<rnn | lstm | gru | esn>" in wide
+    assert "<direct | parallel | seq2seq | recursive>" in wide
+    assert "TOML file whose [train] / [predict] / [evaluate] table sets any" in wide
+    assert "the processes train one network together" in " ".join(_help("train").split())
