@@ -374,18 +374,35 @@ ARCHITECTURES = {
 }  # fmt: skip
 
 
+def _options(args: list[str]) -> dict[str, str | None]:
+    """{option: value} of a command line; None for a flag."""
+    out: dict[str, str | None] = {}
+    for k, arg in enumerate(args):
+        if arg.startswith("--"):
+            value = args[k + 1] if k + 1 < len(args) else None
+            out[arg] = None if value is None or value.startswith("--") else value
+    return out
+
+
+def test_options_are_read_in_pairs_and_flags():
+    assert _options(["--bidirectional", "--cell", "lstm"]) == {"--bidirectional": None,
+                                                               "--cell": "lstm"}  # fmt: skip
+
+
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_architectures_train_predict_evaluate_and_describe(here, name):
     make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
     args = ARCHITECTURES[name]
     result = run("train", "s.csv", *FAST, "--horizon", "6", *args)
     assert result.exit_code == 0, result.stderr
-    model = json.loads(run("info", "--json").stdout)["model"]
-    given = dict(zip(args[::2], args[1::2], strict=False))
+    described = json.loads(run("info", "--json").stdout)
+    model = {**described["window"], **described["model"]}
+    given = _options(args)
+    assert given, args
     for option, value in given.items():
         key = option[2:].replace("-", "_")
-        if key in model and not value.startswith("--"):
-            assert str(model[key]) == value, option
+        want = True if value is None else value  # a flag
+        assert str(model[key]) == str(want) or model[key] == want, (option, model[key])
     for flag in ("--attention", "--bidirectional", "--checkpoint-activations"):
         assert model[flag[2:].replace("-", "_")] == (flag in args), flag
     assert run("predict").exit_code == 0

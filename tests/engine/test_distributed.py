@@ -117,9 +117,10 @@ def test_torchrun_two_processes_match_one(tmp_path, monkeypatch):
     not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
     reason="this torch has no torch.distributed with gloo",
 )
-def test_torchrun_predict_shards_the_series(tmp_path, monkeypatch):
-    """Each of 2 processes forecasts half of the 5 series (3 and 2); rank 0 gathers them and
-    alone writes: the same forecasts as one process, row for row."""
+def test_torchrun_predict_writes_what_one_process_writes(tmp_path, monkeypatch):
+    """Under torchrun rank 0 gathers every process's forecasts and alone writes them: the
+    same forecasts as one process, row for row (`test_each_process_forecasts_its_share`
+    shows the work is split)."""
     monkeypatch.chdir(tmp_path)
     make_long(n_series=5, length=120).to_csv("s.csv", index=False)
     assert CliRunner().invoke(app, ["train", "s.csv", *TINY, "--out", "m.rnncast"]).exit_code == 0
@@ -137,6 +138,51 @@ def test_torchrun_predict_shards_the_series(tmp_path, monkeypatch):
     expected = pd.read_csv(io.StringIO(one.stdout))
     assert two[["unique_id", "ds"]].equals(expected[["unique_id", "ds"]])
     np.testing.assert_allclose(two.y_hat, expected.y_hat, rtol=1e-6)
+
+
+SHARES = """
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, sys.argv[1])
+from rnncast.data.build import from_frame
+from rnncast.engine import distributed, models
+from rnncast.forecast.forecasting import outputs_at
+from rnncast.settings import ModelConfig
+from tests.conftest import make_long
+
+with distributed.session("cpu") as w:
+    torch.manual_seed(0)
+    network = models.RecurrentForecaster(ModelConfig(hidden_size=4, segment=4), 24, 6).eval()
+    seen = []
+    forward = network.forward
+    network.forward = lambda x, *a, **k: (seen.append(len(x)), forward(x, *a, **k))[1]
+    series = from_frame(make_long(n_series=5, length=60))
+    out = outputs_at(network, series, series.offsets[1:] - 24)
+    os.write(1, f"rank {w.rank}: read {sum(seen)} windows, holds {len(out.point)}\\n".encode())
+"""
+
+
+@pytest.mark.skipif(
+    not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
+    reason="this torch has no torch.distributed with gloo",
+)
+def test_each_process_forecasts_its_share(tmp_path):
+    """Of 5 series' windows, rank 0 runs the network on 3 and rank 1 on 2, and each ends up
+    holding all 5 forecasts."""
+    from tests.conftest import ROOT
+
+    script = tmp_path / "shares.py"
+    script.write_text(SHARES)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", str(script), str(ROOT)]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    said = sorted(line for line in done.stdout.splitlines() if line.startswith("rank "))
+    assert said == ["rank 0: read 3 windows, holds 5", "rank 1: read 2 windows, holds 5"]
 
 
 PEER_FAILS = """
