@@ -1,8 +1,11 @@
 """Settings as frozen dataclasses: how data is read, windowed, modelled and trained.
 
-Each class checks its own values and raises `ConfigError` with the option's CLI name, so a
-bad value reads the same from the CLI and from Python. `to_dict` / `from_dict` give plain
-JSON-able dicts, which is how the model file stores them.
+`ReadOptions`, `WindowConfig`, `ModelConfig` and `TrainConfig` each check their own values and
+raise `ConfigError` with the option's CLI name, so a bad value reads the same from the CLI
+and from Python; `to_dict` / `from_dict` give plain JSON-able dicts, which is how the model
+file stores them (their on-disk names never change). `TrainRequest` is every option of
+`rnncast train` flat, as a person gives them, and the one place they become the configs.
+`Spelling` names an option the way the caller in front of a message can pass it.
 """
 
 from __future__ import annotations

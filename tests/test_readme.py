@@ -20,3 +20,17 @@ def test_sample_files_in_the_readme_exist():
     assert named, "the README shows the sample data"
     for name in named:
         assert (ROOT / "sample_data" / name).exists(), name
+
+
+def test_the_readme_is_a_users_page():
+    """At most 300 lines; the note on CPU-only machines comes before the first command; every
+    page it links to exists (the detail lives in docs/)."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 300
+    first_command = readme.index("```bash")
+    assert readme.index("index-url https://download.pytorch.org/whl/cpu") < first_command
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    assert any(link.startswith("docs/") for link in links)
+    for link in links:
+        if not link.startswith("http"):
+            assert (ROOT / link).exists(), link
