@@ -229,30 +229,29 @@ def check_transform(artifact: Artifact, series: SeriesSet, spell: Spelling = CLI
 
 @dataclass
 class Prediction:
-    """Forecasts in long format, the series they forecast (after skip-short), and what the
-    caller should be warned of."""
+    """Forecasts in long format, and the series they forecast (after skip-short)."""
 
     frame: pd.DataFrame
     series: SeriesSet
-    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
-def predict(artifact: Artifact, series: SeriesSet, horizon: int | None = None,
-            device: str = "auto", skip_short: bool | None = None,
-            spell: Spelling = CLI) -> Prediction:  # fmt: skip
+def predict(
+    artifact: Artifact, series: SeriesSet, horizon: int | None = None, device: str = "auto",
+    *, skip_short: bool | None = None, spell: Spelling = CLI,
+    warn: Callable[[str], None] | None = None,
+) -> Prediction:  # fmt: skip
     """Forecast the next `horizon` (default: the trained horizon) values of every series.
-    Series shorter than the model's lookback are left out with a warning when `skip_short`
-    says so (default: as the model was trained), else refused."""
+    Series shorter than the model's lookback are left out, and `warn` told which, when
+    `skip_short` says so (default: as the model was trained); else they are refused."""
     h = check_horizon(artifact, horizon, spell)
-    warnings = []
     if artifact.read_options.skip_short if skip_short is None else skip_short:
         lookback = artifact.window.longest
         series, note = leave_out_short(
             series, lookback, f"the model's lookback of {lookback} values",
             f"give at least {lookback} values per series", spell.name("skip_short"),
         )  # fmt: skip
-        if note:
-            warnings.append(note)
+        if note and warn is not None:
+            warn(note)
     check_transform(artifact, series, spell)
     dev = distributed.device_for(resolve_device(device), distributed.current())
     network = artifact.network(dev)
@@ -261,7 +260,7 @@ def predict(artifact: Artifact, series: SeriesSet, horizon: int | None = None,
     out = outputs_at(network, series, last_starts(series.offsets, network.lookback), h, dev,
                      known)  # fmt: skip
     out = intervals.apply(out, artifact.intervals)
-    return Prediction(forecast_frame(series, out, artifact.model.quantiles), series, warnings)
+    return Prediction(forecast_frame(series, out, artifact.model.quantiles), series)
 
 
 def check_history(series: SeriesSet, lookback: int, spell: Spelling = CLI) -> None:

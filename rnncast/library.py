@@ -60,7 +60,9 @@ def train(
         path = None
     else:
         series, path = read_data(data_or_path, read), str(data_or_path)
-    plan = plans.make(request, series)
+    plan = plans.make(request, series, PYTHON)
+    for message in (*series.notes, *(text for kind, text in plan.notes if kind == "warning")):
+        _warn(message, stacklevel=3)  # what reading filled, what skip-short left out
     with cpu_threads.using(threads):
         return jobs.train(plan, path, on_event=on_event).artifact
 
@@ -76,10 +78,15 @@ def predict(
     model was trained), else refused, as `rnncast predict` does."""
     with cpu_threads.using(cpu_threads.check(threads)):
         series = jobs.load_data_for(model, data_or_path, spell=PYTHON)
-        prediction = jobs.predict(model, series, horizon, device, skip_short, spell=PYTHON)
-    for message in prediction.warnings:
-        warnings.warn(message, UserWarning, stacklevel=2)
-    return prediction.frame
+        return jobs.predict(
+            model, series, horizon, device, skip_short=skip_short, spell=PYTHON, warn=_warn
+        ).frame
+
+
+def _warn(message: str, stacklevel: int = 4) -> None:
+    """What reading, planning or a job warns of, as a `UserWarning` pointing at the caller's
+    line (`stacklevel` counts the frames between)."""
+    warnings.warn(message, UserWarning, stacklevel=stacklevel)
 
 
 def evaluate(

@@ -36,7 +36,15 @@ from rnncast.data.timeaxis import LOOKBACK_PER_HORIZON
 from rnncast.data.windows import ranged_starts
 from rnncast.engine import transform
 from rnncast.errors import ConfigError, DataError
-from rnncast.settings import ModelConfig, ReadOptions, TrainConfig, TrainRequest, WindowConfig
+from rnncast.settings import (
+    CLI,
+    ModelConfig,
+    ReadOptions,
+    Spelling,
+    TrainConfig,
+    TrainRequest,
+    WindowConfig,
+)
 
 MEMBER_LOOKBACKS_PER_HORIZON = (3, 5, 7)  # ensemble members' lookbacks, in horizons
 Note = tuple[str, str]  # ('info' | 'warning', text)
@@ -67,8 +75,9 @@ class Plan:
         }
 
 
-def make(request: TrainRequest, series: SeriesSet) -> Plan:
-    """The plan for training on `series` as `request` asks (see the module docstring)."""
+def make(request: TrainRequest, series: SeriesSet, spell: Spelling = CLI) -> Plan:
+    """The plan for training on `series` as `request` asks (see the module docstring); its
+    notes name options as `spell` does."""
     read, model, train = request.configs()
     notes: list[Note] = []
     if request.holdout:
@@ -85,7 +94,8 @@ def make(request: TrainRequest, series: SeriesSet) -> Plan:
         longest = window.longest
         need = longest + window.horizon
         what = f"lookback {longest} + horizon {window.horizon} = {need} values"
-        series, note = leave_out_short(series, need, what)
+        fix = f"pass a smaller {spell.name('lookback')}"
+        series, note = leave_out_short(series, need, what, fix, spell.name("skip_short"))
         if note:
             notes.append(("warning", note))
     return Plan(series, read, window, resolved, train, tuple(notes))

@@ -234,3 +234,27 @@ def test_history_shorter_than_lookback():
         "1 series has fewer values than the model's lookback of 24: 's1' (20); give at least "
         "24 values per series, or pass --skip-short to leave them out"
     )
+
+
+def test_predict_leaves_out_short_series_as_the_model_or_the_caller_says(tmp_path):
+    from rnncast.settings import PYTHON
+
+    frame = make_long(n_series=3, length=150, lengths=[150, 150, 20])
+    series = from_frame(frame, ReadOptions(skip_short=True))
+    window = WindowConfig(lookback=24, horizon=6, val_size=6)
+    model = ModelConfig(hidden_size=4, segment=4)
+    config = TrainConfig(max_steps=2, batch_size=16, device="cpu", ensemble=1)
+    trained, _ = fit(series.subset(series.lengths >= 30), window, model, config,
+                     ReadOptions(skip_short=True))  # fmt: skip
+    heard = []
+    done = jobs.predict(trained, series, device="cpu", warn=heard.append)
+    assert sorted(done.frame.unique_id.unique()) == ["s0", "s1"] and len(done.series) == 2
+    assert heard == [
+        "--skip-short: left out 1 series shorter than the model's lookback of 24 values: 's2' (20)"
+    ]
+    with pytest.raises(DataError) as e:
+        jobs.predict(trained, series, device="cpu", skip_short=False, spell=PYTHON)
+    assert str(e.value).endswith("or pass skip_short=True to leave them out")
+    heard.clear()
+    jobs.predict(trained, series, device="cpu", spell=PYTHON, warn=heard.append)
+    assert heard[0].startswith("skip_short: left out 1 series")

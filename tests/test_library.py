@@ -93,7 +93,11 @@ def short_frame():
 def test_predict_applies_the_skip_short_rule_as_the_command_line_does(short_frame):
     """A model trained with skip_short leaves short series out of its forecasts, with a
     warning; predict(skip_short=...) overrides what the model remembers."""
-    model = rnncast.train(short_frame, skip_short=True, **FAST)
+    with pytest.warns(UserWarning) as heard:
+        model = rnncast.train(short_frame, skip_short=True, **FAST)
+    assert [str(w.message) for w in heard] == [
+        "skip_short: left out 1 series shorter than lookback 24 + horizon 6 = 30 values: 's2' (20)"
+    ]
     with pytest.warns(UserWarning) as heard:
         forecast = rnncast.predict(model, short_frame)
     assert sorted(forecast.unique_id.unique()) == ["s0", "s1"]

@@ -127,13 +127,14 @@ def _train_outputs(data: Path, out: Path, keep: tuple[str, Path | None],
     from rnncast.engine.distributed import world
     from rnncast.store.atomic import check_writable
 
+    main = world().main  # a broken torchrun environment is refused before anything else
     if print_config:
         return []
     option, kept = keep
     check_writable(out, "--out", inputs=(("the input data file", data),))
     if kept is not None:
         check_writable(kept, option, inputs=(("the input data file", data), ("--out", out)))
-    return ([out] + ([kept] if kept else [])) if world().main else []
+    return ([out] + ([kept] if kept else [])) if main else []
 
 
 def _request(params: dict[str, Any]) -> TrainRequest:
@@ -232,9 +233,7 @@ def predict(
             artifact, series = _model_and_data(report, model, data, fill,
                                                {"--out": None if to_stdout else out,
                                                 "--plot": plot}, horizon)  # fmt: skip
-            prediction = _forecast(artifact, series, horizon, device, skip_short)
-            for warning in prediction.warnings:
-                report.warning(warning)
+            prediction = _forecast(artifact, series, (horizon, device, skip_short), report)
             if other:
                 return
             image = _plot(plot, plot_series, prediction, artifact, model)
@@ -281,14 +280,17 @@ def _model_and_data(report: Reporter, model: Path, data: Path | None, fill: Any,
     return artifact, series
 
 
-def _forecast(artifact: Artifact, series: SeriesSet, horizon: int | None, device: str,
-              skip_short: bool | None) -> Any:  # fmt: skip
-    """`jobs.predict`, in every torchrun process (each forecasts its share)."""
+def _forecast(artifact: Artifact, series: SeriesSet,
+              asked: tuple[int | None, str, bool | None], report: Reporter) -> Any:  # fmt: skip
+    """`jobs.predict` (`asked`: horizon, device, skip-short), in every torchrun process (each
+    forecasts its share); series left out are warned of as they are."""
     from rnncast import jobs
     from rnncast.engine import distributed
 
+    horizon, device, skip_short = asked
     with distributed.session(device):
-        return jobs.predict(artifact, series, horizon, device, skip_short)
+        return jobs.predict(artifact, series, horizon, device, skip_short=skip_short,
+                            warn=report.warning)  # fmt: skip
 
 
 def _plot(plot: Path | None, plot_series: str | None, prediction: Any, artifact: Artifact,

@@ -115,7 +115,7 @@ Covariates = Annotated[
 SkipShort = Annotated[
     bool,
     typer.Option(
-        "--skip-short",
+        "--skip-short/--no-skip-short",
         help="Leave out series shorter than lookback + horizon, with a warning, instead "
         "of failing (predict then leaves out those shorter than the lookback).",
         rich_help_panel="Data",
@@ -184,7 +184,7 @@ Holdout = Annotated[
 Calendar = Annotated[
     bool,
     typer.Option(
-        "--calendar",
+        "--calendar/--no-calendar",
         help="Calendar features (hour of day, day of week, month of year... as sines and "
         "cosines) as inputs known for the future, where the frequency has such cycles. Off "
         "by default: they made M4 Hourly and ETTh1 worse (see the README).",
@@ -538,6 +538,7 @@ def _apply_config(ctx: typer.Context, param: Any, value: Path | None) -> Path | 
                 params[name].process_value(ctx, given)
             except Exception as e:  # Click's BadParameter, whose message says what was wrong
                 message = getattr(e, "message", None) or str(e)
+                message = message.removeprefix("Value error, ")  # how typer words a choice
                 raise ConfigError(
                     f"config file '{value}' sets '{name.replace('_', '-')}' under [{command}] "
                     f"to {given!r}: {message.rstrip('.')}"

@@ -213,3 +213,31 @@ def test_a_signal_while_writing_outputs_waits_for_them_and_says_so(here, monkeyp
     assert result.stderr.splitlines()[-1] == (
         "error: interrupted by SIGTERM: stopped after writing m2.rnncast"
     )
+
+
+def test_a_broken_torchrun_environment_is_refused_before_anything_else(here, monkeypatch):
+    make_long(n_series=1, length=100).to_csv(here / "s.csv", index=False)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    for args in (["--print-config"], ["--out", "nope/m.rnncast"]):
+        result = run("train", "s.csv", *args)
+        assert _error(result) == (
+            "error: torchrun's environment is not understood (RANK='0', WORLD_SIZE='two'): "
+            "start rnncast with torchrun, or unset them"
+        )
+        assert "read s.csv" not in result.stderr
+
+
+def test_predict_warns_of_what_it_left_out_before_it_fails(here):
+    """The skip-short warning comes as the series are left out, even when the run then
+    fails on what is left."""
+    frame = make_long(n_series=3, length=150, lengths=[150, 150, 20])
+    frame.to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST, "--horizon", "6", "--skip-short").exit_code == 0
+    frame.loc[frame.index[-30], "y"] = 0.0  # in 's1', under the model's logs
+    frame.to_csv(here / "zero.csv", index=False)
+    result = run("predict", "zero.csv")
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 1
+    assert lines[1].startswith("warning: --skip-short: left out 1 series")
+    assert lines[2].startswith("error: series 's1' has the value 0")
