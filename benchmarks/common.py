@@ -74,24 +74,26 @@ def _bool(text: str) -> bool:
 # ---- the training request -----------------------------------------------------------------
 
 
-def add_request_args(parser: argparse.ArgumentParser, fixed: set[str]) -> None:
+def add_request_args(parser: argparse.ArgumentParser, fixed: set[str],
+                     defaults: dict[str, str] | None = None) -> None:  # fmt: skip
     """One option per option of ``rnncast train`` (`rnncast.settings.TrainRequest`), named
     as there, except the `fixed` ones the harness sets itself; all default to None, meaning
-    rnncast's own default. Flags take an optional true / false: ``--calendar``,
-    ``--bidirectional true``."""
+    rnncast's own default (or the harness's, as `defaults` says in words). Flags take an
+    optional true / false: ``--calendar``, ``--bidirectional true``."""
     group = parser.add_argument_group("rnncast train options (default: rnncast's)")
-    defaults = TrainRequest()
+    rnncast_defaults = TrainRequest()
     for f in dataclasses.fields(TrainRequest):
         if f.name in fixed:
             continue
-        name, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
+        name, default = "--" + f.name.replace("_", "-"), getattr(rnncast_defaults, f.name)
+        default = (defaults or {}).get(f.name, default)
         if str(f.type) == "bool":
             group.add_argument(name, dest=f.name, type=_bool, nargs="?", const=True,
-                               default=None, help=f"[rnncast default: {default}]")  # fmt: skip
+                               default=None, help=f"[default: {default}]")  # fmt: skip
             continue
         group.add_argument(name, dest=f.name, type=_TYPES[str(f.type)],
                            choices=_CHOICES.get(f.name), default=None,
-                           help=f"[rnncast default: {default}]")  # fmt: skip
+                           help=f"[default: {default}]")  # fmt: skip
 
 
 def request_from_args(args: argparse.Namespace, fixed: set[str], **values: Any) -> TrainRequest:

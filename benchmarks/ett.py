@@ -162,7 +162,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="univariate: the six load columns as past covariates of OT (rnncast --covariates)",
     )
-    common.add_request_args(parser, FIXED)  # --lookback: multivariate default 96
+    common.add_request_args(
+        parser, FIXED, {"lookback": f"multivariate {MULTI_LOOKBACK}; univariate rnncast's rule"}
+    )
     args = parser.parse_args(argv)
     if args.quick and args.max_steps is None:
         args.max_steps = QUICK["max_steps"]

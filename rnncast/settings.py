@@ -20,12 +20,20 @@ from rnncast.errors import ConfigError
 CELLS = ("rnn", "lstm", "gru", "esn")
 FILLS = ("none", "ffill", "interpolate", "zero")
 SCALINGS = ("window", "series", "none")
-TRANSFORMS = ("auto", "none", "log")  # what the model reads the values as (rnncast.transform)
+TRANSFORMS = (
+    "auto",
+    "none",
+    "log",
+)  # what the model reads the values as (rnncast.engine.transform)
 LOSSES = ("mae", "mse", "huber")
 DECODERS = ("direct", "parallel", "seq2seq", "recursive")
 ACTIVATIONS = ("tanh", "relu")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-PLACES = ("auto", "device", "host")  # where the values stay during training (rnncast.staging)
+PLACES = (
+    "auto",
+    "device",
+    "host",
+)  # where the values stay during training (rnncast.engine.staging)
 # Continuing the encoder's recurrence step by step, which a backward pass cannot do.
 STEPPING_DECODERS = ("parallel", "recursive")
 
@@ -90,7 +98,7 @@ def parse_lookbacks(value: str | Sequence[int] | None) -> tuple[int, ...]:
 @dataclass(frozen=True)
 class ReadOptions:
     """How to read a data file: column names and time handling (all optional); what to do
-    with missing values and gaps (`fill`, see `rnncast.filling`); whether series too
+    with missing values and gaps (`fill`, see `rnncast.data.filling`); whether series too
     short for the model are left out with a warning (`skip_short`) instead of failing; and
     the columns read as past covariates (`covariates`, long data only)."""
 
@@ -178,27 +186,27 @@ class ModelConfig:
     """The network: recurrent cell and size (names as in `torch.nn.RNN`), scaling, and the
     segment length: the lookback is read `segment` steps at a time, so the recurrence runs
     lookback / segment steps (segment-wise input, as in SegRNN; 1 = one value per step).
-    `scaling`: 'window', 'series' or 'none' (see `rnncast.scaling`), applied to the values
-    in `transform` ('none', 'log', or 'auto': log when every training value is above 0;
-    see `rnncast.transform`). `scale_floor`: the least scale of a window, as a fraction of
-    its series' typical window spread ('window'). `decoder`: how the horizon comes out of the
-    encoder's final state (see `rnncast.models`): 'direct' (one linear map to the whole
-    horizon) or 'parallel' (SegRNN's parallel multi-step decoding, one recurrent step per
-    output segment), 'seq2seq' (a recurrent decoder fed the previous value, with `attention`
-    over the encoder's outputs optionally) or 'recursive' (the encoder's one-step forecasts
-    fed back).
-    `activation`: the vanilla RNN's nonlinearity. `bidirectional`: the encoder reads the
-    lookback both ways. `checkpoint_activations`: recompute the encoder's activations in the
-    backward pass (chunks of about sqrt(steps) steps) instead of keeping them: less memory for
-    long lookbacks, same gradients. cell 'esn' (an echo state network, `rnncast.esn`): a fixed
-    random reservoir of `reservoir_size` units with spectral radius `spectral_radius` and leak
-    rate `leak_rate`, and a linear readout solved in closed form with ridge `ridge`; it has no
-    hidden_size, layers or dropout.
+    `scaling`: 'window', 'series' or 'none' (see `rnncast.engine.scaling`), applied to the
+    values in `transform` ('none', 'log', or 'auto': log when every training value is above
+    0; see `rnncast.engine.transform`). `scale_floor`: the least scale of a window, as a
+    fraction of its series' typical window spread ('window'). `decoder`: how the horizon
+    comes out of the encoder's final state (see `rnncast.engine.decoders`): 'direct' (one
+    linear map to the whole horizon) or 'parallel' (SegRNN's parallel multi-step decoding,
+    one recurrent step per output segment), 'seq2seq' (a recurrent decoder fed the previous
+    value, with `attention` over the encoder's outputs optionally) or 'recursive' (the
+    encoder's one-step forecasts fed back). `activation`: the vanilla RNN's nonlinearity.
+    `bidirectional`: the encoder reads the lookback both ways. `checkpoint_activations`:
+    recompute the encoder's activations in the backward pass (chunks of about sqrt(steps)
+    steps) instead of keeping them: less memory for long lookbacks, same gradients. cell
+    'esn' (an echo state network, `rnncast.engine.esn`): a fixed random reservoir of
+    `reservoir_size` units with spectral radius `spectral_radius` and leak rate `leak_rate`,
+    and a linear readout solved in closed form with ridge `ridge`; it has no hidden_size,
+    layers or dropout.
 
     `quantiles`: empty for a point forecast; else the network emits these quantiles of each
     future value (and the median, the point forecast, if not among them), trained with the
     pinball loss and never crossing. `calendar`: the periods, in steps, of the calendar
-    features the network reads (see `rnncast.calendar`; chosen from the data's frequency
+    features the network reads (see `rnncast.data.calendar`; chosen from the data's frequency
     with --calendar); empty for none. `id_embedding`: the size of a learned embedding of each
     training series' id, from which the encoder's initial state is made (0: none); `ids`: how
     many ids it knows (set from the training data; series it never saw get a neutral,
@@ -207,7 +215,7 @@ class ModelConfig:
     covariates and ids are for the direct and parallel decoders of rnn, lstm and gru cells.
 
     Every field added since the first model format defaults to what files without it meant
-    (`rnncast.artifact.BEFORE_FIELD`)."""
+    (`rnncast.store.artifact.BEFORE_FIELD`)."""
 
     cell: str = "gru"
     hidden_size: int = 256
@@ -257,7 +265,7 @@ class ModelConfig:
 
     @property
     def logs(self) -> bool:
-        """Whether the network reads the logarithms of the values (`rnncast.transform`)."""
+        """Whether the network reads the logarithms of the values (`rnncast.engine.transform`)."""
         return self.transform == "log"
 
     def _check_architecture(self) -> None:
@@ -406,8 +414,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     ensemble: int = 3
-    precision: str = "auto"  # the forward pass's float type: see devices.autocast_dtype
-    data_on: str = "auto"  # where the values stay on a GPU: see rnncast.staging
+    precision: str = "auto"  # the forward pass's float type: see rnncast.engine.devices
+    data_on: str = "auto"  # where the values stay on a GPU: see rnncast.engine.staging
     ema: float = 0.0  # decay of the weights' moving average, 0 for none
 
     def __post_init__(self) -> None:

@@ -163,3 +163,64 @@ def test_quantiles_parse_sort_and_check():
 def test_architectures_that_go_together(options):
     config = ModelConfig(**options)
     assert from_dict(ModelConfig, to_dict(config)) == config
+
+
+WINDOW_OPTIONS = {"horizon", "lookback", "lookbacks", "val_size", "segment", "holdout",
+                  "calendar"}  # what rnncast.plan reads from the request itself  # fmt: skip
+
+
+def test_every_option_of_the_request_reaches_a_config_or_the_plan():
+    """A field added to TrainRequest but to no config (nor read by the plan) would be
+    silently dropped by `configs`."""
+    import dataclasses
+
+    from rnncast.settings import RESOLVED, ReadOptions, TrainConfig, TrainRequest
+
+    consumed = set(WINDOW_OPTIONS)
+    for cls in (ReadOptions, ModelConfig, TrainConfig):
+        consumed |= {f.name for f in dataclasses.fields(cls)} - RESOLVED
+    assert set(TrainRequest.names()) == consumed
+
+
+def test_the_request_parses_what_people_type_and_splits_into_the_configs():
+    from rnncast.settings import ReadOptions, TrainRequest
+
+    request = TrainRequest.of(target="a, b", covariates=["x"], lookbacks="24,48",
+                              quantiles=(0.9, 0.1), cell="lstm", max_epochs=3)  # fmt: skip
+    assert (request.target, request.covariates, request.lookbacks, request.quantiles) == (
+        ("a", "b"), ("x",), (24, 48), (0.1, 0.9),
+    )  # fmt: skip
+    read, model, train = request.configs()
+    assert read == ReadOptions(target=("a", "b"), covariates=("x",))
+    assert (model.cell, model.quantiles, train.max_epochs) == ("lstm", (0.1, 0.9), 3)
+    with pytest.raises(ConfigError) as e:
+        TrainRequest.of(target="a,,b").configs()
+    assert str(e.value) == (
+        "--target has an empty column name: give names separated by commas, e.g. --target a,b"
+    )
+    with pytest.raises(ConfigError) as e:
+        TrainRequest.of(quantiles=(0.1,), loss="mse").configs()
+    assert str(e.value).startswith("--loss mse does not apply with --quantiles")
+
+
+def test_misspelt_options_name_the_closest():
+    from rnncast.settings import TrainRequest
+
+    with pytest.raises(TypeError) as e:
+        TrainRequest.of(hiden_size=4)
+    assert str(e.value) == (
+        "train() got an unexpected option 'hiden_size'; did you mean 'hidden_size'?"
+    )
+    TrainRequest.check_names(["threads"], also=("threads",))  # the caller's own
+    with pytest.raises(TypeError):
+        TrainRequest.check_names(["ids"])  # chosen from the data, not an option
+
+
+def test_spelling_names_options_for_each_caller():
+    from rnncast.settings import CLI, PYTHON
+
+    assert (CLI("skip_short"), PYTHON("skip_short")) == ("--skip-short", "skip_short=True")
+    assert (CLI("horizon", 7), PYTHON("horizon", 7)) == ("--horizon 7", "horizon=7")
+    assert PYTHON("transform", "none") == "transform='none'"
+    assert (CLI.name("val_size"), PYTHON.name("val_size")) == ("--val-size", "val_size")
+    assert (CLI.data, PYTHON.data) == ("DATA", "data")

@@ -90,8 +90,7 @@ def _read(source: str, files: list[Path], options: ReadOptions) -> SeriesSet:
 def _clean_columns(source: str, files: list[Path],
                    options: ReadOptions) -> tuple[Schema, list[pa.DataType], int]:  # fmt: skip
     """The long schema of the files, the id, time and value columns' types and the rows in
-    all; `_General`
-    unless every file has the same columns, of types this reader takes."""
+    all; `_General` unless every file has the same columns, of types this reader takes."""
     if options.covariates:
         raise _General
     try:

@@ -132,7 +132,7 @@ class EchoStateForecaster(nn.Module):
 
     with W sparse (about 10 inputs per unit) and scaled to spectral radius `spectral_radius`,
     and a linear readout maps [h_T, u_T] (and a constant) to the whole horizon. Only the
-    readout is learned, in closed form (`rnncast.esn`); the reservoir is drawn from torch's
+    readout is learned, in closed form (`rnncast.engine.esn`); the reservoir is drawn from torch's
     global generator and kept as buffers, so the model file holds it.
     """
 
@@ -149,7 +149,7 @@ class EchoStateForecaster(nn.Module):
         self.register_buffer("w_in", (2 * torch.rand(n, d) - 1) / math.sqrt(d))
         self.register_buffer("w", reservoir(n, config.spectral_radius, self.CONNECTIONS))
         self.register_buffer("b", 0.2 * (2 * torch.rand(n) - 1))
-        self.readout = nn.Linear(n + d, horizon)  # solved by rnncast.esn, not by gradients
+        self.readout = nn.Linear(n + d, horizon)  # solved by rnncast.engine.esn, not by gradients
         nn.init.zeros_(self.readout.weight)
         nn.init.zeros_(self.readout.bias)
 

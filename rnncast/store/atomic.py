@@ -5,7 +5,7 @@ over the target with `os.replace` (atomic on POSIX), and the folder is synced so
 survives a power cut. On Linux the temporary file is unnamed (`O_TMPFILE`) until the data is
 on disk: a process killed mid-write (SIGKILL, OOM killer) leaves nothing behind. Elsewhere it
 is a hidden `.NAME.*.tmp` file, removed on any error that Python sees; `remove_stale_temporaries`
-clears those a killed run left (call it while holding the target's lock, `rnncast.locks`).
+clears those a killed run left (call it while holding the target's lock, `rnncast.store.locks`).
 
 Output paths are checked before any work starts, so a typo in `--out` fails in a second, not
 after an hour of training.

@@ -95,14 +95,18 @@ def test_train_takes_every_option_of_the_request_and_no_other():
     assert set(_train_params()) - CLI_ONLY == set(TrainRequest.names())
 
 
-def test_train_defaults_are_the_requests():
-    from rnncast.settings import TrainRequest
+def test_train_defaults_are_the_settings_own():
+    from rnncast.settings import ModelConfig, ReadOptions, TrainConfig
 
-    defaults = TrainRequest()
+    configs = (ReadOptions(), ModelConfig(), TrainConfig())
     for name, param in _train_params().items():
         if name in CLI_ONLY:
             continue
-        want = getattr(defaults, name)
+        # the window's options: unset (chosen from the data), no holdout, no calendar
+        window = {"horizon": None, "lookback": None, "lookbacks": None, "val_size": None,
+                  "segment": None, "holdout": 0, "calendar": False}  # fmt: skip
+        owners = [c for c in configs if hasattr(c, name)]
+        want = window[name] if name in window else getattr(owners[0], name)
         got = getattr(param.default, "value", param.default)
         assert got == want or (got is None and want == ()), name
 
@@ -148,8 +152,8 @@ def test_help_lines_are_intact_at_80_columns():
     the config file's table names kept."""
     for command in ("train", "predict", "evaluate", "info"):
         text = _help(command)
-        assert "…" not in text, command
-        body = text.split("╭─ Options ")[1].split("╰")[1]  # after typer's own --help
+        assert "…" not in text and "Usage: rnncast" in text, command
+        body = "╰".join(text.split("╭─ Options ")[1].split("╰")[1:])  # after typer's --help
         assert "<bool>" not in body, command
     wide = _help("train", 160)
     assert "<rnn | lstm | gru | esn>" in wide

@@ -102,9 +102,9 @@ def _promo_series() -> tuple:
 
 @pytest.mark.parametrize("scaling_method", ["window", "series"])
 def test_training_and_forecasting_read_a_window_alike(scaling_method):
-    """The promise 'train and predict scale alike': the network's output on a training
-    batch, turned back by the batch's statistics, is the forecast `forecast.outputs_at`
-    gives for the same windows."""
+    """The promise 'train and predict scale alike': the network's output on a batch of the
+    training windows the loop builds, turned back by the batch's statistics, is the forecast
+    `forecast.outputs_at` gives for the same windows."""
     from rnncast.forecast.forecasting import Known, outputs_at
 
     series, _ = _promo_series()
@@ -114,15 +114,8 @@ def test_training_and_forecasting_read_a_window_alike(scaling_method):
                         id_embedding=3, ids=3, covariate_count=1)  # fmt: skip
     config = TrainConfig(max_steps=3, batch_size=16, device="cpu")
     network = loop.fit(series, window, model, config).network
-    train, _ = split_ranges(series.offsets, window)
+    split, _ = loop._splits(series, window, model, config, torch.device("cpu"))  # as fit's
     units = scaling.series_units(series.values, series.offsets, logs=True)
-    windows = batches.Windows.of(
-        torch.from_numpy(series.values), series.offsets,
-        batches.series_floors(series.values, series.offsets, 24, model, units), window.width,
-        steps=calendar.first_steps(series), periods=model.calendar,
-        covariates=torch.from_numpy(series.covariates), codes=np.arange(1, 4), logs=True,
-    )  # fmt: skip
-    split = batches.Split.of(windows, train)
     picked = torch.tensor([0, 40, len(split) - 1])
     batch = split.batch(picked)
     given = batches.network_input(model, batch, 24, 6)
