@@ -5,6 +5,7 @@ missing and infinite values, values too large for float32, times off the grid an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -170,13 +171,20 @@ class _Rows:
             )  # fmt: skip
         return cls(codes, uniques, times, values, rows, key, schema, loc, options)
 
-    @property
+    @cached_property
     def counts(self) -> np.ndarray:
+        """Rows of each series."""
         return np.bincount(self.codes, minlength=len(self.uniques))
 
-    @property
+    @cached_property
     def offsets(self) -> np.ndarray:
+        """Where each series' rows begin, then the total."""
         return np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+
+    @property
+    def first(self) -> np.ndarray:
+        """Each series' first row."""
+        return self.offsets[:-1]
 
     def label(self, i: int) -> str:
         """Row i's series, quoted."""
@@ -191,20 +199,19 @@ def _assemble(data: _Rows) -> SeriesSet:
     if not filling:
         _check_finite(data)
     _check_float32(data)
-    offsets, counts = data.offsets, data.counts
-    first, last = offsets[:-1], offsets[1:] - 1
-    axis = _time_axis(data, first, counts)
+    offsets, first = data.offsets, data.first
+    axis = _time_axis(data)
     pos = axis.positions(data.times, first, data.codes)
-    span = _check_grid(data, axis, pos, first)
+    span = _check_grid(data, axis, pos)
     values, starts, notes = data.values, data.times[first], ()
     if filling:
-        values, offsets, starts, notes = _fill(data, pos, span, first, axis)
+        values, offsets, starts, notes = _fill(data, pos, span, axis)
     return SeriesSet(
         ids=np.asarray(data.uniques, dtype=object),
         values=values.astype(np.float32),
         offsets=offsets,
         starts=starts,
-        ends=data.times[last],
+        ends=data.times[data.offsets[1:] - 1],
         axis=axis,
         schema=data.schema,
         source=data.loc.name,
@@ -238,10 +245,10 @@ def _check_float32(data: _Rows) -> None:
         )
 
 
-def _check_grid(data: _Rows, axis: TimeAxis, pos: np.ndarray, first: np.ndarray) -> np.ndarray:
+def _check_grid(data: _Rows, axis: TimeAxis, pos: np.ndarray) -> np.ndarray:
     """Every time on the axis's grid, and without gaps unless they are to be filled; returns
     each series' span of grid steps."""
-    loc, counts = data.loc, data.counts
+    loc, counts, first = data.loc, data.counts, data.first
     off = np.flatnonzero(pos < 0)
     if len(off):
         i = off[0]
@@ -267,11 +274,11 @@ def _check_grid(data: _Rows, axis: TimeAxis, pos: np.ndarray, first: np.ndarray)
     return span
 
 
-def _fill(data: _Rows, pos: np.ndarray, span: np.ndarray, first: np.ndarray, axis: TimeAxis):
+def _fill(data: _Rows, pos: np.ndarray, span: np.ndarray, axis: TimeAxis):
     """Put the values on their full time grid, fill what is missing by `--fill`; returns
     (values, offsets, first times, notes saying what was filled)."""
     values, codes, uniques, loc = data.values, data.codes, data.uniques, data.loc
-    times, method = data.times, data.options.fill
+    times, method, first = data.times, data.options.fill, data.first
     grid_offsets = np.concatenate([[0], np.cumsum(span)]).astype(np.int64)
     grid = np.full(int(grid_offsets[-1]), np.nan)
     missing, infinite = np.isnan(values), np.isinf(values)
@@ -296,7 +303,7 @@ def _fill(data: _Rows, pos: np.ndarray, span: np.ndarray, first: np.ndarray, axi
     if parts:
         touched = np.zeros(len(uniques), dtype=bool)
         touched[codes[missing | infinite]] = True
-        touched[span != np.bincount(codes, minlength=len(uniques))] = True
+        touched[span != data.counts] = True
         notes.append(
             f"--fill {method}: filled {_and(parts)} in {int(touched.sum())} series of '{loc.name}'"
         )
@@ -338,11 +345,11 @@ def _check_finite(data: _Rows) -> None:
     )
 
 
-def _time_axis(data: _Rows, first: np.ndarray, counts: np.ndarray) -> TimeAxis:
+def _time_axis(data: _Rows) -> TimeAxis:
     """The time axis: integer steps (their greatest common step, or --freq), or datetimes
     of the frequency --freq names or the longest series shows."""
     times, key, codes, options = data.times, data.key, data.codes, data.options
-    loc, schema = data.loc, data.schema
+    loc, schema, first, counts = data.loc, data.schema, data.first, data.counts
     if not isinstance(times, pd.DatetimeIndex):
         if options.freq is not None:
             try:
