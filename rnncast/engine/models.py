@@ -32,6 +32,14 @@ def inputs_per_step(config: ModelConfig) -> int:
     return 1 + config.covariate_count + 2 * len(config.calendar)
 
 
+def _check_window(config: ModelConfig, lookback: int, horizon: int) -> None:
+    """A window both networks can read: a horizon of at least 1, whole lookback segments."""
+    if horizon < 1:
+        raise ValueError(f"horizon must be at least 1, got {horizon}")
+    if lookback % config.segment:
+        raise ValueError(f"lookback {lookback} is not a multiple of segment {config.segment}")
+
+
 class RecurrentForecaster(nn.Module):
     """Encoder over the lookback window read in segments, then a decoder (`config.decoder`)
     from its final state to the horizon.
@@ -47,10 +55,7 @@ class RecurrentForecaster(nn.Module):
 
     def __init__(self, config: ModelConfig, lookback: int, horizon: int):
         super().__init__()
-        if horizon < 1:
-            raise ValueError(f"horizon must be at least 1, got {horizon}")
-        if lookback % config.segment:
-            raise ValueError(f"lookback {lookback} is not a multiple of segment {config.segment}")
+        _check_window(config, lookback, horizon)
         self.config, self.lookback, self.horizon = config, lookback, horizon
         if config.cell == "esn":
             raise ValueError("cell 'esn' is an EchoStateForecaster: build it with models.build")
@@ -140,10 +145,7 @@ class EchoStateForecaster(nn.Module):
 
     def __init__(self, config: ModelConfig, lookback: int, horizon: int):
         super().__init__()
-        if horizon < 1:
-            raise ValueError(f"horizon must be at least 1, got {horizon}")
-        if lookback % config.segment:
-            raise ValueError(f"lookback {lookback} is not a multiple of segment {config.segment}")
+        _check_window(config, lookback, horizon)
         self.config, self.lookback, self.horizon = config, lookback, horizon
         n, d = config.reservoir_size, config.segment * inputs_per_step(config)
         self.register_buffer("w_in", (2 * torch.rand(n, d) - 1) / math.sqrt(d))
