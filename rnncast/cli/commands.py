@@ -101,11 +101,11 @@ def train(
     one network together; only rank 0 reports and writes."""
     report = Reporter("train", quiet or runs.other_rank(), log_format.value)
     report.start(data=str(data), out=str(out))
-    keep, saved = checkpoint or resume, []  # `saved`: where the run's checkpoint stands
-    with runs.running(report, lambda: render.interrupted_training(keep, saved)) as run:
+    kept, saved = checkpoint or resume, []  # the checkpoint file; `saved`: where it stands
+    with runs.running(report, lambda: render.interrupted_training(kept, saved)) as run:
         run.use_threads(threads)
         option = "--checkpoint" if checkpoint else "--resume"
-        outputs = _train_outputs(data, out, (option, keep), print_config)
+        outputs = _train_outputs(data, out, (option, kept), print_config)
         request = _request(ctx.params)
         with runs.locked(outputs, wait):
             resumed = _resumed(resume, saved)
@@ -116,11 +116,11 @@ def train(
             render.window(report, plan)
             if resumed is not None:
                 report.info(f"resuming from {resume}: {resumed.describe()}")
-            trained = _fit(run, report, plan, data, out, (keep, resumed, saved))
+            trained = _fit(run, report, plan, data, out, (kept, resumed, saved))
     render.trained(report, trained, plan.series, out)
 
 
-def _train_outputs(data: Path, out: Path, keep: tuple[str, Path | None],
+def _train_outputs(data: Path, out: Path, checkpointing: tuple[str, Path | None],
                    print_config: bool) -> list[Path]:  # fmt: skip
     """The files this run writes (none with --print-config, none in torchrun processes
     other than rank 0), each checked writable before any work."""
@@ -130,7 +130,7 @@ def _train_outputs(data: Path, out: Path, keep: tuple[str, Path | None],
     main = world().main  # a broken torchrun environment is refused before anything else
     if print_config:
         return []
-    option, kept = keep
+    option, kept = checkpointing
     check_writable(out, "--out", inputs=(("the input data file", data),))
     if kept is not None:
         check_writable(kept, option, inputs=(("the input data file", data), ("--out", out)))
@@ -183,13 +183,13 @@ def _print_config(ctx: typer.Context, plan: Plan) -> None:
 
 
 def _fit(run: Run, report: Reporter, plan: Plan, data: Path, out: Path,
-         keep: tuple[Path | None, Saved | None, list[str]]) -> Trained:  # fmt: skip
+         checkpointing: tuple[Path | None, Saved | None, list[str]]) -> Trained:  # fmt: skip
     """Train as planned (with every torchrun process, each epoch checkpointed where asked),
     stopping at a safe point on a signal; rank 0 writes the model file."""
     from rnncast import jobs
     from rnncast.engine import distributed
 
-    path, resumed, saved = keep
+    path, resumed, saved = checkpointing
     with distributed.session(plan.train.device):
         with report.training(plan.model) as progress, run.signals.deferred():
             trained = jobs.train(
