@@ -152,12 +152,18 @@ def load_data_for(artifact: Artifact, data: Data | None = None, fill: str | None
     read the way the model was trained (but with `fill`, when given), and checked to be laid
     out as the training data was, with times that advance as the model's did."""
     options = read_options_for(artifact, fill)
-    if isinstance(data, pd.DataFrame):
-        series = from_frame(data, options, source="<DataFrame>")
-    else:
-        series = read_data(_data_path(artifact, data, spell), options)
+    if not isinstance(data, pd.DataFrame):
+        data = _data_path(artifact, data, spell)
+    series = read(data, options)
     check_like_training(artifact, series)
     return series
+
+
+def read(data: Data, options: ReadOptions) -> SeriesSet:
+    """`data` (a DataFrame, or a CSV / Parquet file or folder) read as `options` say."""
+    if isinstance(data, pd.DataFrame):
+        return from_frame(data, options, source="<DataFrame>")
+    return read_data(data, options)
 
 
 def _data_path(artifact: Artifact, data: str | Path | None, spell: Spelling) -> str | Path:

@@ -31,15 +31,12 @@ import pandas as pd
 
 from rnncast import jobs
 from rnncast import plan as plans
-from rnncast.data.build import from_frame
-from rnncast.data.readers import load as read_data
 from rnncast.engine import threads as cpu_threads
 from rnncast.engine.events import Event
+from rnncast.jobs import Data
 from rnncast.settings import PYTHON, TrainRequest
 from rnncast.store import artifact
 from rnncast.store.artifact import Artifact
-
-Data = pd.DataFrame | str | Path
 
 
 def train(
@@ -55,11 +52,8 @@ def train(
     request = TrainRequest.of(**options)
     cpu_threads.check(threads)
     read, _, _ = request.configs()
-    if isinstance(data_or_path, pd.DataFrame):
-        series = from_frame(data_or_path, read, source="<DataFrame>")
-        path = None
-    else:
-        series, path = read_data(data_or_path, read), str(data_or_path)
+    series = jobs.read(data_or_path, read)
+    path = None if isinstance(data_or_path, pd.DataFrame) else str(data_or_path)
     plan = plans.make(request, series, PYTHON)
     for message in (*series.notes, *(text for kind, text in plan.notes if kind == "warning")):
         _warn(message, stacklevel=3)  # what reading filled, what skip-short left out
