@@ -456,9 +456,9 @@ def check_together(model: ModelConfig, train: TrainConfig) -> None:
     )
 
 
-def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    """Column names from 'a,b' (each stripped; an empty one stays, for the config to refuse)
-    or a sequence."""
+def split_names(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Names (of columns, of series) from 'a,b' (each stripped; an empty one stays, for the
+    caller to refuse) or a sequence."""
     if isinstance(value, str):
         return tuple(t.strip() for t in value.split(",")) if value else ()
     return tuple(value or ())
@@ -542,7 +542,7 @@ class TrainRequest:
         comma-separated text; choices as text or enum members. A misspelt name is a
         `TypeError` naming the closest one."""
         cls.check_names(options)
-        parse = {"target": _names, "covariates": _names, "lookbacks": parse_lookbacks,
+        parse = {"target": split_names, "covariates": split_names, "lookbacks": parse_lookbacks,
                  "quantiles": parse_quantiles}  # fmt: skip
         plain = {k: getattr(v, "value", v) for k, v in options.items()}  # enum members
         return cls(**{k: parse.get(k, lambda v: v)(v) for k, v in plain.items()})

@@ -18,7 +18,7 @@ from rnncast.cli import options as o
 from rnncast.cli import render
 from rnncast.cli import run as runs
 from rnncast.cli.console import LogFormat, Reporter, out_console
-from rnncast.settings import TrainRequest
+from rnncast.settings import TrainRequest, split_names
 
 if TYPE_CHECKING:
     from rnncast.cli.run import Run
@@ -301,7 +301,7 @@ def _plot(plot: Path | None, plot_series: str | None, prediction: Any, artifact:
     from rnncast.forecast import plots
 
     series = prediction.series
-    picks = plots.pick_series(series, runs.split(plot_series))
+    picks = plots.pick_series(series, split_names(plot_series))
     return plots.forecast_figure(
         series, prediction.frame, picks, plot.suffix[1:].lower(), f"rnncast forecast ({model})",
         artifact.model.quantiles,
@@ -394,7 +394,7 @@ def _backtest_plot(plot: Path | None, plot_series: str | None, series: SeriesSet
     from rnncast.forecast import plots
 
     scores = plots.model_mase(series, metrics)
-    picks = plots.pick_series(series, runs.split(plot_series), scores)
+    picks = plots.pick_series(series, split_names(plot_series), scores)
     return plots.backtest_figure(series, result, picks, plot.suffix[1:].lower(),
                                  f"rnncast backtest ({model})")  # fmt: skip
 

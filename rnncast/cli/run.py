@@ -130,8 +130,3 @@ def check_plot(plot: Path | None, plot_series: str | None, others: Inputs) -> No
         return
     check_writable(plot, "--plot", PLOT_SUFFIXES, inputs=others)
     require_matplotlib()
-
-
-def split(text: str | None) -> tuple[str, ...]:
-    """Names given separated by commas."""
-    return tuple(t.strip() for t in text.split(",")) if text else ()
