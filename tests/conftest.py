@@ -63,6 +63,23 @@ def fast_train() -> TrainConfig:
     return TrainConfig(max_epochs=3, epoch_size=256, batch_size=64, patience=2, device="cpu")
 
 
+@pytest.fixture
+def threads_used(monkeypatch) -> list:
+    """The thread counts `rnncast.engine.threads.using` is entered with, in order (it still
+    sets them)."""
+    from rnncast.engine import threads
+
+    seen: list = []
+    real = threads.using
+
+    def recording(n):
+        seen.append(n)
+        return real(n)
+
+    monkeypatch.setattr(threads, "using", recording)
+    return seen
+
+
 def shapes(series, model: ModelConfig | None = None, **request):
     """The window and the resolved model `rnncast.plan` chooses for `series` under a
     training request of `request` (horizon=..., lookback=..., ensemble=...)."""

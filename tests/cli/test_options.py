@@ -46,24 +46,16 @@ def test_config_file_mistakes_exit_1(here):
     )
 
 
-def test_threads_option_and_config(here, monkeypatch):
+def test_threads_option_and_config(here, threads_used):
     from rnncast.engine import threads
 
-    seen = []
-    real = threads.using
-
-    def recording(n):
-        seen.append(n)
-        return real(n)
-
-    monkeypatch.setattr(threads, "using", recording)
     make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
     assert run("train", "s.csv", *FAST, "--horizon", "6", "--threads", "1").exit_code == 0
     (here / "t.toml").write_text("[predict]\nthreads = 1\n[evaluate]\nthreads = 0\n")
     assert run("predict", "--config", "t.toml").exit_code == 0
     assert run("evaluate", "--threads", "1").exit_code == 0
     assert run("predict", "--out", "g.csv").exit_code == 0
-    assert seen == [1, 1, 1, threads.default_threads()]
+    assert threads_used == [1, 1, 1, threads.default_threads()]
     for command, out in (("train", "m.rnncast"), ("predict", "f.csv"), ("evaluate", "e.json")):
         data = ["s.csv"] if command == "train" else []
         result = run(command, *data, "--threads", "0", "--out", out)

@@ -112,22 +112,14 @@ def test_using_sets_and_restores():
         assert torch.get_num_threads() == before
 
 
-def test_the_python_api_takes_threads(monkeypatch):
-    seen = []
-    real = threads.using
-
-    def recording(n):
-        seen.append(n)
-        return real(n)
-
-    monkeypatch.setattr(threads, "using", recording)
+def test_the_python_api_takes_threads(threads_used):
     frame = make_long(n_series=1, length=120)
     fast = dict(max_epochs=1, epoch_size=64, batch_size=32, hidden_size=4, ensemble=1,
                 device="cpu", horizon=6)  # fmt: skip
     model = rnncast.train(frame, threads=1, **fast)
     rnncast.predict(model, frame, threads=1)
     rnncast.evaluate(model, frame)
-    assert seen == [1, 1, None]
+    assert threads_used == [1, 1, None]
     with pytest.raises(ConfigError) as e:
         rnncast.train(frame, threads=0, **fast)
     assert str(e.value) == "--threads must be at least 1, got 0"
