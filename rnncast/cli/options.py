@@ -534,20 +534,32 @@ def _apply_config(ctx: typer.Context, param: Any, value: Path | None) -> Path | 
     try:
         defaults = configfile.defaults_for(value, command, list(params))
         for name, given in defaults.items():
+            where = f"config file '{value}' sets '{name.replace('_', '-')}' under [{command}]"
+            _check_on_off(where, params[name], given)
             try:
                 params[name].process_value(ctx, given)
-            except Exception as e:  # Click's BadParameter, whose message says what was wrong
-                message = getattr(e, "message", None) or str(e)
-                message = message.removeprefix("Value error, ")  # how typer words a choice
-                raise ConfigError(
-                    f"config file '{value}' sets '{name.replace('_', '-')}' under [{command}] "
-                    f"to {given!r}: {message.rstrip('.')}"
-                ) from None
+            except typer.BadParameter as e:  # its message says what was wrong
+                message = e.message.removeprefix("Value error, ")  # how typer words a choice
+                raise ConfigError(f"{where} to {given!r}: {message.rstrip('.')}") from None
     except RnncastError as e:
         Reporter(command).error(str(e), 1)
         raise typer.Exit(code=1) from None
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
+
+
+def _check_on_off(where: str, param: Any, given: Any) -> None:
+    """TOML's true and false are for on/off options only, and those take nothing else
+    (typer would read `hidden-size = true` as 1)."""
+    flag = bool(getattr(param, "is_flag", False))
+    option = param.opts[0] if param.opts[0].startswith("-") else param.name.upper()
+    if isinstance(given, bool) and not flag:
+        raise ConfigError(
+            f"{where} to {str(given).lower()}, but only on/off options take true or false: "
+            f"give the value you would give {option}"
+        )
+    if flag and not isinstance(given, bool):
+        raise ConfigError(f"{where} to {given!r}: {option} is an on/off option; give true or false")
 
 
 ConfigFile = Annotated[

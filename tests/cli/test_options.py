@@ -46,6 +46,31 @@ def test_config_file_mistakes_exit_1(here):
     )
 
 
+def test_config_file_true_and_false_are_for_on_off_options_only(here):
+    """TOML has a boolean type: `hidden-size = true` is a mistake, not 1 (typer alone would
+    read it as 1), and an on/off option takes true or false, not 1 or "yes"."""
+    cases = {
+        "hidden-size = true": "to true, but only on/off options take true or false: give the "
+        "value you would give --hidden-size",
+        "lr = false": "to false, but only on/off options take true or false: give the value "
+        "you would give --lr",
+        "data = true": "to true, but only on/off options take true or false: give the value "
+        "you would give DATA",
+        "skip-short = 1": "to 1: --skip-short is an on/off option; give true or false",
+        'skip-short = "yes"': "to 'yes': --skip-short is an on/off option; give true or false",
+    }
+    for line, tail in cases.items():
+        (here / "c.toml").write_text(f"[train]\n{line}\n")
+        name = line.split(" ")[0]
+        assert _error(run("train", "x.csv", "--config", "c.toml", "--print-config")) == (
+            f"error: config file 'c.toml' sets '{name}' under [train] {tail}"
+        )
+    (here / "c.toml").write_text("[predict]\nquiet = true\n")
+    assert _error(run("predict", "--config", "c.toml")).startswith(  # accepted: on to the model
+        "error: model file 'model.rnncast' not found"
+    )
+
+
 def test_threads_option_and_config(here, threads_used):
     from rnncast.engine import threads
 
