@@ -21,7 +21,7 @@ import pandas as pd
 from rnncast.data.build import from_frame
 from rnncast.data.readers import load as read_data
 from rnncast.data.series import SeriesSet
-from rnncast.data.windows import last_starts, split_windows
+from rnncast.data.windows import check_lengths, last_starts, split_windows
 from rnncast.engine import distributed, esn, loop, models, transform
 from rnncast.engine.devices import resolve_device
 from rnncast.engine.events import Event, TrainResult
@@ -30,7 +30,14 @@ from rnncast.forecast import backtest as backtests
 from rnncast.forecast import intervals
 from rnncast.forecast.forecasting import Known, forecast_frame, outputs_at
 from rnncast.plan import Plan, leave_out_short
-from rnncast.settings import CLI, ReadOptions, Spelling, WindowConfig, check_together
+from rnncast.settings import (
+    CLI,
+    ModelConfig,
+    ReadOptions,
+    Spelling,
+    WindowConfig,
+    check_together,
+)
 from rnncast.store import checkpoint
 from rnncast.store.artifact import Artifact
 
@@ -69,10 +76,7 @@ def train(
     process calls this alike; only rank 0 writes the checkpoint (every process hears
     `on_saved`)."""
     series, window, config = plan.series, plan.window, plan.train
-    check_together(plan.model, config)
-    asked = plan.model.transform
-    model = dataclasses.replace(plan.model, transform=transform.resolve(series, asked))
-    transform.check(series, model.transform, "fix those values, or train with --transform none")
+    model = check(plan)
     world = distributed.current()
     fingerprint = series.fingerprint()
     if resume is not None:
@@ -96,6 +100,22 @@ def train(
     if model.quantiles:
         artifact.intervals = _calibrate(artifact, series, results[0].device)
     return Trained(artifact, results)
+
+
+def check(plan: Plan) -> ModelConfig:
+    """What training would refuse before its first step, checked without training (`rnncast
+    train --print-config` runs it too): settings that do not go together, values the
+    transform cannot take, series too short for a member's window. Returns the model
+    settings with the transform resolved."""
+    check_together(plan.model, plan.train)
+    asked = plan.model.transform
+    model = dataclasses.replace(plan.model, transform=transform.resolve(plan.series, asked))
+    transform.check(
+        plan.series, model.transform, "fix those values, or train with --transform none"
+    )
+    for k in range(plan.train.ensemble):
+        check_lengths(plan.series, plan.window.member(k))
+    return model
 
 
 def _fit_members(plan: Plan, state: checkpoint.Checkpoint,

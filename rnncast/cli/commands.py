@@ -175,9 +175,12 @@ def _plan(report: Reporter, data: Path, request: TrainRequest) -> Plan:
 
 
 def _print_config(ctx: typer.Context, plan: Plan) -> None:
-    """--print-config: the options, with those the data decided, as a config file."""
+    """--print-config: the options, with those the data decided, as a config file, once
+    the plan passes every check training would make before its first step."""
+    from rnncast import jobs
     from rnncast.engine.distributed import world
 
+    jobs.check(plan)
     if world().main:
         sys.stdout.write(render.config_text(ctx, plan.resolved()))
 

@@ -454,7 +454,8 @@ def test_architecture_mistakes_are_one_line_and_leave_no_model(here, args, messa
 
 def test_print_config_shows_the_architecture(here):
     make_long(n_series=1, length=100).to_csv(here / "s.csv", index=False)
-    result = run("train", "s.csv", "--decoder", "seq2seq", "--attention", "--print-config")
+    result = run("train", "s.csv", "--decoder", "seq2seq", "--attention", "--horizon", "12",
+                 "--print-config")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     for line in (
         'decoder = "seq2seq"',
@@ -472,9 +473,33 @@ def test_print_config_writes_the_transform_auto_chose(here, low, chosen):
     frame = make_long(n_series=1, length=100)
     frame.loc[5, "y"] = low
     frame.to_csv(here / "s.csv", index=False)
-    result = run("train", "s.csv", "--print-config")
+    result = run("train", "s.csv", "--horizon", "12", "--print-config")
     assert result.exit_code == 0, result.stderr
     assert f'transform = "{chosen}"' in result.stdout.splitlines()
+
+
+def test_print_config_refuses_what_train_refuses(here):
+    """--print-config approves only what training would start: the same message as train,
+    exit 1, no config printed (a short series, a zero under --transform log)."""
+    short = make_long(n_series=2, length=200)
+    short = short[(short.unique_id != "s0") | (short.index % 200 < 30)]
+    short.to_csv(here / "short.csv", index=False)
+    zeros = make_long(n_series=1, length=200)
+    zeros.loc[3, "y"] = 0.0
+    zeros.to_csv(here / "zeros.csv", index=False)
+    cases = [
+        (
+            ["short.csv"],
+            "1 series is shorter than lookback 144 + horizon 48 = 192 values: 's0' (30)",
+        ),
+        (["zeros.csv", "--transform", "log"], "series 's0' has the value 0 at "),
+    ]
+    for args, message in cases:
+        trained = run("train", *args, *FAST)
+        printed = run("train", *args, "--print-config")
+        assert _error(trained).startswith(f"error: {message}"), _error(trained)
+        assert _error(printed) == _error(trained) and printed.stdout == ""
+        assert printed.exit_code == trained.exit_code == 1
 
 
 @pytest.mark.parametrize("freq", ["YS", "B", "SMS", "W-SUN"])
