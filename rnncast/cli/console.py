@@ -10,6 +10,9 @@ One set of events, three forms:
   Each has `time` (UTC, ISO 8601), `event` and `command`; `info`, `warning`, `done` and
   `error` a `message`; `error` the `exit_code`.
 `quiet` silences everything but errors.
+
+Progress nobody reads does not stop a run: when stderr's reader goes away (`2>&1 | head`),
+what follows is dropped (`Stderr`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import datetime as dt
 import enum
 import json
 import math
+import os
+import sys
 import time
 from typing import Any
 
@@ -29,8 +34,53 @@ class LogFormat(str, enum.Enum):
     json = "json"
 
 
+class Stderr:
+    """`sys.stderr` (whichever it is at each write) for a console whose lines may have no
+    reader: when the reader went away (`2>&1 | head -3`), the run goes on and what it says
+    from then on is dropped. The file descriptor is pointed at the null device, so that the
+    interpreter's last flush at exit does not fail and print "Exception ignored" either."""
+
+    def __init__(self) -> None:
+        self.gone = False
+
+    @property
+    def stream(self) -> Any:
+        stream = sys.stderr
+        return getattr(stream, "rich_proxied_file", stream)  # rich's progress display
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                self.stream.write(text)
+            except BrokenPipeError:
+                self._reader_gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        self.gone = True
+        try:
+            fd = self.stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a file: nothing to flush at exit
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:  # isatty, encoding, fileno...
+        if name == "rich_proxied_file":  # rich would write past this object to the stream
+            raise AttributeError(name)
+        return getattr(self.stream, name)
+
+
 def err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+    return Console(file=Stderr(), highlight=False, soft_wrap=True, emoji=False)
 
 
 def out_console() -> Console:

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from rnncast.cli.console import Reporter, one_line
+from rnncast.cli.console import Reporter, Stderr, one_line
+from tests.cli.conftest import FAST
+from tests.conftest import make_long
 
 
 def test_one_line_escapes_what_would_break_a_line():
@@ -63,3 +68,32 @@ def test_live_progress_can_start_at_any_member():
         progress(events.EpochEnd(1, 2, 0.5, 0.4, 0.4, 1e-3, True, 0.1))
         progress(events.TrainStart(member=3, **start))
     assert "model 2 of 3, lookback 24" in report.console.file.getvalue()
+
+
+def test_stderr_without_a_reader_drops_what_follows_and_points_at_the_null_device(monkeypatch):
+    read, write = os.pipe()
+    stream = os.fdopen(write, "w", buffering=1)
+    monkeypatch.setattr(sys, "stderr", stream)
+    os.close(read)  # the reader went away (`2>&1 | head -3`)
+    err = Stderr()
+    assert err.write("epoch 1\n") == len("epoch 1\n")  # no BrokenPipeError
+    assert err.gone
+    err.write("epoch 2\n")
+    err.flush()
+    assert os.write(write, b"x") == 1  # the null device: the exit's flush cannot fail
+    stream.close()
+
+
+def test_training_goes_on_when_its_progress_has_no_reader(tmp_path):
+    """`rnncast train ... 2>&1 | head -1`: the model is still written, exit 0, and nothing
+    (no "Exception ignored" at exit) fails for the lines nobody reads."""
+    make_long(n_series=2, length=150).to_csv(tmp_path / "s.csv", index=False)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "rnncast", "train", "s.csv", *FAST, "--horizon", "6"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert child.stderr.readline().startswith(b"read s.csv: ")
+    child.stderr.close()
+    assert child.wait(timeout=120) == 0
+    assert (tmp_path / "model.rnncast").exists()
