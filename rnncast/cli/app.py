@@ -14,7 +14,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from rnncast.cli import commands
+from rnncast.cli import commands, interrupts
 from rnncast.cli.interrupts import Interrupted
 from rnncast.errors import RnncastError
 from rnncast.version import __version__
@@ -62,10 +62,12 @@ def _main(
 
 
 def main() -> None:
+    interrupts.ends_with_run()
     try:
         try:
             app()
         except Interrupted as e:  # a signal outside any command's own handling: no traceback
+            interrupts.ignore()
             sys.exit(e.exit_code)
     except SystemExit as e:
         if _in_torchrun_group():

@@ -5,6 +5,12 @@ is (outputs are written atomically, so unwinding leaves every file as it was), e
 `signals.deferred()`: there the signal is only recorded, for a loop to poll with
 `signals.requested` at a safe point (the training loop checks after every batch); a second
 signal does not wait. Leaving `deferred()` with a signal recorded raises `Interrupted`.
+
+Once `Interrupted` is raised the run is exiting, and later signals are ignored: Ctrl-C held
+down must not cut short the message that says what was kept. When the process ends with the
+run (`ends_with_run`, the entry point's), they stay ignored after the run, through the
+interpreter's teardown (torch's exit handlers are slow), so that the exit is 130 / 143 and
+not death by the signal or a `KeyboardInterrupt` traceback.
 """
 
 from __future__ import annotations
@@ -17,6 +23,19 @@ from types import FrameType
 from typing import Any
 
 HANDLED = (signal.SIGINT, signal.SIGTERM)
+_ENDS_WITH_RUN = [False]  # set by the entry point: the process exits when the run does
+
+
+def ends_with_run() -> None:
+    """The process exits when its run does: a stopped run leaves the signals ignored."""
+    _ENDS_WITH_RUN[0] = True
+
+
+def ignore() -> None:
+    """Ignore SIGINT and SIGTERM from now on (in the main thread; elsewhere a no-op)."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in HANDLED:
+            signal.signal(signum, signal.SIG_IGN)
 
 
 class Interrupted(BaseException):  # like KeyboardInterrupt: not an error of ours
@@ -45,8 +64,11 @@ class Signals:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+        if self._stopping and self._previous and _ENDS_WITH_RUN[0]:
+            ignore()  # until the process ends
+        else:
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
@@ -55,6 +77,10 @@ class Signals:
         if self._deferring and self.received is None:
             self.received = signum
             return
+        self._interrupt(signum)
+
+    def _interrupt(self, signum: int) -> None:
+        self._stopping = True  # the signals after this one are ignored
         raise Interrupted(signum)
 
     def stopping(self) -> None:
@@ -73,4 +99,4 @@ class Signals:
         finally:
             self._deferring = False
             if self.received is not None:
-                raise Interrupted(self.received)
+                self._interrupt(self.received)

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from rnncast.cli.interrupts import Interrupted, Signals
+from rnncast.cli import interrupts
+from rnncast.cli.interrupts import HANDLED, Interrupted, Signals
 from tests.conftest import make_long
 
 SLOW = ["--max-epochs", "100000", "--patience", "100000", "--epoch-size", "64",
@@ -115,13 +116,56 @@ def test_handlers_raise_at_once_outside_deferred_and_are_restored():
 
 
 def test_deferred_records_then_raises_on_leaving_and_a_second_signal_does_not_wait():
+    with Signals() as signals, pytest.raises(Interrupted), signals.deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+        assert signals.requested()  # recorded, not raised: the loop polls it
+    reached = []
     with Signals() as signals:
-        with pytest.raises(Interrupted), signals.deferred():
+        with pytest.raises(Interrupted) as e, signals.deferred():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.1)
-            assert signals.requested()  # recorded, not raised: the loop polls it
-        with pytest.raises(Interrupted) as e, signals.deferred():
             os.kill(os.getpid(), signal.SIGINT)  # the first is still pending: raise now
             time.sleep(1)
-            raise AssertionError("not reached")
-        assert e.value.exit_code == 130
+            reached.append(True)
+        assert not reached and e.value.exit_code == 130
+
+
+def test_signals_after_the_first_are_ignored_and_stay_so_when_the_process_ends(monkeypatch):
+    """Once interrupted, the run is exiting: a second signal does not cut short its report,
+    and when the process ends with the run the handlers are not restored but ignore."""
+    before = {s: signal.getsignal(s) for s in HANDLED}
+    with pytest.raises(Interrupted), Signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)
+    with Signals() as signals:  # the process goes on after this run: handlers restored
+        with pytest.raises(Interrupted), signals.deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)  # ignored while the run is exiting
+        time.sleep(0.1)
+    assert {s: signal.getsignal(s) for s in HANDLED} == before
+    monkeypatch.setattr(interrupts, "_ENDS_WITH_RUN", [True])  # as `rnncast.cli.app.main` does
+    try:
+        with pytest.raises(Interrupted), Signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        assert [signal.getsignal(s) for s in HANDLED] == [signal.SIG_IGN, signal.SIG_IGN]
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
+def test_repeated_sigint_while_exiting_still_exits_130(tmp_path):
+    """Ctrl-C held down (SIGINT every 25 ms) while a stopped run exits: the signals that come
+    after the first are ignored until the process ends (torch's exit handlers included), so
+    the exit is 130 with its message, not death by the signal or a KeyboardInterrupt trace."""
+    child = start_training(tmp_path)
+    events_until(child, "epoch", 1)
+    deadline = time.monotonic() + 30
+    while child.poll() is None and time.monotonic() < deadline:
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.025)
+    exit_code, _, rest = stop(child, signal.SIGINT)  # every line JSON: no traceback
+    assert exit_code == 130
+    assert rest[-1]["event"] == "error" and rest[-1]["exit_code"] == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]
