@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rnncast.cli.console import LogFormat, Reporter
-from rnncast.errors import ConfigError, RnncastError
+from rnncast.cli.console import LogFormat
+from rnncast.errors import ConfigError
 from rnncast.settings import (
     ACTIVATIONS,
     CELLS,
@@ -531,19 +531,15 @@ def _apply_config(ctx: typer.Context, param: Any, value: Path | None) -> Path | 
 
     command = ctx.command.name or ""
     params = {p.name: p for p in ctx.command.params if p.name}
-    try:
-        defaults = configfile.defaults_for(value, command, list(params))
-        for name, given in defaults.items():
-            where = f"config file '{value}' sets '{name.replace('_', '-')}' under [{command}]"
-            _check_on_off(where, params[name], given)
-            try:
-                params[name].process_value(ctx, given)
-            except typer.BadParameter as e:  # its message says what was wrong
-                message = e.message.removeprefix("Value error, ")  # how typer words a choice
-                raise ConfigError(f"{where} to {given!r}: {message.rstrip('.')}") from None
-    except RnncastError as e:
-        Reporter(command).error(str(e), 1)
-        raise typer.Exit(code=1) from None
+    defaults = configfile.defaults_for(value, command, list(params))
+    for name, given in defaults.items():  # an error is one line (the app's `Group` says it)
+        where = f"config file '{value}' sets '{name.replace('_', '-')}' under [{command}]"
+        _check_on_off(where, params[name], given)
+        try:
+            params[name].process_value(ctx, given)
+        except typer.BadParameter as e:  # its message says what was wrong
+            message = e.message.removeprefix("Value error, ")  # how typer words a choice
+            raise ConfigError(f"{where} to {given!r}: {message.rstrip('.')}") from None
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
 
 from rnncast import __version__
 from rnncast.cli.app import app
-from tests.cli.conftest import run, runner
+from tests.cli.conftest import error, run, runner
 
 
 def test_every_command_has_help():
@@ -40,6 +41,46 @@ def test_usage_errors_exit_2(here):
     assert run("evaluate", "--windows", "0").exit_code == 2
     for option in ("--segment", "--horizon", "--lookback"):
         assert run("train", "x.csv", option, "0").exit_code == 2
+
+
+def _json_error(result, code: int) -> str:
+    """The one JSON `error` event a failed command wrote (nothing else on stderr)."""
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    [line] = result.stderr.splitlines()
+    event = json.loads(line)
+    assert (event["event"], event["exit_code"]) == ("error", code), event
+    return event["message"]
+
+
+def test_usage_errors_under_json_logs_are_one_json_event(here):
+    """A cron log stays JSON when the command line is wrong: no box, the same exit 2."""
+    assert _json_error(run("train", "x.csv", "--cell", "foo", "--log-format", "json"), 2) == (
+        "Invalid value for '--cell': 'foo' is not one of 'rnn', 'lstm', 'gru', 'esn' "
+        "(see 'rnncast train --help')"
+    )
+    assert _json_error(run("predict", "--log-format=json", "--windows", "3"), 2) == (
+        "No such option: --windows (see 'rnncast predict --help')"
+    )
+    assert _json_error(run("evaluate", "--log-format", "json", "--windows", "0"), 2) == (
+        "Invalid value for '--windows': Input should be greater than or equal to 1 "
+        "(see 'rnncast evaluate --help')"
+    )
+    assert _json_error(run("train", "--log-format", "json"), 2) == (
+        "Missing argument 'data' (see 'rnncast train --help')"
+    )
+    boxed = run("train", "x.csv", "--cell", "foo")  # text: typer's box, without 'Value error,'
+    assert boxed.exit_code == 2 and "╭─ Error" in boxed.stderr
+    assert "Invalid value for '--cell': 'foo' is not one of" in boxed.stderr
+
+
+def test_a_config_files_bad_value_is_one_line_in_the_log_format(here):
+    (here / "c.toml").write_text('[train]\ncell = "foo"\n')
+    said = "config file 'c.toml' sets 'cell' under [train] to 'foo': 'foo' is not one of "
+    said += "'rnn', 'lstm', 'gru', 'esn'"
+    assert _json_error(run("train", "x.csv", "--config", "c.toml", "--log-format", "json"), 1) == (
+        said
+    )
+    assert error(run("train", "x.csv", "--config", "c.toml")) == f"error: {said}"
 
 
 class _Exited(Exception):
