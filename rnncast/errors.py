@@ -1,9 +1,13 @@
-"""The errors rnncast raises for problems a user can fix.
+"""The errors rnncast raises for problems a user can fix, and the warnings it gives.
 
 Each message is one line that says what is wrong, where, and how to fix it. The CLI turns
 any `RnncastError` into that line on stderr and exit code 1; every other exception is a bug
-and keeps its traceback.
+and keeps its traceback. A warning is a `Notice`: its line, and its facts for a machine log.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 
 class RnncastError(Exception):
@@ -35,3 +39,16 @@ def first_line(error: BaseException) -> str:
     message that quotes what a library said."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+class Notice(str):
+    """A warning's one line that also carries its facts (`fields`: ids, counts) for a machine
+    log: text wherever text is wanted, and `--log-format json` writes the fields beside the
+    message, so that a log reader need not parse the sentence."""
+
+    fields: dict[str, Any]
+
+    def __new__(cls, text: str, **fields: Any) -> Notice:
+        notice = super().__new__(cls, text)
+        notice.fields = fields
+        return notice

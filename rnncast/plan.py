@@ -35,7 +35,7 @@ from rnncast.data.series import SeriesSet
 from rnncast.data.timeaxis import LOOKBACK_PER_HORIZON
 from rnncast.data.windows import ranged_starts
 from rnncast.engine import transform
-from rnncast.errors import ConfigError, DataError
+from rnncast.errors import ConfigError, DataError, Notice
 from rnncast.settings import (
     CLI,
     ModelConfig,
@@ -196,9 +196,11 @@ def leave_out_short(
         return series, None
     if count == len(series):
         raise DataError(f"every series is shorter than {what} ({names}): {fix}")
-    return series.subset(series.lengths >= need), (
-        f"{option}: left out {count} series shorter than {what}: {names}"
-    )
+    short = series.lengths < need
+    return series.subset(~short), Notice(
+        f"{option}: left out {count} series shorter than {what}: {names}",
+        kind="left_out_short", left_out=count, need=need, series=series.ids[short].tolist(),
+    )  # fmt: skip
 
 
 def hold_out(series: SeriesSet, steps: int) -> SeriesSet:

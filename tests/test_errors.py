@@ -15,3 +15,9 @@ def test_every_fixable_problem_is_an_rnncast_error():
 def test_first_line():
     assert errors.first_line(ValueError("bad thing\nat line 3")) == "bad thing"
     assert errors.first_line(KeyError()) == "KeyError"
+
+
+def test_a_notice_is_its_text_with_its_facts():
+    notice = errors.Notice("left out 2 series: 'a', 'b'", left_out=2, series=["a", "b"])
+    assert notice == "left out 2 series: 'a', 'b'" and isinstance(notice, str)
+    assert notice.fields == {"left_out": 2, "series": ["a", "b"]}

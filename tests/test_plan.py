@@ -153,3 +153,10 @@ def test_a_plan_holds_out_resolves_and_leaves_out_as_asked():
     )  # fmt: skip
     assert made.resolved() == {"horizon": 6, "lookback": 24, "lookbacks": None, "val_size": 6,
                                "segment": 6, "transform": "log"}  # fmt: skip
+
+
+def test_the_series_left_out_are_fields_of_the_warning_for_a_machine_log():
+    series = from_frame(make_long(n_series=3, length=60, lengths=[60, 20, 10]))
+    _, note = plan.leave_out_short(series, 30, "lookback 24 + horizon 6 = 30 values")
+    assert note.fields == {"kind": "left_out_short", "left_out": 2, "need": 30,
+                           "series": ["s1", "s2"]}  # fmt: skip

@@ -99,7 +99,7 @@ def train(
 
     Under torchrun (`torchrun --nproc_per_node=N -m rnncast train ...`) the processes train
     one network together; only rank 0 reports and writes."""
-    report = Reporter("train", quiet or runs.other_rank(), log_format.value)
+    report = Reporter("train", quiet, log_format.value, silent=runs.other_rank())
     report.start(data=str(data), out=str(out))
     kept, saved = checkpoint or resume, []  # the checkpoint file; `saved`: where it stands
     with runs.running(report, lambda: render.interrupted_training(kept, saved)) as run:
@@ -226,7 +226,7 @@ def predict(
 ) -> None:
     """Forecast the next steps after the end of every series."""
     other = runs.other_rank()  # under torchrun: every process forecasts a share, rank 0 writes
-    report = Reporter("predict", quiet or other, log_format.value)
+    report = Reporter("predict", quiet, log_format.value, silent=other)
     report.start(data=None if data is None else str(data), model=str(model), out=str(out))
     to_stdout = str(out) == "-"
     with runs.running(report) as run:

@@ -9,7 +9,8 @@ One set of events, three forms:
   `start`, `info`, `warning`, `model` (a network starts training), `epoch`, `done`, `error`.
   Each has `time` (UTC, ISO 8601), `event` and `command`; `info`, `warning`, `done` and
   `error` a `message`; `error` the `exit_code`.
-`quiet` silences everything but errors.
+`--quiet` silences the text for people: everything but errors in text; in JSON the progress
+(`info`, `model`, `epoch`), keeping `start`, `warning`, `done` and `error` for the log.
 
 Progress nobody reads does not stop a run: when stderr's reader goes away (`2>&1 | head`),
 what follows is dropped (`Stderr`).
@@ -87,17 +88,26 @@ def out_console() -> Console:
     return Console(highlight=False, soft_wrap=True, emoji=False)
 
 
-class Reporter:
-    """The stderr voice of one command run."""
+QUIET_JSON = ("start", "warning", "done", "error")  # what --quiet keeps of a JSON log
 
-    def __init__(self, command: str, quiet: bool = False, log_format: str = "text"):
-        self.command, self.quiet = command, quiet
+
+class Reporter:
+    """The stderr voice of one command run. `quiet` (--quiet) silences the text for people
+    and the progress: in text everything but errors, in JSON all but the events a log reader
+    acts on (`QUIET_JSON`); `silent` keeps errors only, whatever the format (a torchrun
+    process other than rank 0, whose rank 0 reports)."""
+
+    def __init__(self, command: str, quiet: bool = False, log_format: str = "text",
+                 silent: bool = False):  # fmt: skip
+        self.command, self.quiet = command, quiet or silent
         self.json = LogFormat(log_format) is LogFormat.json
         self.console = err_console()
+        loud = self.json and not silent
+        self.keeps = (QUIET_JSON if loud else ("error",)) if self.quiet else None
 
     def event(self, event: str, message: str | None = None, **fields: Any) -> None:
         """Report `event`: its message as a line, or everything as a JSON object."""
-        if self.quiet and event != "error":
+        if self.keeps is not None and event not in self.keeps:
             return
         if message is not None:
             message = one_line(message)
@@ -124,6 +134,8 @@ class Reporter:
         self.event("info", message, **fields)
 
     def warning(self, message: str, **fields: Any) -> None:
+        """A warning; a `Notice`'s facts are fields of its JSON event."""
+        fields = {**getattr(message, "fields", {}), **fields}
         self.event("warning", message if self.json else f"warning: {message}", **fields)
 
     def done(self, message: str, **fields: Any) -> None:

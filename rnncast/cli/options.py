@@ -504,7 +504,7 @@ Quiet = Annotated[
     typer.Option(
         "--quiet",
         "-q",
-        help="Print nothing but errors.",
+        help="Print nothing but errors (a JSON log keeps start, warning, done and error).",
         rich_help_panel="Unattended runs",
         metavar="",
     ),

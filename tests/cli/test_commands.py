@@ -175,6 +175,21 @@ def test_skip_short_leaves_out_series_with_a_warning(here):
     )
 
 
+def test_a_cron_log_says_done_and_names_the_series_left_out(here):
+    """The cron recipe (--quiet --log-format json): start, the warning with the series left
+    out as fields, and done, for train and predict; no progress."""
+    make_long(n_series=3, length=150, lengths=[150, 150, 20]).to_csv(here / "s.csv", index=False)
+    cron = ["--skip-short", "--quiet", "--log-format", "json"]
+    for command, need in ((["train", "s.csv", *FAST, "--horizon", "6"], 30), (["predict"], 24)):
+        result = run(*command, *cron)
+        assert result.exit_code == 0, result.stderr
+        events = [json.loads(line) for line in result.stderr.splitlines()]
+        assert [e["event"] for e in events] == ["start", "warning", "done"]
+        warning = {k: events[1][k] for k in ("kind", "left_out", "need", "series")}
+        assert warning == {"kind": "left_out_short", "left_out": 1, "need": need,
+                           "series": ["s2"]}  # fmt: skip
+
+
 def test_same_command_same_seed_gives_byte_identical_forecasts(tmp_path):
     """Two separate processes, same data, same command: the same bytes out."""
     outputs = []

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from rnncast.cli.console import Reporter, Stderr, one_line
+from rnncast.errors import Notice
 from tests.cli.conftest import FAST
 from tests.conftest import make_long
 
@@ -27,16 +28,35 @@ def test_messages_are_one_line_in_both_formats(capsys):
     assert json.loads(line)["message"] == "series '\\n' is short"
 
 
-@pytest.mark.parametrize("log_format", ["text", "json"])
-def test_quiet_keeps_only_errors(capsys, log_format):
-    report = Reporter("predict", quiet=True, log_format=log_format)
+def _say_everything(report: Reporter) -> None:
     report.start(data="x")
     report.info("read")
-    report.warning("filled")
+    report.event("epoch", epoch=1)
+    report.warning(Notice("filled", filled=3))
     report.done("wrote")
-    assert capsys.readouterr().err == ""
     report.error("broken", 1)
-    assert "broken" in capsys.readouterr().err
+
+
+def test_quiet_keeps_only_errors_in_text(capsys):
+    _say_everything(Reporter("predict", quiet=True))
+    assert capsys.readouterr().err == "error: broken\n"
+
+
+def test_quiet_json_keeps_what_a_log_reader_acts_on(capsys):
+    """A cron log (--quiet --log-format json) says that the run started, what it warned of
+    (with the warning's facts as fields), and that it was done or failed: not the progress."""
+    _say_everything(Reporter("predict", quiet=True, log_format="json"))
+    events = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [e["event"] for e in events] == ["start", "warning", "done", "error"]
+    assert (events[1]["message"], events[1]["filled"]) == ("filled", 3)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_silent_keeps_only_errors(capsys, log_format):
+    """A torchrun process other than rank 0: its rank 0 reports."""
+    _say_everything(Reporter("predict", log_format=log_format, silent=True))
+    [line] = capsys.readouterr().err.splitlines()
+    assert "broken" in line
 
 
 def test_json_has_no_nan_and_text_marks_warnings(capsys):
