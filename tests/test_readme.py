@@ -34,3 +34,16 @@ def test_the_readme_is_a_users_page():
     for link in links:
         if not link.startswith("http"):
             assert (ROOT / link).exists(), link
+
+
+def test_the_docs_say_what_the_code_does():
+    """How many files the fuzz test feeds (its default), and that bf16 is any CPU's."""
+    fuzz = (ROOT / "tests" / "cli" / "test_commands_fuzz.py").read_text()
+    examples = re.search(r'"RNNCAST_FUZZ_EXAMPLES", "(\d+)"', fuzz).group(1)
+    pages = {p.name: " ".join(p.read_text().split()) for p in (ROOT / "docs").glob("*.md")}
+    pages["README.md"] = " ".join((ROOT / "README.md").read_text().split())
+    for name in ("data.md", "unattended.md"):
+        assert f"property-based test feeds {examples} generated CSV files" in pages[name]
+    for name, text in pages.items():
+        assert "hundreds of generated" not in text, name
+        assert "CPUs that have bfloat16 instructions" not in text, name

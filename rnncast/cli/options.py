@@ -275,8 +275,9 @@ Transform = Annotated[
     Transforms,
     typer.Option(
         metavar=_metavar(TRANSFORMS),
-        help="none, or log: model the logarithm of the values (positive data whose swings "
-        "grow with its level); forecasts come back with exp and stay positive.",
+        help="auto: log when every training value is above 0, else none; none; or log: "
+        "model the logarithm of the values (positive data whose swings grow with its level); "
+        "forecasts come back with exp and stay positive.",
         rich_help_panel="Network",
     ),
 ]
@@ -433,7 +434,8 @@ Precision = Annotated[
     typer.Option(
         metavar=_metavar(PRECISIONS),
         help="Float type of the forward pass in training: auto (bf16 on CUDA GPUs that "
-        "have it, else fp16 with loss scaling; fp32 elsewhere), fp32, bf16 or fp16 (CUDA "
+        "have it, else fp16 with loss scaling; fp32 elsewhere), fp32, bf16 (CUDA GPUs that "
+        "have it, or any CPU: slow on one without bfloat16 instructions) or fp16 (CUDA "
         "only). Weights, optimiser and forecasts stay float32.",
         rich_help_panel="Training",
     ),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import json
+import typing
 
 import pandas as pd
 
+from rnncast.cli import options
 from tests.cli.conftest import FAST, run
 from tests.cli.conftest import error as _error
 from tests.conftest import make_long
@@ -177,3 +180,19 @@ def test_help_lines_are_intact_at_80_columns():
     assert "<direct | parallel | seq2seq | recursive>" in wide
     assert "TOML file whose [train] / [predict] / [evaluate] table sets any" in wide
     assert "the processes train one network together" in " ".join(_help("train").split())
+
+
+def test_every_choice_option_names_each_of_its_values_in_its_help():
+    """--transform's help left out auto, its default: each value a choice takes is said."""
+    checked = 0
+    for name in dir(options):
+        declared = getattr(options, name)
+        if typing.get_origin(declared) is not typing.Annotated:
+            continue
+        kind, info = typing.get_args(declared)[:2]
+        for choices in typing.get_args(kind) or (kind,):
+            if isinstance(choices, type) and issubclass(choices, enum.Enum):
+                checked += 1
+                missing = [c.value for c in choices if c.value not in info.help]
+                assert not missing, (name, missing)
+    assert checked >= 10
