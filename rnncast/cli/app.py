@@ -111,13 +111,13 @@ def _main(
 
 
 def main() -> None:
-    interrupts.ends_with_run()
     try:
-        try:
-            app()
-        except Interrupted as e:  # a signal outside any command's own handling: no traceback
-            interrupts.ignore()
-            sys.exit(e.exit_code)
+        with interrupts.ends_with_run():
+            try:
+                app()
+            except Interrupted as e:  # a signal outside any command's handling: no traceback
+                interrupts.ignore()
+                sys.exit(e.exit_code)
     except SystemExit as e:
         if _in_torchrun_group():
             _exit_now(e.code)

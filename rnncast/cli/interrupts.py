@@ -26,9 +26,15 @@ HANDLED = (signal.SIGINT, signal.SIGTERM)
 _ENDS_WITH_RUN = [False]  # set by the entry point: the process exits when the run does
 
 
-def ends_with_run() -> None:
-    """The process exits when its run does: a stopped run leaves the signals ignored."""
+@contextlib.contextmanager
+def ends_with_run() -> Iterator[None]:
+    """For the entry point: the process exits when the run inside does, so a stopped run
+    leaves the signals ignored rather than restored."""
     _ENDS_WITH_RUN[0] = True
+    try:
+        yield
+    finally:
+        _ENDS_WITH_RUN[0] = False
 
 
 def ignore() -> None:

@@ -117,3 +117,6 @@ def test_torchrun_processes_exit_without_teardown(monkeypatch, capsys, torchrun,
     assert e.value.args[0] == code if torchrun else e.value.code == 0
     if argv == ["--version"]:
         assert capsys.readouterr().out == f"rnncast {__version__}\n"
+    from rnncast.cli import interrupts
+
+    assert interrupts._ENDS_WITH_RUN == [False]  # a later run in this process restores handlers
