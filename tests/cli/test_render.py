@@ -52,7 +52,8 @@ def test_json_logs_are_one_object_per_line(here):
 def test_json_errors_and_quiet(here):
     result = run("train", "missing.csv", "--log-format", "json", "--quiet")
     assert result.exit_code == 1
-    [event] = [json.loads(line) for line in result.stderr.splitlines()]
+    start, event = [json.loads(line) for line in result.stderr.splitlines()]  # quiet JSON:
+    assert start["event"] == "start"  # start, warnings, done and error stay in the log
     assert (event["event"], event["exit_code"], event["message"]) == (
         "error", 1, "data file 'missing.csv' not found: check the path"
     )  # fmt: skip
