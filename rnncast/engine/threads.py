@@ -29,12 +29,27 @@ CGROUP = Path("/sys/fs/cgroup")
 
 
 def check(threads: int | None) -> int | None:
-    """`--threads` as given: None (the default) or a whole number of at least 1."""
+    """`--threads` as given: None (the default) or a whole number from 1 to the CPUs this
+    process may use (more only wait for each other, and tens of thousands crash torch)."""
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
         raise ConfigError(f"--threads must be a whole number, got '{threads}'")
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
+    most = cpus()
+    if threads is not None and threads > most:
+        raise ConfigError(
+            f"--threads {threads} is more than the {most} CPUs this process may use: give at "
+            f"most {most}, or leave --threads out for one per physical core"
+        )
     return threads
+
+
+def cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def default_threads(environ: dict[str, str] | None = None) -> int | None:

@@ -84,6 +84,7 @@ def test_default_threads(monkeypatch):
     assert threads.default_threads({**torchrun, "OMP_NUM_THREADS": "2"}) == 2
     monkeypatch.setattr(threads, "usable_cores", lambda: None)
     assert threads.default_threads({}) is None
+    monkeypatch.setattr(threads, "cpus", lambda: 8)
     assert threads.resolve(5, {}) == 5
 
 
@@ -100,6 +101,19 @@ def test_bad_threads(value, message):
     with pytest.raises(ConfigError) as e:
         threads.check(value)
     assert str(e.value) == message
+
+
+def test_no_more_threads_than_cpus(monkeypatch):
+    """--threads 100000 crashed the process (torch could not start that many threads)."""
+    monkeypatch.setattr(threads, "cpus", lambda: 4)
+    assert threads.check(4) == 4
+    with pytest.raises(ConfigError) as e:
+        threads.check(100_000)
+    assert str(e.value) == (
+        "--threads 100000 is more than the 4 CPUs this process may use: give at most 4, or "
+        "leave --threads out for one per physical core"
+    )
+    assert threads.cpus() >= 1
 
 
 def test_using_sets_and_restores():
