@@ -22,7 +22,7 @@ from rnncast.data.build import from_frame
 from rnncast.data.readers import load as read_data
 from rnncast.data.series import SeriesSet
 from rnncast.data.windows import check_lengths, last_starts, split_windows
-from rnncast.engine import distributed, esn, loop, models, transform
+from rnncast.engine import devices, distributed, esn, loop, models, transform
 from rnncast.engine.devices import resolve_device
 from rnncast.engine.events import Event, TrainResult
 from rnncast.errors import ConfigError, DataError
@@ -115,7 +115,35 @@ def check(plan: Plan) -> ModelConfig:
     )
     for k in range(plan.train.ensemble):
         check_lengths(plan.series, plan.window.member(k))
+    _check_memory(plan, model)
     return model
+
+
+def _check_memory(plan: Plan, model: ModelConfig) -> None:
+    """A network too big for the device's memory is refused before it is built (allocating
+    it failed with torch's traceback, or got the process killed)."""
+    window = plan.window
+    need = max(
+        models.training_bytes(model, window.member(k).lookback, window.horizon, plan.train.ema > 0)
+        for k in range(min(plan.train.ensemble, max(1, len(window.lookbacks))))
+    )
+    device = resolve_device(plan.train.device)
+    have = devices.memory(device)
+    if have is None or need <= have:
+        return
+    sizes = (
+        {"--reservoir-size": model.reservoir_size} if model.cell == "esn"
+        else {"--hidden-size": model.hidden_size, "--num-layers": model.num_layers}
+        | ({"--id-embedding": model.id_embedding} if model.id_embedding else {})
+    )  # fmt: skip
+    given = ", ".join(f"{k} {v}" for k, v in sizes.items())
+    needs = (
+        f"needs about {need / 2**30:,.1f} GB to train" if need < 2**60 else "is too big to count"
+    )
+    raise ConfigError(
+        f"the network ({given}) {needs}, more than the {have / 2**30:,.1f} GB of memory on "
+        f"{device.type}: pass a smaller {' or '.join(sizes)}"
+    )
 
 
 def _fit_members(plan: Plan, state: checkpoint.Checkpoint,

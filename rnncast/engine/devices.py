@@ -3,6 +3,9 @@ training forward pass (`--precision`)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import torch
 
 from rnncast.errors import ConfigError
@@ -65,3 +68,19 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
             "bfloat16: pass --precision fp16 or auto"
         )
     return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def memory(device: torch.device) -> int | None:
+    """Bytes of memory `device` has: a CUDA device's own, else the machine's (less where a
+    cgroup limits this process); None where it cannot be told."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # Windows
+        return None
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+    except OSError:
+        return total
+    return min(total, int(limit)) if limit.isdigit() else total

@@ -222,5 +222,23 @@ def build(config: ModelConfig, lookback: int, horizon: int) -> Member:
     return cls(config, lookback, horizon)
 
 
+def training_bytes(config: ModelConfig, lookback: int, horizon: int, ema: bool = False) -> int:
+    """About how many bytes training the network takes beyond the data, counted without
+    allocating it: each weight with its gradient and AdamW's two moments (and its average
+    under --ema), or the echo state network's float64 reservoir while it is drawn."""
+    if config.cell == "esn":
+        n, d = config.reservoir_size, config.segment * inputs_per_step(config)
+        return 8 * (4 * n * n + (n + d + 1) ** 2)
+    try:
+        with torch.device("meta"):  # shapes only
+            network = RecurrentForecaster(config, lookback, horizon)
+    except RuntimeError as e:  # sizes whose bytes overflow a 64-bit count
+        if "overflow" not in str(e):
+            raise
+        return 2**63 - 1
+    numbers = sum(t.numel() for t in (*network.parameters(), *network.buffers()))
+    return 4 * numbers * (5 if ema else 4)
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

@@ -517,6 +517,30 @@ def test_print_config_refuses_what_train_refuses(here):
         assert printed.exit_code == trained.exit_code == 1
 
 
+def test_a_network_too_big_for_memory_is_refused_before_it_is_built(here, monkeypatch):
+    """--hidden-size 1000000000 was torch's allocator traceback (or the OOM killer)."""
+    from rnncast.engine import devices
+
+    monkeypatch.setattr(devices, "memory", lambda device: 2**29)
+    make_long(n_series=1, length=100).to_csv(here / "s.csv", index=False)
+    cases = {
+        ("--hidden-size", "4096"): "the network (--hidden-size 4096, --num-layers 1) needs about "
+        "0.8 GB to train, more than the 0.5 GB of memory on cpu: pass a smaller --hidden-size "
+        "or --num-layers",
+        ("--hidden-size", "1000000000"): "the network (--hidden-size 1000000000, --num-layers 1) "
+        "is too big to count, more than the 0.5 GB of memory on cpu: pass a smaller "
+        "--hidden-size or --num-layers",
+        ("--cell", "esn", "--reservoir-size", "10000"): "the network (--reservoir-size 10000) "
+        "needs about 3.7 GB to train, more than the 0.5 GB of memory on cpu: pass a smaller "
+        "--reservoir-size",
+    }
+    for args, message in cases.items():
+        for last in ("--print-config", "--quiet"):
+            result = run("train", "s.csv", "--horizon", "12", *args, last)
+            assert _error(result) == f"error: {message}"
+    assert not list(here.glob("*.rnncast"))
+
+
 @pytest.mark.parametrize("freq", ["YS", "B", "SMS", "W-SUN"])
 def test_frequencies_without_calendar_cycles_train_predict_and_evaluate(here, freq):
     times = pd.date_range("2001-01-01", periods=60, freq=freq)

@@ -39,3 +39,8 @@ def test_precision_by_device():
         with pytest.raises(ConfigError) as e:
             devices.autocast_dtype(precision, device)
         assert str(e.value) == message
+
+
+def test_memory_of_the_machine():
+    have = devices.memory(torch.device("cpu"))
+    assert have is None or have > 2**26

@@ -180,3 +180,15 @@ def test_echo_state_features_follow_the_leaky_update():
 def test_esn_is_built_by_build_only():
     with pytest.raises(ValueError, match=r"build it with models\.build"):
         models.RecurrentForecaster(ModelConfig(cell="esn"), 12, 3)
+
+
+def test_training_bytes_counts_the_network_without_building_it():
+    config = ModelConfig(hidden_size=16, segment=4)
+    network = models.build(config, 24, 6)
+    weights = sum(p.numel() for p in network.parameters())
+    assert models.training_bytes(config, 24, 6) == 16 * weights  # weight, gradient, 2 moments
+    assert models.training_bytes(config, 24, 6, ema=True) == 20 * weights
+    huge = dataclasses.replace(config, hidden_size=10**9)  # would need exabytes: not built
+    assert models.training_bytes(huge, 24, 6) == 2**63 - 1
+    esn = ModelConfig(cell="esn", reservoir_size=100, segment=4)
+    assert models.training_bytes(esn, 24, 6) == 8 * (4 * 100 * 100 + 105**2)
