@@ -19,6 +19,7 @@ from rnncast.errors import DataError
 from rnncast.settings import ReadOptions
 
 FILL_HINT = "--fill ffill, interpolate or zero"
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the least normal float32 above 0
 
 
 def from_frame(
@@ -90,6 +91,11 @@ def _covariates(df, codes, times, rows, uniques, loc, options: ReadOptions) -> n
     if not np.isfinite(out).all():
         raise DataError(
             f"a covariate column in '{loc.name}' has values too large for float32: rescale it"
+        )
+    if ((out != 0) & (np.abs(out) < FLOAT32_TINY)).any():
+        raise DataError(
+            f"a covariate column in '{loc.name}' has values too close to zero for float32: "
+            "rescale it"
         )
     return out
 
@@ -233,16 +239,21 @@ def _check_duplicates(data: _Rows) -> None:
 
 
 def _check_float32(data: _Rows) -> None:
+    """Every value float32 holds: none too large (it would become infinite) and none so
+    close to zero that float32 keeps it only as a denormal or as 0 (values at the wrong
+    scale); zero itself is fine."""
     values = data.values
     with np.errstate(over="ignore", invalid="ignore"):  # too-large values become inf
         big = np.isfinite(values) & ~np.isfinite(values.astype(np.float32))
-    if big.any():
-        i = int(np.flatnonzero(big)[0])
-        raise DataError(
-            f"series {data.label(i)} in '{data.loc.name}' has a value too large for float32 at "
-            f"{data.loc.at(int(data.rows[i]))} ({values[i]:g}): rescale the data (e.g. to "
-            "thousands)"
-        )
+    small = (values != 0) & (np.abs(values) < FLOAT32_TINY)
+    for bad, what, fix in ((big, "large", "thousands"), (small, "close to zero", "millionths")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"series {data.label(i)} in '{data.loc.name}' has a value too {what} for "
+                f"float32 at {data.loc.at(int(data.rows[i]))} ({values[i]:g}): rescale the data "
+                f"(e.g. to {fix})"
+            )
 
 
 def _check_grid(data: _Rows, axis: TimeAxis, pos: np.ndarray) -> np.ndarray:

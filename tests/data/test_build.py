@@ -353,6 +353,22 @@ def test_value_too_large_for_float32(tmp_path):
     )
 
 
+@pytest.mark.parametrize("tiny", ["1e-40", "-1e-39", "1e-300"])
+def test_value_too_close_to_zero_for_float32(tmp_path, tiny):
+    path = csv(tmp_path, f"unique_id,ds,y\na,1,1e-30\na,2,{tiny}\na,3,0\na,4,2e-30")
+    assert error(path) == (
+        f"series 'a' in '{path}' has a value too close to zero for float32 at line 3 "
+        f"({float(tiny):g}): rescale the data (e.g. to millionths)"
+    )
+
+
+def test_covariate_too_close_to_zero_for_float32(tmp_path):
+    path = csv(tmp_path, "unique_id,ds,y,c\na,1,1,1\na,2,2,1e-42\na,3,3,0")
+    assert error(path, ReadOptions(covariates=("c",))) == (
+        f"a covariate column in '{path}' has values too close to zero for float32: rescale it"
+    )
+
+
 # ---- duplicates -------------------------------------------------------------------------
 
 

@@ -169,6 +169,7 @@ def _assert_same_or_both_fail(path, options):
         (lambda d: d.assign(y=d.y.where(d.index != 7)), "has 1 missing value (first: series"),
         (lambda d: pd.concat([d, d.iloc[[3]]]), "has 1 duplicate (unique_id, ds) row"),
         (lambda d: d.assign(y=d.y.where(d.index != 9, 1e39)), "too large for float32"),
+        (lambda d: d.assign(y=d.y.where(d.index != 9, 1e-40)), "too close to zero for float32"),
     ],
 )
 def test_bad_data_gets_the_general_readers_message(tmp_path, change, message):
