@@ -110,9 +110,26 @@ class ReadOptions:
     fill: str = "none"
     skip_short: bool = False
     covariates: tuple[str, ...] = ()
+    sep: str | None = None  # a CSV's column separator; None: sniffed from its first lines
+    decimal: str | None = None  # a CSV's decimal mark; None: '.', or ',' where sniffed
 
     def __post_init__(self) -> None:
         _require(self.fill in FILLS, f"--fill must be one of {', '.join(FILLS)}, got '{self.fill}'")
+        if self.sep in ("\\t", "tab"):  # as a shell passes a tab
+            object.__setattr__(self, "sep", "\t")
+        _require(
+            self.sep is None or (len(self.sep) == 1 and self.sep not in '"\r\n'),
+            f"--sep must be one character, e.g. ';' or tab, got '{self.sep}'",
+        )
+        _require(
+            self.decimal in (None, ".", ","),
+            f"--decimal must be '.' or ',', got '{self.decimal}'",
+        )
+        _require(
+            self.sep is None or self.sep != self.decimal,
+            f"--sep and --decimal are both '{self.sep}': the separator and the decimal mark "
+            "must differ",
+        )
         for name in ("id_col", "time_col"):
             value = getattr(self, name)
             _require(
@@ -486,6 +503,8 @@ class TrainRequest:
     fill: str = _R.fill
     skip_short: bool = _R.skip_short
     covariates: tuple[str, ...] = ()
+    sep: str | None = None
+    decimal: str | None = None
     # the window (None: chosen from the data)
     horizon: int | None = None
     lookback: int | None = None

@@ -90,6 +90,12 @@ from rnncast.settings import (
             "--data-on must be one of auto, device, host, got 'disk'",
         ),
         (lambda: ReadOptions(id_col=" "), "--id-col is empty: give a column name"),
+        (lambda: ReadOptions(sep=";;"), "--sep must be one character, e.g. ';' or tab, got ';;'"),
+        (lambda: ReadOptions(decimal=";"), "--decimal must be '.' or ',', got ';'"),
+        (
+            lambda: ReadOptions(sep=",", decimal=","),
+            "--sep and --decimal are both ',': the separator and the decimal mark must differ",
+        ),
         (
             lambda: ReadOptions(target=("a", "")),
             "--target has an empty column name: give names separated by commas, e.g. --target a,b",
@@ -110,6 +116,13 @@ def test_dict_round_trip_and_unknown_keys():
     options = ReadOptions(target=("a", "b"))
     assert to_dict(options)["target"] == ["a", "b"]
     assert from_dict(ReadOptions, to_dict(options)) == options
+
+
+def test_read_options_of_older_model_files_default_sep_and_decimal():
+    older = {k: v for k, v in to_dict(ReadOptions(fill="zero")).items()
+             if k not in ("sep", "decimal")}  # fmt: skip
+    assert from_dict(ReadOptions, older) == ReadOptions(fill="zero")
+    assert ReadOptions(sep="\\t").sep == ReadOptions(sep="tab").sep == "\t"
 
 
 def test_window_width():

@@ -42,6 +42,8 @@ def train(
     target: o.Target = None,
     freq: o.Freq = R.freq,
     time_format: o.TimeFormat = R.time_format,
+    sep: o.Sep = R.sep,
+    decimal: o.Decimal = R.decimal,
     fill: o.Fill = o.Fills(R.fill),
     covariates: o.Covariates = None,
     skip_short: o.SkipShort = R.skip_short,

@@ -93,6 +93,26 @@ TimeFormat = Annotated[
     ),
 ]
 
+Sep = Annotated[
+    str | None,
+    typer.Option(
+        help="A CSV's column separator, e.g. ';' or tab; the model keeps it for predict "
+        "(default: sniffed: ',' or tab for .tsv, else ';', tab or '|' when that splits "
+        "every line alike).",
+        rich_help_panel="Data",
+    ),
+]
+
+Decimal = Annotated[
+    str | None,
+    typer.Option(
+        help="A CSV's decimal mark, '.' or ','; the model keeps it for predict "
+        "(default: ',' when the columns are not comma-separated and the numbers are written "
+        "with ',', else '.').",
+        rich_help_panel="Data",
+    ),
+]
+
 Fill = Annotated[
     Fills,
     typer.Option(

@@ -24,11 +24,14 @@ if TYPE_CHECKING:
 
 
 def read(report: Reporter, series: SeriesSet) -> None:
-    """Say what was read, and warn of what reading changed (filled values)."""
+    """Say what was read and what reading detected, and warn of what it changed (filled
+    values)."""
     report.info(
         f"read {series.source}: {len(series):,} series, {len(series.values):,} values, "
         f"{series.schema.describe()}, {series.axis.describe()}"
     )
+    for note in series.detected:
+        report.info(note)
     for note in series.notes:
         report.warning(note)
 

@@ -4,6 +4,7 @@ missing and infinite values, values too large for float32, times off the grid an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -27,11 +28,14 @@ def from_frame(
     options: ReadOptions | None = None,
     source: str = "<frame>",
     kind: str = "frame",
+    detected: Sequence[str] = (),
 ) -> SeriesSet:
     """Validate a DataFrame and turn it into a SeriesSet (`kind` 'csv' / 'parquet' / 'frame'
-    only changes how rows are named in messages)."""
+    only changes how rows are named in messages; `detected`: what reading the file found
+    out by itself, passed on with what the frame shows, in the set's `detected`)."""
     options = options or ReadOptions()
     loc = Located(source, "csv" if kind == "csv" else "parquet")
+    loc.notes.extend(detected)
     # A named or datetime index (a Parquet file written from such a frame) is data.
     keep_index = isinstance(df.index, pd.DatetimeIndex) or any(
         name is not None for name in df.index.names
@@ -66,6 +70,7 @@ def from_frame(
     series = _assemble(_Rows.sorted(codes, uniques, times, values, rows, schema, loc, options))
     if options.covariates:
         series.covariates = _covariates(df, codes, times, rows, uniques, loc, options)
+    series.detected = tuple(loc.notes)
     return series
 
 

@@ -14,10 +14,13 @@ from rnncast.settings import ReadOptions
 
 
 class Located:
-    """Turns a row number of the frame into words: a CSV line or a Parquet row."""
+    """Turns a row number of the frame into words: a CSV line or a Parquet row; and keeps
+    what reading the frame found out by itself (`notes`: the separator, the date order,
+    the layout), for the user to be told."""
 
     def __init__(self, name: str, kind: str):
         self.name, self.kind = name, kind
+        self.notes: list[str] = []
 
     def at(self, row: int) -> str:
         return f"line {row + 2}" if self.kind == "csv" else f"row {row + 1}"

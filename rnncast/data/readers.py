@@ -4,6 +4,7 @@ straight to float32 through `rnncast.data.parquet_long`)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -29,8 +30,9 @@ def load(path: str | Path, options: ReadOptions | None = None) -> SeriesSet:
         series = parquet_long.read(str(path), files, options)
         if series is not None:
             return series
-    df, kind = read_table(path, options.id_col or DEFAULT_ID)
-    return from_frame(df, options, source=str(path), kind=kind)
+    detected: list[str] = []
+    df, kind = read_table(path, options.id_col or DEFAULT_ID, options, detected)
+    return from_frame(df, options, source=str(path), kind=kind, detected=detected)
 
 
 def _parquet_files(p: Path) -> list[Path]:
@@ -45,9 +47,12 @@ def _folder_files(p: Path) -> list[Path]:
     return sorted(f for f in p.rglob("*") if f.suffix.lower() in PARQUET_SUFFIXES and f.is_file())
 
 
-def read_table(path: str | Path, id_col: str = DEFAULT_ID) -> tuple[pd.DataFrame, str]:
+def read_table(path: str | Path, id_col: str = DEFAULT_ID, options: ReadOptions | None = None,
+               detected: list[str] | None = None) -> tuple[pd.DataFrame, str]:  # fmt: skip
     """Read a CSV file, a Parquet file or a folder of Parquet files; return (frame, kind).
-    `id_col`, when the file has it, is read as text from a CSV."""
+    `id_col`, when the file has it, is read as text from a CSV; a CSV's separator and
+    decimal mark are the options' or, when they give none, sniffed (what was sniffed is
+    said in `detected`)."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"data file '{path}' not found: check the path")
@@ -57,10 +62,90 @@ def read_table(path: str | Path, id_col: str = DEFAULT_ID) -> tuple[pd.DataFrame
     if suffix in PARQUET_SUFFIXES:
         return _read_parquet(p), "parquet"
     if suffix in CSV_SUFFIXES:
-        return _read_csv(p, id_col), "csv"
+        sep, decimal = csv_format(p, options or ReadOptions(), detected)
+        return _read_csv(p, id_col, sep, decimal), "csv"
     raise DataError(
         f"'{path}' has an unsupported file type '{p.suffix}': give a .csv or .parquet file, "
         "or a folder of .parquet files"
+    )
+
+
+COMPRESSED = {".gz", ".bz2", ".zip", ".xz"}
+SEPARATORS = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}  # those sniffed, in words
+_QUOTED = re.compile(r'"[^"]*"')
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+_DECIMAL_POINT = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
+
+
+def csv_format(p: Path, options: ReadOptions, detected: list[str] | None = None) -> tuple[str, str]:
+    """The separator and decimal mark of CSV `p`: the options', or else sniffed from its
+    first lines. The separator is the one its name implies (tab for .tsv, .tsv.gz, ...;
+    else ',') unless that one does not split every line alike and exactly one other of
+    ';', tab, '|' does; the decimal mark is ',' where columns are not comma-separated and
+    numbers are written with ',' but none with '.'. A guess is said in `detected`."""
+    suffixes = [s.lower() for s in p.suffixes]
+    if suffixes[-1:] and suffixes[-1] in COMPRESSED:
+        suffixes = suffixes[:-1]  # data.tsv.gz is a TSV
+    usual = "\t" if suffixes[-1:] == [".tsv"] else ","
+    lines = _head_lines(p)
+    sep, said = options.sep, []
+    if sep is None:
+        split = [c for c in SEPARATORS if _splits_alike(lines, c)]
+        sep = usual if usual in split or not split else split[0]
+        if len(split) > 1 and usual not in split:
+            raise DataError(
+                f"'{p}' could be split into columns at {' or '.join(SEPARATORS[c] for c in split)}"
+                f": name the separator with --sep (e.g. --sep '{split[0]}')"
+            )
+        if sep != usual:
+            said.append(f"columns separated by {SEPARATORS[sep]}")
+    decimal = options.decimal
+    if decimal is None:
+        decimal = "," if sep != "," and _decimal_commas(lines, sep) else "."
+        if decimal == ",":
+            said.append("',' as the decimal mark")
+    if said and detected is not None:
+        detected.append(
+            f"read '{p}' with {' and '.join(said)} (detected: name them with --sep and "
+            "--decimal to read it otherwise)"
+        )
+    return sep, decimal
+
+
+def _head_lines(p: Path, size: int = 16384, most: int = 50) -> list[str]:
+    """The first complete, non-empty lines of CSV `p` (of its first `size` bytes,
+    decompressed), quoted text taken out; [] where it cannot be read (pandas says why)."""
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".zip":
+            with zipfile.ZipFile(p) as z, z.open(z.namelist()[0]) as f:
+                head = f.read(size)
+        else:
+            opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(suffix, open)
+            with opener(p, "rb") as f:
+                head = f.read(size)
+    except (OSError, EOFError, IndexError, lzma.LZMAError, zipfile.BadZipFile):
+        return []
+    lines = head.decode("utf-8", errors="replace").splitlines()
+    if len(head) == size:
+        lines = lines[:-1]  # cut short
+    return [_QUOTED.sub("", line) for line in lines if line.strip()][:most]
+
+
+def _splits_alike(lines: list[str], sep: str) -> bool:
+    counts = {line.count(sep) for line in lines}
+    return len(counts) == 1 and counts.pop() > 0
+
+
+def _decimal_commas(lines: list[str], sep: str) -> bool:
+    cells = [c.strip() for line in lines[1:] for c in line.split(sep)]
+    return any(_DECIMAL_COMMA.fullmatch(c) for c in cells) and not any(
+        _DECIMAL_POINT.fullmatch(c) for c in cells
     )
 
 
@@ -71,15 +156,14 @@ NA_STRINGS = [
 ]  # fmt: skip
 
 
-def _read_csv(p: Path, id_col: str) -> pd.DataFrame:
+def _read_csv(p: Path, id_col: str, sep: str, decimal: str) -> pd.DataFrame:
     """Read a CSV; the id column is read as text ('007' stays '007', 'NA' is an id)."""
-    sep = "\t" if p.suffix.lower() == ".tsv" else ","
     try:
         names = pd.read_csv(p, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
         names = [str(n) for n in names.iloc[0]] if len(names) else []
-        if all(_is_number(n) for n in names):
+        if all(_is_number(n.replace(decimal, ".")) for n in names):
             # No header: the first row holds values, not names.
-            df = pd.read_csv(p, sep=sep, header=None)
+            df = pd.read_csv(p, sep=sep, header=None, decimal=decimal)
             df.columns = (
                 [DEFAULT_TARGET] if df.shape[1] == 1 else [f"y{i}" for i in range(df.shape[1])]
             )
@@ -94,7 +178,9 @@ def _read_csv(p: Path, id_col: str) -> pd.DataFrame:
         text = {}
         if id_col in names:
             na[id_col], text[id_col] = [""], str
-        df = pd.read_csv(p, sep=sep, dtype=text, keep_default_na=False, na_values=na)
+        df = pd.read_csv(
+            p, sep=sep, dtype=text, keep_default_na=False, na_values=na, decimal=decimal
+        )
     except pd.errors.EmptyDataError:
         raise DataError(f"'{p}' is empty: give a CSV file with a header row and data") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e:

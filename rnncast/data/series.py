@@ -87,6 +87,7 @@ class SeriesSet:
     schema: Schema
     source: str = "<data>"
     notes: tuple[str, ...] = ()  # what reading changed (filled values): warnings to show
+    detected: tuple[str, ...] = ()  # what reading found out by itself (separator, ...): info
     covariates: np.ndarray | None = None  # (len(values), C) float32: past covariates
 
     @property

@@ -147,6 +147,25 @@ def test_fill_is_remembered_by_the_model(here):
     assert "'mean' is not one of 'none', 'ffill', 'interpolate', 'zero'" in said
 
 
+def test_sep_and_decimal_are_remembered_by_the_model(here):
+    frame = make_long(n_series=2, length=150)
+    frame.to_csv(here / "eu.csv", index=False, sep="|", decimal=",")
+    result = run("train", "eu.csv", *FAST, "--horizon", "6", "--sep", "|", "--decimal", ",")
+    assert result.exit_code == 0, result.stderr
+    from rnncast.store.artifact import load
+
+    assert load(here / "model.rnncast").read_options.decimal == ","
+    result = run("predict")  # the model reads its data the way it was trained
+    assert result.exit_code == 0, result.stderr
+    frame.to_csv(here / "eu.csv", index=False, sep=";", decimal=",")
+    result = run("train", "eu.csv", *FAST, "--horizon", "6")  # sniffed, and said
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[1] == (
+        "read 'eu.csv' with columns separated by ';' and ',' as the decimal mark (detected: "
+        "name them with --sep and --decimal to read it otherwise)"
+    )
+
+
 def test_skip_short_leaves_out_series_with_a_warning(here):
     make_long(n_series=3, length=150, lengths=[150, 150, 20]).to_csv(here / "s.csv", index=False)
     assert _error(run("train", "s.csv", *FAST, "--horizon", "6")) == (

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from rnncast.data.readers import load
+from rnncast.settings import ReadOptions
 from tests.data.conftest import LONG, csv, error, parquet, write
 
 
@@ -22,6 +26,57 @@ def test_single_column_csv_without_header_is_one_series_of_values(tmp_path):
 def test_tsv_is_read_with_tabs(tmp_path):
     s = load(write(tmp_path, "d.tsv", "ds\tv\n1\t1\n2\t2\n3\t3\n"))
     assert s.values.tolist() == [1, 2, 3]
+
+
+EUROPEAN = "store;date;sales\nS01;2023-01-01;130,63\nS01;2023-01-02;131,5\nS01;2023-01-03;129\n"
+LONG_EU = ReadOptions(id_col="store", time_col="date", target=("sales",))
+
+
+def test_semicolons_and_decimal_commas_are_sniffed_and_said(tmp_path):
+    path = write(tmp_path, "eu.csv", EUROPEAN)
+    s = load(path, LONG_EU)
+    assert s.values.tolist() == pytest.approx([130.63, 131.5, 129])
+    assert s.detected == (
+        f"read '{path}' with columns separated by ';' and ',' as the decimal mark (detected: "
+        "name them with --sep and --decimal to read it otherwise)",
+    )
+
+
+def test_sep_and_decimal_given_are_used_as_given(tmp_path):
+    path = write(tmp_path, "eu.csv", EUROPEAN.replace(";", "|"))
+    s = load(path, ReadOptions(id_col="store", time_col="date", target=("sales",), sep="|",
+                               decimal=","))  # fmt: skip
+    assert s.values.tolist() == pytest.approx([130.63, 131.5, 129]) and s.detected == ()
+    assert "'store' not found" in error(path, ReadOptions(id_col="store", sep=","))
+
+
+def test_commas_win_where_they_split_every_line_alike(tmp_path):
+    path = csv(tmp_path, "ds,a;b\n2024-01-01,1;2\n2024-01-02,3;4\n2024-01-03,5;6")
+    assert "column 'a;b'" in error(path)  # one column, as the commas say
+
+
+def test_two_other_separators_that_both_fit_are_refused(tmp_path):
+    path = csv(tmp_path, "ds;a|b\n1;2|3\n2;4|5\n3;6|7")
+    assert error(path) == (
+        f"'{path}' could be split into columns at ';' or '|': name the separator with --sep "
+        "(e.g. --sep ';')"
+    )
+
+
+@pytest.mark.parametrize("name", ["d.tsv.gz", "d.tsv.bz2", "d.tsv.xz", "d.TSV.GZ"])
+def test_compressed_tsv_is_read_with_tabs(tmp_path, name):
+    frame = pd.DataFrame({"ds": [1, 2, 3], "v": [1.5, 2.0, 3.0], "w": [1.0, 2.0, 3.0]})
+    frame.to_csv(tmp_path / name, sep="\t", index=False)
+    s = load(tmp_path / name)
+    assert s.schema.columns == ("v", "w") and s.values.tolist() == [1.5, 2, 3, 1, 2, 3]
+    assert s.detected == ()
+
+
+def test_compressed_semicolon_csv_is_sniffed(tmp_path):
+    path = tmp_path / "eu.csv.gz"
+    with gzip.open(path, "wt") as f:
+        f.write(EUROPEAN)
+    assert load(path, LONG_EU).values.tolist() == pytest.approx([130.63, 131.5, 129])
 
 
 def test_parquet_file_reads_like_the_csv(tmp_path):
