@@ -46,7 +46,7 @@ def from_frame(
         first = df.iloc[:, 0]  # the row numbers pandas' to_csv writes by default
         if pd.api.types.is_integer_dtype(first) and (first.to_numpy() == np.arange(len(df))).all():
             df = df.iloc[:, 1:]
-    schema = detect_schema(df, options, source)
+    schema = detect_schema(df, options, source, loc.notes)
     if schema.layout == "long":
         ids = df[schema.id_col]
         if ids.isna().any():

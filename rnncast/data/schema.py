@@ -3,6 +3,7 @@ times and the values, from the columns themselves and the options that name them
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import warnings
 
@@ -29,11 +30,23 @@ def _missing_column(name: str, columns: list[str], where: str, option: str) -> D
     )
 
 
-def detect_schema(df: pd.DataFrame, options: ReadOptions, where: str) -> Schema:
-    """Decide the layout from the columns and the options."""
+def detect_schema(df: pd.DataFrame, options: ReadOptions, where: str,
+                  notes: list[str] | None = None) -> Schema:  # fmt: skip
+    """Decide the layout from the columns and the options (long data found without its
+    options is said in `notes`)."""
     columns = [str(c) for c in df.columns]
     if options.id_col is not None or DEFAULT_ID in columns:
         return long_schema(columns, options, where)
+    found = _long_columns(df, columns, options, where)
+    if found is not None:
+        schema = long_schema(columns, found, where)
+        if notes is not None:
+            notes.append(
+                f"read '{where}' as long data: series id '{schema.id_col}', time "
+                f"'{schema.time_col}', value '{schema.target}' (detected: name them with "
+                "--id-col, --time-col, --target to read it otherwise)"
+            )
+        return schema
     time_col = options.time_col
     if time_col is not None and time_col not in columns:
         raise _missing_column(time_col, columns, where, "--time-col")
@@ -76,6 +89,47 @@ def detect_schema(df: pd.DataFrame, options: ReadOptions, where: str) -> Schema:
     if time_col is None:
         return Schema("values", DEFAULT_ID, DEFAULT_TIME, DEFAULT_TARGET, tuple(series))
     return Schema("wide", DEFAULT_ID, time_col, DEFAULT_TARGET, tuple(series))
+
+
+def _long_columns(df: pd.DataFrame, columns: list[str], options: ReadOptions,
+                  where: str) -> ReadOptions | None:  # fmt: skip
+    """The options that read `df` as long data when its columns show it: one text column
+    (the series id), one time column and numeric columns, one of them the value (or
+    --target's); None when they do not. Text columns or numeric columns that leave the
+    roles open are an error naming every option needed."""
+    if len(options.target) > 1 or (options.time_col and options.time_col not in columns):
+        return None
+    numeric = [c for c in columns if numeric_like(df[c])]
+    kinds = {c: _kind(df[c]) for c in columns if c not in numeric}
+    times = [options.time_col] if options.time_col else [c for c, k in kinds.items() if k == "time"]
+    if not times:  # integer steps, named as times
+        times = [c for c in numeric if c.strip().lower() in TIME_NAMES]
+    text = [c for c, k in kinds.items() if k == "text" and c not in times]
+    values = [c for c in numeric if c not in times and c not in options.covariates]
+    if len(times) != 1 or not text or not (values or options.target):
+        return None
+    time = times[0]
+    value = options.target[0] if options.target else values[0]
+    flags = f"--id-col {text[0]} --time-col {time} --target {value}"
+    if len(text) > 1:
+        raise DataError(
+            f"'{where}' looks like long data (time '{time}') with {len(text)} text columns "
+            f"({', '.join(text[:6])}): name the series id and value columns, e.g. {flags}"
+        )
+    if len(values) > 1 and not options.target:
+        raise DataError(
+            f"'{where}' looks like long data (series id '{text[0]}', time '{time}') with "
+            f"{len(values)} numeric columns ({', '.join(values[:6])}): name the value column, "
+            f"e.g. {flags} (or --target {','.join(values)} for one series per column)"
+        )
+    return dataclasses.replace(options, id_col=text[0], time_col=time, target=(value,))
+
+
+def _kind(col: pd.Series) -> str:
+    """A non-numeric column's kind: 'time', 'bool' or 'text'."""
+    if pd.api.types.is_bool_dtype(col):
+        return "bool"
+    return "time" if _looks_like_times(col) else "text"
 
 
 def long_schema(columns: list[str], options: ReadOptions, where: str) -> Schema:

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from rnncast.data.readers import load
+from rnncast.data.series import Schema
 from rnncast.errors import ConfigError
 from rnncast.settings import ReadOptions
 from tests.data.conftest import LONG, csv, error, stamps
@@ -133,18 +134,52 @@ def test_long_layout_takes_one_target(tmp_path):
     )
 
 
-def test_non_numeric_extra_column_in_wide_data(tmp_path):
-    path = csv(
-        tmp_path,
-        """
-ds,a,region
-2024-01-01,1,north
-2024-01-02,2,north
-""",
+STORES = """
+store,date,sales
+S01,2023-01-01,1
+S01,2023-01-02,2
+S01,2023-01-03,3
+S02,2023-01-01,4
+S02,2023-01-02,5
+S02,2023-01-03,6
+"""
+
+
+DATES_FIRST = "\n".join(
+    f"{d},{i},{v}" for i, d, v in (line.split(",") for line in STORES.strip().splitlines())
+)
+
+
+@pytest.mark.parametrize("text", [STORES, DATES_FIRST])
+def test_long_data_with_ordinary_names_is_detected_and_said(tmp_path, text):
+    path = csv(tmp_path, text)
+    series = load(path)
+    assert series.schema == Schema("long", "store", "date", "sales")
+    assert list(series.ids) == ["S01", "S02"] and series.values.tolist() == [1, 2, 3, 4, 5, 6]
+    assert series.detected == (
+        f"read '{path}' as long data: series id 'store', time 'date', value 'sales' (detected: "
+        "name them with --id-col, --time-col, --target to read it otherwise)",
     )
-    assert error(path) == (
-        f"'{path}' has a non-numeric column 'region' besides the time column: for long data "
-        "name the id column with --id-col, or pick the value columns with --target"
+
+
+def test_long_data_with_integer_steps_named_as_times(tmp_path):
+    path = csv(tmp_path, "store,t,sales\na,1,1\na,2,2\nb,1,3\nb,2,4")
+    assert load(path).schema == Schema("long", "store", "t", "sales")
+
+
+def test_long_data_left_open_names_every_option_needed(tmp_path):
+    priced = csv(tmp_path, "\n".join(line + (",price" if line[0] == "s" else ",9")
+                                     for line in STORES.strip().splitlines()))  # fmt: skip
+    assert error(priced) == (
+        f"'{priced}' looks like long data (series id 'store', time 'date') with 2 numeric "
+        "columns (sales, price): name the value column, e.g. --id-col store --time-col date "
+        "--target sales (or --target sales,price for one series per column)"
+    )
+    assert load(priced, ReadOptions(target=("price",))).schema.target == "price"
+    regions = csv(tmp_path, "store,region,date,sales\nS01,N,2024-01-01,1\n", "r.csv")
+    assert error(regions) == (
+        f"'{regions}' looks like long data (time 'date') with 2 text columns (store, region): "
+        "name the series id and value columns, e.g. --id-col store --time-col date --target sales"
     )
 
 
