@@ -79,6 +79,10 @@ def make(request: TrainRequest, series: SeriesSet, spell: Spelling = CLI) -> Pla
     """The plan for training on `series` as `request` asks (see the module docstring); its
     notes name options as `spell` does."""
     read, model, train = request.configs()
+    # what reading found by itself (a sniffed separator, the date order, long data's
+    # columns) the model keeps as if given, so that predict reads tomorrow's data alike
+    unset = {k: v for k, v in series.read_as.items() if getattr(read, k) in (None, ())}
+    read = dataclasses.replace(read, **unset)
     notes: list[Note] = []
     if request.holdout:
         series = hold_out(series, request.holdout)

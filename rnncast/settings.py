@@ -112,6 +112,7 @@ class ReadOptions:
     covariates: tuple[str, ...] = ()
     sep: str | None = None  # a CSV's column separator; None: sniffed from its first lines
     decimal: str | None = None  # a CSV's decimal mark; None: '.', or ',' where sniffed
+    dayfirst: bool | None = None  # 01/02/2021 is 1 February; None: as the data shows
 
     def __post_init__(self) -> None:
         _require(self.fill in FILLS, f"--fill must be one of {', '.join(FILLS)}, got '{self.fill}'")
@@ -505,6 +506,7 @@ class TrainRequest:
     covariates: tuple[str, ...] = ()
     sep: str | None = None
     decimal: str | None = None
+    dayfirst: bool | None = None
     # the window (None: chosen from the data)
     horizon: int | None = None
     lookback: int | None = None

@@ -160,3 +160,12 @@ def test_the_series_left_out_are_fields_of_the_warning_for_a_machine_log():
     _, note = plan.leave_out_short(series, 30, "lookback 24 + horizon 6 = 30 values")
     assert note.fields == {"kind": "left_out_short", "left_out": 2, "need": 30,
                            "series": ["s1", "s2"]}  # fmt: skip
+
+
+def test_what_reading_found_is_kept_as_read_options():
+    from rnncast.settings import TrainRequest
+
+    series = from_frame(make_long(n_series=1, length=60))
+    series.read_as = {"dayfirst": True, "sep": ";", "target": ("y",)}
+    made = plan.make(TrainRequest(horizon=6, target=("y",), sep="|"), series)
+    assert (made.read.dayfirst, made.read.sep, made.read.target) == (True, "|", ("y",))

@@ -44,6 +44,7 @@ def train(
     time_format: o.TimeFormat = R.time_format,
     sep: o.Sep = R.sep,
     decimal: o.Decimal = R.decimal,
+    dayfirst: o.Dayfirst = R.dayfirst,
     fill: o.Fill = o.Fills(R.fill),
     covariates: o.Covariates = None,
     skip_short: o.SkipShort = R.skip_short,

@@ -113,6 +113,18 @@ Decimal = Annotated[
     ),
 ]
 
+Dayfirst = Annotated[
+    bool | None,
+    typer.Option(
+        "--dayfirst/--monthfirst",
+        help="Dates such as 01/02/2021 are day first (1 February) or month first; the model "
+        "keeps it for predict (default: as the data shows, a first or second field above 12; "
+        "an error when it cannot tell).",
+        rich_help_panel="Data",
+        metavar="",
+    ),
+]
+
 Fill = Annotated[
     Fills,
     typer.Option(

@@ -4,14 +4,13 @@ missing and infinite values, values too large for float32, times off the grid an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from rnncast.data.columns import Located, parse_times, parse_values
+from rnncast.data.columns import Found, Located, parse_times, parse_values
 from rnncast.data.filling import fill_missing
 from rnncast.data.schema import detect_schema
 from rnncast.data.series import Schema, SeriesSet
@@ -28,14 +27,13 @@ def from_frame(
     options: ReadOptions | None = None,
     source: str = "<frame>",
     kind: str = "frame",
-    detected: Sequence[str] = (),
+    found: Found | None = None,
 ) -> SeriesSet:
     """Validate a DataFrame and turn it into a SeriesSet (`kind` 'csv' / 'parquet' / 'frame'
-    only changes how rows are named in messages; `detected`: what reading the file found
-    out by itself, passed on with what the frame shows, in the set's `detected`)."""
+    only changes how rows are named in messages; `found`: what reading the file found out
+    by itself, added to with what the frame shows, in the set's `detected` and `read_as`)."""
     options = options or ReadOptions()
-    loc = Located(source, "csv" if kind == "csv" else "parquet")
-    loc.notes.extend(detected)
+    loc = Located(source, "csv" if kind == "csv" else "parquet", found)
     # A named or datetime index (a Parquet file written from such a frame) is data.
     keep_index = isinstance(df.index, pd.DatetimeIndex) or any(
         name is not None for name in df.index.names
@@ -46,7 +44,7 @@ def from_frame(
         first = df.iloc[:, 0]  # the row numbers pandas' to_csv writes by default
         if pd.api.types.is_integer_dtype(first) and (first.to_numpy() == np.arange(len(df))).all():
             df = df.iloc[:, 1:]
-    schema = detect_schema(df, options, source, loc.notes)
+    schema = detect_schema(df, options, source, loc.found)
     if schema.layout == "long":
         ids = df[schema.id_col]
         if ids.isna().any():
@@ -70,7 +68,7 @@ def from_frame(
     series = _assemble(_Rows.sorted(codes, uniques, times, values, rows, schema, loc, options))
     if options.covariates:
         series.covariates = _covariates(df, codes, times, rows, uniques, loc, options)
-    series.detected = tuple(loc.notes)
+    series.detected, series.read_as = tuple(loc.found.notes), dict(loc.found.options)
     return series
 
 
@@ -271,7 +269,7 @@ def _check_grid(data: _Rows, axis: TimeAxis, pos: np.ndarray) -> np.ndarray:
         raise DataError(
             f"series {data.label(i)} in '{loc.name}' has a time off the {axis.describe()} grid "
             f"({loc.at(int(data.rows[i]))}: {data.times[i]}): make the times evenly spaced or "
-            "pass the right --freq"
+            f"pass the right --freq{loc.swapped()}"
         )
     last = first + counts - 1
     span = pos[last] + 1
@@ -286,6 +284,7 @@ def _check_grid(data: _Rows, axis: TimeAxis, pos: np.ndarray) -> np.ndarray:
             f"step{'s' if missing > 1 else ''} in {len(gappy)} series (first: series "
             f"'{data.uniques[s]}' skips {int(seg[j + 1] - seg[j] - 1)} after "
             f"{data.times[first[s] + j]}): add the missing rows with values, or pass {FILL_HINT}"
+            f"{loc.swapped()}"
         )
     return span
 
@@ -398,4 +397,5 @@ def _time_axis(data: _Rows) -> TimeAxis:
     raise DataError(
         f"cannot infer the frequency of column '{schema.time_col}' in '{loc.name}': the times "
         "are irregular or have gaps; pass --freq (e.g. h, D, W-SUN, MS) to check them against"
+        f"{loc.swapped()}"
     )

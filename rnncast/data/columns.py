@@ -4,7 +4,10 @@ with messages that name the column and the first bad cell's line (CSV) or row (P
 
 from __future__ import annotations
 
+import re
 import warnings
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,14 +16,39 @@ from rnncast.errors import DataError, first_line
 from rnncast.settings import ReadOptions
 
 
+@dataclass
+class Found:
+    """What reading found out by itself (the separator, the date order, the layout): notes
+    for the user, and the read options they amount to, for the model to keep so that
+    `predict` reads alike."""
+
+    notes: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, note: str, **options: Any) -> None:
+        self.notes.append(note)
+        self.options.update(options)
+
+
 class Located:
     """Turns a row number of the frame into words: a CSV line or a Parquet row; and keeps
-    what reading the frame found out by itself (`notes`: the separator, the date order,
-    the layout), for the user to be told."""
+    what reading found out by itself (`found`) and a time as written whose day and month
+    only the options ordered (`swappable`), for messages about the time grid."""
 
-    def __init__(self, name: str, kind: str):
+    def __init__(self, name: str, kind: str, found: Found | None = None):
         self.name, self.kind = name, kind
-        self.notes: list[str] = []
+        self.found = found or Found()
+        self.swappable: str | None = None
+
+    def swapped(self) -> str:
+        """For a message about the time grid: where day and month may be swapped, how to
+        say their order ('' where they cannot be)."""
+        if self.swappable is None:
+            return ""
+        return (
+            f"; if day and month are swapped in times such as '{self.swappable}', give their "
+            "order with --dayfirst, --monthfirst or --time-format"
+        )
 
     def at(self, row: int) -> str:
         return f"line {row + 2}" if self.kind == "csv" else f"row {row + 1}"
@@ -77,7 +105,7 @@ def parse_times(col: pd.Series, name: str, loc: Located, options: ReadOptions) -
         steps = _integer_times(col, name, loc)
         if steps is not None:
             return steps
-    return _datetimes(col, name, loc, options.time_format)
+    return _datetimes(col, name, loc, options)
 
 
 def _integer_times(col: pd.Series, name: str, loc: Located) -> pd.Index | None:
@@ -111,17 +139,18 @@ def _integer_times(col: pd.Series, name: str, loc: Located) -> pd.Index | None:
     return None
 
 
-def _datetimes(col: pd.Series, name: str, loc: Located, time_format: str | None) -> pd.Index:
-    """Text times as datetimes (in `time_format` when given), every cell read or an error
-    naming the first that is not."""
-    text = col.astype(str)
+def _datetimes(col: pd.Series, name: str, loc: Located, options: ReadOptions) -> pd.Index:
+    """Text times as datetimes (in --time-format when given; day first where --dayfirst or
+    the data says so), every cell read or an error naming the first that is not."""
+    text, time_format = col.astype(str), options.time_format
+    dayfirst = _day_first(text, name, loc, options)
     zoned = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
     if zoned.any() and not zoned.all():
         raise _mixed_zones(name, loc, int(np.flatnonzero(~zoned.to_numpy())[0]))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandas' format guesses are not for the user
-            parsed = _to_datetime(text, time_format)
+            parsed = _to_datetime(text, time_format, dayfirst)
     except (ValueError, TypeError) as e:
         raise DataError(
             f"column '{name}' in '{loc.name}' cannot be read as times ({first_line(e)}): fix "
@@ -144,15 +173,17 @@ def _datetimes(col: pd.Series, name: str, loc: Located, time_format: str | None)
     return pd.DatetimeIndex(parsed)
 
 
-def _to_datetime(text: pd.Series, time_format: str | None) -> pd.Series:
+def _to_datetime(text: pd.Series, time_format: str | None, dayfirst: bool = False) -> pd.Series:
     """Parse times; unparseable ones become NaT. Times with differing UTC offsets (one zone
     across a daylight-saving change, as `to_csv` writes it) are read as UTC."""
     try:
-        parsed = pd.to_datetime(text, errors="coerce", format=time_format)
+        parsed = pd.to_datetime(text, errors="coerce", format=time_format, dayfirst=dayfirst)
     except ValueError as e:
         if "utc=True" not in str(e):
             raise
-        return pd.to_datetime(text, errors="coerce", format=time_format, utc=True)
+        return pd.to_datetime(
+            text, errors="coerce", format=time_format, dayfirst=dayfirst, utc=True
+        )
     if time_format is None and parsed.isna().any():
         # pandas applies the format of the first time to all, so ISO times with and
         # without a clock ('2024-01-01', '2024-01-01 06:00') need the ISO parser.
@@ -160,8 +191,48 @@ def _to_datetime(text: pd.Series, time_format: str | None) -> pd.Series:
         if iso.isna().sum() < parsed.isna().sum():
             parsed = iso
     if parsed.dtype == object:  # differing offsets that pandas kept as objects
-        parsed = pd.to_datetime(text, errors="coerce", format=time_format, utc=True)
+        parsed = pd.to_datetime(
+            text, errors="coerce", format=time_format, dayfirst=dayfirst, utc=True
+        )
     return parsed
+
+
+# dates written day and month first in some order: 01/02/2021, 1.2.21, 01-02-2021 12:00
+_DAY_MONTH = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(?:\d{4}|\d{2})(?:[ T].*)?$")
+
+
+def _day_first(text: pd.Series, name: str, loc: Located, options: ReadOptions) -> bool:
+    """Whether dates such as 01/02/2021 are day first: as --dayfirst / --monthfirst say, else
+    as the data shows (a first field above 12: day first, said in a note; a second: month
+    first), else an error asking. ISO and other times are read as pandas reads them. Dates
+    whose order only the options set are kept in `loc.swappable` for messages on the grid."""
+    unique = pd.Series(pd.unique(text))
+    fields = unique.str.extract(_DAY_MONTH)
+    if fields[0].isna().any():
+        return False  # not all written so
+    first, second = fields[0].astype(int).to_numpy(), fields[2].astype(int).to_numpy()
+    told = (first > 12).any() or (second > 12).any()
+    if not told and (first != second).any():
+        loc.swappable = str(unique[int(np.flatnonzero(first != second)[0])])
+    if options.time_format is not None or options.dayfirst is not None:
+        return bool(options.dayfirst)
+    if told:
+        if (first > 12).any() and not (second > 12).any():
+            example = str(unique[int(np.flatnonzero(first > 12)[0])])
+            loc.found.add(
+                f"read column '{name}' of '{loc.name}' day first, as in '{example}' (detected: "
+                "pass --monthfirst or --time-format to read it otherwise)",
+                dayfirst=True,
+            )
+            return True
+        return False
+    if loc.swappable is None:
+        return False  # day and month alike in every date: either order reads the same
+    raise DataError(
+        f"column '{name}' in '{loc.name}' has dates such as '{loc.swappable}' that read day "
+        "first or month first alike (no day above 12 tells which): pass --dayfirst or "
+        "--monthfirst, or give their format with --time-format (e.g. %d/%m/%Y)"
+    )
 
 
 def _mixed_zones(name: str, loc: Located, row: int) -> DataError:

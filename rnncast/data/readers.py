@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from rnncast.data.build import from_frame
+from rnncast.data.columns import Found
 from rnncast.data.series import DEFAULT_ID, DEFAULT_TARGET, SeriesSet
 from rnncast.errors import DataError, first_line
 from rnncast.settings import ReadOptions
@@ -30,9 +31,9 @@ def load(path: str | Path, options: ReadOptions | None = None) -> SeriesSet:
         series = parquet_long.read(str(path), files, options)
         if series is not None:
             return series
-    detected: list[str] = []
-    df, kind = read_table(path, options.id_col or DEFAULT_ID, options, detected)
-    return from_frame(df, options, source=str(path), kind=kind, detected=detected)
+    found = Found()
+    df, kind = read_table(path, options.id_col or DEFAULT_ID, options, found)
+    return from_frame(df, options, source=str(path), kind=kind, found=found)
 
 
 def _parquet_files(p: Path) -> list[Path]:
@@ -48,11 +49,11 @@ def _folder_files(p: Path) -> list[Path]:
 
 
 def read_table(path: str | Path, id_col: str = DEFAULT_ID, options: ReadOptions | None = None,
-               detected: list[str] | None = None) -> tuple[pd.DataFrame, str]:  # fmt: skip
+               found: Found | None = None) -> tuple[pd.DataFrame, str]:  # fmt: skip
     """Read a CSV file, a Parquet file or a folder of Parquet files; return (frame, kind).
     `id_col`, when the file has it, is read as text from a CSV; a CSV's separator and
     decimal mark are the options' or, when they give none, sniffed (what was sniffed is
-    said in `detected`)."""
+    noted in `found`)."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"data file '{path}' not found: check the path")
@@ -62,7 +63,7 @@ def read_table(path: str | Path, id_col: str = DEFAULT_ID, options: ReadOptions 
     if suffix in PARQUET_SUFFIXES:
         return _read_parquet(p), "parquet"
     if suffix in CSV_SUFFIXES:
-        sep, decimal = csv_format(p, options or ReadOptions(), detected)
+        sep, decimal = csv_format(p, options or ReadOptions(), found)
         return _read_csv(p, id_col, sep, decimal), "csv"
     raise DataError(
         f"'{path}' has an unsupported file type '{p.suffix}': give a .csv or .parquet file, "
@@ -77,12 +78,12 @@ _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
 _DECIMAL_POINT = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
 
 
-def csv_format(p: Path, options: ReadOptions, detected: list[str] | None = None) -> tuple[str, str]:
+def csv_format(p: Path, options: ReadOptions, found: Found | None = None) -> tuple[str, str]:
     """The separator and decimal mark of CSV `p`: the options', or else sniffed from its
     first lines. The separator is the one its name implies (tab for .tsv, .tsv.gz, ...;
     else ',') unless that one does not split every line alike and exactly one other of
     ';', tab, '|' does; the decimal mark is ',' where columns are not comma-separated and
-    numbers are written with ',' but none with '.'. A guess is said in `detected`."""
+    numbers are written with ',' but none with '.'. A guess is noted in `found`."""
     suffixes = [s.lower() for s in p.suffixes]
     if suffixes[-1:] and suffixes[-1] in COMPRESSED:
         suffixes = suffixes[:-1]  # data.tsv.gz is a TSV
@@ -104,11 +105,12 @@ def csv_format(p: Path, options: ReadOptions, detected: list[str] | None = None)
         decimal = "," if sep != "," and _decimal_commas(lines, sep) else "."
         if decimal == ",":
             said.append("',' as the decimal mark")
-    if said and detected is not None:
-        detected.append(
+    if said and found is not None:
+        found.add(
             f"read '{p}' with {' and '.join(said)} (detected: name them with --sep and "
-            "--decimal to read it otherwise)"
-        )
+            "--decimal to read it otherwise)",
+            sep=sep, decimal=decimal,
+        )  # fmt: skip
     return sep, decimal
 
 

@@ -9,7 +9,7 @@ import warnings
 
 import pandas as pd
 
-from rnncast.data.columns import bool_column, numeric_like
+from rnncast.data.columns import Found, bool_column, numeric_like
 from rnncast.data.series import DEFAULT_ID, DEFAULT_TARGET, DEFAULT_TIME, Schema
 from rnncast.errors import DataError
 from rnncast.settings import ReadOptions
@@ -31,21 +31,22 @@ def _missing_column(name: str, columns: list[str], where: str, option: str) -> D
 
 
 def detect_schema(df: pd.DataFrame, options: ReadOptions, where: str,
-                  notes: list[str] | None = None) -> Schema:  # fmt: skip
+                  found: Found | None = None) -> Schema:  # fmt: skip
     """Decide the layout from the columns and the options (long data found without its
-    options is said in `notes`)."""
+    options is noted in `found`)."""
     columns = [str(c) for c in df.columns]
     if options.id_col is not None or DEFAULT_ID in columns:
         return long_schema(columns, options, where)
-    found = _long_columns(df, columns, options, where)
-    if found is not None:
-        schema = long_schema(columns, found, where)
-        if notes is not None:
-            notes.append(
+    long = _long_columns(df, columns, options, where)
+    if long is not None:
+        schema = long_schema(columns, long, where)
+        if found is not None:
+            found.add(
                 f"read '{where}' as long data: series id '{schema.id_col}', time "
                 f"'{schema.time_col}', value '{schema.target}' (detected: name them with "
-                "--id-col, --time-col, --target to read it otherwise)"
-            )
+                "--id-col, --time-col, --target to read it otherwise)",
+                id_col=schema.id_col, time_col=schema.time_col, target=(schema.target,),
+            )  # fmt: skip
         return schema
     time_col = options.time_col
     if time_col is not None and time_col not in columns:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,6 +89,7 @@ class SeriesSet:
     source: str = "<data>"
     notes: tuple[str, ...] = ()  # what reading changed (filled values): warnings to show
     detected: tuple[str, ...] = ()  # what reading found out by itself (separator, ...): info
+    read_as: dict[str, Any] = dataclasses.field(default_factory=dict)  # ... as read options
     covariates: np.ndarray | None = None  # (len(values), C) float32: past covariates
 
     @property

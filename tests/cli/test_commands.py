@@ -166,6 +166,26 @@ def test_sep_and_decimal_are_remembered_by_the_model(here):
     )
 
 
+def test_day_first_dates_are_asked_for_or_detected_and_kept(here):
+    frame = make_long(n_series=1, length=150, freq="D").drop(columns="unique_id")
+    frame.assign(ds=frame.ds.dt.strftime("%d/%m/%Y")).to_csv(here / "dm.csv", index=False)
+    frame.head(12).assign(ds=frame.ds.dt.strftime("%d/%m/%Y")).to_csv(here / "a.csv", index=False)
+    assert _error(run("train", "a.csv", *FAST)) == (
+        "error: column 'ds' in 'a.csv' has dates such as '02/01/2024' that read day first or "
+        "month first alike (no day above 12 tells which): pass --dayfirst or --monthfirst, or "
+        "give their format with --time-format (e.g. %d/%m/%Y)"
+    )
+    result = run("train", "dm.csv", *FAST, "--horizon", "6")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[1] == (
+        "read column 'ds' of 'dm.csv' day first, as in '13/01/2024' (detected: pass "
+        "--monthfirst or --time-format to read it otherwise)"
+    )
+    from rnncast.store.artifact import load
+
+    assert load(here / "model.rnncast").read_options.dayfirst is True  # predict reads alike
+
+
 def test_skip_short_leaves_out_series_with_a_warning(here):
     make_long(n_series=3, length=150, lengths=[150, 150, 20]).to_csv(here / "s.csv", index=False)
     assert _error(run("train", "s.csv", *FAST, "--horizon", "6")) == (

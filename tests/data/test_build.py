@@ -369,6 +369,23 @@ def test_covariate_too_close_to_zero_for_float32(tmp_path):
     )
 
 
+def test_grid_messages_ask_for_the_date_order_where_it_may_be_swapped(tmp_path):
+    months = pd.date_range("2021-01-01", periods=24, freq="MS")
+    path = write(tmp_path, "d.csv", "date,y\n" + "".join(
+        f"{t.strftime('%d/%m/%Y')},{i}\n" for i, t in enumerate(months)))  # fmt: skip
+    hint = (
+        "; if day and month are swapped in times such as '01/02/2021', give their order with "
+        "--dayfirst, --monthfirst or --time-format"
+    )
+    assert error(path, ReadOptions(dayfirst=False)).endswith(
+        "the times are irregular or have gaps; pass --freq (e.g. h, D, W-SUN, MS) to check "
+        "them against" + hint
+    )
+    assert error(path, ReadOptions(time_format="%m/%d/%Y", freq="D")).endswith(
+        "add the missing rows with values, or pass --fill ffill, interpolate or zero" + hint
+    )
+
+
 # ---- duplicates -------------------------------------------------------------------------
 
 

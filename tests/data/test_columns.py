@@ -160,3 +160,44 @@ def test_fractional_integer_times(tmp_path):
         f"column 'ds' in '{path}' holds fractional numbers (line 4): times must be dates or "
         "whole-number steps"
     )
+
+
+def _dates(tmp_path, times, fmt: str, name: str = "d.csv"):
+    rows = "".join(f"{t.strftime(fmt)},{i}\n" for i, t in enumerate(times))
+    return write(tmp_path, name, "date,y\n" + rows)
+
+
+MONTHS = pd.date_range("2021-01-01", periods=24, freq="MS")  # no day above 12
+
+
+@pytest.mark.parametrize("fmt", ["%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m/%d/%y"])
+def test_dates_whose_day_and_month_order_cannot_be_told_are_refused(tmp_path, fmt):
+    path = _dates(tmp_path, MONTHS, fmt)
+    example = MONTHS[1].strftime(fmt)
+    assert error(path) == (
+        f"column 'date' in '{path}' has dates such as '{example}' that read day first or "
+        "month first alike (no day above 12 tells which): pass --dayfirst or --monthfirst, "
+        "or give their format with --time-format (e.g. %d/%m/%Y)"
+    )
+    assert load(path, ReadOptions(dayfirst=fmt[1] == "d")).axis.freq == "MS"
+    assert load(path, ReadOptions(time_format=fmt)).axis.freq == "MS"
+
+
+def test_day_first_dates_are_read_so_when_a_day_above_12_shows_it(tmp_path):
+    days = pd.date_range("2021-01-01", periods=40, freq="D")
+    path = _dates(tmp_path, days, "%d/%m/%Y")
+    series = load(path)
+    assert series.axis.freq == "D" and list(series.starts) == [days[0]]
+    assert series.detected == (
+        f"read column 'date' of '{path}' day first, as in '13/01/2021' (detected: pass "
+        "--monthfirst or --time-format to read it otherwise)",
+    )
+    assert series.read_as == {"dayfirst": True}
+    month_first = load(_dates(tmp_path, days, "%m/%d/%Y", "m.csv"))
+    assert month_first.axis.freq == "D" and month_first.detected == ()
+
+
+def test_iso_dates_are_never_ambiguous(tmp_path):
+    path = _dates(tmp_path, MONTHS, "%Y-%m-%d")
+    series = load(path)
+    assert series.axis.freq == "MS" and series.detected == ()

@@ -40,6 +40,7 @@ def test_semicolons_and_decimal_commas_are_sniffed_and_said(tmp_path):
         f"read '{path}' with columns separated by ';' and ',' as the decimal mark (detected: "
         "name them with --sep and --decimal to read it otherwise)",
     )
+    assert s.read_as == {"sep": ";", "decimal": ","}
 
 
 def test_sep_and_decimal_given_are_used_as_given(tmp_path):

@@ -160,6 +160,7 @@ def test_long_data_with_ordinary_names_is_detected_and_said(tmp_path, text):
         f"read '{path}' as long data: series id 'store', time 'date', value 'sales' (detected: "
         "name them with --id-col, --time-col, --target to read it otherwise)",
     )
+    assert series.read_as == {"id_col": "store", "time_col": "date", "target": ("sales",)}
 
 
 def test_long_data_with_integer_steps_named_as_times(tmp_path):
