@@ -4,6 +4,7 @@ straight to float32 through `rnncast.data.parquet_long`)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -44,8 +45,37 @@ def _parquet_files(p: Path) -> list[Path]:
     return [p] if p.is_file() and p.suffix.lower() in PARQUET_SUFFIXES else []
 
 
+FOLDER_DEPTH = 4  # levels of subfolders searched: a Parquet dataset's partitions (year=/month=/...)
+FOLDER_ENTRIES = 100_000  # entries looked at before a folder is taken for something else
+
+
 def _folder_files(p: Path) -> list[Path]:
-    return sorted(f for f in p.rglob("*") if f.suffix.lower() in PARQUET_SUFFIXES and f.is_file())
+    """The Parquet files in folder `p` and its subfolders down to `FOLDER_DEPTH` levels, as a
+    Parquet dataset lays them out (symbolic links to folders not followed), in order. A
+    folder with more than `FOLDER_ENTRIES` entries in those levels is refused rather than
+    searched (`rnncast predict /` would walk the whole file system)."""
+    found, seen = [], 0
+    for root, dirs, files in os.walk(p, onerror=_unreadable(p)):
+        seen += len(dirs) + len(files)
+        if seen > FOLDER_ENTRIES:
+            raise DataError(
+                f"folder '{p}' holds more than {FOLDER_ENTRIES:,} files and folders within "
+                f"{FOLDER_DEPTH} levels: point at a Parquet file, or at the folder of one dataset"
+            )
+        if len(Path(root).relative_to(p).parts) >= FOLDER_DEPTH:
+            dirs.clear()  # deeper than a dataset's partitions go
+        found += [Path(root, f) for f in files if Path(f).suffix.lower() in PARQUET_SUFFIXES]
+    return sorted(f for f in found if f.is_file())
+
+
+def _unreadable(p: Path):
+    def fail(e: OSError) -> None:
+        if Path(e.filename or "") == p:  # the folder itself (a subfolder is skipped)
+            raise DataError(
+                f"folder '{p}' cannot be read ({e.strerror or e}): check its permissions"
+            ) from None
+
+    return fail
 
 
 def read_table(path: str | Path, id_col: str = DEFAULT_ID, options: ReadOptions | None = None,

@@ -226,3 +226,29 @@ def test_repeated_column_names(tmp_path):
         f"'{tmp_path / 'dup.parquet'}' has more than one column named 'a': give every column its "
         "own name"
     )
+
+
+def test_folders_are_searched_only_as_deep_as_a_dataset_goes(tmp_path):
+    frame = pd.DataFrame({"ds": [1, 2, 3], "v": [1.0, 2.0, 3.0]})
+    hive = tmp_path / "hive" / "a=1" / "b=2" / "c=3"
+    hive.mkdir(parents=True)
+    frame.to_parquet(hive / "part.parquet")
+    assert load(tmp_path / "hive").values.tolist() == [1, 2, 3]
+    deep = tmp_path / "deep" / "1" / "2" / "3" / "4" / "5"
+    deep.mkdir(parents=True)
+    frame.to_parquet(deep / "part.parquet")
+    assert error(tmp_path / "deep") == (
+        f"folder '{tmp_path / 'deep'}' holds no .parquet files: point at a file or a folder of them"
+    )
+
+
+def test_a_folder_too_big_to_be_a_dataset_is_refused_before_it_is_searched(tmp_path, monkeypatch):
+    from rnncast.data import readers
+
+    monkeypatch.setattr(readers, "FOLDER_ENTRIES", 10)
+    for i in range(11):
+        (tmp_path / f"{i}.txt").write_text("")
+    assert error(tmp_path) == (
+        f"folder '{tmp_path}' holds more than 10 files and folders within 4 levels: point at a "
+        "Parquet file, or at the folder of one dataset"
+    )
