@@ -33,8 +33,11 @@ CELLS = {
 
 @st.composite
 def time_column(draw, rows: int) -> list[str]:
-    """Times: evenly spaced (maybe with gaps, repeats, zones, bad cells) or integers."""
-    kind = draw(st.sampled_from(["hourly", "daily", "monthly", "int", "mixed"]))
+    """Times: evenly spaced (maybe with gaps, repeats, zones, bad cells), written ISO or day
+    first (01/02/2000, 13.01.2000), or integers."""
+    kind = draw(st.sampled_from(["hourly", "daily", "monthly", "int", "mixed", "dayfirst",
+                                 "dayfirst monthly"]))  # fmt: skip
+    mark = draw(st.sampled_from(["/", ".", "-"]))
     start = dt.datetime(2000, 1, 1) + dt.timedelta(hours=draw(st.integers(0, 10_000)))
     step = {"hourly": dt.timedelta(hours=1), "daily": dt.timedelta(days=1)}.get(kind)
     out = []
@@ -43,6 +46,10 @@ def time_column(draw, rows: int) -> list[str]:
             out.append(str(i * draw(st.sampled_from([1, 1, 1, 2]))))
         elif kind == "monthly":
             out.append(f"{2000 + i // 12}-{i % 12 + 1:02d}-01")
+        elif kind == "dayfirst":  # days above 12 tell the order once there are enough rows
+            out.append((start + dt.timedelta(days=i)).strftime(f"%d{mark}%m{mark}%Y"))
+        elif kind == "dayfirst monthly":  # no day above 12: the order cannot be told
+            out.append(f"01{mark}{i % 12 + 1:02d}{mark}{2000 + i // 12}")
         elif kind == "mixed":
             out.append(draw(st.sampled_from(["2024-01-01", "soon", "", "2024-01-02T00:00Z", "7"])))
         else:
@@ -69,12 +76,24 @@ def csv_files(draw) -> str:
             kind = draw(st.sampled_from(["float", "float", "int", "int", *CELLS]))
             cell = CELLS[kind]
             columns.append([draw(cell) for _ in range(rows)])
-    lines = [",".join(names)] if draw(st.integers(0, 9)) else []  # sometimes no header
+    sep = draw(st.sampled_from([",", ",", ",", ";"]))  # ';' with decimal commas, as in Europe
+    if sep == ";":
+        columns = [[cell.replace(".", ",") if _number(cell) else cell for cell in col]
+                   for col in columns]  # fmt: skip
+    lines = [sep.join(names)] if draw(st.integers(0, 9)) else []  # sometimes no header
     for r in range(rows):
-        lines.append(",".join(col[r] for col in columns))
+        lines.append(sep.join(col[r] for col in columns))
     if rows and draw(st.integers(0, 9)) == 0:
         lines.append("x" * draw(st.integers(0, 3)))  # a ragged last line
     return "\n".join(lines) + ("\n" if draw(st.booleans()) else "")
+
+
+def _number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def check_outcome(result, folder: Path, before: dict[str, bytes]) -> None:
@@ -103,7 +122,8 @@ def check_outcome(result, folder: Path, before: dict[str, bytes]) -> None:
         st.sampled_from([
             ["--fill", "ffill"], ["--fill", "zero"], ["--fill", "interpolate"], ["--skip-short"],
             ["--horizon", "2"], ["--lookback", "3"], ["--freq", "h"], ["--val-size", "0"],
-            ["--holdout", "2"], ["--target", "y"],
+            ["--holdout", "2"], ["--target", "y"], ["--dayfirst"], ["--monthfirst"],
+            ["--sep", ";"], ["--decimal", ","],
         ]),
         max_size=3,
     ).map(lambda chunks: [a for chunk in chunks for a in chunk]),
