@@ -6,11 +6,14 @@ quiet nights): the network then sees and is trained on relative changes, and its
 are turned back with exp, so they stay positive. Windows are logged as they are gathered
 (`rnncast.engine.batches.Windows`): no transformed copy of the data is held. A
 log model needs every value it reads, in training and in every history it forecasts from,
-above 0. 'auto' (the default) is 'log' when every training value is above 0, else 'none';
-the model file keeps which.
+above 0 and at most `LOG_ROOM` (1e34: the exp of a forecast's log must stay in float32).
+'auto' (the default) is 'log' when every training value is so, else 'none'; the model file
+keeps which.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -20,13 +23,17 @@ from rnncast.errors import DataError
 # exp(88.72...) is float32's largest value: a forecast's log is capped a little below, so
 # that it stays finite
 _LOG_MAX = 88.0
+# the largest value 'log' models: its forecasts can still grow e^(88 - 78.3), 16,000-fold
+LOG_ROOM = 1e34
 
 
 def resolve(series: SeriesSet, method: str) -> str:
     """The transform `method` ('auto', 'none' or 'log') means for training on `series`."""
     if method != "auto":
         return method
-    return "log" if len(series.values) and not _not_positive(series.values)[1] else "none"
+    values = series.values
+    fits = len(values) and not _not_positive(values)[1] and not _too_large(values)[1]
+    return "log" if fits else "none"
 
 
 CHUNK = 1 << 22  # values checked at a time: the masks stay small however long the data
@@ -35,9 +42,18 @@ CHUNK = 1 << 22  # values checked at a time: the masks stay small however long t
 def _not_positive(values: np.ndarray) -> tuple[int, int]:
     """The flat index of the first value that is not above 0 (NaN included) and how many
     there are; (-1, 0) when there are none."""
+    return _first(values, lambda chunk: ~(chunk > 0))
+
+
+def _too_large(values: np.ndarray) -> tuple[int, int]:
+    """As `_not_positive`, for the values above `LOG_ROOM`."""
+    return _first(values, lambda chunk: chunk > LOG_ROOM)
+
+
+def _first(values: np.ndarray, outside: Callable[[np.ndarray], np.ndarray]) -> tuple[int, int]:
     first, count = -1, 0
     for a in range(0, len(values), CHUNK):
-        bad = ~(values[a : a + CHUNK] > 0)
+        bad = outside(values[a : a + CHUNK])
         n = int(bad.sum())
         if n and first < 0:
             first = a + int(np.argmax(bad))
@@ -59,14 +75,18 @@ def check(series: SeriesSet, method: str, fix: str) -> None:
     `fix`, data the transform cannot take: under 'log', any value at or below 0."""
     if method != "log":
         return
-    first, count = _not_positive(series.values)
-    if not count:
-        return
-    i = int(np.searchsorted(series.offsets, first, side="right") - 1)
-    when = series.axis.at(series.starts[i : i + 1], np.array([first - series.offsets[i]]))[0]
-    value = float(series.values[first])
-    more = f" (and {count - 1} more)" if count > 1 else ""
-    raise DataError(
-        f"series '{series.ids[i]}' has the value {value:g} at {when}{more} in "
-        f"'{series.source}', but --transform log needs every value above 0: {fix}"
-    )
+    for found, needs in (
+        (_not_positive, "needs every value above 0"),
+        (_too_large, f"forecasts in float32 only values up to {LOG_ROOM:g}"),
+    ):
+        first, count = found(series.values)
+        if not count:
+            continue
+        i = int(np.searchsorted(series.offsets, first, side="right") - 1)
+        when = series.axis.at(series.starts[i : i + 1], np.array([first - series.offsets[i]]))[0]
+        value = float(series.values[first])
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        raise DataError(
+            f"series '{series.ids[i]}' has the value {value:g} at {when}{more} in "
+            f"'{series.source}', but --transform log {needs}: {fix}"
+        )

@@ -61,6 +61,20 @@ def test_log_refuses_values_at_or_below_zero_naming_the_first():
     transform.check(_series({"a": [1, 2, 3]}), "log", "do this")
 
 
+def test_log_takes_no_value_whose_forecast_float32_cannot_hold():
+    """Values near float32's largest were logged, forecast at a log capped at 88 and came
+    back as 1.65e38 whatever the data (MASE 15.9 against naive's 1.0, exit 0)."""
+    big = _series({"a": [1e30, 2e34, 3e38]})
+    assert transform.resolve(big, "auto") == "none"
+    assert transform.resolve(_series({"a": [1e30, 1e34, 5.0]}), "auto") == "log"
+    with pytest.raises(DataError) as e:
+        transform.check(big, "log", "do this")
+    assert str(e.value) == (
+        "series 'a' has the value 2e+34 at 2024-01-01 01:00:00 (and 1 more) in '<frame>', but "
+        "--transform log forecasts in float32 only values up to 1e+34: do this"
+    )
+
+
 def test_the_check_counts_across_chunks(monkeypatch):
     monkeypatch.setattr(transform, "CHUNK", 2)
     series = _series({"a": [1, 2, 3, 4, 5], "b": [6, -1, 8, 0, 9]})
