@@ -116,9 +116,10 @@ def _weights(state: dict[str, torch.Tensor]) -> dict[str, Any]:
 
 def payload_view(path: Path) -> dict[str, Any]:
     """The model file as plain data, without what differs from run to run (times, the
-    absolute path of the data)."""
+    absolute path of the data, the checksum of all that: the weights are compared by their
+    sums, which a CPU may round differently)."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    view = {k: v for k, v in payload.items() if k not in ("weights", "created")}
+    view = {k: v for k, v in payload.items() if k not in ("weights", "created", "checksum")}
     data = dict(view["data"])
     data.pop("abspath")
     data["units"] = [float(u) for u in data["units"].tolist()]

@@ -6,11 +6,16 @@ It holds the format version, the rnncast and torch versions, the resolved config
 the data was read, the time axis, each series' training cut-off (and, under 'series'
 scaling, its unit), the training history, a fingerprint of the training data, and the
 weights (always stored on the CPU, so a model trained on a GPU loads anywhere).
+
+Every file written since the checksum was added also holds a SHA-256 of everything else in
+it (`checksum`), checked at load: a file damaged on disk or in transit is refused, not
+forecast with. Files without one (written before) load as they did.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,9 +275,46 @@ def save(artifact: Artifact, path: str | Path) -> None:
 
 
 def save_plain(payload: dict[str, Any], path: str | Path) -> None:
-    """A `torch.save` archive of plain data (dicts, lists, numbers, strings, tensors),
-    written atomically."""
-    atomic_write(path, lambda f: torch.save(payload, f))
+    """A `torch.save` archive of plain data (dicts, lists, numbers, strings, tensors) and
+    its `checksum`, written atomically."""
+    stamped = {**payload, "checksum": checksum(payload)}
+    atomic_write(path, lambda f: torch.save(stamped, f))
+
+
+def checksum(payload: dict[str, Any]) -> str:
+    """'sha256:HEX' of a plain-data payload (all but its own "checksum"): every tensor's
+    dtype, shape and bytes, and every other value, in the payload's order."""
+    digest = hashlib.sha256()
+    _feed(digest, {k: v for k, v in payload.items() if k != "checksum"})
+    return "sha256:" + digest.hexdigest()
+
+
+def intact(payload: dict[str, Any]) -> bool:
+    """Whether a loaded payload matches the checksum it was saved with (True for a file
+    written before checksums, which has none)."""
+    stored = payload.get("checksum")
+    return stored is None or stored == checksum(payload)
+
+
+def _feed(digest: Any, value: Any) -> None:
+    """Add `value` to `digest`, unambiguously (each item tagged with its kind and length)."""
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"T{t.dtype}{tuple(value.shape)}:".encode())
+        if t.numel():  # (an empty tensor has no bytes, and a stride view() refuses)
+            digest.update(t.view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        digest.update(f"D{len(value)}:".encode())
+        for k, v in value.items():
+            _feed(digest, k)
+            _feed(digest, v)
+    elif isinstance(value, list | tuple):
+        digest.update(f"L{len(value)}:".encode())
+        for v in value:
+            _feed(digest, v)
+    else:
+        text = f"{type(value).__name__}:{value!r}"
+        digest.update(f"V{len(text)}:{text}".encode())
 
 
 def load_plain(path: str | Path) -> Any:
@@ -310,6 +352,11 @@ def load(path: str | Path) -> Artifact:
             f"'{path}' was written by a newer rnncast ({payload.get('rnncast_version', '?')}, "
             f"model format {version}); this rnncast {__version__} reads format "
             f"{FORMAT_VERSION}: upgrade with 'pip install -U rnncast'"
+        )
+    if not intact(payload):
+        raise ArtifactError(
+            f"'{path}' is damaged: its contents do not match the SHA-256 checksum written when "
+            "it was saved: train again with 'rnncast train', or restore a copy"
         )
     theirs = str(payload.get("rnncast_version", "?"))
     if _major(theirs) != _major(__version__):

@@ -7,7 +7,8 @@ same weights, optimiser and schedule state and random streams, so the resumed ru
 the model the uninterrupted run would have made.
 
 Like the model file, a checkpoint is a `torch.save` archive of plain data, loaded with
-`weights_only=True`: loading one never runs code from it.
+`weights_only=True`: loading one never runs code from it; and like it, it carries a SHA-256
+checksum of its contents, checked at load.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from rnncast.errors import ArtifactError, ConfigError
 from rnncast.settings import ModelConfig, TrainConfig, WindowConfig, to_dict
-from rnncast.store.artifact import BEFORE_FIELD, load_plain, save_plain
+from rnncast.store.artifact import BEFORE_FIELD, intact, load_plain, save_plain
 from rnncast.version import __version__
 
 FORMAT = "rnncast-checkpoint"
@@ -129,6 +130,11 @@ def load(path: str | Path) -> Checkpoint:
             f"--resume '{path}' was written by rnncast {payload.get('rnncast_version', '?')} "
             f"(checkpoint format {payload.get('format_version')}); this rnncast {__version__} "
             f"resumes format {FORMAT_VERSION}: finish it with that version, or start afresh"
+        )
+    if not intact(payload):
+        raise ArtifactError(
+            f"--resume '{path}' is damaged: its contents do not match the SHA-256 checksum "
+            "written when it was saved: start afresh without --resume, or restore a copy"
         )
     try:
         return Checkpoint(

@@ -66,6 +66,52 @@ def test_file_is_plain_data_loadable_without_code(trained):
     assert all(t.device.type == "cpu" for state in payload["weights"] for t in state.values())
 
 
+def _flip_bytes_of(tensor: torch.Tensor, path, count: int = 16) -> None:
+    """Flip `count` bytes in the middle of `tensor`'s data inside the file at `path`."""
+    raw = bytearray(path.read_bytes())
+    data = tensor.detach().contiguous().numpy().tobytes()
+    start = raw.find(data)
+    assert start >= 0 and len(data) > count
+    middle = start + (len(data) - count) // 2
+    raw[middle : middle + count] = bytes(b ^ 0xFF for b in raw[middle : middle + count])
+    path.write_bytes(bytes(raw))
+
+
+def test_a_model_file_carries_the_checksum_of_its_contents(trained):
+    _, _, path = trained
+    payload = torch.load(path, weights_only=True)
+    assert payload["checksum"].startswith("sha256:") and len(payload["checksum"]) == 7 + 64
+    assert artifact.checksum(payload) == payload["checksum"]
+    assert artifact.intact(payload)
+    del payload["checksum"]  # a file written before checksums: nothing to check
+    assert artifact.intact(payload)
+
+
+def test_flipped_bytes_in_a_weight_tensor_are_refused(trained, tmp_path):
+    _, bundle, path = trained
+    damaged = tmp_path / "damaged.rnncast"
+    damaged.write_bytes(path.read_bytes())
+    largest = max(bundle.weights[0].values(), key=lambda t: t.numel())
+    _flip_bytes_of(largest, damaged)
+    torch.load(damaged, weights_only=True)  # still a readable torch file: only the sum tells
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(damaged)
+    assert str(e.value) == (
+        f"'{damaged}' is damaged: its contents do not match the SHA-256 checksum written when "
+        "it was saved: train again with 'rnncast train', or restore a copy"
+    )
+
+
+def test_a_changed_setting_is_damage_too(trained, tmp_path):
+    _, _, path = trained
+    payload = torch.load(path, weights_only=True)
+    payload["data"]["cutoffs"][0] = "2001-01-01T00:00:00"  # would shift the forecast's times
+    changed = tmp_path / "changed.rnncast"
+    torch.save(payload, changed)
+    with pytest.raises(ArtifactError, match="is damaged: its contents do not match"):
+        artifact.load(changed)
+
+
 def test_missing_and_folder(tmp_path):
     with pytest.raises(ArtifactError) as e:
         artifact.load(tmp_path / "none.rnncast")

@@ -202,3 +202,22 @@ def test_bad_checkpoint_files(tmp_path):
         f"--resume '{newer}' was written by rnncast 9.0 (checkpoint format 99); this rnncast "
         "0.1.0 resumes format 1: finish it with that version, or start afresh"
     )
+
+
+def test_a_damaged_checkpoint_is_refused(tmp_path):
+    saved = checkpoint.Checkpoint.start(WINDOW, MODEL, CONFIG, "fingerprint")
+    weights = torch.arange(256, dtype=torch.float32)
+    saved.current = {"member": 1, "state": {"epoch": 3, "weights": weights}}
+    path = tmp_path / "run.ckpt"
+    checkpoint.save(saved, path)
+    assert checkpoint.load(path).current["state"]["weights"].equal(weights)
+    raw = bytearray(path.read_bytes())
+    start = raw.find(weights.numpy().tobytes()) + 512
+    raw[start : start + 16] = bytes(16)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ArtifactError) as e:
+        checkpoint.load(path)
+    assert str(e.value) == (
+        f"--resume '{path}' is damaged: its contents do not match the SHA-256 checksum written "
+        "when it was saved: start afresh without --resume, or restore a copy"
+    )
