@@ -454,6 +454,9 @@ class TrainConfig:
             self.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}, got '{self.loss}'"
         )
         _require(self.ensemble >= 1, f"--ensemble must be at least 1, got {self.ensemble}")
+        _require(  # numpy and torch take seeds from 0 to 2**64 - 1; members use seed + k
+            0 <= self.seed < 2**63, f"--seed must be 0 or more and below 2**63, got {self.seed}"
+        )
         _require(
             self.precision in PRECISIONS,
             f"--precision must be one of {', '.join(PRECISIONS)}, got '{self.precision}'",

@@ -237,3 +237,11 @@ def test_spelling_names_options_for_each_caller():
     assert PYTHON("transform", "none") == "transform='none'"
     assert (CLI.name("val_size"), PYTHON.name("val_size")) == ("--val-size", "val_size")
     assert (CLI.data, PYTHON.data) == ("DATA", "data")
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63])
+def test_a_seed_numpy_and_torch_cannot_take_is_refused(seed):
+    with pytest.raises(ConfigError) as e:
+        TrainConfig(seed=seed)
+    assert str(e.value) == f"--seed must be 0 or more and below 2**63, got {seed}"
+    TrainConfig(seed=2**63 - 1)
