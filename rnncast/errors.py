@@ -52,3 +52,11 @@ class Notice(str):
         notice = super().__new__(cls, text)
         notice.fields = fields
         return notice
+
+
+def os_cause(error: OSError) -> str:
+    """What an operating-system error says, without the path (the message names that
+    itself): 'No space left on device (Errno 28)'."""
+    if error.errno and error.strerror:
+        return f"{error.strerror} (Errno {error.errno})"
+    return first_line(error)

@@ -21,3 +21,11 @@ def test_a_notice_is_its_text_with_its_facts():
     notice = errors.Notice("left out 2 series: 'a', 'b'", left_out=2, series=["a", "b"])
     assert notice == "left out 2 series: 'a', 'b'" and isinstance(notice, str)
     assert notice.fields == {"left_out": 2, "series": ["a", "b"]}
+
+
+def test_os_cause_is_the_systems_words_and_number_without_the_path():
+    import errno
+
+    error = OSError(errno.ENOSPC, "No space left on device", "/x/f.csv")
+    assert errors.os_cause(error) == "No space left on device (Errno 28)"
+    assert errors.os_cause(OSError("odd")) == "odd"

@@ -13,7 +13,7 @@ import pandas as pd
 from rnncast.data.build import from_frame
 from rnncast.data.columns import Found
 from rnncast.data.series import DEFAULT_ID, DEFAULT_TARGET, SeriesSet
-from rnncast.errors import DataError, first_line
+from rnncast.errors import DataError, first_line, os_cause
 from rnncast.settings import ReadOptions
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv", ".gz", ".bz2", ".zip", ".xz"}
@@ -25,6 +25,7 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 def load(path: str | Path, options: ReadOptions | None = None) -> SeriesSet:
     """Read and validate a data file or folder (see the module docstring)."""
     options = options or ReadOptions()
+    check_readable(path)
     files = _parquet_files(Path(path))
     if files:  # long Parquet in the clean, common case: read in batches, not through pandas
         from rnncast.data import parquet_long
@@ -85,8 +86,7 @@ def read_table(path: str | Path, id_col: str = DEFAULT_ID, options: ReadOptions 
     decimal mark are the options' or, when they give none, sniffed (what was sniffed is
     noted in `found`)."""
     p = Path(path)
-    if not p.exists():
-        raise DataError(f"data file '{path}' not found: check the path")
+    check_readable(path)
     if p.is_dir():
         return _read_parquet_folder(p), "parquet"
     suffix = p.suffix.lower()
@@ -179,6 +179,20 @@ def _decimal_commas(lines: list[str], sep: str) -> bool:
     return any(_DECIMAL_COMMA.fullmatch(c) for c in cells) and not any(
         _DECIMAL_POINT.fullmatch(c) for c in cells
     )
+
+
+def check_readable(path: str | Path) -> None:
+    """The data file or folder at `path` must open for reading: whatever the system says
+    instead (not found, permission denied, a name too long, a symbolic link loop) is one
+    line naming the path. (Non-blocking, so that a FIFO given as data does not hang here.)"""
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except FileNotFoundError:
+        raise DataError(f"data file '{path}' not found: check the path") from None
+    except OSError as e:
+        raise DataError(
+            f"cannot read data '{path}': {os_cause(e)}: check the path and its permissions"
+        ) from None
 
 
 # pandas' default missing-value markers, applied to every column but the series id

@@ -17,9 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ from rnncast.data.series import Schema, SeriesSet
 from rnncast.data.timeaxis import TimeAxis
 from rnncast.engine import models, scaling
 from rnncast.engine.events import TrainResult
-from rnncast.errors import ArtifactError, RnncastError
+from rnncast.errors import ArtifactError, RnncastError, os_cause
 from rnncast.settings import ModelConfig, ReadOptions, TrainConfig, WindowConfig, from_dict, to_dict
 from rnncast.store.atomic import atomic_write
 from rnncast.version import __version__
@@ -278,7 +279,40 @@ def save_plain(payload: dict[str, Any], path: str | Path) -> None:
     """A `torch.save` archive of plain data (dicts, lists, numbers, strings, tensors) and
     its `checksum`, written atomically."""
     stamped = {**payload, "checksum": checksum(payload)}
-    atomic_write(path, lambda f: torch.save(stamped, f))
+    atomic_write(path, lambda f: _torch_save(stamped, f))
+
+
+class _Watched:
+    """A file for `torch.save` that keeps the first OS error of a write: torch's zip writer
+    turns it into its own RuntimeError ('[enforce fail at inline_container.cc:...]'), or
+    swallows it and fails later on the file's length."""
+
+    def __init__(self, file: IO[bytes]):
+        self.file, self.error = file, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as e:
+            self.error = self.error or e
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _torch_save(payload: dict[str, Any], file: IO[bytes]) -> None:
+    """`torch.save` to `file`; a write the system refused raises that OSError (a full
+    disk, ...), which `atomic_write` reports as one line."""
+    watched = _Watched(file)
+    try:
+        torch.save(payload, watched)
+    except RuntimeError:
+        if watched.error is not None:
+            raise watched.error from None
+        raise
+    if watched.error is not None:
+        raise watched.error
 
 
 def checksum(payload: dict[str, Any]) -> str:
@@ -326,16 +360,20 @@ def load_plain(path: str | Path) -> Any:
         return None
 
 
+def opens(path: str | Path) -> None:
+    """Open `path` for reading and close it: raises the OSError the system gives for it
+    (permission denied, a symbolic link loop, ...), which the loader would hide."""
+    os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+
+
+def unreadable(path: str | Path, error: OSError, what: str, fix: str) -> ArtifactError:
+    """The one line for an OS error reading `what` (e.g. "model file") at `path`."""
+    return ArtifactError(f"cannot read {what} '{path}': {os_cause(error)}: {fix}")
+
+
 def load(path: str | Path) -> Artifact:
     """Read a model file; any problem with the file is an `ArtifactError` with one line."""
-    p = Path(path)
-    if not p.exists():
-        raise ArtifactError(
-            f"model file '{path}' not found: train one with 'rnncast train DATA' or pass --model"
-        )
-    if p.is_dir():
-        raise ArtifactError(f"model file '{path}' is a folder: pass the model file with --model")
-    payload = load_plain(p)
+    payload = _read_model(path)
     if payload is None:
         raise ArtifactError(
             f"'{path}' is not a readable rnncast model file (truncated, damaged or another kind "
@@ -380,6 +418,24 @@ def load(path: str | Path) -> Artifact:
             "'rnncast train'"
         ) from None
     return artifact
+
+
+def _read_model(path: str | Path) -> Any:
+    """`load_plain` of the model file at `path`; one line when the system cannot give it."""
+    fix = "check the path and its permissions, or pass another --model"
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            raise ArtifactError(
+                f"model file '{path}' is a folder: pass the model file with --model"
+            )
+        opens(path)
+    except FileNotFoundError:
+        raise ArtifactError(
+            f"model file '{path}' not found: train one with 'rnncast train DATA' or pass --model"
+        ) from None
+    except OSError as e:
+        raise unreadable(path, e, "model file", fix) from None
+    return load_plain(path)
 
 
 def _units(stored: Any, series: int) -> np.ndarray:

@@ -8,7 +8,9 @@ is a hidden `.NAME.*.tmp` file, removed on any error that Python sees; `remove_s
 clears those a killed run left (call it while holding the target's lock, `rnncast.store.locks`).
 
 Output paths are checked before any work starts, so a typo in `--out` fails in a second, not
-after an hour of training.
+after an hour of training. Any error the operating system gives at an output path (disk full,
+a name too long, a symbolic link loop, ...) is an `OutputError` of one line naming the path,
+its cause and a fix (`cannot_write`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from rnncast.errors import ConfigError, OutputError
+from rnncast.errors import ConfigError, OutputError, os_cause
 
 FRAME_SUFFIXES = (".csv", ".parquet")
 TEMP_SUFFIX = ".tmp"
@@ -42,6 +44,7 @@ def check_writable(
     Whether the folder takes new files is tried, not guessed from permission bits: root
     passes those everywhere, yet cannot write on a read-only mount."""
     p = Path(path)
+    _check_path(p, option)
     check_not_input(p, option, inputs)
     if suffixes is not None and p.suffix.lower() not in suffixes:
         raise ConfigError(
@@ -54,15 +57,56 @@ def check_writable(
         raise ConfigError(
             f"{option} '{path}': folder '{parent}' does not exist; create it or choose another path"
         )
-    try:
-        fd, probe = tempfile.mkstemp(dir=parent, prefix=".rnncast-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError:
-        raise ConfigError(
-            f"{option} '{path}': folder '{parent}' is not writable; choose another path"
-        ) from None
+    _probe(p, option)
     return p
+
+
+def _check_path(p: Path, option: str) -> None:
+    """The path as given must not be one the system refuses to look up (a name too long, a
+    symbolic link loop, ...); a missing file is fine, and a missing folder is said later."""
+    try:
+        os.stat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as e:
+        raise cannot_write(p, e, option) from None
+
+
+def _probe(p: Path, option: str) -> None:
+    """Create and delete the longest name a write of `p` gives a file (its temporary name):
+    whether the folder takes new files is tried, and whether the names fit."""
+    probe = _temp_name(p)
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except OSError as e:
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise ConfigError(
+                f"{option} '{p}': folder '{_folder(p)}' is not writable; choose another path"
+            ) from None
+        raise cannot_write(p, e, option) from None
+
+
+# What to do about an operating-system error at an output path, by its errno.
+FIXES = {
+    errno.ENOSPC: "free some space or choose another path",
+    errno.EDQUOT: "free some space or choose another path",
+    errno.EFBIG: "free some space or choose another path",
+    errno.ENAMETOOLONG: "choose a shorter name",
+    errno.ELOOP: "fix the symbolic link or choose another path",
+    errno.EISDIR: "remove that folder or choose another path",
+    errno.EACCES: "choose a path you may write to",
+    errno.EPERM: "choose a path you may write to",
+    errno.EROFS: "choose a path on a writable file system",
+}
+
+
+def cannot_write(path: str | Path, error: OSError, option: str = "") -> OutputError:
+    """The one line for `error` at output `path` (given as `option`, when one gave it):
+    "cannot write 'f.csv': No space left on device (Errno 28): free some space or ..."."""
+    fix = FIXES.get(error.errno or 0, "check the disk, or choose another path")
+    given = f"{option} " if option else ""
+    return OutputError(f"cannot write {given}'{path}': {os_cause(error)}: {fix}")
 
 
 def check_not_input(
@@ -71,7 +115,7 @@ def check_not_input(
     """`path` must not be one of `inputs`, (what it is, path) pairs: writing it would
     destroy what the run reads."""
     for what, source in inputs:
-        if Path(path).resolve() == Path(source).resolve():
+        if os.path.realpath(path) == os.path.realpath(source):  # (no error on a link loop)
             raise ConfigError(
                 f"{option} '{path}' is {what} '{source}': writing it would destroy it; "
                 "choose another path"
@@ -89,12 +133,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     try:
         _atomic_write(path, write)
     except OSError as e:
-        fix = (
-            "free some space or choose another path"
-            if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-            else "check the disk, or choose another path"
-        )
-        raise OutputError(f"cannot write '{path}' ({e.strerror or e}): {fix}") from None
+        raise cannot_write(path, e) from None
 
 
 def _atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:

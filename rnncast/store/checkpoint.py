@@ -13,13 +13,15 @@ checksum of its contents, checked at load.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rnncast.errors import ArtifactError, ConfigError
 from rnncast.settings import ModelConfig, TrainConfig, WindowConfig, to_dict
-from rnncast.store.artifact import BEFORE_FIELD, intact, load_plain, save_plain
+from rnncast.store.artifact import BEFORE_FIELD, intact, load_plain, opens, save_plain, unreadable
 from rnncast.version import __version__
 
 FORMAT = "rnncast-checkpoint"
@@ -114,12 +116,23 @@ def save(checkpoint: Checkpoint, path: str | Path) -> None:
     save_plain(checkpoint.to_payload(), path)
 
 
+def _read(path: str | Path) -> Any:
+    """`load_plain` of the checkpoint at `path`; one line when the system cannot give it."""
+    missing = ArtifactError(f"--resume '{path}' not found: give the file that --checkpoint wrote")
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise missing
+        opens(path)
+    except FileNotFoundError:
+        raise missing from None
+    except OSError as e:
+        raise unreadable(path, e, "--resume", "check the path and its permissions") from None
+    return load_plain(path)
+
+
 def load(path: str | Path) -> Checkpoint:
     """Read a checkpoint; any problem with the file is one line (`ArtifactError`)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ArtifactError(f"--resume '{path}' not found: give the file that --checkpoint wrote")
-    payload = load_plain(p)
+    payload = _read(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ArtifactError(
             f"--resume '{path}' is not a readable rnncast checkpoint (truncated, damaged or "

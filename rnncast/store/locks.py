@@ -17,13 +17,15 @@ messages; a reader empties it (any pid there is stale while a reader holds the l
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from rnncast.errors import LockError
+from rnncast.errors import LockError, OutputError, os_cause
+from rnncast.store.atomic import FIXES
 
 POLL_S = 0.1
 
@@ -42,7 +44,7 @@ def locked(
     seconds in all. A file in both is locked exclusively."""
     if wait < 0:
         raise LockError(f"--wait must be 0 or more seconds, got {wait:g}")
-    wanted = {Path(p).resolve(): False for p in reads} | {Path(p).resolve(): True for p in paths}
+    wanted = {_real(p): False for p in reads} | {_real(p): True for p in paths}
     with contextlib.ExitStack() as stack:
         deadline = time.monotonic() + wait
         for p in sorted(wanted):
@@ -50,22 +52,26 @@ def locked(
         yield
 
 
+def _real(path: str | Path) -> Path:
+    """The path with symbolic links resolved; a link loop is left as it is (for the write or
+    read of it to report), not raised as `Path.resolve` does."""
+    return Path(os.path.realpath(path))
+
+
 @contextlib.contextmanager
 def _lock_one(path: Path, deadline: float, wait: float, exclusive: bool) -> Iterator[None]:
     name = lock_path(path)
     try:
         fd = _acquire(path, name, deadline, wait, exclusive)
-    except OSError:
+    except OSError as e:
         if exclusive:
-            raise
+            raise _cannot_lock(path, name, e) from None
         fd = None  # a reader, in a folder it cannot write: no writer can be there either
     if fd is None:
         yield
         return
     try:
-        os.ftruncate(fd, 0)
-        if exclusive:
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _mark(fd, exclusive)
         yield
     finally:
         try:
@@ -76,6 +82,29 @@ def _lock_one(path: Path, deadline: float, wait: float, exclusive: bool) -> Iter
             pass
         finally:
             os.close(fd)  # releases the lock
+
+
+def _mark(fd: int, exclusive: bool) -> None:
+    """Write this run's pid into a lock held to write (empty it for a reader), for the
+    messages of runs that find it busy. Only those messages need it: a full disk that cannot
+    take the few bytes does not stop the run (its own writes will say so if they fail)."""
+    try:
+        os.ftruncate(fd, 0)
+        if exclusive:
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        pass
+
+
+def _cannot_lock(path: Path, name: Path, error: OSError) -> OutputError:
+    """The one line for a lock file that cannot be created beside `path`."""
+    fix = FIXES.get(error.errno or 0, "check the disk, or choose another path")
+    if error.errno == errno.EISDIR:
+        fix = f"remove the folder '{name}' or choose another path"
+    return OutputError(
+        f"cannot write '{path}': its lock file '{name.name}' cannot be created: "
+        f"{os_cause(error)}: {fix}"
+    )
 
 
 def _acquire(path: Path, name: Path, deadline: float, wait: float, exclusive: bool) -> int:

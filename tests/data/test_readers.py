@@ -252,3 +252,34 @@ def test_a_folder_too_big_to_be_a_dataset_is_refused_before_it_is_searched(tmp_p
         f"folder '{tmp_path}' holds more than 10 files and folders within 4 levels: point at a "
         "Parquet file, or at the folder of one dataset"
     )
+
+
+def test_paths_the_system_refuses_are_one_line_naming_them(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    loop = tmp_path / "loop.csv"
+    os.symlink(tmp_path / "other.csv", loop)
+    os.symlink(loop, tmp_path / "other.csv")
+    assert error(loop) == (
+        f"cannot read data '{loop}': Too many levels of symbolic links (Errno 40): check the "
+        "path and its permissions"
+    )
+    long = tmp_path / ("x" * 300 + ".csv")
+    assert error(long) == (
+        f"cannot read data '{long}': File name too long (Errno 36): check the path and its "
+        "permissions"
+    )
+    locked = csv(tmp_path, LONG)  # root reads anything: the system's refusal is simulated
+    opened = os.open
+
+    def refuse(path, *args, **kwargs):
+        if str(path) == str(locked):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    assert error(locked) == (
+        f"cannot read data '{locked}': Permission denied (Errno 13): check the path and its "
+        "permissions"
+    )

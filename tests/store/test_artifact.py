@@ -387,3 +387,74 @@ def test_units_that_do_not_fit_the_series_are_damage(series_scaled, tmp_path):
         f"'{damaged}' is a damaged rnncast model file (ValueError: 3 series units for 2 "
         "series): retrain with 'rnncast train'"
     )
+
+
+class _FillsUp:
+    """A file that takes `room` bytes, then says the disk is full, as a real one does."""
+
+    def __init__(self, file, room: int):
+        self.file, self.room = file, room
+
+    def write(self, data) -> int:
+        import errno
+
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return self.file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()
+
+
+@pytest.mark.parametrize("room", [0, 2000])
+def test_a_save_that_runs_out_of_space_half_way_is_one_line(trained, tmp_path, monkeypatch, room):
+    import os
+
+    from rnncast.errors import OutputError
+
+    _, bundle, _ = trained
+    target = tmp_path / "m.rnncast"
+    target.write_bytes(b"old")
+    fdopen = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: _FillsUp(fdopen(fd, mode, 0), room))
+    with pytest.raises(OutputError) as e:  # torch's zip writer raised its own RuntimeError
+        artifact.save(bundle, target)
+    monkeypatch.undo()
+    assert str(e.value) == (
+        f"cannot write '{target}': No space left on device (Errno 28): free some space or choose "
+        "another path"
+    )
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["m.rnncast"]
+
+
+def test_model_paths_the_system_refuses_are_one_line(trained, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    _, _, path = trained
+    loop = tmp_path / "loop.rnncast"
+    os.symlink(tmp_path / "other", loop)
+    os.symlink(loop, tmp_path / "other")
+    long = tmp_path / ("x" * 300 + ".rnncast")
+    opened = os.open
+
+    def refuse(name, *args, **kwargs):
+        if str(name) == str(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(name))
+        return opened(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)  # root reads anything: the refusal is simulated
+    fix = "check the path and its permissions, or pass another --model"
+    for where, why in ((loop, "Too many levels of symbolic links (Errno 40)"),
+                       (long, "File name too long (Errno 36)"),
+                       (path, "Permission denied (Errno 13)")):  # fmt: skip
+        with pytest.raises(ArtifactError) as e:
+            artifact.load(where)
+        assert str(e.value) == f"cannot read model file '{where}': {why}: {fix}"

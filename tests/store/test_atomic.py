@@ -177,7 +177,8 @@ def test_disk_full_is_a_one_line_error_and_keeps_the_old_file(tmp_path):
     with pytest.raises(OutputError) as e:
         atomic_write(target, full)
     assert str(e.value) == (
-        f"cannot write '{target}' (No space left on device): free some space or choose another path"
+        f"cannot write '{target}': No space left on device (Errno 28): free some space or choose "
+        "another path"
     )
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == [
         "model.rnncast"
@@ -194,3 +195,50 @@ def test_stale_temporaries_of_other_outputs_are_left_alone(tmp_path):
     assert sorted(p.name for p in removed) == sorted(names[:2])
     assert [p.name for p in outputs.remove_stale_temporaries(tmp_path / "f[1].csv")] == [names[4]]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[2:4])
+
+
+def test_output_paths_the_system_refuses_are_one_line_before_any_work(tmp_path):
+    from rnncast.errors import OutputError
+
+    loop = tmp_path / "loop.csv"
+    os.symlink(tmp_path / "other.csv", loop)
+    os.symlink(loop, tmp_path / "other.csv")
+    long = tmp_path / ("x" * 300 + ".csv")
+    almost = tmp_path / ("x" * 240 + ".csv")  # fits, but its temporary and lock names do not
+    cases = [
+        (loop, "Too many levels of symbolic links (Errno 40): fix the symbolic link or choose "
+               "another path"),
+        (long, "File name too long (Errno 36): choose a shorter name"),
+        (almost, "File name too long (Errno 36): choose a shorter name"),
+    ]  # fmt: skip
+    for path, why in cases:
+        with pytest.raises(OutputError) as e:
+            check_writable(path, "--out", inputs=(("the input data file", loop),))
+        assert str(e.value) == f"cannot write --out '{path}': {why}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop.csv", "other.csv"]
+
+
+def test_every_write_error_of_the_system_leaves_the_old_file_and_nothing_else(
+    tmp_path, temp_kind, monkeypatch
+):
+    import errno
+
+    from rnncast.errors import OutputError
+
+    target = tmp_path / "f.csv"
+    target.write_text("old")
+    for code, fix in ((errno.EDQUOT, "free some space or choose another path"),
+                      (errno.EIO, "check the disk, or choose another path")):  # fmt: skip
+        with pytest.raises(OutputError) as e:
+            atomic_write(target, lambda f, code=code: _raise(OSError(code, os.strerror(code))))
+        assert str(e.value) == f"cannot write '{target}': {os.strerror(code)} (Errno {code}): {fix}"
+    replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: _raise(OSError(errno.ENOSPC, "No space")))
+    with pytest.raises(OutputError):
+        atomic_write(target, lambda f: f.write(b"new"))
+    monkeypatch.setattr(os, "replace", replace)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["f.csv"]
+
+
+def _raise(error: BaseException) -> None:
+    raise error

@@ -221,3 +221,19 @@ def test_a_damaged_checkpoint_is_refused(tmp_path):
         f"--resume '{path}' is damaged: its contents do not match the SHA-256 checksum written "
         "when it was saved: start afresh without --resume, or restore a copy"
     )
+
+
+def test_checkpoint_paths_the_system_refuses_are_one_line(tmp_path):
+    import os
+
+    loop = tmp_path / "loop.ckpt"
+    os.symlink(tmp_path / "other", loop)
+    os.symlink(loop, tmp_path / "other")
+    long = tmp_path / ("x" * 300 + ".ckpt")
+    for where, why in ((loop, "Too many levels of symbolic links (Errno 40)"),
+                       (long, "File name too long (Errno 36)")):  # fmt: skip
+        with pytest.raises(ArtifactError) as e:
+            checkpoint.load(where)
+        assert str(e.value) == (
+            f"cannot read --resume '{where}': {why}: check the path and its permissions"
+        )

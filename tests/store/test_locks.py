@@ -168,3 +168,39 @@ def test_a_reader_in_a_read_only_folder_needs_no_lock(tmp_path):
 
     with locked([], reads=[read_only_folder(tmp_path) / "model.rnncast"]):
         pass
+
+
+def test_a_folder_where_the_lock_file_goes_is_one_line(tmp_path):
+    from rnncast.errors import OutputError
+
+    target = tmp_path / "f.csv"
+    lock_path(target).mkdir()
+    with pytest.raises(OutputError) as e, locked([target]):
+        pass
+    assert str(e.value) == (
+        f"cannot write '{target}': its lock file '.f.csv.lock' cannot be created: Is a "
+        f"directory (Errno 21): remove the folder '{lock_path(target)}' or choose another path"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".f.csv.lock"]
+
+
+def test_a_full_disk_that_cannot_take_the_pid_does_not_stop_the_run(tmp_path, monkeypatch):
+    import errno
+
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    target = tmp_path / "f.csv"
+    with locked([target]):
+        assert lock_path(target).exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_symbolic_link_loop_is_locked_as_it_is_named(tmp_path):
+    loop = tmp_path / "loop.rnncast"
+    os.symlink(tmp_path / "other", loop)
+    os.symlink(loop, tmp_path / "other")
+    with locked([tmp_path / "out.csv"], reads=[loop]):  # the read of it will say what is wrong
+        assert lock_path(loop).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop.rnncast", "other"]
