@@ -319,7 +319,7 @@ def _write_forecast(run: Run, frame: Any, out: Path | None) -> None:
     from rnncast.store.atomic import write_frame
 
     if out is None:
-        sys.stdout.write(frame.to_csv(index=False))
+        runs.to_stdout(frame.to_csv(index=False), "the forecast")
     else:
         run.write(out, lambda path: write_frame(frame, path))
 

@@ -17,7 +17,7 @@ import typer
 
 from rnncast.cli.console import Reporter
 from rnncast.cli.interrupts import Interrupted, Signals
-from rnncast.errors import ConfigError, RnncastError
+from rnncast.errors import ConfigError, OutputError, RnncastError, os_cause
 
 if TYPE_CHECKING:
     from rnncast.store.artifact import Artifact
@@ -90,6 +90,39 @@ def locked(paths: list[Path], wait: float, reads: list[Path] = ()) -> Iterator[N
         for p in paths:
             remove_stale_temporaries(p)
         yield
+
+
+def to_stdout(text: str, what: str) -> None:
+    """Write `what` (e.g. "the forecast") to standard output and flush it; the system
+    refusing (a full device, a closed pipe) is one line, and stdout is pointed at the null
+    device so that Python's exit does not try the same write again with a traceback."""
+    import errno
+    import sys
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as e:
+        _drop_stdout()
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        raise OutputError(
+            f"cannot write {what} to standard output: {os_cause(e)}: "
+            f"{'free some space where it goes' if full else 'check where it goes'}, or write a "
+            "file with --out PATH"
+        ) from None
+
+
+def _drop_stdout() -> None:
+    """Point file descriptor 1 at the null device (when stdout is a real one)."""
+    import os
+    import sys
+
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
 
 
 def other_rank() -> bool:

@@ -3,11 +3,13 @@ signals while writing."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
 import pandas as pd
+import pytest
 
 from tests.cli.conftest import FAST, run, usage_error
 from tests.cli.conftest import error as _error
@@ -241,3 +243,72 @@ def test_predict_warns_of_what_it_left_out_before_it_fails(here):
     assert result.exit_code == 1
     assert lines[1].startswith("warning: --skip-short: left out 1 series")
     assert lines[2].startswith("error: series 's1' has the value 0")
+
+
+def test_system_errors_at_the_users_paths_are_one_line_and_change_nothing(here, monkeypatch):
+    import errno
+
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    assert _error(run("train", "s.csv", *FAST, "--seed", "-1")) == (
+        "error: --seed must be 0 or more and below 2**63, got -1"
+    )
+    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
+    (here / "forecast.csv").write_text("previous\n")
+    before = sorted(p.name for p in here.iterdir())
+    os.symlink(here / "b.rnncast", here / "a.rnncast")
+    os.symlink(here / "a.rnncast", here / "b.rnncast")
+    assert _error(run("predict", "--model", "a.rnncast")) == (
+        "error: cannot read model file 'a.rnncast': Too many levels of symbolic links (Errno 40): "
+        "check the path and its permissions, or pass another --model"
+    )
+    assert _error(run("train", "s.csv", "--out", "b.rnncast")) == (
+        "error: cannot write --out 'b.rnncast': Too many levels of symbolic links (Errno 40): "
+        "fix the symbolic link or choose another path"
+    )
+    long = "x" * 300 + ".csv"
+    assert _error(run("predict", "--out", long)) == (
+        f"error: cannot write --out '{long}': File name too long (Errno 36): choose a shorter name"
+    )
+    (here / ".forecast.csv.lock").mkdir()
+    assert _error(run("predict")) == (
+        f"error: cannot write '{here}/forecast.csv': its lock file '.forecast.csv.lock' cannot "
+        f"be created: Is a directory (Errno 21): remove the folder '{here}/.forecast.csv.lock' "
+        "or choose another path"
+    )
+    (here / ".forecast.csv.lock").rmdir()
+    fdopen = os.fdopen
+
+    def full(fd, *args, **kwargs):  # the disk fills up as the forecast is written
+        os.close(fd)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", full)
+    assert _error(run("predict")) == (
+        "error: cannot write 'forecast.csv': No space left on device (Errno 28): free some space "
+        "or choose another path"
+    )
+    assert _error(run("train", "s.csv", *FAST, "--horizon", "6")) == (
+        "error: cannot write 'model.rnncast': No space left on device (Errno 28): free some space "
+        "or choose another path"
+    )
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    (here / "a.rnncast").unlink()
+    (here / "b.rnncast").unlink()
+    assert sorted(p.name for p in here.iterdir()) == before  # no temporary, no lock file
+    assert (here / "forecast.csv").read_text() == "previous\n"
+
+
+def test_a_forecast_to_a_full_standard_output_is_one_line(here):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "rnncast", "predict", "--out", "-"],
+                              stdout=full, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "error: cannot write the forecast to standard output: No space left on device (Errno 28): "
+        "free some space where it goes, or write a file with --out PATH"
+    )
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
