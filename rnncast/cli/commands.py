@@ -8,7 +8,6 @@ run's life cycle (errors, signals, locks) is `rnncast.cli.run`; what people see 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -185,7 +184,7 @@ def _print_config(ctx: typer.Context, plan: Plan) -> None:
 
     jobs.check(plan)
     if world().main:
-        sys.stdout.write(render.config_text(ctx, plan.resolved()))
+        runs.to_stdout(render.config_text(ctx, plan.resolved()), "the configuration")
 
 
 def _fit(run: Run, report: Reporter, plan: Plan, data: Path, out: Path,
@@ -319,7 +318,7 @@ def _write_forecast(run: Run, frame: Any, out: Path | None) -> None:
     from rnncast.store.atomic import write_frame
 
     if out is None:
-        runs.to_stdout(frame.to_csv(index=False), "the forecast")
+        runs.to_stdout(frame.to_csv(index=False), "the forecast", "write a file with --out PATH")
     else:
         run.write(out, lambda path: write_frame(frame, path))
 
@@ -420,7 +419,9 @@ def info(model: o.InfoModel = Path(o.DEFAULT_MODEL), as_json: o.AsJson = False) 
         from rnncast.store.artifact import load
 
         description = load(model).describe()
-    if as_json:
-        print(json.dumps(description, indent=2, default=str))
-        return
+        if as_json:
+            runs.to_stdout(
+                json.dumps(description, indent=2, default=str) + "\n", "the model's description"
+            )
+            return
     out_console().print(render.info_table(model, description))

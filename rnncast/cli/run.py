@@ -92,10 +92,11 @@ def locked(paths: list[Path], wait: float, reads: list[Path] = ()) -> Iterator[N
         yield
 
 
-def to_stdout(text: str, what: str) -> None:
+def to_stdout(text: str, what: str, instead: str = "") -> None:
     """Write `what` (e.g. "the forecast") to standard output and flush it; the system
-    refusing (a full device, a closed pipe) is one line, and stdout is pointed at the null
-    device so that Python's exit does not try the same write again with a traceback."""
+    refusing (a full device, a closed pipe) is one line (ending in `instead`, another way,
+    when there is one), and stdout is pointed at the null device so that Python's exit does
+    not try the same write again with a traceback."""
     import errno
     import sys
 
@@ -105,10 +106,10 @@ def to_stdout(text: str, what: str) -> None:
     except OSError as e:
         _drop_stdout()
         full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        fix = "free some space where it goes" if full else "check where it goes"
         raise OutputError(
-            f"cannot write {what} to standard output: {os_cause(e)}: "
-            f"{'free some space where it goes' if full else 'check where it goes'}, or write a "
-            "file with --out PATH"
+            f"cannot write {what} to standard output: {os_cause(e)}: {fix}"
+            + (f", or {instead}" if instead else "")
         ) from None
 
 

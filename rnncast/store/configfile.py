@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
 
-from rnncast.errors import ConfigError
+from rnncast.errors import ConfigError, os_cause
 
 COMMANDS = ("train", "predict", "evaluate")
 NOT_IN_FILES = {"config", "print_config", "help"}
@@ -37,15 +39,21 @@ def read(path: str | Path) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file '{path}' not found: check the path given to --config")
+    missing = ConfigError(f"config file '{path}' not found: check the path given to --config")
     try:
-        with p.open("rb") as f:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise missing
+        with Path(path).open("rb") as f:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file '{path}' is not valid TOML ({e}): fix the file") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except FileNotFoundError:
+        raise missing from None
+    except OSError as e:
+        raise ConfigError(
+            f"cannot read config file '{path}': {os_cause(e)}: check the path given to --config"
+        ) from None
+    except UnicodeDecodeError as e:
         raise ConfigError(f"config file '{path}' cannot be read ({e}): check the file") from None
 
 

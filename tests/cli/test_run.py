@@ -312,3 +312,12 @@ def test_a_forecast_to_a_full_standard_output_is_one_line(here):
         "free some space where it goes, or write a file with --out PATH"
     )
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    for args, what in ((["info", "--json"], "the model's description"),
+                       (["train", "s.csv", "--print-config"], "the configuration")):  # fmt: skip
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-m", "rnncast", *args],
+                                  stdout=full, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        assert (done.returncode, done.stderr.splitlines()[-1]) == (1, (
+            f"error: cannot write {what} to standard output: No space left on device (Errno 28): "
+            "free some space where it goes"
+        ))  # fmt: skip

@@ -68,3 +68,21 @@ def test_to_toml_round_trips(tmp_path):
         "data": 'a "b"\\c.csv', "lr": 0.003, "skip-short": False, "ensemble": 3,
         "grad-clip": float("inf"), "target": ["x", "y"],
     }  # fmt: skip
+
+
+def test_config_paths_the_system_refuses_are_one_line(tmp_path):
+    import os
+
+    loop = tmp_path / "loop.toml"
+    os.symlink(tmp_path / "other.toml", loop)
+    os.symlink(loop, tmp_path / "other.toml")
+    long = tmp_path / ("x" * 300 + ".toml")
+    for where, why in ((loop, "Too many levels of symbolic links (Errno 40)"),
+                       (long, "File name too long (Errno 36)")):  # fmt: skip
+        with pytest.raises(ConfigError) as e:
+            configfile.read(where)
+        assert str(e.value) == (
+            f"cannot read config file '{where}': {why}: check the path given to --config"
+        )
+    with pytest.raises(ConfigError, match="not found"):
+        configfile.read(tmp_path)  # a folder, as before
