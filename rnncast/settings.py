@@ -264,7 +264,11 @@ class ModelConfig:
         _require(self.num_layers >= 1, f"--num-layers must be at least 1, got {self.num_layers}")
         _require(0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}")
         _require(self.segment >= 1, f"--segment must be at least 1, got {self.segment}")
-        _require(self.scale_floor >= 0, f"--scale-floor must be 0 or more, got {self.scale_floor}")
+        _require(
+            0 <= self.scale_floor <= 10,
+            "--scale-floor must be from 0 to 10 (a fraction of a series' typical window "
+            f"spread), got {self.scale_floor}",
+        )
         _require(
             self.scaling in SCALINGS,
             f"--scaling must be one of {', '.join(SCALINGS)}, got '{self.scaling}'",
@@ -443,7 +447,11 @@ class TrainConfig:
             f"--max-steps must be at least 1, got {self.max_steps}",
         )
         _require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
-        _require(self.lr > 0, f"--lr must be positive, got {self.lr}")
+        _require(
+            0 < self.lr <= 1,
+            "--lr must be above 0 and at most 1 (the networks read windows scaled to about 1), "
+            f"got {self.lr}",
+        )
         _require(
             self.weight_decay >= 0, f"--weight-decay must be 0 or more, got {self.weight_decay}"
         )

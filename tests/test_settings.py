@@ -81,7 +81,21 @@ from rnncast.settings import (
             "--val-size 3 is shorter than the horizon 6: use 0 (no validation) or at least 6",
         ),
         (lambda: TrainConfig(max_epochs=0), "--max-epochs must be at least 1, got 0"),
-        (lambda: TrainConfig(lr=0), "--lr must be positive, got 0"),
+        (
+            lambda: TrainConfig(lr=0),
+            "--lr must be above 0 and at most 1 (the networks read windows scaled to about 1), "
+            "got 0",
+        ),
+        (  # 1e38 overflowed float32 inside AdamW: a RuntimeError traceback
+            lambda: TrainConfig(lr=1e38),
+            "--lr must be above 0 and at most 1 (the networks read windows scaled to about 1), "
+            "got 1e+38",
+        ),
+        (  # 1e30 made every window's scale infinite: forecasts of inf, exit 0
+            lambda: ModelConfig(scale_floor=1e30),
+            "--scale-floor must be from 0 to 10 (a fraction of a series' typical window spread), "
+            "got 1e+30",
+        ),
         (lambda: TrainConfig(batch_size=0), "--batch-size must be at least 1, got 0"),
         (lambda: TrainConfig(loss="mape"), "--loss must be one of mae, mse, huber, got 'mape'"),
         (lambda: TrainConfig(ema=1.0), "--ema must be at least 0 and below 1, got 1.0"),
