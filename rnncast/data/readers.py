@@ -4,8 +4,12 @@ straight to float32 through `rnncast.data.parquet_long`)."""
 
 from __future__ import annotations
 
+import gzip
+import lzma
 import os
 import re
+import zipfile
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -232,6 +236,14 @@ def _read_csv(p: Path, id_col: str, sep: str, decimal: str) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise DataError(
             f"'{p}' is not a readable CSV file ({first_line(e)}): check its format"
+        ) from None
+    except (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, gzip.BadGzipFile) as e:
+        raise DataError(
+            f"'{p}' is damaged or cut short ({first_line(e)}): check that it was written whole"
+        ) from None
+    except OSError as e:  # bz2's damaged stream, an I/O error
+        raise DataError(
+            f"cannot read data '{p}': {os_cause(e)}: check the file and that it was written whole"
         ) from None
     if df.empty:
         raise DataError(f"'{p}' has a header but no rows: add data below the header")

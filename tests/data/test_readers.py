@@ -283,3 +283,24 @@ def test_paths_the_system_refuses_are_one_line_naming_them(tmp_path, monkeypatch
         f"cannot read data '{locked}': Permission denied (Errno 13): check the path and its "
         "permissions"
     )
+
+
+def test_a_damaged_or_cut_short_compressed_csv_is_one_line(tmp_path):
+    """A half-written .csv.gz was click's bare 'Aborted.' (an EOFError), exit 1."""
+    import bz2
+    import lzma
+
+    text = b"ds,y\n" + b"".join(b"2020-01-%02d,%d\n" % (d, d) for d in range(1, 29))
+    for suffix, compress in ((".gz", gzip.compress), (".bz2", bz2.compress),
+                             (".xz", lzma.compress)):  # fmt: skip
+        whole = compress(text)
+        (tmp_path / f"cut.csv{suffix}").write_bytes(whole[: len(whole) // 2])
+        assert error(tmp_path / f"cut.csv{suffix}") == (
+            f"'{tmp_path / f'cut.csv{suffix}'}' is damaged or cut short (Compressed file ended "
+            "before the end-of-stream marker was reached): check that it was written whole"
+        )
+    (tmp_path / "junk.csv.bz2").write_bytes(b"x" * 100)
+    assert error(tmp_path / "junk.csv.bz2") == (
+        f"cannot read data '{tmp_path / 'junk.csv.bz2'}': Invalid data stream: check the file "
+        "and that it was written whole"
+    )
