@@ -476,8 +476,22 @@ class TrainConfig:
         )
 
 
+# What only gradient training reads: the echo state network's readout is solved in closed form.
+GRADIENT_ONLY = ("max_epochs", "max_steps", "batch_size", "lr", "weight_decay", "grad_clip",
+                 "patience", "precision", "ema")  # fmt: skip
+
+
 def check_together(model: ModelConfig, train: TrainConfig) -> None:
     """Settings that are each fine but do not go together."""
+    if model.cell == "esn":
+        defaults = TrainConfig.__dataclass_fields__
+        given = [n for n in GRADIENT_ONLY if getattr(train, n) != defaults[n].default]
+        _require(
+            not given,
+            f"--cell esn does not take {', '.join('--' + n.replace('_', '-') for n in given)}: "
+            "the echo state network's readout is fitted in closed form, with no epochs, "
+            "batches or optimiser; drop them or use --cell rnn, lstm or gru",
+        )
     _require(
         not model.quantiles or train.loss == "mae",
         f"--loss {train.loss} does not apply with --quantiles: a quantile model trains on the "

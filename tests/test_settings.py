@@ -259,3 +259,18 @@ def test_a_seed_numpy_and_torch_cannot_take_is_refused(seed):
         TrainConfig(seed=seed)
     assert str(e.value) == f"--seed must be 0 or more and below 2**63, got {seed}"
     TrainConfig(seed=2**63 - 1)
+
+
+def test_esn_refuses_the_gradient_training_options_it_would_ignore():
+    from rnncast.settings import check_together
+
+    esn = ModelConfig(cell="esn")
+    check_together(esn, TrainConfig(seed=3, ensemble=2, epoch_size=64, loss="mse"))  # it reads
+    with pytest.raises(ConfigError) as bad:
+        check_together(esn, TrainConfig(lr=0.01, max_epochs=5, ema=0.9, precision="bf16"))
+    assert str(bad.value) == (
+        "--cell esn does not take --max-epochs, --lr, --precision, --ema: the echo state "
+        "network's readout is fitted in closed form, with no epochs, batches or optimiser; "
+        "drop them or use --cell rnn, lstm or gru"
+    )
+    check_together(ModelConfig(cell="gru"), TrainConfig(lr=0.01, max_epochs=5))

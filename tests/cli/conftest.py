@@ -11,6 +11,9 @@ from rnncast.cli.app import app
 runner = CliRunner()
 FAST = ["--max-epochs", "2", "--epoch-size", "128", "--batch-size", "64", "--hidden-size", "8",
         "--num-layers", "1", "--ensemble", "1", "--device", "cpu"]  # fmt: skip
+# The echo state network takes no gradient-training options (--max-epochs, --batch-size).
+FAST_ESN = ["--epoch-size", "128", "--hidden-size", "8", "--num-layers", "1", "--ensemble", "1",
+            "--device", "cpu"]  # fmt: skip
 
 
 def run(*args: str):

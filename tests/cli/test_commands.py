@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 import pytest
 
-from tests.cli.conftest import FAST, run, usage_error
+from tests.cli.conftest import FAST, FAST_ESN, run, usage_error
 from tests.cli.conftest import error as _error
 from tests.conftest import SAMPLE, make_long
 
@@ -448,7 +448,8 @@ def test_options_are_read_in_pairs_and_flags():
 def test_architectures_train_predict_evaluate_and_describe(here, name):
     make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
     args = ARCHITECTURES[name]
-    result = run("train", "s.csv", *FAST, "--horizon", "6", *args)
+    fast = FAST_ESN if "esn" in args else FAST
+    result = run("train", "s.csv", *fast, "--horizon", "6", *args)
     assert result.exit_code == 0, result.stderr
     described = json.loads(run("info", "--json").stdout)
     model = {**described["window"], **described["model"]}
@@ -468,7 +469,7 @@ def test_architectures_train_predict_evaluate_and_describe(here, name):
 
 def test_esn_reports_its_reservoir_and_one_fit(here):
     make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
-    result = run("train", "s.csv", *FAST, "--horizon", "6", *ARCHITECTURES["esn"])
+    result = run("train", "s.csv", *FAST_ESN, "--horizon", "6", *ARCHITECTURES["esn"])
     assert result.exit_code == 0, result.stderr
     assert "training esn (reservoir 40, radius 0.8, leak 0.5) on cpu: " in result.stderr
     assert "best epoch 1 of 1 (closed-form ridge readout (no epochs))" in result.stderr
@@ -505,6 +506,24 @@ def test_architecture_mistakes_are_one_line_and_leave_no_model(here, args, messa
     make_long(n_series=1, length=100).to_csv(here / "s.csv", index=False)
     assert _error(run("train", "s.csv", *FAST, *args)) == f"error: {message}"
     assert not list(here.glob("*.rnncast"))
+
+
+def test_esn_refuses_the_training_options_it_would_ignore_given_or_from_a_config_file(here):
+    make_long(n_series=1, length=100).to_csv(here / "s.csv", index=False)
+    said = _error(run("train", "s.csv", *FAST_ESN, "--cell", "esn", "--lr", "0.01",
+                      "--patience", "3", "--max-steps", "5"))  # fmt: skip
+    assert said == (
+        "error: --cell esn does not take --max-steps, --lr, --patience: the echo state "
+        "network's readout is fitted in closed form, with no epochs, batches or optimiser; "
+        "drop them or use --cell rnn, lstm or gru"
+    )
+    (here / "esn.toml").write_text('[train]\ncell = "esn"\nweight-decay = 0.5\n')
+    said = _error(run("train", "s.csv", *FAST_ESN, "--config", "esn.toml"))
+    assert said.startswith("error: --cell esn does not take --weight-decay: ")
+    assert not list(here.glob("*.rnncast"))
+    # the defaults, and what the network does read (--seed, --ensemble, --epoch-size), pass
+    result = run("train", "s.csv", *FAST_ESN, "--cell", "esn", "--seed", "2", "--horizon", "6")
+    assert result.exit_code == 0, result.stderr
 
 
 def test_print_config_shows_the_architecture(here):
