@@ -30,6 +30,10 @@ FORMAT_VERSION = 1
 # finished, how long training may go on (to extend a run or cut it short); none of them
 # changes what the steps compute.
 MAY_DIFFER = {"device", "max_epochs", "max_steps"}
+# Settings `rnncast.plan` chooses from the others and the data (the lookbacks from the
+# horizon, the ensemble and the shortest series, ...): checked after those, so that a
+# difference is blamed on what the person changed.
+CHOSEN = {"lookback", "lookbacks", "segment"}
 
 
 @dataclass
@@ -69,32 +73,41 @@ class Checkpoint:
         the checkpoint's version did not have reads as what it meant then (`BEFORE_FIELD`)."""
         path = self.source
         given = {"window": to_dict(window), "model": to_dict(model), "train": to_dict(train)}
-        for section, values in given.items():
-            saved = {**BEFORE_FIELD.get(section, {}), **self.config.get(section, {})}
-            for name, value in values.items():
-                if saved.get(name) == value or name == "device":
-                    continue
-                if name in MAY_DIFFER and self.finished:
-                    option = "--" + name.replace("_", "-")
-                    raise ConfigError(
-                        f"--resume '{path}' holds {len(self.finished)} finished model(s) "
-                        f"trained with {option} {_show(saved.get(name))}: resume with "
-                        f"{option} {_show(saved.get(name))} so that every model trains alike, "
-                        "or start afresh without --resume"
-                    )
-                if name in MAY_DIFFER:
-                    continue
-                option = "--" + name.replace("_", "-")
-                raise ConfigError(
-                    f"--resume '{path}' was saved with {option} {_show(saved.get(name))}, not "
-                    f"{_show(value)}: resume with the settings of the interrupted run, or start "
-                    "afresh without --resume"
-                )
+        settings = [(section, name, value) for section, values in given.items()
+                    for name, value in values.items()]  # fmt: skip
+        for section, name, value in settings:  # those given first, those chosen from them last
+            if name not in CHOSEN:
+                self._check_setting(section, name, value)
         if fingerprint != self.fingerprint:
             raise ConfigError(
                 f"--resume '{path}' was saved while training on other data (the data's "
                 "fingerprint differs): resume with the same data, or start afresh without --resume"
             )
+        for section, name, value in settings:
+            if name in CHOSEN:
+                self._check_setting(section, name, value)
+
+    def _check_setting(self, section: str, name: str, value: Any) -> None:
+        """Setting `name` of `section` must be as saved (where it may differ: see MAY_DIFFER)."""
+        path = self.source
+        saved = {**BEFORE_FIELD.get(section, {}), **self.config.get(section, {})}
+        if saved.get(name) == value or name == "device":
+            return
+        option = "--" + name.replace("_", "-")
+        if name in MAY_DIFFER and self.finished:
+            raise ConfigError(
+                f"--resume '{path}' holds {len(self.finished)} finished model(s) "
+                f"trained with {option} {_show(saved.get(name))}: resume with "
+                f"{option} {_show(saved.get(name))} so that every model trains alike, "
+                "or start afresh without --resume"
+            )
+        if name in MAY_DIFFER:
+            return
+        raise ConfigError(
+            f"--resume '{path}' was saved with {option} {_show(saved.get(name))}, not "
+            f"{_show(value)}: resume with the settings of the interrupted run, or start "
+            "afresh without --resume"
+        )
 
     def to_payload(self) -> dict[str, Any]:
         return {

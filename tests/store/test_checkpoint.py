@@ -157,6 +157,27 @@ def test_resume_refuses_other_settings_and_data(tmp_path, series):
     assert [len(r.history) for r in results] == [3, 3]
 
 
+def test_resume_of_another_ensemble_names_the_ensemble_not_the_lookbacks_chosen_from_it(
+    tmp_path, series
+):
+    window = dataclasses.replace(WINDOW, lookbacks=(24, 32))  # as the plan chose for 2 members
+    path = tmp_path / "ck.pt"
+    with pytest.raises(events.TrainingStopped):
+        fit(series, window, MODEL, CONFIG, should_stop=StopAfter(25), checkpoint_path=path)
+    three = dataclasses.replace(WINDOW, lookbacks=(24, 32, 40))  # ... and for 3
+    with pytest.raises(ConfigError) as e:
+        fit(series, three, MODEL, dataclasses.replace(CONFIG, ensemble=3),
+            resume=checkpoint.load(path))  # fmt: skip
+    assert str(e.value) == (
+        f"--resume '{path}' was saved with --ensemble 2, not 3: resume with the settings of "
+        "the interrupted run, or start afresh without --resume"
+    )
+    other = from_frame(make_long(n_series=2, length=100, seed=5))  # shorter: other lookbacks
+    with pytest.raises(ConfigError) as e:
+        fit(other, WINDOW, MODEL, CONFIG, resume=checkpoint.load(path))
+    assert "was saved while training on other data" in str(e.value)
+
+
 def test_checkpoints_from_before_a_setting_resume_with_what_it_meant(tmp_path, series):
     path = tmp_path / "ck.pt"
     with pytest.raises(events.TrainingStopped):
