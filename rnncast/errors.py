@@ -18,6 +18,17 @@ class DataError(RnncastError):
     """The input data cannot be read or does not meet the data contract."""
 
 
+class MissingColumn(DataError):
+    """A column the read options name is not in the data. `found` says so ("column 'y' not
+    found in 'f.csv' (columns: ...)"), `fix` how to name it when reading for training
+    (`option`, e.g. '--target'); `close`: the data's column most like it, or None. A caller
+    that reads with a model's options, which the person cannot change, says its own fix."""
+
+    def __init__(self, column: str, found: str, fix: str, option: str, close: str | None):
+        super().__init__(f"{found}: {fix}")
+        self.column, self.found, self.option, self.close = column, found, option, close
+
+
 class ConfigError(RnncastError):
     """An option or a combination of options cannot work."""
 

@@ -25,7 +25,7 @@ from rnncast.data.windows import check_lengths, last_starts, split_windows
 from rnncast.engine import devices, distributed, esn, loop, models, transform
 from rnncast.engine.devices import resolve_device
 from rnncast.engine.events import Event, TrainResult
-from rnncast.errors import ConfigError, DataError
+from rnncast.errors import ConfigError, DataError, MissingColumn
 from rnncast.forecast import backtest as backtests
 from rnncast.forecast import intervals
 from rnncast.forecast.forecasting import Known, forecast_frame, outputs_at
@@ -64,6 +64,7 @@ def train(
     checkpoint_path: str | Path | None = None,
     resume: checkpoint.Checkpoint | None = None,
     on_saved: Callable[[str], None] | None = None,
+    spell: Spelling = CLI,
 ) -> Trained:
     """Train `plan.train.ensemble` networks (seeds seed, seed + 1, ...) on the plan's series.
 
@@ -74,9 +75,9 @@ def train(
 
     In a torch.distributed process group (`rnncast.engine.distributed.session`) every
     process calls this alike; only rank 0 writes the checkpoint (every process hears
-    `on_saved`)."""
+    `on_saved`). Messages name options as `spell` does."""
     series, window, config = plan.series, plan.window, plan.train
-    model = check(plan)
+    model = check(plan, spell)
     world = distributed.current()
     fingerprint = series.fingerprint()
     if resume is not None:
@@ -102,24 +103,24 @@ def train(
     return Trained(artifact, results)
 
 
-def check(plan: Plan) -> ModelConfig:
+def check(plan: Plan, spell: Spelling = CLI) -> ModelConfig:
     """What training would refuse before its first step, checked without training (`rnncast
     train --print-config` runs it too): settings that do not go together, values the
-    transform cannot take, series too short for a member's window. Returns the model
-    settings with the transform resolved."""
+    transform cannot take, series too short for the longest member's window, a network too
+    big for the device's memory. Returns the model settings with the transform resolved;
+    messages name options as `spell` does."""
+    series, window = plan.series, plan.window
     check_together(plan.model, plan.train)
     asked = plan.model.transform
-    model = dataclasses.replace(plan.model, transform=transform.resolve(plan.series, asked))
-    transform.check(
-        plan.series, model.transform, "fix those values, or train with --transform none"
-    )
-    for k in range(plan.train.ensemble):
-        check_lengths(plan.series, plan.window.member(k))
-    _check_memory(plan, model)
+    model = dataclasses.replace(plan.model, transform=transform.resolve(series, asked))
+    transform.check(series, model.transform,
+                    f"fix those values, or train with {spell('transform', 'none')}")  # fmt: skip
+    check_lengths(series, WindowConfig(window.longest, window.horizon, window.val_size), spell)
+    _check_memory(plan, model, spell)
     return model
 
 
-def _check_memory(plan: Plan, model: ModelConfig) -> None:
+def _check_memory(plan: Plan, model: ModelConfig, spell: Spelling) -> None:
     """A network too big for the device's memory is refused before it is built (allocating
     it failed with torch's traceback, or got the process killed)."""
     window = plan.window
@@ -131,12 +132,12 @@ def _check_memory(plan: Plan, model: ModelConfig) -> None:
     have = devices.memory(device)
     if have is None or need <= have:
         return
-    sizes = (
-        {"--reservoir-size": model.reservoir_size} if model.cell == "esn"
-        else {"--hidden-size": model.hidden_size, "--num-layers": model.num_layers}
-        | ({"--id-embedding": model.id_embedding} if model.id_embedding else {})
+    names = (
+        ["reservoir_size"] if model.cell == "esn"
+        else ["hidden_size", "num_layers"] + ["id_embedding"] * bool(model.id_embedding)
     )  # fmt: skip
-    given = ", ".join(f"{k} {v}" for k, v in sizes.items())
+    sizes = [spell.name(n) for n in names]
+    given = ", ".join(spell(n, getattr(model, n)) for n in names)
     needs = (
         f"needs about {need / 2**30:,.1f} GB to train" if need < 2**60 else "is too big to count"
     )
@@ -202,9 +203,26 @@ def load_data_for(artifact: Artifact, data: Data | None = None, fill: str | None
     options = read_options_for(artifact, fill)
     if not isinstance(data, pd.DataFrame):
         data = _data_path(artifact, data, spell)
-    series = read(data, options)
+    try:
+        series = read(data, options)
+    except MissingColumn as e:  # the model's columns: not for this caller to name otherwise
+        raise DataError(f"{e.found}: {_model_reads(e)}") from None
     check_like_training(artifact, series)
     return series
+
+
+ROLES = {"--id-col": "its series ids", "--time-col": "its times", "--target": "its values",
+         "--covariates": "a past covariate"}  # fmt: skip
+
+
+def _model_reads(missing: MissingColumn) -> str:
+    """What to do about a column the model reads that the data lacks."""
+    fix = (f"rename column '{missing.close}' to '{missing.column}'" if missing.close
+           else "give data with that column")  # fmt: skip
+    return (
+        f"the model reads {ROLES.get(missing.option, 'a column')} from column "
+        f"'{missing.column}', as in its training data: {fix}, or retrain on this data"
+    )
 
 
 def read(data: Data, options: ReadOptions) -> SeriesSet:

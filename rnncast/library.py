@@ -16,8 +16,10 @@ same `TrainRequest` (`rnncast.settings`), the same plan (`rnncast.plan`) and the
 for the call; left out, torch's setting stays as it is (a library does not change
 process-wide settings unasked). Problems a user can fix raise
 `rnncast.errors.RnncastError` (its subclasses `DataError`, `ConfigError`, `ArtifactError`)
-with the command line's one-line message; where it names what to pass, it names `predict`'s
-and `evaluate`'s keyword arguments (`skip_short=True`, `horizon=6`) rather than options.
+with the command line's one-line message; where it names what to pass, it names the keyword
+arguments (`skip_short=True`, `horizon=6`, `transform='none'`) rather than options (but the
+data reader's messages still name options). `predict` and `evaluate` take `predict`'s and
+`evaluate`'s options (`horizon`, `fill`, `skip_short`; `windows`, `fill`).
 """
 
 from __future__ import annotations
@@ -58,20 +60,24 @@ def train(
     for message in (*series.notes, *(text for kind, text in plan.notes if kind == "warning")):
         _warn(message, stacklevel=3)  # what reading filled, what skip-short left out
     with cpu_threads.using(threads):
-        return jobs.train(plan, path, on_event=on_event).artifact
+        return jobs.train(plan, path, on_event=on_event, spell=PYTHON).artifact
 
 
 def predict(
     model: Artifact, data_or_path: Data | None = None, *, horizon: int | None = None,
-    skip_short: bool | None = None, device: str = "auto", threads: int | None = None,
+    fill: str | None = None, skip_short: bool | None = None, device: str = "auto",
+    threads: int | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """The next `horizon` (default: the trained horizon) values of every series, in long
     format (id, time, y_hat, and a quantile model's quantile columns q0.1, ...); data: a
-    DataFrame or file, default the training data file. Series shorter than the model's
-    lookback are left out with a `UserWarning` when `skip_short` says so (default: as the
-    model was trained), else refused, as `rnncast predict` does."""
+    DataFrame or file, default the training data file, its gaps filled by `fill` (default:
+    as the model was trained). Series shorter than the model's lookback are left out with a
+    `UserWarning` when `skip_short` says so (default: as the model was trained), else
+    refused, as `rnncast predict` does."""
     with cpu_threads.using(cpu_threads.check(threads)):
-        series = jobs.load_data_for(model, data_or_path, spell=PYTHON)
+        series = jobs.load_data_for(model, data_or_path, fill, spell=PYTHON)
+        for message in series.notes:
+            _warn(message, stacklevel=3)  # what reading filled
         return jobs.predict(
             model, series, horizon, device, skip_short=skip_short, spell=PYTHON, warn=_warn
         ).frame
@@ -84,13 +90,15 @@ def _warn(message: str, stacklevel: int = 4) -> None:
 
 
 def evaluate(
-    model: Artifact, data_or_path: Data | None = None, *, windows: int = 1, device: str = "auto",
-    threads: int | None = None,
+    model: Artifact, data_or_path: Data | None = None, *, windows: int = 1,
+    fill: str | None = None, device: str = "auto", threads: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Backtest the last `windows` horizons of every series against naive baselines; the
-    report `rnncast evaluate` writes to metrics.json."""
+    report `rnncast evaluate` writes to metrics.json. `fill`: as `predict`'s."""
     with cpu_threads.using(cpu_threads.check(threads)):
-        series = jobs.load_data_for(model, data_or_path, spell=PYTHON)
+        series = jobs.load_data_for(model, data_or_path, fill, spell=PYTHON)
+        for message in series.notes:
+            _warn(message, stacklevel=3)
         return jobs.backtest(model, series, windows, device, spell=PYTHON).report
 
 

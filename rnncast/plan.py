@@ -85,14 +85,16 @@ def make(request: TrainRequest, series: SeriesSet, spell: Spelling = CLI) -> Pla
     read = dataclasses.replace(read, **unset)
     notes: list[Note] = []
     if request.holdout:
-        series = hold_out(series, request.holdout)
+        series = hold_out(series, request.holdout, spell)
         notes.append(("info", f"holding out the last {request.holdout} steps of each series "
                               "for 'rnncast evaluate'"))  # fmt: skip
-    window, resolved = resolve(request, series, model)
+    window, resolved = resolve(request, series, model, spell)
+    notes += _lookbacks_cut(request, series, window, resolved.segment, spell)
     if model.transform == "auto" and resolved.transform == "log":
         notes.append(
             ("info", "modelling the log of the values, since every one is above 0; forecasts "
-             "will need histories above 0 too (--transform none models the values as they are)")
+             f"will need histories above 0 too ({spell('transform', 'none')} models the "
+             "values as they are)")
         )  # fmt: skip
     if read.skip_short:
         longest = window.longest
@@ -106,13 +108,13 @@ def make(request: TrainRequest, series: SeriesSet, spell: Spelling = CLI) -> Pla
 
 
 def resolve(
-    request: TrainRequest, series: SeriesSet, model: ModelConfig
+    request: TrainRequest, series: SeriesSet, model: ModelConfig, spell: Spelling = CLI
 ) -> tuple[WindowConfig, ModelConfig]:
     """The window, and `model` with its segment, calendar periods, id count, covariate
     count and transform, for `series` (see the module docstring)."""
     h = request.horizon if request.horizon is not None else series.axis.default_horizon
     v = request.val_size if request.val_size is not None else h
-    chosen = _given_lookbacks(request)
+    chosen = _given_lookbacks(request, spell)
     segment = request.segment
     if segment is None:
         first = chosen[0] if chosen else LOOKBACK_PER_HORIZON * h
@@ -138,29 +140,60 @@ def resolve(
     )
 
 
-def _given_lookbacks(request: TrainRequest) -> list[int]:
+def _given_lookbacks(request: TrainRequest, spell: Spelling = CLI) -> list[int]:
     """The lookbacks the request gives (none, one for every member, or one per member),
-    checked against each other and against a given segment."""
-    given = [("--horizon", request.horizon), ("--lookback", request.lookback),
-             ("--segment", request.segment)]  # fmt: skip
-    for name, value in [*given, *(("--lookbacks", n) for n in request.lookbacks)]:
+    checked against each other, the ensemble and a given segment."""
+    given = [
+        ("horizon", request.horizon),
+        ("lookback", request.lookback),
+        ("segment", request.segment),
+        *(("lookbacks", n) for n in request.lookbacks),
+    ]
+    for name, value in given:
         if value is not None and value < 1:
-            raise ConfigError(f"{name} must be at least 1, got {value}")
+            raise ConfigError(f"{spell.name(name)} must be at least 1, got {value}")
     if request.lookback is not None and request.lookbacks:
         raise ConfigError(
-            "give --lookback (every member) or --lookbacks (one per member), not both"
+            f"give {spell.name('lookback')} (every member) or {spell.name('lookbacks')} (one "
+            "per member), not both"
+        )
+    if len(request.lookbacks) > request.ensemble:
+        raise ConfigError(
+            f"{spell.name('lookbacks')} gives {len(request.lookbacks)} lookbacks for "
+            f"{spell('ensemble', request.ensemble)} (one per member): give at most "
+            f"{request.ensemble}, or pass {spell('ensemble', len(request.lookbacks))}"
         )
     chosen = list(request.lookbacks) or ([request.lookback] if request.lookback is not None else [])
     segment = request.segment
     for n in chosen:
         if segment is not None and n % segment:
             lower, upper = n // segment * segment, -(-n // segment) * segment
-            name = "--lookbacks" if request.lookbacks else "--lookback"
+            name = spell.name("lookbacks" if request.lookbacks else "lookback")
             raise ConfigError(
-                f"{name} {n} is not a multiple of --segment {segment}: use "
+                f"{name} {n} is not a multiple of {spell('segment', segment)}: use "
                 + (f"{lower} or {upper}" if lower else f"{upper}")
             )
     return chosen
+
+
+def _lookbacks_cut(request: TrainRequest, series: SeriesSet, window: WindowConfig,
+                   segment: int, spell: Spelling) -> list[Note]:  # fmt: skip
+    """A note when the ensemble's default lookbacks (3, 5, 7 x horizon) were cut to fit the
+    shortest series: what the members read instead, and why."""
+    if request.lookbacks or request.lookback is not None or request.ensemble < 2:
+        return []
+    h, v, shortest = window.horizon, window.val_size, int(series.lengths.min())
+    spread = default_lookbacks(h, v, segment, 10**12, request.ensemble)
+    chosen = [window.member(k).lookback for k in range(request.ensemble)]
+    if chosen == spread:
+        return []
+    reads = (f"every member reads lookback {chosen[0]}" if len(set(chosen)) == 1
+             else f"the members read lookbacks {', '.join(map(str, chosen))}")  # fmt: skip
+    why = (f"a lookback is kept to half of what the shortest series ({shortest} values) leaves "
+           f"after horizon {h} and validation {v}, and to at least 3 x horizon")  # fmt: skip
+    rule = f"{', '.join(map(str, spread))} (3, 5, 7 x horizon in turn)"
+    return [("info", f"ensemble: {reads}, not {rule}: {why}; pass {spell.name('lookbacks')} to "
+                     "choose them")]  # fmt: skip
 
 
 def default_lookbacks(
@@ -207,17 +240,17 @@ def leave_out_short(
     )  # fmt: skip
 
 
-def hold_out(series: SeriesSet, steps: int) -> SeriesSet:
+def hold_out(series: SeriesSet, steps: int, spell: Spelling = CLI) -> SeriesSet:
     """The series without their last `steps` values (kept back for an honest `evaluate`)."""
     if steps < 0:
-        raise ConfigError(f"--holdout must be 0 or more, got {steps}")
+        raise ConfigError(f"{spell.name('holdout')} must be 0 or more, got {steps}")
     if steps == 0:
         return series
     lengths = series.lengths - steps
     if (lengths < 1).any():
         i = int(np.flatnonzero(lengths < 1)[0])
         raise DataError(
-            f"--holdout {steps} leaves nothing of series '{series.ids[i]}' "
+            f"{spell('holdout', steps)} leaves nothing of series '{series.ids[i]}' "
             f"({series.lengths[i]} values): hold out fewer steps"
         )
     keep = np.ones(len(series.values), dtype=bool)

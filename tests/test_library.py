@@ -138,3 +138,44 @@ def test_messages_name_what_python_can_pass(model, frame, short_frame):
     with pytest.raises(DataError) as e:
         rnncast.predict(model, zeros)
     assert str(e.value).endswith("retrain with transform='none'")
+
+
+def test_train_messages_name_keywords_not_options(frame, short_frame):
+    with pytest.raises(DataError) as e:
+        rnncast.train(short_frame, **FAST)
+    assert str(e.value) == (
+        "1 series is shorter than lookback 24 + horizon 6 = 30 values: 's2' (20); pass a "
+        "smaller lookback, or skip_short=True to leave them out"
+    )
+    zeros = frame.assign(y=frame.y.where(frame.index != frame.index[-1], 0.0))
+    with pytest.raises(DataError) as e:
+        rnncast.train(zeros, transform="log", **FAST)
+    assert str(e.value).endswith("fix those values, or train with transform='none'")
+    with pytest.raises(ConfigError) as e:
+        rnncast.train(frame, lookbacks=[24, 48], **FAST)  # FAST: ensemble=1
+    assert str(e.value) == (
+        "lookbacks gives 2 lookbacks for ensemble=1 (one per member): give at most 1, or pass "
+        "ensemble=2"
+    )
+    with pytest.raises(ConfigError) as e:
+        rnncast.train(frame, holdout=-1, **FAST)
+    assert str(e.value) == "holdout must be 0 or more, got -1"
+
+
+def test_predict_and_evaluate_name_the_models_column_and_take_fill(model, frame):
+    renamed = frame.rename(columns={"y": "sales"})
+    said = (
+        "column 'y' not found in '<DataFrame>' (columns: unique_id, ds, sales): the model reads "
+        "its values from column 'y', as in its training data: give data with that column, or "
+        "retrain on this data"
+    )
+    for call in (rnncast.predict, rnncast.evaluate):
+        with pytest.raises(DataError) as e:
+            call(model, renamed)
+        assert str(e.value) == said
+    gappy = frame.drop(index=[140])  # a missing hour in series 's0'
+    with pytest.raises(DataError) as e:
+        rnncast.predict(model, gappy)
+    with pytest.warns(UserWarning, match="filled"):
+        assert len(rnncast.predict(model, gappy, fill="ffill")) == 2 * 6
+        assert rnncast.evaluate(model, gappy, fill="ffill")["windows_scored"] == 2

@@ -169,3 +169,43 @@ def test_what_reading_found_is_kept_as_read_options():
     series.read_as = {"dayfirst": True, "sep": ";", "target": ("y",)}
     made = plan.make(TrainRequest(horizon=6, target=("y",), sep="|"), series)
     assert (made.read.dayfirst, made.read.sep, made.read.target) == (True, "|", ("y",))
+
+
+def test_a_plan_says_when_the_ensembles_lookbacks_were_cut_to_fit():
+    from rnncast.settings import PYTHON, TrainRequest
+
+    made = plan.make(TrainRequest(ensemble=3), _series("h", 300))
+    assert made.window.lookbacks == () and made.window.lookback == 144
+    assert made.notes[0] == ("info", (
+        "ensemble: every member reads lookback 144, not 144, 240, 336 (3, 5, 7 x horizon in "
+        "turn): a lookback is kept to half of what the shortest series (300 values) leaves "
+        "after horizon 48 and validation 48, and to at least 3 x horizon; pass --lookbacks to "
+        "choose them"
+    ))  # fmt: skip
+    made = plan.make(TrainRequest(ensemble=3), _series("h", 600), PYTHON)
+    assert made.notes[0][1].startswith(
+        "ensemble: the members read lookbacks 144, 240, 240, not 144, 240, 336 (3, 5, 7 x "
+    )
+    assert made.notes[0][1].endswith("; pass lookbacks to choose them")
+    for request, n in ((TrainRequest(ensemble=3, lookback=48), 200), (TrainRequest(), 1000),
+                       (TrainRequest(ensemble=1), 200),
+                       (TrainRequest(ensemble=2, lookbacks=(48, 72)), 200)):  # fmt: skip
+        notes = plan.make(request, _series("h", n)).notes
+        assert not any(text.startswith("ensemble") for _, text in notes), request
+
+
+def test_more_lookbacks_than_members_are_refused():
+    from rnncast.settings import PYTHON, TrainRequest
+
+    with pytest.raises(ConfigError) as e:
+        plan.make(TrainRequest(lookbacks=(48, 72, 96), ensemble=2), _series("h"))
+    assert str(e.value) == (
+        "--lookbacks gives 3 lookbacks for --ensemble 2 (one per member): give at most 2, or "
+        "pass --ensemble 3"
+    )
+    with pytest.raises(ConfigError) as e:
+        plan.make(TrainRequest(lookbacks=(48, 72), ensemble=1), _series("h"), PYTHON)
+    assert str(e.value) == (
+        "lookbacks gives 2 lookbacks for ensemble=1 (one per member): give at most 1, or pass "
+        "ensemble=2"
+    )

@@ -11,7 +11,7 @@ import pandas as pd
 
 from rnncast.data.columns import Found, bool_column, numeric_like
 from rnncast.data.series import DEFAULT_ID, DEFAULT_TARGET, DEFAULT_TIME, Schema
-from rnncast.errors import DataError
+from rnncast.errors import DataError, MissingColumn
 from rnncast.settings import ReadOptions
 
 TIME_NAMES = {
@@ -24,10 +24,10 @@ def _missing_column(name: str, columns: list[str], where: str, option: str) -> D
     close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'? " if close else ""
     shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
-    return DataError(
-        f"column '{name}' not found in '{where}' (columns: {shown}): {hint}"
-        f"name the right column with {option}"
-    )
+    return MissingColumn(
+        name, f"column '{name}' not found in '{where}' (columns: {shown})",
+        f"{hint}name the right column with {option}", option, close[0] if close else None,
+    )  # fmt: skip
 
 
 def detect_schema(df: pd.DataFrame, options: ReadOptions, where: str,

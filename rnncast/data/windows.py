@@ -19,7 +19,7 @@ import numpy as np
 
 from rnncast.data.series import SeriesSet
 from rnncast.errors import DataError
-from rnncast.settings import WindowConfig
+from rnncast.settings import CLI, Spelling, WindowConfig
 
 
 @dataclass(frozen=True)
@@ -97,21 +97,23 @@ def backtest_origins(lengths: np.ndarray, lookback: int, horizon: int, windows: 
     return np.clip((np.asarray(lengths) - lookback) // horizon, 0, windows)
 
 
-def check_lengths(series: SeriesSet, window: WindowConfig) -> None:
-    """Every series must hold at least one window; some series must leave training windows."""
+def check_lengths(series: SeriesSet, window: WindowConfig, spell: Spelling = CLI) -> None:
+    """Every series must hold at least one window; some series must leave training windows.
+    The messages name options as `spell` does."""
     need = window.width
     count, names = series.shorter_than(need)
     if count:
         raise DataError(
             f"{count} series {'is' if count == 1 else 'are'} shorter than lookback "
             f"{window.lookback} + horizon {window.horizon} = {need} values: {names}; "
-            "pass a smaller --lookback, or --skip-short to leave them out"
+            f"pass a smaller {spell.name('lookback')}, or {spell('skip_short')} to leave "
+            "them out"
         )
     if not (series.lengths >= need + window.val_size).any():
         longest = int(series.lengths.max())
         raise DataError(
             f"no series is long enough to train on: the longest has {longest} values but "
             f"lookback {window.lookback} + horizon {window.horizon} + validation "
-            f"{window.val_size} needs {need + window.val_size}; pass a smaller --lookback "
-            "or --val-size"
+            f"{window.val_size} needs {need + window.val_size}; pass a smaller "
+            f"{spell.name('lookback')} or {spell.name('val_size')}"
         )

@@ -410,10 +410,38 @@ def test_covariates_from_train_to_predict(here):
     assert run("predict").exit_code == 0 and run("evaluate").exit_code == 0
     frame.drop(columns="price").to_csv(here / "new.csv", index=False)
     assert _error(run("predict", "new.csv", "-o", "f2.csv")) == (
-        "error: column 'price' not found in 'new.csv' (columns: unique_id, ds, y): name the "
-        "right column with --covariates"
+        "error: column 'price' not found in 'new.csv' (columns: unique_id, ds, y): the model "
+        "reads a past covariate from column 'price', as in its training data: give data with "
+        "that column, or retrain on this data"
     )
     assert not (here / "f2.csv").exists()
+
+
+def test_predict_and_evaluate_name_the_models_columns_not_options_they_lack(here):
+    """predict and evaluate read with the model's columns: they have no --target or --id-col
+    to name."""
+    frame = make_long(n_series=2, length=150).rename(columns={"unique_id": "store"})
+    frame.to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST, "--horizon", "6", "--id-col", "store").exit_code == 0
+    frame.rename(columns={"y": "sales"}).to_csv(here / "renamed.csv", index=False)
+    for command in ("predict", "evaluate"):
+        assert _error(run(command, "renamed.csv")) == (
+            "error: column 'y' not found in 'renamed.csv' (columns: store, ds, sales): the "
+            "model reads its values from column 'y', as in its training data: give data with "
+            "that column, or retrain on this data"
+        )
+    wide = frame.pivot(index="ds", columns="store", values="y").reset_index()
+    wide.to_csv(here / "wide.csv", index=False)
+    assert _error(run("predict", "wide.csv")) == (
+        "error: column 'store' not found in 'wide.csv' (columns: ds, s0, s1): the model reads "
+        "its series ids from column 'store', as in its training data: give data with that "
+        "column, or retrain on this data"
+    )
+    frame.rename(columns={"store": "stores"}).to_csv(here / "typo.csv", index=False)
+    assert _error(run("predict", "typo.csv")).endswith(
+        "the model reads its series ids from column 'store', as in its training data: rename "
+        "column 'stores' to 'store', or retrain on this data"
+    )
 
 
 ARCHITECTURES = {

@@ -5,11 +5,14 @@ import pytest
 
 from rnncast.data.windows import (
     backtest_origins,
+    check_lengths,
     last_starts,
     ranged_starts,
     split_windows,
 )
-from rnncast.settings import WindowConfig
+from rnncast.errors import DataError
+from rnncast.settings import PYTHON, WindowConfig
+from tests.conftest import flat_series
 
 
 def _offsets(lengths):
@@ -62,3 +65,23 @@ def test_last_starts_and_backtest_origins():
     offsets = _offsets([10, 6])
     np.testing.assert_array_equal(last_starts(offsets, 4), [6, 12])
     np.testing.assert_array_equal(backtest_origins(np.array([10, 6, 3]), 4, 2, 5), [3, 1, 0])
+
+
+def test_check_lengths_names_what_the_caller_can_pass():
+    series = flat_series(np.ones(90, dtype=np.float32), [0, 60, 90])
+    window = WindowConfig(lookback=24, horizon=12, val_size=12)
+    with pytest.raises(DataError) as e:
+        check_lengths(series, window)
+    assert str(e.value) == (
+        "1 series is shorter than lookback 24 + horizon 12 = 36 values: 's1' (30); pass a "
+        "smaller --lookback, or --skip-short to leave them out"
+    )
+    with pytest.raises(DataError) as e:
+        check_lengths(series, window, PYTHON)
+    assert str(e.value).endswith("pass a smaller lookback, or skip_short=True to leave them out")
+    with pytest.raises(DataError) as e:
+        check_lengths(series.subset(np.array([True, False])), WindowConfig(24, 12, 30), PYTHON)
+    assert str(e.value) == (
+        "no series is long enough to train on: the longest has 60 values but lookback 24 + "
+        "horizon 12 + validation 30 needs 66; pass a smaller lookback or val_size"
+    )
