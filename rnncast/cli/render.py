@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rnncast.data.series import SeriesSet
     from rnncast.jobs import Trained
     from rnncast.plan import Plan
+    from rnncast.settings import WindowConfig
     from rnncast.store.artifact import Artifact
 
 
@@ -45,11 +46,7 @@ def notes(report: Reporter, plan: Plan) -> None:
 def window(report: Reporter, plan: Plan) -> None:
     """The window the plan chose."""
     window = plan.window
-    reads = (
-        f"lookbacks {', '.join(map(str, window.lookbacks))} (one per model, "
-        if window.lookbacks
-        else f"lookback {window.lookback} ("
-    )
+    reads = f"{_lookbacks(window)} ({'one per model, ' if window.lookbacks else ''}"
     report.info(
         f"window: {reads}in segments of {plan.model.segment}), "
         f"horizon {window.horizon}, validation {window.val_size} steps per series"
@@ -175,7 +172,7 @@ def _train_table(model: Artifact, series: SeriesSet, out: Path) -> Table:
         ("data", f"{len(series):,} series, {len(series.values):,} values, "
                  f"{model.axis.describe()}"),
         ("windows", f"{s['train_windows']:,} for training, {s['val_windows']:,} for validation; "
-                    f"lookback {w.lookback}, horizon {w.horizon}"),
+                    f"{_lookbacks(w)}, horizon {w.horizon}"),
         ("network", f"{m.describe()}, {m.decoder} decoder"
                     f"{' with attention' if m.attention else ''}, segments of {m.segment}, "
                     f"{'in logs, ' if m.logs else ''}{s['members']} member(s), "
@@ -190,11 +187,18 @@ def _train_table(model: Artifact, series: SeriesSet, out: Path) -> Table:
     return table
 
 
+def _lookbacks(window: WindowConfig) -> str:
+    """What the networks read: 'lookback 60', or each member's, 'lookbacks 60, 96'."""
+    if window.lookbacks:
+        return f"lookbacks {', '.join(map(str, window.lookbacks))}"
+    return f"lookback {window.lookback}"
+
+
 def _metrics_table(report: dict[str, Any]) -> Table:
     table = Table(
         title=(
-            f"backtest: {report['series']:,} series x up to {report['windows']} window(s) of "
-            f"{report['horizon']} steps (season {report['season_length']})"
+            f"backtest: {_windows_scored(report)} of {report['horizon']} steps (season "
+            f"{report['season_length']})"
         ),
     )
     table.add_column("metric")
@@ -207,6 +211,17 @@ def _metrics_table(report: dict[str, Any]) -> Table:
         cells += [_fmt_ratio(r) for r in ratios]
         table.add_row(metric, *cells)
     return table
+
+
+def _windows_scored(report: dict[str, Any]) -> str:
+    """How many windows were scored, and how many the data allowed of those asked."""
+    series, asked, scored = report["series"], report["windows"], report["windows_scored"]
+    if scored == series * asked:
+        return f"{series:,} series x {asked} window(s)"
+    return (
+        f"{series:,} series, {scored:,} window(s) (the data allows {scored:,} of the "
+        f"{series * asked:,} asked)"
+    )
 
 
 def _quantile_table(quantiles: dict[str, Any]) -> Table:

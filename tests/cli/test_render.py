@@ -101,6 +101,31 @@ def test_numbers_in_tables():
     assert render._fmt_share(0.6, 0.8) == "[red]60.0%[/red]"
 
 
+def test_a_summary_names_every_lookback_and_the_windows_the_data_allowed():
+    from rnncast.cli import render
+    from rnncast.settings import WindowConfig
+
+    assert render._lookbacks(WindowConfig(60, 18, 18)) == "lookback 60"
+    assert render._lookbacks(WindowConfig(60, 18, 18, (60, 96))) == "lookbacks 60, 96"
+    report = {"series": 2, "windows": 3, "windows_scored": 6}
+    assert render._windows_scored(report) == "2 series x 3 window(s)"
+    report = {"series": 1, "windows": 100, "windows_scored": 36}
+    assert render._windows_scored(report) == (
+        "1 series, 36 window(s) (the data allows 36 of the 100 asked)"
+    )
+
+
+def test_evaluate_says_how_many_windows_the_data_allowed(here):
+    make_long(n_series=1, length=150).to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST, "--horizon", "6").exit_code == 0
+    result = run("evaluate", "--windows", "100")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "backtest: 1 series, 21 window(s) (the data allows 21 of the 100 asked) of 6 steps "
+        "(season 24)"
+    )
+
+
 def test_what_an_interrupted_training_run_left():
     from pathlib import Path
 
