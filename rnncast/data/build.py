@@ -10,7 +10,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from rnncast.data.columns import Found, Located, parse_times, parse_values
+from rnncast.data.columns import Found, Located, parse_times, parse_values, utc_note
 from rnncast.data.filling import fill_missing
 from rnncast.data.schema import detect_schema
 from rnncast.data.series import Schema, SeriesSet
@@ -66,6 +66,8 @@ def from_frame(
             )
         codes, uniques, times, values, rows = _unpivot(df, schema, loc, options)
     series = _assemble(_Rows.sorted(codes, uniques, times, values, rows, schema, loc, options))
+    if series.axis.tz == "UTC" and schema.time_col in df.columns:
+        series.notes += utc_note(df[schema.time_col], schema.time_col, source)
     if options.covariates:
         series.covariates = _covariates(df, codes, times, rows, uniques, loc, options)
     series.detected, series.read_as = tuple(loc.found.notes), dict(loc.found.options)

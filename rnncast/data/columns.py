@@ -235,6 +235,21 @@ def _day_first(text: pd.Series, name: str, loc: Located, options: ReadOptions) -
     )
 
 
+def utc_note(col: pd.Series, name: str, where: str) -> tuple[str, ...]:
+    """A note when text times with UTC offsets other than zero were read as UTC (offsets that
+    differ, e.g. across a daylight-saving change, have no one zone to keep)."""
+    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_numeric_dtype(col):
+        return ()  # times already zoned (Parquet), or steps
+    offsets = col.astype(str).str.extract(r"([+-]\d{2}:?\d{2})$")[0].dropna()
+    shown = sorted(set(offsets) - {"+00:00", "-00:00", "+0000", "-0000"})
+    if not shown:
+        return ()
+    return (
+        f"times with offsets are converted to UTC: column '{name}' of '{where}' has offsets "
+        f"{', '.join(shown[:4])}, which differ, so its times and forecasts are in UTC",
+    )
+
+
 def _mixed_zones(name: str, loc: Located, row: int) -> DataError:
     return DataError(
         f"column '{name}' in '{loc.name}' mixes times with and without a time zone (first "

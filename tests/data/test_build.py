@@ -574,3 +574,18 @@ def test_covariate_mistakes(tmp_path):
         "--covariates cannot be combined with --fill zero yet: fill the gaps and missing values "
         "of the data (values and covariates) first"
     )
+
+
+def test_times_with_differing_offsets_are_read_as_utc_with_a_note():
+    zoned = pd.date_range("2024-03-30", periods=48, freq="h", tz="Europe/Berlin")  # DST on 31st
+    frame = pd.DataFrame({"ds": [t.isoformat() for t in zoned], "y": np.arange(48.0)})
+    series = from_frame(frame, source="dst.csv")
+    assert series.axis.tz == "UTC"
+    assert series.notes == (
+        "times with offsets are converted to UTC: column 'ds' of 'dst.csv' has offsets +01:00, "
+        "+02:00, which differ, so its times and forecasts are in UTC",
+    )
+    one = pd.date_range("2024-01-01", periods=48, freq="h", tz="Etc/GMT-2")  # +02:00 kept
+    assert from_frame(pd.DataFrame({"ds": [t.isoformat() for t in one], "y": 1.0})).notes == ()
+    utc = pd.date_range("2024-01-01", periods=48, freq="h", tz="UTC")
+    assert from_frame(pd.DataFrame({"ds": [t.isoformat() for t in utc], "y": 1.0})).notes == ()
