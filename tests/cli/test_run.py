@@ -71,8 +71,9 @@ def test_predict_and_evaluate_errors_change_no_file(here):
         here / "other.csv", index=False
     )
     assert _error(run("predict", "other.csv")) == (
-        "error: column 'y' not found in 'other.csv' (columns: unique_id, ds, value): name the "
-        "right column with --target"
+        "error: column 'y' not found in 'other.csv' (columns: unique_id, ds, value): the model "
+        "reads its values from column 'y', as in its training data: give data with that column, "
+        "or retrain on this data"
     )
     make_long(n_series=2, length=60, freq="D").to_csv(here / "daily.csv", index=False)
     assert _error(run("evaluate", "daily.csv")) == (
