@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rnncast.engine.threads import wait_politely
 from rnncast.version import __version__
+
+wait_politely()  # before torch loads OpenMP: fair to other processes on a busy machine
 
 __all__ = ["__version__", "evaluate", "load", "predict", "train"]
 _API = ("train", "predict", "evaluate", "load")

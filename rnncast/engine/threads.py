@@ -19,13 +19,32 @@ import contextlib
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 from rnncast.errors import ConfigError
 
 SYS_CPU = Path("/sys/devices/system/cpu")
 CGROUP = Path("/sys/fs/cgroup")
+
+
+# How long, in spins, an idle OpenMP thread of GNU libgomp (torch's on Linux) waits actively
+# before it sleeps. libgomp's own default, 300,000, keeps a thread spinning through the gaps
+# between an RNN's many small parallel regions: on an idle machine it wins a little, but when
+# another process takes a core, threads spin while the one that holds the work waits for a
+# core (benchmarks/contention.py: 2-3x slower than a fair share beside two busy processes).
+# 1,000 spins cost nothing measurable alone and keep a fair share under contention.
+SPIN_COUNT = "1000"
+WAIT_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+
+
+def wait_politely(environ: MutableMapping[str, str] | None = None) -> None:
+    """Let idle OpenMP threads sleep soon (GOMP_SPINCOUNT), unless the environment already
+    says how they wait: a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins. It must run before
+    torch is imported (libgomp reads it once, when it loads): the `rnncast` package does."""
+    env = os.environ if environ is None else environ
+    if not any(name in env for name in WAIT_SETTINGS):
+        env["GOMP_SPINCOUNT"] = SPIN_COUNT
 
 
 def check(threads: int | None) -> int | None:

@@ -140,3 +140,23 @@ def test_the_python_api_takes_threads(threads_used):
     with pytest.raises(TypeError) as e:
         rnncast.train(frame, thread=2, **fast)
     assert str(e.value) == "train() got an unexpected option 'thread'; did you mean 'threads'?"
+
+
+def test_idle_openmp_threads_sleep_soon_unless_the_user_said_how_they_wait():
+    env: dict[str, str] = {}
+    threads.wait_politely(env)
+    assert env == {"GOMP_SPINCOUNT": threads.SPIN_COUNT}
+    for mine in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "300000"}):
+        env = dict(mine)
+        threads.wait_politely(env)
+        assert env == mine  # the user's choice wins
+
+
+def test_the_package_sets_the_spin_count_before_torch_loads():
+    import subprocess
+    import sys
+
+    probe = "import os, rnncast, torch; print(os.environ.get('GOMP_SPINCOUNT'))"
+    env = {k: v for k, v in os.environ.items() if k not in threads.WAIT_SETTINGS}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == threads.SPIN_COUNT
