@@ -63,6 +63,15 @@ def fast_train() -> TrainConfig:
     return TrainConfig(max_epochs=3, epoch_size=256, batch_size=64, patience=2, device="cpu")
 
 
+@pytest.fixture(autouse=True)
+def quiet_machine(monkeypatch) -> None:
+    """The default thread count leaves the cores other processes keep busy; a test machine's
+    load (pytest itself) must not change what the tests see."""
+    from rnncast.engine import threads
+
+    monkeypatch.setattr(threads, "busy_cpus", lambda seconds=0.0: 0.0)
+
+
 @pytest.fixture
 def threads_used(monkeypatch) -> list:
     """The thread counts `rnncast.engine.threads.using` is entered with, in order (it still

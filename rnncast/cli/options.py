@@ -495,8 +495,9 @@ TrainDevice = Annotated[
 TrainThreads = Annotated[
     int | None,
     typer.Option(
-        help="CPU threads for torch (default: one per physical core this process may use; "
-        "under torchrun, that divided among the processes of each machine).",
+        help="CPU threads for torch (default: one per physical core this process may use, "
+        "less those other processes keep busy; under torchrun, the cores divided among the "
+        "processes of each machine).",
         show_default=False,
         rich_help_panel="Training",
     ),
@@ -728,8 +729,9 @@ Device = Annotated[
 Threads = Annotated[
     int | None,
     typer.Option(
-        help="CPU threads for torch (default: one per physical core this process may use; "
-        "under torchrun, that divided among the processes of each machine).",
+        help="CPU threads for torch (default: one per physical core this process may use, "
+        "less those other processes keep busy; under torchrun, the cores divided among the "
+        "processes of each machine).",
         show_default=False,
         rich_help_panel="Running",
     ),

@@ -4,9 +4,11 @@ Hyperthreads share a core's arithmetic units, so a compute-bound loop such as an
 gains little from them and loses to the contention; the default is therefore the number of
 physical cores this process may use: the CPUs of its affinity mask (`taskset`, cpusets),
 counted once per (package, core) pair from the kernel's topology, and no more than a cgroup
-CPU quota allows (containers). Under torchrun the processes of one machine share it, so each
-gets its share: cores // local world size, at least 1. When the topology cannot be read
-(not Linux, a locked-down container) the default is torch's own.
+CPU quota allows (containers), less the CPUs other processes keep busy when the run starts
+(`busy_cpus`: a thread that shares its core holds up every parallel step). Under torchrun
+the processes of one machine share it, so each gets its share: cores // local world size,
+at least 1. When the topology cannot be read (not Linux, a locked-down container) the
+default is torch's own.
 
 An `OMP_NUM_THREADS` set in the environment is the user's choice and wins, except a value of
 1 under torchrun: torchrun sets that itself when it starts several processes on a machine, so
@@ -19,6 +21,7 @@ import contextlib
 import math
 import os
 import re
+import time
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
@@ -81,7 +84,39 @@ def default_threads(environ: dict[str, str] | None = None) -> int | None:
     cores = usable_cores()
     if cores is None:
         return None
+    if local is None and cores > 1:
+        cores -= math.floor(busy_cpus() + 0.5)  # leave the cores others use now
     return max(1, cores // (local or 1))
+
+
+PROC_STAT = Path("/proc/stat")
+SAMPLE_SECONDS = 0.1
+
+
+def busy_cpus(seconds: float = SAMPLE_SECONDS) -> float:
+    """How many CPUs other processes keep busy now: the machine's non-idle time over
+    `seconds` of /proc/stat, while this process sleeps; 0 where it cannot be read. Two
+    threads on two cores run every parallel step at the pace of the one that shares its core
+    with another process (benchmarks/contention.py), so the default leaves those cores."""
+    first = _cpu_times()
+    if first is None:
+        return 0.0
+    time.sleep(seconds)
+    second = _cpu_times()
+    if second is None or second[0] <= first[0]:
+        return 0.0
+    total, idle = second[0] - first[0], second[1] - first[1]
+    return (total - idle) / total * (os.cpu_count() or 1)
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(all, idle + iowait) jiffies of /proc/stat's 'cpu' line; None where it has none."""
+    text = _read(PROC_STAT)
+    fields = text.splitlines()[0].split() if text else []
+    if len(fields) < 6 or fields[0] != "cpu":
+        return None
+    numbers = [int(f) for f in fields[1:9] if f.isdigit()]
+    return sum(numbers), numbers[3] + numbers[4]
 
 
 def resolve(threads: int | None, environ: dict[str, str] | None = None) -> int | None:

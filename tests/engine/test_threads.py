@@ -160,3 +160,32 @@ def test_the_package_sets_the_spin_count_before_torch_loads():
     env = {k: v for k, v in os.environ.items() if k not in threads.WAIT_SETTINGS}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == threads.SPIN_COUNT
+
+
+REAL_BUSY_CPUS = threads.busy_cpus  # the conftest's quiet_machine replaces it in each test
+
+
+def test_busy_cpus_reads_the_machines_non_idle_time(tmp_path, monkeypatch):
+    stat = tmp_path / "stat"
+    samples = iter([
+        "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 1 2 3\n",
+        "cpu  150 0 150 900 0 0 0 0 0 0\ncpu0 1 2 3\n",  # 100 of 200 jiffies busy
+    ])  # fmt: skip
+    monkeypatch.setattr(threads, "PROC_STAT", stat)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(threads.time, "sleep", lambda s: stat.write_text(next(samples)))
+    stat.write_text(next(samples))
+    assert REAL_BUSY_CPUS() == 2.0  # half of 4 CPUs
+    monkeypatch.setattr(threads, "PROC_STAT", tmp_path / "none")
+    assert REAL_BUSY_CPUS() == 0.0  # not Linux: nothing known, nothing left out
+
+
+def test_the_default_leaves_the_cores_others_keep_busy(monkeypatch):
+    """Beside one busy process on 2 cores, 2 threads trained at 0.60 of a fair share and 1
+    thread at 0.99 (benchmarks/contention.py)."""
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    for busy, expected in ((0.2, 4), (1.0, 3), (2.6, 1), (9.0, 1)):
+        monkeypatch.setattr(threads, "busy_cpus", lambda seconds=0.0, b=busy: b)
+        assert threads.default_threads({}) == expected
+    assert threads.default_threads({"OMP_NUM_THREADS": "4"}) == 4  # the user's choice
+    assert threads.default_threads({"LOCAL_WORLD_SIZE": "2"}) == 2  # torchrun: its share
