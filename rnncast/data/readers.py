@@ -4,6 +4,7 @@ straight to float32 through `rnncast.data.parquet_long`)."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import lzma
 import os
@@ -151,11 +152,6 @@ def csv_format(p: Path, options: ReadOptions, found: Found | None = None) -> tup
 def _head_lines(p: Path, size: int = 16384, most: int = 50) -> list[str]:
     """The first complete, non-empty lines of CSV `p` (of its first `size` bytes,
     decompressed), quoted text taken out; [] where it cannot be read (pandas says why)."""
-    import bz2
-    import gzip
-    import lzma
-    import zipfile
-
     suffix = p.suffix.lower()
     try:
         if suffix == ".zip":
@@ -185,12 +181,19 @@ def _decimal_commas(lines: list[str], sep: str) -> bool:
     )
 
 
+def opens(path: str | Path) -> None:
+    """Open `path` for reading and close it: raises the OSError the system gives for it
+    (not found, permission denied, a symbolic link loop, ...), which a reader would hide or
+    word its own way. Non-blocking, so that a FIFO does not hang here."""
+    os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+
+
 def check_readable(path: str | Path) -> None:
     """The data file or folder at `path` must open for reading: whatever the system says
     instead (not found, permission denied, a name too long, a symbolic link loop) is one
-    line naming the path. (Non-blocking, so that a FIFO given as data does not hang here.)"""
+    line naming the path."""
     try:
-        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+        opens(path)
     except FileNotFoundError:
         raise DataError(f"data file '{path}' not found: check the path") from None
     except OSError as e:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rnncast.data.readers import opens
 from rnncast.data.series import Schema, SeriesSet
 from rnncast.data.timeaxis import TimeAxis
 from rnncast.engine import models, scaling
@@ -358,12 +359,6 @@ def load_plain(path: str | Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # an untrusted file: whatever the loader trips on, it is unreadable
         return None
-
-
-def opens(path: str | Path) -> None:
-    """Open `path` for reading and close it: raises the OSError the system gives for it
-    (permission denied, a symbolic link loop, ...), which the loader would hide."""
-    os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
 
 
 def unreadable(path: str | Path, error: OSError, what: str, fix: str) -> ArtifactError:

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnncast.data.readers import opens
 from rnncast.errors import ArtifactError, ConfigError
 from rnncast.settings import ModelConfig, TrainConfig, WindowConfig, to_dict
-from rnncast.store.artifact import BEFORE_FIELD, intact, load_plain, opens, save_plain, unreadable
+from rnncast.store.artifact import BEFORE_FIELD, intact, load_plain, save_plain, unreadable
 from rnncast.version import __version__
 
 FORMAT = "rnncast-checkpoint"
