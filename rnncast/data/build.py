@@ -22,6 +22,12 @@ FILL_HINT = "--fill ffill, interpolate or zero"
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the least normal float32 above 0
 
 
+def too_close_to_zero(x: np.ndarray) -> np.ndarray:
+    """Where `x` is non-zero yet below float32's least normal: float32 keeps such a value
+    only as a denormal or as 0, at the wrong scale."""
+    return (x != 0) & (np.abs(x) < FLOAT32_TINY)
+
+
 def from_frame(
     df: pd.DataFrame,
     options: ReadOptions | None = None,
@@ -97,7 +103,7 @@ def _covariates(df, codes, times, rows, uniques, loc, options: ReadOptions) -> n
         raise DataError(
             f"a covariate column in '{loc.name}' has values too large for float32: rescale it"
         )
-    if ((out != 0) & (np.abs(out) < FLOAT32_TINY)).any():
+    if too_close_to_zero(out).any():
         raise DataError(
             f"a covariate column in '{loc.name}' has values too close to zero for float32: "
             "rescale it"
@@ -250,7 +256,7 @@ def _check_float32(data: _Rows) -> None:
     values = data.values
     with np.errstate(over="ignore", invalid="ignore"):  # too-large values become inf
         big = np.isfinite(values) & ~np.isfinite(values.astype(np.float32))
-    small = (values != 0) & (np.abs(values) < FLOAT32_TINY)
+    small = too_close_to_zero(values)
     for bad, what, fix in ((big, "large", "thousands"), (small, "close to zero", "millionths")):
         if bad.any():
             i = int(np.flatnonzero(bad)[0])

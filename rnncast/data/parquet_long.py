@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rnncast.data.build import FLOAT32_TINY
+from rnncast.data.build import too_close_to_zero
 from rnncast.data.schema import long_schema
 from rnncast.data.series import DEFAULT_ID, Schema, SeriesSet
 from rnncast.data.timeaxis import TimeAxis, infer_datetime_freq, parse_freq
@@ -166,7 +166,7 @@ class _Stream:
             x32 = x.astype(np.float32)
         if not (np.isfinite(x).all() and np.isfinite(x32).all()):
             raise _General  # missing, infinite or too large for float32
-        if ((x != 0) & (np.abs(x) < FLOAT32_TINY)).any():
+        if too_close_to_zero(x).any():
             raise _General  # too close to zero for float32
         new = np.flatnonzero(~same)
         self.firsts.append(self.row + new)

@@ -101,10 +101,15 @@ FIXES = {
 }
 
 
+def fix_for(error: OSError) -> str:
+    """What to do about an operating-system error at an output path."""
+    return FIXES.get(error.errno or 0, "check the disk, or choose another path")
+
+
 def cannot_write(path: str | Path, error: OSError, option: str = "") -> OutputError:
     """The one line for `error` at output `path` (given as `option`, when one gave it):
     "cannot write 'f.csv': No space left on device (Errno 28): free some space or ..."."""
-    fix = FIXES.get(error.errno or 0, "check the disk, or choose another path")
+    fix = fix_for(error)
     given = f"{option} " if option else ""
     return OutputError(f"cannot write {given}'{path}': {os_cause(error)}: {fix}")
 

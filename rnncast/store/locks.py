@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rnncast.errors import LockError, OutputError, os_cause
-from rnncast.store.atomic import FIXES
+from rnncast.store.atomic import fix_for
 
 POLL_S = 0.1
 
@@ -98,7 +98,7 @@ def _mark(fd: int, exclusive: bool) -> None:
 
 def _cannot_lock(path: Path, name: Path, error: OSError) -> OutputError:
     """The one line for a lock file that cannot be created beside `path`."""
-    fix = FIXES.get(error.errno or 0, "check the disk, or choose another path")
+    fix = fix_for(error)
     if error.errno == errno.EISDIR:
         fix = f"remove the folder '{name}' or choose another path"
     return OutputError(
