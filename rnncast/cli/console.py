@@ -35,6 +35,21 @@ class LogFormat(str, enum.Enum):
     json = "json"
 
 
+def to_null(stream: Any) -> None:
+    """Point the file descriptor under `stream` at the null device, so that no later write
+    to it, the interpreter's last flush at exit included, can fail; nothing when it has none
+    (not a file: nothing is flushed at exit)."""
+    try:
+        fd = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+    except (AttributeError, OSError, ValueError):
+        return
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
 class Stderr:
     """`sys.stderr` (whichever it is at each write) for a console whose lines may have no
     reader: when the reader went away (`2>&1 | head -3`), the run goes on and what it says
@@ -66,13 +81,7 @@ class Stderr:
 
     def _reader_gone(self) -> None:
         self.gone = True
-        try:
-            fd = self.stream.fileno()
-        except (AttributeError, OSError, ValueError):  # not a file: nothing to flush at exit
-            return
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, fd)
-        os.close(devnull)
+        to_null(self.stream)
 
     def __getattr__(self, name: str) -> Any:  # isatty, encoding, fileno...
         if name == "rich_proxied_file":  # rich would write past this object to the stream

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from rnncast.cli.console import Reporter
+from rnncast.cli.console import Reporter, to_null
 from rnncast.cli.interrupts import Interrupted, Signals
 from rnncast.errors import ConfigError, OutputError, RnncastError, os_cause
 
@@ -104,26 +104,13 @@ def to_stdout(text: str, what: str, instead: str = "") -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     except OSError as e:
-        _drop_stdout()
+        to_null(sys.stdout)
         full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
         fix = "free some space where it goes" if full else "check where it goes"
         raise OutputError(
             f"cannot write {what} to standard output: {os_cause(e)}: {fix}"
             + (f", or {instead}" if instead else "")
         ) from None
-
-
-def _drop_stdout() -> None:
-    """Point file descriptor 1 at the null device (when stdout is a real one)."""
-    import os
-    import sys
-
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
-    except (OSError, ValueError):
-        pass
 
 
 def other_rank() -> bool:
