@@ -488,7 +488,7 @@ def check_together(model: ModelConfig, train: TrainConfig) -> None:
         given = [n for n in GRADIENT_ONLY if getattr(train, n) != defaults[n].default]
         _require(
             not given,
-            f"--cell esn does not take {', '.join('--' + n.replace('_', '-') for n in given)}: "
+            f"--cell esn does not take {', '.join(CLI.name(n) for n in given)}: "
             "the echo state network's readout is fitted in closed form, with no epochs, "
             "batches or optimiser; drop them or use --cell rnn, lstm or gru",
         )
