@@ -107,12 +107,13 @@ def check(plan: Plan, spell: Spelling = CLI) -> ModelConfig:
     """What training would refuse before its first step, checked without training (`rnncast
     train --print-config` runs it too): settings that do not go together, values the
     transform cannot take, series too short for the longest member's window, a network too
-    big for the device's memory. Returns the model settings with the transform resolved;
-    messages name options as `spell` does."""
+    big for the device's memory. Returns the model settings with the transform and the
+    clipping resolved; messages name options as `spell` does."""
     series, window = plan.series, plan.window
     check_together(plan.model, plan.train)
-    asked = plan.model.transform
-    model = dataclasses.replace(plan.model, transform=transform.resolve(series, asked))
+    asked = plan.model
+    model = dataclasses.replace(asked, transform=transform.resolve(series, asked.transform),
+                                clip=transform.resolve_clip(series, asked.clip))  # fmt: skip
     transform.check(series, model.transform,
                     f"fix those values, or train with {spell('transform', 'none')}")  # fmt: skip
     check_lengths(series, WindowConfig(window.longest, window.horizon, window.val_size), spell)
@@ -180,7 +181,9 @@ def _fit_members(plan: Plan, state: checkpoint.Checkpoint,
 
 def _calibrate(artifact: Artifact, series: SeriesSet, device: str = "cpu") -> dict:
     """Width factors that make each central interval cover its nominal share of the
-    validation windows (`rnncast.forecast.intervals`); {} without validation."""
+    validation windows (`rnncast.forecast.intervals`); {} without validation. Measured on the
+    forecasts before `--clip`: a clipped model's data has no value below 0, so raising an
+    interval's bounds to 0 afterwards changes no value's coverage."""
     window = artifact.window
     longest = WindowConfig(window.longest, window.horizon, window.val_size)
     _, starts = split_windows(series.offsets, longest)
@@ -331,7 +334,7 @@ def predict(
     known = Known.of(artifact.series_ids, artifact.units, series.ids)
     out = outputs_at(network, series, last_starts(series.offsets, network.lookback), h, dev,
                      known)  # fmt: skip
-    out = intervals.apply(out, artifact.intervals)
+    out = intervals.apply(out, artifact.intervals).clipped(artifact.model.clip)
     return Prediction(forecast_frame(series, out, artifact.model.quantiles), series)
 
 

@@ -15,6 +15,8 @@ What is chosen (each only where the request leaves it unset):
   rule;
 - validation: one horizon;
 - transform: 'auto' becomes 'log' when every training value is above 0, else 'none';
+- clip: 'auto' becomes 'zero' (forecasts below 0 raised to 0) when no training value is
+  below 0, else 'none';
 - calendar periods (`--calendar`), the number of series ids an id embedding knows, and the
   number of past covariates: from the data.
 
@@ -72,6 +74,7 @@ class Plan:
             "val_size": window.val_size,
             "segment": self.model.segment,
             "transform": self.model.transform,
+            "clip": self.model.clip,
         }
 
 
@@ -96,6 +99,7 @@ def make(request: TrainRequest, series: SeriesSet, spell: Spelling = CLI) -> Pla
              f"will need histories above 0 too ({spell('transform', 'none')} models the "
              "values as they are)")
         )  # fmt: skip
+    notes += _clip_chosen(model, resolved, spell)
     if read.skip_short:
         longest = window.longest
         need = longest + window.horizon
@@ -137,7 +141,17 @@ def resolve(
         ids=len(series) if model.id_embedding else 0,
         covariate_count=0 if series.covariates is None else series.covariates.shape[1],
         transform=transform.resolve(series, model.transform),
+        clip=transform.resolve_clip(series, model.clip),
     )
+
+
+def _clip_chosen(asked: ModelConfig, resolved: ModelConfig, spell: Spelling) -> list[Note]:
+    """A note when `--clip auto` chose to clip forecasts at 0 and that can matter: not under
+    logs, whose forecasts (exp of a log) are above 0 anyway."""
+    if asked.clip != "auto" or resolved.clip != "zero" or resolved.transform == "log":
+        return []
+    return [("info", "clipping forecasts at 0, since no training value is below 0 "
+                     f"({spell('clip', 'none')} lets them go below)")]  # fmt: skip
 
 
 def _given_lookbacks(request: TrainRequest, spell: Spelling = CLI) -> list[int]:

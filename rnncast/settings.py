@@ -25,6 +25,8 @@ TRANSFORMS = (
     "none",
     "log",
 )  # what the model reads the values as (rnncast.engine.transform)
+# what forecasts are kept within: 'zero' clips them at 0 (rnncast.engine.transform.resolve_clip)
+CLIPS = ("auto", "none", "zero")
 LOSSES = ("mae", "mse", "huber")
 DECODERS = ("direct", "parallel", "seq2seq", "recursive")
 ACTIVATIONS = ("tanh", "relu")
@@ -232,6 +234,10 @@ class ModelConfig:
     the values (set from the data, `ReadOptions.covariates`). Quantiles, calendar features,
     covariates and ids are for the direct and parallel decoders of rnn, lstm and gru cells.
 
+    `clip`: 'zero' raises every forecast below 0 (point and quantiles, in predict and in
+    evaluate's backtest) to 0; 'none' leaves them as they are; 'auto' is 'zero' when no
+    training value is below 0 (see `rnncast.engine.transform.resolve_clip`).
+
     Every field added since the first model format defaults to what files without it meant
     (`rnncast.store.artifact.BEFORE_FIELD`)."""
 
@@ -241,6 +247,7 @@ class ModelConfig:
     dropout: float = 0.1
     scaling: str = "window"
     transform: str = "auto"
+    clip: str = "auto"
     segment: int = 1
     scale_floor: float = 0.1
     decoder: str = "direct"
@@ -277,6 +284,7 @@ class ModelConfig:
             self.transform in TRANSFORMS,
             f"--transform must be one of {', '.join(TRANSFORMS)}, got '{self.transform}'",
         )
+        _require(self.clip in CLIPS, f"--clip must be one of {', '.join(CLIPS)}, got '{self.clip}'")
         _require(
             self.decoder in DECODERS,
             f"--decoder must be one of {', '.join(DECODERS)}, got '{self.decoder}'",
@@ -547,6 +555,7 @@ class TrainRequest:
     dropout: float = _M.dropout
     scaling: str = _M.scaling
     transform: str = _M.transform
+    clip: str = _M.clip
     scale_floor: float = _M.scale_floor
     decoder: str = _M.decoder
     activation: str = _M.activation

@@ -41,6 +41,20 @@ def make_long(
     return pd.concat(frames, ignore_index=True)
 
 
+def make_sales(n_series: int = 3, length: int = 182, seed: int = 0) -> pd.DataFrame:
+    """Seeded daily sales in long format, intermittent: none on Sundays and on about 70% of
+    the other days, else a few (no value below 0, so `--clip auto` clips). A briefly trained
+    model forecasts some days below 0 unless it clips."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2024-01-01", periods=length, freq="D")
+    frames = []
+    for i in range(n_series):
+        shut = (days.day_of_week == 6) | (rng.random(length) < 0.7)
+        y = np.where(shut, 0.0, rng.poisson(6 + 4 * (days.day_of_week == 5)))
+        frames.append(pd.DataFrame({"unique_id": f"S{i + 1:02d}", "ds": days, "y": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
 @pytest.fixture
 def long_frame() -> pd.DataFrame:
     return make_long()

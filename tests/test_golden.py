@@ -236,3 +236,12 @@ def test_a_model_file_from_before_the_redesign_forecasts_as_it_did(tmp_path, mon
     _invoke("predict", "air_passengers.csv", "-m", "old.rnncast", "--threads", "1")
     same_csv((tmp_path / "forecast.csv").read_text(),
              (GOLDEN / "model_0.1.0.forecast.csv").read_text(), "old model")  # fmt: skip
+
+
+def test_a_model_file_from_before_clip_does_not_clip():
+    """The 0.1.0 model has no --clip: it reads as 'none' (its logs keep its forecasts above
+    0 anyway; `tests/store/test_artifact.py` shows such a file forecasting below 0)."""
+    from rnncast.store import artifact
+
+    old = artifact.load(GOLDEN / "model_0.1.0.rnncast")
+    assert old.model.clip == "none" and old.describe()["model"]["clip"] == "none"

@@ -85,6 +85,25 @@ def test_options_and_errors(frame):
     assert str(e.value) == "the model does not record its training data: pass data"
 
 
+def test_forecasts_of_sales_are_clipped_at_zero_unless_asked_not_to():
+    from tests.conftest import make_sales
+
+    sales = make_sales()
+    options = {**FAST, "horizon": 14, "quantiles": (0.1, 0.9)}
+    clipped, free = rnncast.train(sales, **options), rnncast.train(sales, clip="none", **options)
+    assert (clipped.model.clip, free.model.clip) == ("zero", "none")
+    ours, theirs = rnncast.predict(clipped, sales), rnncast.predict(free, sales)
+    assert (theirs[["y_hat", "q0.1"]] < 0).any().all()
+    pd.testing.assert_frame_equal(ours, theirs.assign(**{
+        c: theirs[c].clip(lower=0) for c in ("y_hat", "q0.1", "q0.9")}))  # fmt: skip
+    scored = [rnncast.evaluate(m, sales, windows=2) for m in (clipped, free)]
+    pinball = [report["quantiles"]["levels"]["q0.1"]["pinball"] for report in scored]
+    assert pinball[0] < pinball[1]  # what is scored is what predict writes
+    with pytest.raises(ConfigError) as e:
+        rnncast.train(sales, clip="never", **FAST)
+    assert str(e.value) == "--clip must be one of auto, none, zero, got 'never'"
+
+
 @pytest.fixture(scope="module")
 def short_frame():
     return make_long(n_series=3, length=150, lengths=[150, 150, 20])

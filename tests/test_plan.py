@@ -12,7 +12,7 @@ from rnncast.data.build import from_frame
 from rnncast.data.series import SeriesSet
 from rnncast.errors import ConfigError, DataError
 from rnncast.settings import ModelConfig, WindowConfig
-from tests.conftest import make_long, shapes
+from tests.conftest import make_long, make_sales, shapes
 
 
 def _series(freq: str, n: int = 200) -> SeriesSet:
@@ -143,6 +143,7 @@ def test_a_plan_holds_out_resolves_and_leaves_out_as_asked():
     assert made.series.lengths.tolist() == [90, 90]  # held out, then 's2' (25) left out
     assert (made.window.lookback, made.window.horizon, made.model.segment) == (24, 6, 6)
     assert made.model.transform == "log" and made.train == request.configs()[2]
+    assert made.model.clip == "zero"  # said nothing of: the logs' forecasts are above 0
     assert made.notes == (
         ("info", "holding out the last 10 steps of each series for 'rnncast evaluate'"),
         ("info", "modelling the log of the values, since every one is above 0; forecasts "
@@ -152,7 +153,7 @@ def test_a_plan_holds_out_resolves_and_leaves_out_as_asked():
                     "values: 's2' (25)"),
     )  # fmt: skip
     assert made.resolved() == {"horizon": 6, "lookback": 24, "lookbacks": None, "val_size": 6,
-                               "segment": 6, "transform": "log"}  # fmt: skip
+                               "segment": 6, "transform": "log", "clip": "zero"}  # fmt: skip
 
 
 def test_the_series_left_out_are_fields_of_the_warning_for_a_machine_log():
@@ -209,3 +210,29 @@ def test_more_lookbacks_than_members_are_refused():
         "lookbacks gives 2 lookbacks for ensemble=1 (one per member): give at most 1, or pass "
         "ensemble=2"
     )
+
+
+def test_clip_auto_clips_at_zero_data_never_below_zero_and_says_so_where_it_matters():
+    from rnncast.settings import PYTHON, TrainRequest
+
+    sales = from_frame(make_sales(n_series=2, length=100))
+    said = ("info", "clipping forecasts at 0, since no training value is below 0 (--clip none "
+                    "lets them go below)")  # fmt: skip
+    made = plan.make(TrainRequest(horizon=7), sales)
+    assert (made.model.transform, made.model.clip) == ("none", "zero")  # zeros: no logs
+    assert said in made.notes and made.resolved()["clip"] == "zero"
+    made = plan.make(TrainRequest(horizon=7), sales, PYTHON)
+    assert made.notes[-1][1].endswith("(clip='none' lets them go below)")
+    for request, series, clip in (
+        (TrainRequest(horizon=7, clip="none"), sales, "none"),  # asked: nothing to say
+        (TrainRequest(horizon=7, clip="zero"), sales, "zero"),
+        (TrainRequest(horizon=6), _series("h"), "zero"),  # logs: above 0 anyway
+    ):
+        made = plan.make(request, series)
+        assert made.model.clip == clip
+        assert not any("clipping" in text for _, text in made.notes), request
+    assert said in plan.make(TrainRequest(horizon=6, transform="none"), _series("h")).notes
+    below = make_long(n_series=1, length=100)
+    below.loc[3, "y"] = -0.5
+    made = plan.make(TrainRequest(horizon=6), from_frame(below))
+    assert made.model.clip == "none" and not any("clipping" in t for _, t in made.notes)

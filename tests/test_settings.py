@@ -98,6 +98,7 @@ from rnncast.settings import (
         ),
         (lambda: TrainConfig(batch_size=0), "--batch-size must be at least 1, got 0"),
         (lambda: TrainConfig(loss="mape"), "--loss must be one of mae, mse, huber, got 'mape'"),
+        (lambda: ModelConfig(clip="0"), "--clip must be one of auto, none, zero, got '0'"),
         (lambda: TrainConfig(ema=1.0), "--ema must be at least 0 and below 1, got 1.0"),
         (
             lambda: TrainConfig(data_on="disk"),

@@ -64,6 +64,7 @@ def train(
     attention: o.Attention = R.attention,
     scaling: o.Scaling = o.Scalings(R.scaling),
     transform: o.Transform = o.Transforms(R.transform),
+    clip: o.Clip = o.Clips(R.clip),
     scale_floor: o.ScaleFloor = R.scale_floor,
     quantiles: o.Quantiles = None,
     id_embedding: o.IdEmbedding = R.id_embedding,

@@ -17,6 +17,7 @@ from rnncast.errors import ConfigError
 from rnncast.settings import (
     ACTIVATIONS,
     CELLS,
+    CLIPS,
     DECODERS,
     FILLS,
     LOSSES,
@@ -44,6 +45,7 @@ def _choices(name: str, values: tuple[str, ...]) -> type[enum.Enum]:
 Cells = _choices("Cells", CELLS)
 Scalings = _choices("Scalings", SCALINGS)
 Transforms = _choices("Transforms", TRANSFORMS)
+Clips = _choices("Clips", CLIPS)
 Decoders = _choices("Decoders", DECODERS)
 Activations = _choices("Activations", ACTIVATIONS)
 Losses = _choices("Losses", LOSSES)
@@ -310,6 +312,16 @@ Transform = Annotated[
         help="auto: log when every training value is above 0, else none; none; or log: "
         "model the logarithm of the values (positive data whose swings grow with its level); "
         "forecasts come back with exp and stay positive.",
+        rich_help_panel="Network",
+    ),
+]
+
+Clip = Annotated[
+    Clips,
+    typer.Option(
+        metavar=_metavar(CLIPS),
+        help="auto: clip forecasts (and quantiles) at 0 when no training value is below 0, "
+        "else none; none: leave them as they come, below 0 too; or zero: clip them at 0.",
         rich_help_panel="Network",
     ),
 ]

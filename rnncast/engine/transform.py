@@ -9,6 +9,11 @@ log model needs every value it reads, in training and in every history it foreca
 above 0 and at most `LOG_ROOM` (1e34: the exp of a forecast's log must stay in float32).
 'auto' (the default) is 'log' when every training value is so, else 'none'; the model file
 keeps which.
+
+`--clip` says what forecasts are kept within, once they are back in the data's units: 'zero'
+raises any below 0 to 0, 'none' leaves them as they are; 'auto' (the default) is 'zero' when
+no training value is below 0 (sales with closed days, counts, rainfall), else 'none'. The
+model file keeps which; files written before it read as 'none'.
 """
 
 from __future__ import annotations
@@ -34,6 +39,15 @@ def resolve(series: SeriesSet, method: str) -> str:
     values = series.values
     fits = len(values) and not _not_positive(values)[1] and not _too_large(values)[1]
     return "log" if fits else "none"
+
+
+def resolve_clip(series: SeriesSet, method: str) -> str:
+    """The clipping `method` ('auto', 'none' or 'zero') means for training on `series`:
+    'auto' is 'zero' when no value is below 0."""
+    if method != "auto":
+        return method
+    below = _first(series.values, lambda chunk: chunk < 0)[1]
+    return "zero" if len(series.values) and not below else "none"
 
 
 CHUNK = 1 << 22  # values checked at a time: the masks stay small however long the data

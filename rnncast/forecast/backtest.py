@@ -1,6 +1,7 @@
 """Rolling-origin backtest: forecast the last N horizon-length windows of every series, score
 the model and the naive and seasonal-naive baselines on the same windows, and say which
-windows the model already saw in training.
+windows the model already saw in training. The model's forecasts are scored as `predict`
+writes them: calibrated, then clipped at 0 where the model clips (`--clip`).
 
 Window k (k = 1..N) of a series of length n forecasts positions [n - k*H, n - (k-1)*H) from
 the lookback just before them. Per-series scores average that series' windows; overall scores
@@ -75,7 +76,7 @@ def run(
     m = series.axis.season_length
     outputs = intervals.apply(
         outputs_at(network, series, origins - lookback, device=device, known=known), widths or {}
-    )
+    ).clipped(network.config.clip)  # what predict would write is what is scored
     forecasts = {
         "model": outputs.point,
         "naive": metrics.naive(series.values, origins, horizon),

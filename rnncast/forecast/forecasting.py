@@ -5,7 +5,9 @@ flat positions and returns `Forecasts` in the data's own units (a quantile model
 quantiles too); `forecast_frame` stamps the forecasts past the end of every series with real
 future times. What a model file knows of the series it forecasts (their rows in an id
 embedding, their units under 'series' scaling) comes in as `Known`. This module is a leaf:
-calibration of intervals (`rnncast.forecast.intervals`) is applied by its callers.
+calibration of intervals (`rnncast.forecast.intervals`) is applied by its callers, and then
+the model's `--clip` (`Forecasts.clipped`), last, so that what is written and what is scored
+are the same numbers.
 """
 
 from __future__ import annotations
@@ -44,6 +46,23 @@ class Forecasts:
         """The forecasts (K, horizon) of quantile `level`."""
         assert self.quantiles is not None
         return self.quantiles[..., self.levels.index(level)]
+
+    def clipped(self, clip: str) -> Forecasts:
+        """The forecasts, point and quantiles, with those below 0 raised to 0 when `clip` is
+        'zero' (quantiles stay in order); as they are under 'none' (and 'auto', which
+        training resolves: a network built by hand from unresolved settings is not clipped,
+        as `rnncast.engine.transform.inverse` takes its 'auto' for 'none')."""
+        if clip in ("none", "auto"):
+            return self
+        if clip != "zero":
+            raise ValueError(f"unknown clip '{clip}'")
+        quantiles = None if self.quantiles is None else _at_least_zero(self.quantiles)
+        return Forecasts(_at_least_zero(self.point), quantiles, self.levels)
+
+
+def _at_least_zero(values: np.ndarray) -> np.ndarray:
+    """`values` with those below 0 set to 0 (NaN stays NaN: a bug must show), same dtype."""
+    return np.where(values < 0, np.zeros((), values.dtype), values)
 
 
 @dataclass(frozen=True)

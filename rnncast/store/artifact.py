@@ -57,6 +57,7 @@ BEFORE_FIELD: dict[str, dict[str, object]] = {
         "leak_rate": 1.0,
         "ridge": 1.0,
         "transform": "none",
+        "clip": "none",  # forecasts as they came, below 0 too
     },
     "train": {"ema": 0.0},
 }

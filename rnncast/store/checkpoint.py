@@ -31,6 +31,9 @@ FORMAT_VERSION = 1
 # finished, how long training may go on (to extend a run or cut it short); none of them
 # changes what the steps compute.
 MAY_DIFFER = {"device", "max_epochs", "max_steps"}
+# Settings a resumed run may change freely: where it runs, and what only acts on the trained
+# model's forecasts (`--clip`; a checkpoint written before it was kept reads as 'none').
+ANY_VALUE = {"device", "clip"}
 # Settings `rnncast.plan` chooses from the others and the data (the lookbacks from the
 # horizon, the ensemble and the shortest series, ...): checked after those, so that a
 # difference is blamed on what the person changed.
@@ -92,7 +95,7 @@ class Checkpoint:
         """Setting `name` of `section` must be as saved (where it may differ: see MAY_DIFFER)."""
         path = self.source
         saved = {**BEFORE_FIELD.get(section, {}), **self.config.get(section, {})}
-        if saved.get(name) == value or name == "device":
+        if saved.get(name) == value or name in ANY_VALUE:
             return
         option = "--" + name.replace("_", "-")
         if name in MAY_DIFFER and self.finished:

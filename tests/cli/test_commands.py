@@ -8,12 +8,13 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from tests.cli.conftest import FAST, FAST_ESN, run, usage_error
 from tests.cli.conftest import error as _error
-from tests.conftest import SAMPLE, make_long
+from tests.conftest import SAMPLE, make_long, make_sales
 
 
 @pytest.mark.parametrize(
@@ -108,6 +109,42 @@ def test_log_transform_is_chosen_for_positive_data_and_needs_positive_histories(
     said = usage_error(run("train", "s.csv", "--transform", "sqrt"))  # a choice: exit 2
     assert "Invalid value for '--transform'" in said
     assert "'sqrt' is not one of 'auto', 'none', 'log'" in said
+
+
+def test_forecasts_of_data_never_below_zero_are_clipped_at_zero_unless_told_not_to(here):
+    """Sales with closed days (zeros, so no logs): the model that lets its forecasts go below
+    0 forecasts some days below 0; by default (--clip auto) those are 0, in predict's point
+    forecasts and quantiles and in what evaluate scores, and the model file says so."""
+    make_sales().to_csv(here / "sales.csv", index=False)
+    common = ["sales.csv", *FAST, "--horizon", "14", "--quantiles", "0.1,0.9"]
+    result = run("train", *common)
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "clipping forecasts at 0, since no training value is below 0 (--clip none lets them go "
+        "below)"
+    ) in result.stderr.splitlines()
+    result = run("train", *common, "--clip", "none", "-o", "free.rnncast")
+    assert result.exit_code == 0, result.stderr
+    assert "clipping" not in result.stderr
+    for model, clip in (("model.rnncast", "zero"), ("free.rnncast", "none")):
+        described = json.loads(run("info", model, "--json").stdout)["model"]
+        assert (described["clip"], described["transform"]) == (clip, "none")
+        assert run("predict", "-m", model, "-o", f"{clip}.csv").exit_code == 0
+        assert run("evaluate", "-m", model, "-o", f"{clip}.json", "--windows", "3").exit_code == 0
+    clipped, free = pd.read_csv(here / "zero.csv"), pd.read_csv(here / "none.csv")
+    assert (free.y_hat < 0).sum() > 0 and (free["q0.1"] < 0).sum() > 0  # the same networks
+    for column in ("y_hat", "q0.1", "q0.9"):
+        np.testing.assert_array_equal(clipped[column], free[column].clip(lower=0))
+    scored = [json.loads((here / f"{clip}.json").read_text()) for clip in ("zero", "none")]
+    pinball = [report["quantiles"]["levels"]["q0.1"]["pinball"] for report in scored]
+    assert pinball[0] < pinball[1]  # no sale is below 0: a forecast raised to 0 is nearer
+    said = usage_error(run("train", *common, "--clip", "negative"))  # a choice: exit 2
+    assert "Invalid value for '--clip': 'negative' is not one of 'auto', 'none', 'zero'." in said
+    (here / "bad.toml").write_text('[train]\nclip = "sometimes"\n')
+    assert _error(run("train", *common, "--config", "bad.toml")) == (
+        "error: config file 'bad.toml' sets 'clip' under [train] to 'sometimes': 'sometimes' is "
+        "not one of 'auto', 'none', 'zero'"
+    )
 
 
 def test_holdout_makes_evaluate_out_of_sample(here):
@@ -570,14 +607,17 @@ def test_print_config_shows_the_architecture(here):
         assert line in result.stdout.splitlines(), line  # fmt: skip
 
 
-@pytest.mark.parametrize(("low", "chosen"), [(1.0, "log"), (0.0, "none")])
-def test_print_config_writes_the_transform_auto_chose(here, low, chosen):
+@pytest.mark.parametrize(
+    ("low", "chosen", "clip"), [(1.0, "log", "zero"), (0.0, "none", "zero"), (-1.0, "none", "none")]
+)
+def test_print_config_writes_the_transform_and_clip_auto_chose(here, low, chosen, clip):
     frame = make_long(n_series=1, length=100)
     frame.loc[5, "y"] = low
     frame.to_csv(here / "s.csv", index=False)
     result = run("train", "s.csv", "--horizon", "12", "--print-config")
     assert result.exit_code == 0, result.stderr
     assert f'transform = "{chosen}"' in result.stdout.splitlines()
+    assert f'clip = "{clip}"' in result.stdout.splitlines()
 
 
 def test_print_config_refuses_what_train_refuses(here):

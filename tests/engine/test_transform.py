@@ -49,6 +49,18 @@ def test_auto_is_log_only_when_every_value_is_above_zero():
     assert transform.resolve(_series({"a": [-1, 2, 3]}), "log") == "log"
 
 
+def test_auto_clips_at_zero_when_no_value_is_below_zero(monkeypatch):
+    assert transform.resolve_clip(_series({"a": [1, 2, 3], "b": [0.5, 4, 9]}), "auto") == "zero"
+    assert transform.resolve_clip(_series({"a": [0, 0, 3], "b": [0, 4, 0]}), "auto") == "zero"
+    assert transform.resolve_clip(_series({"a": [1, 2, 3], "b": [0, -0.5, 9]}), "auto") == "none"
+    assert transform.resolve_clip(_series({"a": [1, 2, 3]}), "none") == "none"
+    assert transform.resolve_clip(_series({"a": [-1, 2, 3]}), "zero") == "zero"  # as asked
+    monkeypatch.setattr(transform, "CHUNK", 2)  # a value below 0 in a later chunk counts
+    assert transform.resolve_clip(_series({"a": [1, 2, 3, 4, 5], "b": [0, 6, -1]}), "auto") == (
+        "none"
+    )
+
+
 def test_log_refuses_values_at_or_below_zero_naming_the_first():
     series = _series({"a": [1, 2, 3], "b": [4, 0, -2]})
     with pytest.raises(DataError) as e:

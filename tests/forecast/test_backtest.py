@@ -59,6 +59,33 @@ def test_windows_and_scores_match_a_loop(network, series):
     )
 
 
+def test_a_clipping_model_is_scored_on_its_clipped_forecasts():
+    """Mostly zeros, now and then a few (no value below 0): the unclipped network forecasts
+    below 0 in some windows; the same network clipping at 0 is scored on those forecasts
+    raised to 0, which are nearer every actual value."""
+    rng = np.random.default_rng(1)
+    frame = make_long(n_series=2, length=60)
+    few = rng.normal(4, 2, len(frame)).clip(0)
+    frame["y"] = np.where(rng.random(len(frame)) < 0.9, 0.0, few)
+    series = from_frame(frame)
+    runs = {}
+    for clip in ("none", "zero"):
+        torch.manual_seed(0)
+        config = ModelConfig(hidden_size=8, num_layers=1, segment=4, quantiles=(0.1,), clip=clip)
+        runs[clip] = backtest.run(models.RecurrentForecaster(config, L, H).eval(), series, 3)
+    free, clipped = runs["none"], runs["zero"]
+    assert (free.forecasts["model"] < 0).any() and (free.outputs.at(0.1) < 0).any()
+    np.testing.assert_array_equal(
+        clipped.forecasts["model"], np.maximum(free.forecasts["model"], 0)
+    )
+    np.testing.assert_array_equal(clipped.outputs.quantiles, np.maximum(free.outputs.quantiles, 0))
+    mae = metrics.mae(clipped.targets, clipped.forecasts["model"])
+    per_series = [mae[clipped.which == i].mean() for i in range(2)]
+    assert clipped.report["overall"]["model"]["mae"] == pytest.approx(np.mean(per_series))
+    assert clipped.report["overall"]["model"]["mae"] < free.report["overall"]["model"]["mae"]
+    assert clipped.report["overall"]["naive"] == free.report["overall"]["naive"]
+
+
 def test_seasonal_naive_on_a_pure_season_is_perfect(network):
     t = np.arange(96)
     frame = make_long(n_series=1, length=96)

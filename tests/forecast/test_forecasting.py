@@ -163,6 +163,24 @@ def test_forecast_frame_has_one_column_per_quantile_asked(quantile_network):
     assert forecast.quantile_col(0.025) == "q0.025"
 
 
+def test_clipping_raises_what_is_below_zero_to_zero_point_and_quantiles():
+    point = np.array([[-1.5, 0.0, 2.0]], dtype=np.float32)
+    quantiles = np.array([[[-3.0, -1.5, 1.0], [-1.0, 0.0, 0.5], [1.0, 2.0, np.nan]]],
+                         dtype=np.float32)  # fmt: skip
+    out = forecast.Forecasts(point, quantiles, (0.1, 0.5, 0.9))
+    clipped = out.clipped("zero")
+    np.testing.assert_array_equal(clipped.point, [[0.0, 0.0, 2.0]])
+    np.testing.assert_array_equal(
+        clipped.quantiles, [[[0.0, 0.0, 1.0], [0.0, 0.0, 0.5], [1.0, 2.0, np.nan]]]
+    )  # in order still; a NaN (a bug) is not hidden
+    assert clipped.point.dtype == clipped.quantiles.dtype == np.float32
+    assert clipped.levels == out.levels and out.point[0, 0] == -1.5  # a copy
+    assert forecast.Forecasts(point).clipped("zero").quantiles is None
+    assert out.clipped("none") is out and out.clipped("auto") is out  # 'auto': never resolved
+    with pytest.raises(ValueError, match="unknown clip 'below'"):
+        out.clipped("below")
+
+
 def test_an_ensemble_averages_each_quantile():
     torch.manual_seed(0)
     config = ModelConfig(hidden_size=8, segment=4, quantiles=(0.1, 0.9))

@@ -12,7 +12,7 @@ from rnncast.errors import ArtifactError
 from rnncast.settings import ReadOptions, WindowConfig
 from rnncast.store import artifact
 from rnncast.store.artifact import FORMAT_VERSION
-from tests.conftest import fit, make_long, predicted
+from tests.conftest import fit, make_long, make_sales, predicted, shapes
 
 
 @pytest.fixture(scope="module")
@@ -300,8 +300,10 @@ def test_new_options_round_trip(tmp_path):
 
 def test_files_without_the_new_fields_mean_what_they_meant(trained, tmp_path):
     series, bundle, _ = trained
-    # files from before --transform modelled the values as they are
-    bundle = dataclasses.replace(bundle, model=dataclasses.replace(bundle.model, transform="none"))
+    # files from before --transform modelled the values as they are, and before --clip
+    # forecast below 0 too
+    before = dataclasses.replace(bundle.model, transform="none", clip="none")
+    bundle = dataclasses.replace(bundle, model=before)
     payload = bundle.to_payload()
     for section, names in artifact.BEFORE_FIELD.items():
         for name in names:
@@ -316,6 +318,26 @@ def test_files_without_the_new_fields_mean_what_they_meant(trained, tmp_path):
         predicted(bundle, series).y_hat.to_numpy(),
         predicted(loaded, series).y_hat.to_numpy(),
     )
+
+
+def test_a_model_file_keeps_its_clip_and_one_from_before_clips_nothing(tmp_path):
+    from rnncast.settings import ModelConfig, TrainConfig
+
+    series = from_frame(make_sales())
+    window, model = shapes(series, ModelConfig(hidden_size=8, segment=7), horizon=14)
+    config = TrainConfig(max_epochs=2, epoch_size=128, batch_size=64, device="cpu", ensemble=1)
+    bundle, _ = fit(series, window, model, config)
+    path, old = tmp_path / "m.rnncast", tmp_path / "old.rnncast"
+    artifact.save(bundle, path)
+    assert artifact.load(path).model.clip == "zero"  # 'auto' on sales: no value below 0
+    clipped = predicted(artifact.load(path), series).y_hat
+    payload = bundle.to_payload()
+    del payload["config"]["model"]["clip"]  # as files written before --clip are
+    torch.save(payload, old)
+    assert artifact.load(old).model.clip == "none"
+    free = predicted(artifact.load(old), series).y_hat
+    assert (free < 0).any() and (clipped >= 0).all()
+    np.testing.assert_array_equal(clipped, free.clip(lower=0))
 
 
 @pytest.mark.parametrize(
@@ -339,7 +361,7 @@ def test_architectures_round_trip_as_ensembles(tmp_path, options):
     path = tmp_path / "m.rnncast"
     artifact.save(bundle, path)
     loaded = artifact.load(path)
-    assert loaded.model == dataclasses.replace(model, transform="log")  # 'auto', resolved
+    assert loaded.model == dataclasses.replace(model, transform="log", clip="zero")  # resolved
     assert [m.lookback for m in loaded.network().members] == [24, 12]
     before = predicted(bundle, series).y_hat.to_numpy()
     np.testing.assert_array_equal(before, predicted(loaded, series).y_hat)

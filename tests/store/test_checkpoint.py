@@ -196,6 +196,23 @@ def test_checkpoints_from_before_a_setting_resume_with_what_it_meant(tmp_path, s
     assert len(results) == CONFIG.ensemble
 
 
+def test_a_resumed_run_may_clip_otherwise(tmp_path, series):
+    """--clip acts only on the trained model's forecasts: a checkpoint saved before it (or
+    with another) resumes, and the model clips as the resumed run says."""
+    path = tmp_path / "ck.pt"
+    with pytest.raises(events.TrainingStopped):
+        fit(series, WINDOW, MODEL, CONFIG, should_stop=StopAfter(25), checkpoint_path=path)
+    saved = checkpoint.load(path)
+    assert saved.config["model"]["clip"] == "zero"  # 'auto': no value below 0
+    del saved.config["model"]["clip"]  # an older file: reads as 'none'
+    artifact, _ = fit(series, WINDOW, MODEL, CONFIG, resume=saved)
+    assert artifact.model.clip == "zero"
+    saved = checkpoint.load(path)
+    artifact, _ = fit(series, WINDOW, dataclasses.replace(MODEL, clip="none"), CONFIG,
+                      resume=saved)  # fmt: skip
+    assert artifact.model.clip == "none"
+
+
 def test_bad_checkpoint_files(tmp_path):
     with pytest.raises(ArtifactError) as e:
         checkpoint.load(tmp_path / "none.pt")
