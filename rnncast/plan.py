@@ -55,7 +55,8 @@ Note = tuple[str, str]  # ('info' | 'warning', text)
 @dataclass(frozen=True)
 class Plan:
     """What training will do: the series it reads (held out, short ones left out), and the
-    settings with every 'auto' and every unset window length resolved."""
+    settings with every 'auto' and every unset window length resolved; `holdout`: the steps
+    cut from the end of every series (--holdout)."""
 
     series: SeriesSet
     read: ReadOptions
@@ -63,6 +64,7 @@ class Plan:
     model: ModelConfig
     train: TrainConfig
     notes: tuple[Note, ...] = ()
+    holdout: int = 0
 
     def resolved(self) -> dict[str, Any]:
         """The settings chosen from the data, as options (what `--print-config` fills in)."""
@@ -108,7 +110,7 @@ def make(request: TrainRequest, series: SeriesSet, spell: Spelling = CLI) -> Pla
         series, note = leave_out_short(series, need, what, fix, spell.name("skip_short"))
         if note:
             notes.append(("warning", note))
-    return Plan(series, read, window, resolved, train, tuple(notes))
+    return Plan(series, read, window, resolved, train, tuple(notes), request.holdout)
 
 
 def resolve(

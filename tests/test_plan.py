@@ -141,6 +141,7 @@ def test_a_plan_holds_out_resolves_and_leaves_out_as_asked():
     request = TrainRequest(horizon=6, lookback=24, segment=6, holdout=10, skip_short=True)
     made = plan.make(request, series)
     assert made.series.lengths.tolist() == [90, 90]  # held out, then 's2' (25) left out
+    assert made.holdout == 10  # recorded, for what a tracked run logs
     assert (made.window.lookback, made.window.horizon, made.model.segment) == (24, 6, 6)
     assert made.model.transform == "log" and made.train == request.configs()[2]
     assert made.model.clip == "zero"  # said nothing of: the logs' forecasts are above 0

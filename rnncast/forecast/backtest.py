@@ -211,3 +211,24 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def _plain(value: Any) -> Any:
     """NumPy scalars as Python ones, so the report is JSON-able."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def per_step(result: Backtest, series: SeriesSet) -> dict[str, list[float | None]]:
+    """The model's MAE, sMAPE and MASE at each step of the horizon (step 1 first), averaged
+    as the overall scores are (each series' windows, then the series): the mean over the
+    steps is the overall score where no value is missing. `series`: the data backtested."""
+    y = np.asarray(result.targets, dtype=np.float64)
+    yhat = np.asarray(result.forecasts["model"], dtype=np.float64)
+    m = result.report["season_length"]
+    scale = metrics.seasonal_scales(series.values, series.offsets, result.origins, result.which,
+                                    m)  # fmt: skip
+    errors = np.abs(y - yhat)  # (windows, horizon)
+    terms = {
+        "mae": errors,
+        "smape": metrics.smape(y[..., None], yhat[..., None]),  # each value's own term
+        "mase": metrics.scaled(errors, scale[:, None]),
+    }
+    return {
+        name: [_series_mean(at[:, h], result.which) for h in range(at.shape[1])]
+        for name, at in terms.items()
+    }

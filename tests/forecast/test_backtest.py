@@ -154,6 +154,33 @@ def test_overall_scores_average_each_series_then_the_series(network, series):
     assert skill == pytest.approx(overall["model"]["mae"] / overall["naive"]["mae"])
 
 
+def test_per_step_scores_match_a_loop_and_average_to_the_overall(network, series):
+    """Step h's score averages each series' windows at step h, then the series; over the
+    steps they average to the overall scores (MAE, sMAPE and MASE are means of per-value
+    terms)."""
+    result = backtest.run(network, series, 3)
+    steps = backtest.per_step(result, series)
+    assert set(steps) == {"mae", "smape", "mase"} and all(len(v) == H for v in steps.values())
+    y, yhat, which = result.targets, result.forecasts["model"], result.which
+    m = series.axis.season_length
+    scale = metrics.seasonal_scales(series.values, series.offsets, result.origins, which, m)
+    for h in range(H):
+        means = {"mae": [], "smape": [], "mase": []}
+        for i in np.unique(which):
+            rows = np.flatnonzero(which == i)
+            e = [abs(float(y[j, h]) - float(yhat[j, h])) for j in rows]
+            s = [200 * e[k] / (abs(float(y[j, h])) + abs(float(yhat[j, h])))
+                 for k, j in enumerate(rows)]  # fmt: skip
+            means["mae"].append(np.mean(e))
+            means["smape"].append(np.mean(s))
+            means["mase"].append(np.mean([e[k] / scale[j] for k, j in enumerate(rows)]))
+        for name, per_series in means.items():
+            assert steps[name][h] == pytest.approx(np.mean(per_series), rel=1e-6), (name, h)
+    for name in steps:
+        overall = result.report["overall"]["model"][name]
+        assert np.mean(steps[name]) == pytest.approx(overall, rel=1e-6), name
+
+
 def test_zoned_cutoffs_compare_instants(network):
     frame = make_long(n_series=2, length=60, lengths=[60, 50], start="2024-03-30")
     frame["ds"] = pd.concat(  # hourly across the DST change, in local time
