@@ -20,6 +20,10 @@ with the command line's one-line message; where it names what to pass, it names 
 arguments (`skip_short=True`, `horizon=6`, `transform='none'`) rather than options (but the
 data reader's messages still name options). `predict` and `evaluate` take `predict`'s and
 `evaluate`'s options (`horizon`, `fill`, `skip_short`; `windows`, `fill`).
+
+`mlflow=True` (train and evaluate) logs the call as an MLflow run, as `--mlflow` does (see
+`rnncast.tracking`): the tracking MLflow is set up for (`MLFLOW_TRACKING_URI`) is checked to
+answer before any data is read, and the model file is logged from a temporary copy.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from rnncast.jobs import Data
 from rnncast.settings import PYTHON, TrainRequest
 from rnncast.store import artifact
 from rnncast.store.artifact import Artifact
+from rnncast.tracking import connect, evaluation, training
 
 
 def train(
@@ -46,21 +51,26 @@ def train(
     *,
     on_event: Callable[[Event], None] | None = None,
     threads: int | None = None,
+    mlflow: bool = False,
     **options: Any,
 ) -> Artifact:
     """Train a model on a DataFrame (or a CSV / Parquet file or folder) and return it;
-    `options` are `rnncast train`'s (see the module docstring), `on_event` hears progress."""
-    TrainRequest.check_names(options, also=("threads", "on_event"))
+    `options` are `rnncast train`'s (see the module docstring), `on_event` hears progress;
+    `mlflow=True` logs the run to MLflow."""
+    TrainRequest.check_names(options, also=("threads", "on_event", "mlflow"))
     request = TrainRequest.of(**options)
     cpu_threads.check(threads)
+    tracking = connect(PYTHON) if mlflow else None
     read, _, _ = request.configs()
     series = jobs.read(data_or_path, read)
     path = None if isinstance(data_or_path, pd.DataFrame) else str(data_or_path)
     plan = plans.make(request, series, PYTHON)
     for message in (*series.notes, *(text for kind, text in plan.notes if kind == "warning")):
         _warn(message, stacklevel=3)  # what reading filled, what skip-short left out
-    with cpu_threads.using(threads):
-        return jobs.train(plan, path, on_event=on_event, spell=PYTHON).artifact
+    with cpu_threads.using(threads), training(tracking, plan, path) as tracker:
+        trained = jobs.train(plan, path, on_event=tracker.hearing(on_event), spell=PYTHON)
+        tracker.trained(trained)
+    return trained.artifact
 
 
 def predict(
@@ -92,14 +102,25 @@ def _warn(message: str, stacklevel: int = 4) -> None:
 def evaluate(
     model: Artifact, data_or_path: Data | None = None, *, windows: int = 1,
     fill: str | None = None, device: str = "auto", threads: int | None = None,
+    mlflow: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Backtest the last `windows` horizons of every series against naive baselines; the
-    report `rnncast evaluate` writes to metrics.json. `fill`: as `predict`'s."""
+    report `rnncast evaluate` writes to metrics.json. `fill`: as `predict`'s; `mlflow=True`
+    logs the backtest to MLflow."""
+    tracking = connect(PYTHON) if mlflow else None
+    path = None if data_or_path is None else _source(data_or_path)
     with cpu_threads.using(cpu_threads.check(threads)):
         series = jobs.load_data_for(model, data_or_path, fill, spell=PYTHON)
         for message in series.notes:
             _warn(message, stacklevel=3)
-        return jobs.backtest(model, series, windows, device, spell=PYTHON).report
+        with evaluation(tracking, model, windows, path, None) as tracker:
+            result = jobs.backtest(model, series, windows, device, spell=PYTHON)
+            tracker.evaluated(result, series)
+        return result.report
+
+
+def _source(data: Data) -> str:
+    return "<DataFrame>" if isinstance(data, pd.DataFrame) else str(data)
 
 
 def load(path: str | Path) -> Artifact:

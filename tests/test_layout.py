@@ -20,7 +20,7 @@ LAYERS = [
     {"rnncast.data"},
     {"rnncast.engine"},
     {"rnncast.forecast", "rnncast.store", "rnncast.plan"},
-    {"rnncast.jobs"},
+    {"rnncast.jobs", "rnncast.tracking"},
     {"rnncast.library", "rnncast.cli", "rnncast.__main__"},
     {"rnncast"},  # the package: `rnncast.train` and friends, from the library, when used
 ]

@@ -8,6 +8,7 @@ run's life cycle (errors, signals, locks) is `rnncast.cli.run`; what people see 
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from rnncast.plan import Plan
     from rnncast.store.artifact import Artifact
     from rnncast.store.checkpoint import Checkpoint as Saved
+    from rnncast.tracking import Tracker, Tracking
 
 R = TrainRequest()  # the option defaults are the request's, which are the settings' own
 
@@ -96,6 +98,7 @@ def train(
     log_format: o.Logs = LogFormat.text,
     config: o.ConfigFile = None,
     out: o.ModelOut = Path(o.DEFAULT_MODEL),
+    mlflow: o.TrainMlflow = False,
     print_config: o.PrintConfig = False,
 ) -> None:
     """Train a model on DATA and save it to one file.
@@ -109,7 +112,7 @@ def train(
         run.use_threads(threads)
         option = "--checkpoint" if checkpoint else "--resume"
         outputs = _train_outputs(data, out, (option, kept), print_config)
-        request = _request(ctx.params)
+        request, tracking = _request(ctx.params), _tracking(mlflow and not print_config)
         with runs.locked(outputs, wait):
             resumed = _resumed(resume, saved)
             plan = _plan(report, data, request)
@@ -119,7 +122,7 @@ def train(
             render.window(report, plan)
             if resumed is not None:
                 report.info(f"resuming from {resume}: {resumed.describe()}")
-            trained = _fit(run, report, plan, data, out, (kept, resumed, saved))
+            trained = _fit(run, report, plan, data, out, (kept, resumed, saved), tracking)
     render.trained(report, trained, plan.series, out)
 
 
@@ -151,6 +154,16 @@ def _request(params: dict[str, Any]) -> TrainRequest:
     request = TrainRequest.of(**given)
     request.configs()
     return request
+
+
+def _tracking(asked: bool) -> Tracking | None:
+    """--mlflow: the tracking server MLflow is set up for, checked to answer before any data
+    is read (under torchrun rank 0 alone logs)."""
+    if not asked or runs.other_rank():
+        return None
+    from rnncast import tracking
+
+    return tracking.connect()
 
 
 def _resumed(resume: Path | None, saved: list[str]) -> Saved | None:
@@ -189,22 +202,28 @@ def _print_config(ctx: typer.Context, plan: Plan) -> None:
 
 
 def _fit(run: Run, report: Reporter, plan: Plan, data: Path, out: Path,
-         checkpointing: tuple[Path | None, Saved | None, list[str]]) -> Trained:  # fmt: skip
+         checkpointing: tuple[Path | None, Saved | None, list[str]],
+         tracking: Tracking | None) -> Trained:  # fmt: skip
     """Train as planned (with every torchrun process, each epoch checkpointed where asked),
-    stopping at a safe point on a signal; rank 0 writes the model file."""
+    stopping at a safe point on a signal; rank 0 writes the model file, and with --mlflow
+    logs the run (settings, each epoch's losses, the summary, the model file)."""
     from rnncast import jobs
     from rnncast.engine import distributed
+    from rnncast.tracking import training
 
     path, resumed, saved = checkpointing
-    with distributed.session(plan.train.device):
+    with distributed.session(plan.train.device), training(tracking, plan, str(data)) as tracker:
         with report.training(plan.model) as progress, run.signals.deferred():
             trained = jobs.train(
-                plan, str(data), on_event=progress, should_stop=run.signals.requested,
-                checkpoint_path=path, resume=resumed, on_saved=saved.append,
+                plan, str(data), on_event=tracker.hearing(progress),
+                should_stop=run.signals.requested, checkpoint_path=path, resume=resumed,
+                on_saved=saved.append,
             )  # fmt: skip
         if distributed.world().main:
             with run.writing():
                 run.write(out, trained.artifact.save)
+        tracker.trained(trained, out)
+    render.tracked(report, tracker)
     return trained
 
 
@@ -339,6 +358,7 @@ def evaluate(
     model: o.ModelPath = Path(o.DEFAULT_MODEL),
     out: o.MetricsOut = Path("metrics.json"),
     windows: o.Windows = 1,
+    mlflow: o.EvaluateMlflow = False,
     fill: o.PredictFill = None,
     plot: o.Plot = None,
     plot_series: o.PlotSeries = None,
@@ -357,15 +377,19 @@ def evaluate(
     with runs.running(report) as run:
         written = _check_evaluate_outputs(run, (model, data), out, plot,
                                           (plot_series, device, threads))  # fmt: skip
+        tracking = _tracking(mlflow)
         with runs.locked(written, wait, reads=[model]):
             artifact, series = _model_and_data(report, model, data, fill,
                                                {"--out": out, "--plot": plot})  # fmt: skip
-            result = _backtest(artifact, series, windows, device)
-            metrics = {**result.report, "model": str(model)}
-            image = _backtest_plot(plot, plot_series, series, result, metrics, model)
-            with run.writing():
-                _write_metrics(run, metrics, out)
-                _write_plot(run, image, plot)
+            with _evaluation(tracking, artifact, windows, data, model) as tracker:
+                result = _backtest(artifact, series, windows, device)
+                metrics = {**result.report, "model": str(model)}
+                image = _backtest_plot(plot, plot_series, series, result, metrics, model)
+                with run.writing():
+                    _write_metrics(run, metrics, out)
+                    _write_plot(run, image, plot)
+                tracker.evaluated(result, series, out)
+    render.tracked(report, tracker)
     render.evaluated(report, metrics, out)
 
 
@@ -384,6 +408,14 @@ def _check_evaluate_outputs(run: Run, reads: tuple[Path, Path | None], out: Path
     resolve_device(device)
     run.use_threads(threads)
     return [out] + ([plot] if plot else [])
+
+
+def _evaluation(tracking: Tracking | None, artifact: Artifact, windows: int, data: Path | None,
+                model: Path) -> AbstractContextManager[Tracker]:  # fmt: skip
+    """--mlflow: the run this backtest logs to (one that logs nothing without it)."""
+    from rnncast.tracking import evaluation
+
+    return evaluation(tracking, artifact, windows, None if data is None else str(data), str(model))
 
 
 def _backtest(artifact: Artifact, series: SeriesSet, windows: int, device: str) -> Any:

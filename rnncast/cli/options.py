@@ -635,6 +635,18 @@ PrintConfig = Annotated[
     ),
 ]
 
+TrainMlflow = Annotated[
+    bool,
+    typer.Option(
+        "--mlflow",
+        help="Also log this run to MLflow: the resolved settings, each epoch's losses, the "
+        "summary and the model file, at MLFLOW_TRACKING_URI (default: MLflow's own) in the "
+        "experiment MLFLOW_EXPERIMENT_NAME (default: rnncast). Needs rnncast[mlflow].",
+        rich_help_panel="Output",
+        metavar="",
+    ),
+]
+
 
 # ---- predict, evaluate: Data ---------------------------------------------------------------
 
@@ -707,6 +719,19 @@ Windows = Annotated[
     int,
     typer.Option(
         min=1, help="Backtest windows per series: the last N horizons.", rich_help_panel="Output"
+    ),
+]
+
+EvaluateMlflow = Annotated[
+    bool,
+    typer.Option(
+        "--mlflow",
+        help="Also log this backtest to MLflow: the model's settings, the scores (overall and "
+        "at each step of the horizon) and the metrics file, at MLFLOW_TRACKING_URI (default: "
+        "MLflow's own) in the experiment MLFLOW_EXPERIMENT_NAME (default: rnncast). Needs "
+        "rnncast[mlflow].",
+        rich_help_panel="Output",
+        metavar="",
     ),
 ]
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rnncast.plan import Plan
     from rnncast.settings import WindowConfig
     from rnncast.store.artifact import Artifact
+    from rnncast.tracking import Tracker
 
 
 def read(report: Reporter, series: SeriesSet) -> None:
@@ -83,11 +84,19 @@ def trained(report: Reporter, result: Trained, series: SeriesSet, out: Path) -> 
     )
 
 
+def tracked(report: Reporter, tracker: Tracker) -> None:
+    """Where --mlflow logged the run (nothing without it)."""
+    if tracker.tracking is not None:
+        t = tracker.tracking
+        report.info(tracker.describe(), mlflow_run_id=tracker.run_id, experiment=t.experiment,
+                    tracking_uri=t.uri)  # fmt: skip
+
+
 def config_text(ctx: typer.Context, resolved: dict[str, Any]) -> str:
     """This run's options as a config file, with the settings chosen from the data filled."""
     from rnncast.store import configfile
 
-    skip = {"config", "print_config", "quiet", "log_format"}
+    skip = {"config", "print_config", "quiet", "log_format", "mlflow"}  # how it runs, not what
     order = [p.name for p in ctx.command.params if p.name in ctx.params and p.name not in skip]
     values = {k: ctx.params[k] for k in order} | resolved
     plain = {

@@ -95,7 +95,7 @@ def test_threads_option_and_config(here, threads_used):
 
 
 CLI_ONLY = {"data", "out", "threads", "checkpoint", "resume", "wait", "quiet", "log_format",
-            "config", "print_config"}  # fmt: skip
+            "config", "print_config", "mlflow"}  # fmt: skip
 
 
 def _train_params():
