@@ -1,17 +1,21 @@
 """Reading files: a CSV file, a Parquet file or a folder of Parquet files, into a frame
 (`read_table`) and on into a `SeriesSet` (`load`, which takes long Parquet in the clean case
-straight to float32 through `rnncast.data.parquet_long`)."""
+straight to float32 through `rnncast.data.parquet_long`); and CSV text that is in no file
+(standard input, `CSVText`), read as a CSV file is."""
 
 from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import os
 import re
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
@@ -27,9 +31,30 @@ CSV_SUFFIXES = {".csv", ".txt", ".tsv", ".gz", ".bz2", ".zip", ".xz"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 
 
-def load(path: str | Path, options: ReadOptions | None = None) -> SeriesSet:
-    """Read and validate a data file or folder (see the module docstring)."""
+STDIN = "<stdin>"
+
+
+@dataclass(frozen=True)
+class CSVText:
+    """CSV text that is in no file (standard input), and the name messages give it where
+    they would name a file: uncompressed CSV only, its separator and decimal mark the
+    options' or sniffed, as a file's."""
+
+    data: bytes
+    name: str = STDIN
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def load(path: str | Path | CSVText, options: ReadOptions | None = None) -> SeriesSet:
+    """Read and validate a data file or folder, or CSV text (see the module docstring)."""
     options = options or ReadOptions()
+    if isinstance(path, CSVText):
+        found = Found()
+        sep, decimal = csv_format(path, options, found)
+        df = _read_csv(path, options.id_col or DEFAULT_ID, sep, decimal)
+        return from_frame(df, options, source=str(path), kind="csv", found=found)
     check_readable(path)
     files = _parquet_files(Path(path))
     if files:  # long Parquet in the clean, common case: read in batches, not through pandas
@@ -113,13 +138,14 @@ _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
 _DECIMAL_POINT = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
 
 
-def csv_format(p: Path, options: ReadOptions, found: Found | None = None) -> tuple[str, str]:
+def csv_format(p: Path | CSVText, options: ReadOptions,
+               found: Found | None = None) -> tuple[str, str]:  # fmt: skip
     """The separator and decimal mark of CSV `p`: the options', or else sniffed from its
     first lines. The separator is the one its name implies (tab for .tsv, .tsv.gz, ...;
     else ',') unless that one does not split every line alike and exactly one other of
     ';', tab, '|' does; the decimal mark is ',' where columns are not comma-separated and
     numbers are written with ',' but none with '.'. A guess is noted in `found`."""
-    suffixes = [s.lower() for s in p.suffixes]
+    suffixes = [] if isinstance(p, CSVText) else [s.lower() for s in p.suffixes]
     if suffixes[-1:] and suffixes[-1] in COMPRESSED:
         suffixes = suffixes[:-1]  # data.tsv.gz is a TSV
     usual = "\t" if suffixes[-1:] == [".tsv"] else ","
@@ -149,12 +175,14 @@ def csv_format(p: Path, options: ReadOptions, found: Found | None = None) -> tup
     return sep, decimal
 
 
-def _head_lines(p: Path, size: int = 16384, most: int = 50) -> list[str]:
+def _head_lines(p: Path | CSVText, size: int = 16384, most: int = 50) -> list[str]:
     """The first complete, non-empty lines of CSV `p` (of its first `size` bytes,
     decompressed), quoted text taken out; [] where it cannot be read (pandas says why)."""
-    suffix = p.suffix.lower()
+    suffix = "" if isinstance(p, CSVText) else p.suffix.lower()
     try:
-        if suffix == ".zip":
+        if isinstance(p, CSVText):
+            head = p.data[:size]
+        elif suffix == ".zip":
             with zipfile.ZipFile(p) as z, z.open(z.namelist()[0]) as f:
                 head = f.read(size)
         else:
@@ -209,14 +237,20 @@ NA_STRINGS = [
 ]  # fmt: skip
 
 
-def _read_csv(p: Path, id_col: str, sep: str, decimal: str) -> pd.DataFrame:
+def _source(p: Path | CSVText) -> Path | IO[bytes]:
+    """What pandas reads CSV `p` from: its path, or a fresh stream over the text."""
+    return io.BytesIO(p.data) if isinstance(p, CSVText) else p
+
+
+def _read_csv(p: Path | CSVText, id_col: str, sep: str, decimal: str) -> pd.DataFrame:
     """Read a CSV; the id column is read as text ('007' stays '007', 'NA' is an id)."""
     try:
-        names = pd.read_csv(p, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+        names = pd.read_csv(_source(p), sep=sep, header=None, nrows=1, dtype=str,
+                            keep_default_na=False)  # fmt: skip
         names = [str(n) for n in names.iloc[0]] if len(names) else []
         if all(_is_number(n.replace(decimal, ".")) for n in names):
             # No header: the first row holds values, not names.
-            df = pd.read_csv(p, sep=sep, header=None, decimal=decimal)
+            df = pd.read_csv(_source(p), sep=sep, header=None, decimal=decimal)
             df.columns = (
                 [DEFAULT_TARGET] if df.shape[1] == 1 else [f"y{i}" for i in range(df.shape[1])]
             )
@@ -232,7 +266,7 @@ def _read_csv(p: Path, id_col: str, sep: str, decimal: str) -> pd.DataFrame:
         if id_col in names:
             na[id_col], text[id_col] = [""], str
         df = pd.read_csv(
-            p, sep=sep, dtype=text, keep_default_na=False, na_values=na, decimal=decimal
+            _source(p), sep=sep, dtype=text, keep_default_na=False, na_values=na, decimal=decimal
         )
     except pd.errors.EmptyDataError:
         raise DataError(f"'{p}' is empty: give a CSV file with a header row and data") from None

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rnncast.data.readers import load
+from rnncast.data.readers import CSVText, load
 from rnncast.settings import ReadOptions
 from tests.data.conftest import LONG, csv, error, parquet, write
 
@@ -303,4 +303,30 @@ def test_a_damaged_or_cut_short_compressed_csv_is_one_line(tmp_path):
     assert error(tmp_path / "junk.csv.bz2") == (
         f"cannot read data '{tmp_path / 'junk.csv.bz2'}': Invalid data stream: check the file "
         "and that it was written whole"
+    )
+
+
+def test_csv_text_in_no_file_reads_as_the_file_does(tmp_path):
+    """Standard input's CSV (`CSVText`): the same series as from a file, named '<stdin>'
+    where a file would be named, its separator and decimal mark sniffed alike."""
+    path = csv(tmp_path, LONG)
+    text = CSVText(path.read_bytes())
+    from_file, from_text = load(path), load(text)
+    assert from_text.source == "<stdin>" and str(text) == "<stdin>"
+    assert from_text.values.tolist() == from_file.values.tolist()
+    assert list(from_text.ids) == list(from_file.ids)
+    assert list(from_text.starts) == list(from_file.starts)
+    s = load(CSVText(EUROPEAN.encode()), LONG_EU)
+    assert s.values.tolist() == pytest.approx([130.63, 131.5, 129])
+    assert s.detected == (
+        "read '<stdin>' with columns separated by ';' and ',' as the decimal mark (detected: "
+        "name them with --sep and --decimal to read it otherwise)",
+    )
+    assert error(CSVText(b"")) == ("'<stdin>' is empty: give a CSV file with a header row and data")
+    assert error(CSVText(b"unique_id,ds,y\n")) == (
+        "'<stdin>' has a header but no rows: add data below the header"
+    )
+    assert error(CSVText(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))) == (
+        "'<stdin>' is not a readable CSV file ('utf-8' codec can't decode byte 0x89 in position "
+        "0: invalid start byte): check its format"
     )
