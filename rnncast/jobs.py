@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from rnncast.data.build import from_frame
+from rnncast.data.readers import CSVText
 from rnncast.data.readers import load as read_data
 from rnncast.data.series import SeriesSet
 from rnncast.data.windows import check_lengths, last_starts, split_windows
@@ -41,7 +42,7 @@ from rnncast.settings import (
 from rnncast.store import checkpoint
 from rnncast.store.artifact import Artifact
 
-Data = pd.DataFrame | str | Path
+Data = pd.DataFrame | str | Path | CSVText  # CSVText: CSV from no file (standard input)
 
 
 # ---- train --------------------------------------------------------------------------------
@@ -200,9 +201,9 @@ def _calibrate(artifact: Artifact, series: SeriesSet, device: str = "cpu") -> di
 
 def load_data_for(artifact: Artifact, data: Data | None = None, fill: str | None = None,
                   spell: Spelling = CLI) -> SeriesSet:  # fmt: skip
-    """`data` (a file, a folder or a DataFrame), or the model's own training data when None,
-    read the way the model was trained (but with `fill`, when given), and checked to be laid
-    out as the training data was, with times that advance as the model's did."""
+    """`data` (a file, a folder, CSV text or a DataFrame), or the model's own training data
+    when None, read the way the model was trained (but with `fill`, when given), and checked
+    to be laid out as the training data was, with times that advance as the model's did."""
     options = read_options_for(artifact, fill)
     if not isinstance(data, pd.DataFrame):
         data = _data_path(artifact, data, spell)
@@ -229,13 +230,15 @@ def _model_reads(missing: MissingColumn) -> str:
 
 
 def read(data: Data, options: ReadOptions) -> SeriesSet:
-    """`data` (a DataFrame, or a CSV / Parquet file or folder) read as `options` say."""
+    """`data` (a DataFrame, CSV text, or a CSV / Parquet file or folder) read as `options`
+    say."""
     if isinstance(data, pd.DataFrame):
         return from_frame(data, options, source="<DataFrame>")
     return read_data(data, options)
 
 
-def _data_path(artifact: Artifact, data: str | Path | None, spell: Spelling) -> str | Path:
+def _data_path(artifact: Artifact, data: str | Path | CSVText | None,
+               spell: Spelling) -> str | Path | CSVText:  # fmt: skip
     """`data`, or the training data the model records."""
     if data is not None:
         return data
@@ -357,7 +360,8 @@ def backtest(artifact: Artifact, series: SeriesSet, windows: int = 1,
         raise ConfigError(f"{spell.name('windows')} must be at least 1, got {windows}")
     check_transform(artifact, series, spell)
     dev = resolve_device(device)
-    cutoffs = dict(zip(artifact.series_ids, artifact.cutoffs, strict=True))
+    recorded = artifact.cutoffs  # none: whether a window is in-sample is unknown
+    cutoffs = dict(zip(artifact.series_ids, recorded, strict=True)) if recorded else None
     known = Known.of(artifact.series_ids, artifact.units, series.ids)
     result = backtests.run(artifact.network(dev), series, windows, cutoffs, dev,
                            artifact.intervals, known)  # fmt: skip

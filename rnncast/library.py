@@ -6,6 +6,7 @@ the same code the command line runs.
     model = rnncast.train(frame, horizon=24, ensemble=1)   # long, wide or values layout
     forecast = rnncast.predict(model, frame)               # unique_id, ds, y_hat
     report = rnncast.evaluate(model, frame, windows=2)     # what metrics.json holds
+    report.forecasts                                       # every backtest window's rows
     model.save("model.rnncast")
     model = rnncast.load("model.rnncast")
 
@@ -28,6 +29,7 @@ answer before any data is read, and the model file is logged from a temporary co
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -37,8 +39,10 @@ import pandas as pd
 
 from rnncast import jobs
 from rnncast import plan as plans
+from rnncast.data.series import SeriesSet
 from rnncast.engine import threads as cpu_threads
 from rnncast.engine.events import Event
+from rnncast.forecast.backtest import Backtest, forecasts_frame
 from rnncast.jobs import Data
 from rnncast.settings import PYTHON, TrainRequest
 from rnncast.store import artifact
@@ -99,13 +103,32 @@ def _warn(message: str, stacklevel: int = 4) -> None:
     warnings.warn(message, UserWarning, stacklevel=stacklevel)
 
 
+class Evaluation(dict):
+    """What `evaluate` returns: the report `rnncast evaluate` writes to metrics.json (this
+    dict), and its backtest windows' forecasts as a DataFrame (`forecasts`), one row per
+    series, window and step: what `rnncast evaluate --forecasts` writes, from the numbers
+    the report scored."""
+
+    def __init__(self, result: Backtest, series: SeriesSet):
+        super().__init__(result.report)
+        self._made = (result, series)
+
+    @functools.cached_property
+    def forecasts(self) -> pd.DataFrame:
+        """id, cutoff, time, step, actual, y_hat, quantiles (q0.1, ...), naive,
+        seasonal_naive, mase_scale, sample (in-sample, out-of-sample or unknown); made when
+        first asked for (`rnncast.forecast.backtest.forecasts_frame`)."""
+        return forecasts_frame(*self._made)
+
+
 def evaluate(
     model: Artifact, data_or_path: Data | None = None, *, windows: int = 1,
     fill: str | None = None, device: str = "auto", threads: int | None = None,
     mlflow: bool = False,
-) -> dict[str, Any]:  # fmt: skip
-    """Backtest the last `windows` horizons of every series against naive baselines; the
-    report `rnncast evaluate` writes to metrics.json. `fill`: as `predict`'s; `mlflow=True`
+) -> Evaluation:  # fmt: skip
+    """Backtest the last `windows` horizons of every series against naive baselines: the
+    report `rnncast evaluate` writes to metrics.json, a dict, whose `forecasts` attribute
+    holds every window's forecasts (`Evaluation`). `fill`: as `predict`'s; `mlflow=True`
     logs the backtest to MLflow."""
     tracking = connect(PYTHON) if mlflow else None
     path = None if data_or_path is None else _source(data_or_path)
@@ -116,7 +139,7 @@ def evaluate(
         with evaluation(tracking, model, windows, path, None) as tracker:
             result = jobs.backtest(model, series, windows, device, spell=PYTHON)
             tracker.evaluated(result, series)
-        return result.report
+        return Evaluation(result, series)
 
 
 def _source(data: Data) -> str:

@@ -57,6 +57,17 @@ def test_evaluate_reports_the_fingerprint_match(bundle):
     assert str(e.value) == "--windows must be at least 1, got 0"
 
 
+def test_a_model_without_cutoffs_backtests_windows_of_unknown_kind(bundle):
+    """Every model file records each series' training cut-off; one that does not (written
+    by hand) cannot say which windows it trained on."""
+    trained, _ = bundle
+    series = jobs.load_data_for(trained, None)
+    result = jobs.backtest(dataclasses.replace(trained, cutoffs=[]), series, 2, "cpu")
+    assert set(result.samples) == {"unknown"} and result.report["by_sample"]["unknown"][
+        "windows"] == 4  # fmt: skip
+    assert set(jobs.backtest(trained, series, 2, "cpu").samples) == {"in-sample"}
+
+
 def test_other_frequency_is_refused(bundle, tmp_path):
     trained, _ = bundle
     daily = tmp_path / "daily.csv"

@@ -36,6 +36,26 @@ def test_train_predict_evaluate_over_frames(frame, model, tmp_path):
         "unique_id").head(3).reset_index(drop=True))  # fmt: skip
 
 
+def test_evaluate_returns_the_report_and_every_windows_forecasts(frame, model):
+    """The report is the dict it always was; its `forecasts` attribute holds the rows
+    `rnncast evaluate --forecasts` writes, from the numbers the report scored."""
+    import json
+
+    report = rnncast.evaluate(model, frame, windows=2)
+    assert isinstance(report, dict) and json.loads(json.dumps(report)) == dict(report)
+    assert report["by_sample"]["in_sample"]["windows"] == 4  # trained on every value
+    rows = report.forecasts
+    assert report.forecasts is rows  # made once, when first asked for
+    assert list(rows.columns) == ["unique_id", "cutoff", "ds", "step", "actual", "y_hat",
+                                  "naive", "seasonal_naive", "mase_scale", "sample"]  # fmt: skip
+    assert len(rows) == 2 * 2 * 6 and set(rows["sample"]) == {"in-sample"}
+    error = (rows["actual"].astype(float) - rows["y_hat"]).abs() / rows["mase_scale"]
+    windows = error.groupby([rows["unique_id"], rows["cutoff"]]).mean()
+    assert windows.groupby(level=0).mean().mean() == pytest.approx(
+        report["overall"]["model"]["mase"], rel=1e-12
+    )
+
+
 def test_same_as_the_command_line(frame, model, tmp_path, monkeypatch):
     """The CLI trains the same model from the same data and settings."""
     from typer.testing import CliRunner

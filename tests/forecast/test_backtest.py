@@ -9,7 +9,7 @@ from rnncast.data.build import from_frame
 from rnncast.engine import models
 from rnncast.errors import DataError
 from rnncast.forecast import backtest, metrics
-from rnncast.settings import ModelConfig
+from rnncast.settings import ModelConfig, ReadOptions
 from tests.conftest import make_long
 
 L, H = 24, 6
@@ -220,3 +220,112 @@ def test_quantile_report_matches_a_loop(series):
     assert report["levels"]["q0.25"]["pinball"] == pytest.approx(np.mean(per_series))
     assert report["levels"]["q0.75"]["below"] == pytest.approx((y <= out.at(0.75)).mean())
     np.testing.assert_array_equal(result.forecasts["model"], out.at(0.5))
+
+
+def _earlier(series, steps):
+    """Each series' cut-off `steps` steps before its end."""
+    return {
+        str(i): (t - steps * series.axis.offset).isoformat()
+        for i, t in zip(series.ids, series.ends, strict=True)
+    }
+
+
+def test_in_and_out_of_sample_windows_are_scored_apart(network, series):
+    """A cut-off 7 steps before the end: window 1 of each series (its last 6 steps) is
+    out-of-sample, window 2 in-sample (series s2 has room for window 1 only)."""
+    result = backtest.run(network, series, 2, cutoffs=_earlier(series, 7))
+    assert list(result.samples) == ["out-of-sample", "in-sample"] * 2 + ["out-of-sample"]
+    split = result.report["by_sample"]
+    assert list(split) == ["out_of_sample", "in_sample"]
+    assert (split["out_of_sample"]["windows"], split["out_of_sample"]["series"]) == (3, 3)
+    assert (split["in_sample"]["windows"], split["in_sample"]["series"]) == (2, 2)
+    m = series.axis.season_length
+    scale = metrics.seasonal_scales(series.values, series.offsets, result.origins, result.which, m)
+    for kind, key in (("out-of-sample", "out_of_sample"), ("in-sample", "in_sample")):
+        for method, forecasts in result.forecasts.items():
+            per_window = metrics.score(result.targets, forecasts, scale)["mase"]
+            pick = result.samples == kind
+            means = [per_window[pick & (result.which == i)].mean()
+                     for i in np.unique(result.which[pick])]  # fmt: skip
+            assert split[key]["overall"][method]["mase"] == pytest.approx(np.mean(means))
+        overall = split[key]["overall"]
+        assert split[key]["skill"]["vs_naive"]["mae"] == pytest.approx(
+            overall["model"]["mae"] / overall["naive"]["mae"]
+        )
+    assert split["out_of_sample"]["overall"] != result.report["overall"]  # not pooled
+
+
+def test_windows_of_one_kind_score_as_the_pooled_ones(network, series):
+    ends = _earlier(series, 0)
+    report = backtest.run(network, series, 2, cutoffs=ends).report
+    split = report["by_sample"]
+    assert split["in_sample"]["overall"] == report["overall"]  # the same numbers, to the bit
+    assert split["in_sample"]["skill"] == report["skill"]
+    empty = split["out_of_sample"]
+    assert empty["windows"] == 0 and empty["series"] == 0
+    assert empty["overall"]["model"]["mase"] is None and empty["skill"]["vs_naive"]["mae"] is None
+
+
+def test_without_cutoffs_whether_windows_are_in_sample_is_unknown(network, series):
+    result = backtest.run(network, series, 2)
+    assert set(result.samples) == {"unknown"}
+    split = result.report["by_sample"]
+    assert list(split) == ["out_of_sample", "in_sample", "unknown"]
+    assert (
+        split["unknown"]["windows"] == 5
+        and split["unknown"]["overall"] == (result.report["overall"])
+    )
+    assert split["in_sample"]["windows"] == split["out_of_sample"]["windows"] == 0
+    assert result.report["windows_in_training"] == 0
+    # a series the model never trained on: none of its values were seen
+    other = backtest.run(network, series, 2, cutoffs={"other": "2024-01-01"})
+    assert set(other.samples) == {"out-of-sample"}
+
+
+def test_the_forecasts_frame_holds_the_numbers_the_scores_come_from(series):
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, segment=4, quantiles=(0.1, 0.9))
+    network = models.RecurrentForecaster(config, L, H).eval()
+    result = backtest.run(network, series, 2, cutoffs=_earlier(series, 7))
+    frame = backtest.forecasts_frame(result, series)
+    assert list(frame.columns) == [
+        "unique_id", "cutoff", "ds", "step", "actual", "y_hat", "q0.1", "q0.9", "naive",
+        "seasonal_naive", "mase_scale", "sample",
+    ]  # fmt: skip
+    assert len(frame) == 5 * H
+    # series by series, each one's windows oldest first, steps in order
+    first = frame.iloc[:H]
+    assert list(first["unique_id"]) == ["s0"] * H and list(first["step"]) == list(range(1, 7))
+    assert first["sample"].iloc[0] == "in-sample"
+    assert list(frame["unique_id"].drop_duplicates()) == ["s0", "s1", "s2"]
+    s0 = series.series(0)
+    assert first["cutoff"].iloc[0] == series.ends[0] - 12 * series.axis.offset
+    assert list(first["ds"]) == [series.ends[0] - (12 - j) * series.axis.offset
+                                 for j in range(1, 7)]  # fmt: skip
+    np.testing.assert_array_equal(first["actual"].to_numpy(), s0[-12:-6])
+    np.testing.assert_array_equal(first["naive"].to_numpy(), np.repeat(s0[-13], H))
+    # the overall MASE and sMAPE again, from the file's columns alone
+    frame["ae"] = (frame["actual"].astype(float) - frame["y_hat"]).abs()
+    windows = frame.groupby(["unique_id", "cutoff"], sort=False)
+    mase = (windows["ae"].mean() / windows["mase_scale"].first()).groupby(level=0).mean().mean()
+    assert mase == pytest.approx(result.report["overall"]["model"]["mase"], rel=1e-12)
+    a, f = frame["actual"].astype(float), frame["y_hat"].astype(float)
+    frame["sape"] = 200 * (a - f).abs() / (a.abs() + f.abs())
+    smape = frame.groupby(["unique_id", "cutoff"])["sape"].mean().groupby(level=0).mean().mean()
+    assert smape == pytest.approx(result.report["overall"]["model"]["smape"], rel=1e-12)
+    below = (frame["actual"] <= frame["q0.1"]).mean()
+    assert below == result.report["quantiles"]["levels"]["q0.1"]["below"]
+
+
+def test_the_forecasts_frame_keeps_zones_and_names_clashing_columns_its_own_way(network):
+    frame = make_long(n_series=1, length=60)
+    frame["ds"] = pd.date_range("2024-03-30", periods=60, freq="h", tz="Europe/Paris")
+    zoned = from_frame(frame)
+    out = backtest.forecasts_frame(backtest.run(network, zoned, 2), zoned)
+    assert str(out["ds"].dt.tz) == str(out["cutoff"].dt.tz) == "Europe/Paris"
+    assert out["ds"].iloc[-1] == zoned.ends[0]
+    clash = from_frame(frame.rename(columns={"unique_id": "series", "ds": "step"}),
+                       ReadOptions(id_col="series", time_col="step"))  # fmt: skip
+    out = backtest.forecasts_frame(backtest.run(network, clash, 1), clash)
+    assert list(out.columns[:4]) == ["unique_id", "cutoff", "ds", "step"]
+    assert list(out["step"]) == list(range(1, H + 1))
