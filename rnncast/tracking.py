@@ -263,10 +263,11 @@ class Tracker:
             trained.artifact.save(path)
             self.artifact(path, " to log the model file")
 
-    def evaluated(self, result: Backtest, series: SeriesSet,
-                  metrics_file: str | Path | None = None) -> None:  # fmt: skip
-        """The backtest's scores, the model's at each step of the horizon, and the metrics
-        file (`metrics.json` from the report when `metrics_file` is None)."""
+    def evaluated(self, result: Backtest, series: SeriesSet, metrics_file: str | Path | None = None,
+                  forecasts_file: str | Path | None = None) -> None:  # fmt: skip
+        """The backtest's scores, the model's at each step of the horizon, the metrics file
+        (`metrics.json` from the report when `metrics_file` is None) and the backtest
+        forecasts' file when there is one."""
         if self.tracking is None:
             return
         from rnncast.forecast.backtest import per_step
@@ -276,6 +277,8 @@ class Tracker:
         matches = report.get("data_fingerprint_matches_training")
         tags = {} if matches is None else {"data_matches_training": str(matches).lower()}
         self.log(metrics, " to log the backtest's scores", tags=tags)
+        if forecasts_file is not None:
+            self.artifact(Path(forecasts_file), " to log the backtest forecasts")
         if metrics_file is not None:
             self.artifact(Path(metrics_file), " to log the metrics file")
             return

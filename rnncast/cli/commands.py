@@ -18,6 +18,7 @@ from rnncast.cli import options as o
 from rnncast.cli import render
 from rnncast.cli import run as runs
 from rnncast.cli.console import LogFormat, Reporter, out_console
+from rnncast.errors import ConfigError
 from rnncast.settings import TrainRequest, split_names
 
 if TYPE_CHECKING:
@@ -274,10 +275,17 @@ def _check_outputs(
 ) -> list[Path]:  # fmt: skip
     """The device, the threads, and the outputs (`out`, None for stdout; `plot`), checked
     before any work; returns the files to write. The outputs are checked in every torchrun
-    process, so that all fail alike before they meet."""
+    process, so that all fail alike before they meet; so is DATA '-', which they cannot
+    all read."""
     from rnncast.engine.devices import resolve_device
+    from rnncast.engine.distributed import world
     from rnncast.store.atomic import FRAME_SUFFIXES, check_writable
 
+    if str(reads[1]) == runs.STDIN and world().many:
+        raise ConfigError(
+            "DATA '-' cannot be read under torchrun: every process reads the data, and "
+            "standard input reaches one of them; give a file"
+        )
     plot_series, device, threads = more
     resolve_device(device)
     run.use_threads(threads)
@@ -300,7 +308,7 @@ def _model_and_data(report: Reporter, model: Path, data: Path | None, fill: Any,
     artifact = load(model)
     runs.check_recorded_data(artifact, data, outputs)
     jobs.check_horizon(artifact, horizon)  # before reading the data
-    series = jobs.load_data_for(artifact, data, fill)
+    series = jobs.load_data_for(artifact, runs.data_from(data), fill)
     render.read(report, series)
     return artifact, series
 
@@ -357,6 +365,7 @@ def evaluate(
     data: o.EvaluateData = None,
     model: o.ModelPath = Path(o.DEFAULT_MODEL),
     out: o.MetricsOut = Path("metrics.json"),
+    forecasts: o.BacktestForecasts = None,
     windows: o.Windows = 1,
     mlflow: o.EvaluateMlflow = False,
     fill: o.PredictFill = None,
@@ -373,41 +382,57 @@ def evaluate(
     if runs.other_rank():
         return  # under torchrun rank 0 alone backtests (and writes)
     report = Reporter("evaluate", quiet, log_format.value)
-    report.start(data=None if data is None else str(data), model=str(model), out=str(out))
+    metrics_out = _start_evaluate(report, data, model, out, forecasts)
     with runs.running(report) as run:
-        written = _check_evaluate_outputs(run, (model, data), out, plot,
+        written = _check_evaluate_outputs(run, (model, data), (metrics_out, forecasts, plot),
                                           (plot_series, device, threads))  # fmt: skip
         tracking = _tracking(mlflow)
         with runs.locked(written, wait, reads=[model]):
-            artifact, series = _model_and_data(report, model, data, fill,
-                                               {"--out": out, "--plot": plot})  # fmt: skip
+            artifact, series = _model_and_data(report, model, data, fill, {
+                "--out": metrics_out, "--forecasts": forecasts, "--plot": plot})  # fmt: skip
             with _evaluation(tracking, artifact, windows, data, model) as tracker:
                 result = _backtest(artifact, series, windows, device)
                 metrics = {**result.report, "model": str(model)}
                 image = _backtest_plot(plot, plot_series, series, result, metrics, model)
+                frame = None if forecasts is None else _backtest_frame(result, series)
                 with run.writing():
-                    _write_metrics(run, metrics, out)
+                    _write_metrics(run, metrics, metrics_out)
+                    _write_backtest_frame(run, frame, forecasts)
                     _write_plot(run, image, plot)
-                tracker.evaluated(result, series, out)
+                tracker.evaluated(result, series, metrics_out, forecasts)
     render.tracked(report, tracker)
-    render.evaluated(report, metrics, out)
+    render.evaluated(report, metrics, metrics_out, forecasts)
 
 
-def _check_evaluate_outputs(run: Run, reads: tuple[Path, Path | None], out: Path,
-                            plot: Path | None,
+def _start_evaluate(report: Reporter, data: Path | None, model: Path, out: Path,
+                    forecasts: Path | None) -> Path | None:  # fmt: skip
+    """The `start` event; returns the metrics file (None: `-o -`, the JSON on stdout)."""
+    report.start(data=None if data is None else str(data), model=str(model), out=str(out),
+                 **({"forecasts": str(forecasts)} if forecasts else {}))  # fmt: skip
+    return None if str(out) == "-" else out
+
+
+def _check_evaluate_outputs(run: Run, reads: tuple[Path, Path | None],
+                            outputs: tuple[Path | None, Path | None, Path | None],
                             more: tuple[str | None, str, int | None]) -> list[Path]:  # fmt: skip
-    """The metrics file and the plot, checked before any work; then the device and the
-    threads."""
+    """The metrics file (None: stdout), the forecasts file and the plot, checked before any
+    work; then the device and the threads. Returns the files to write."""
     from rnncast.engine.devices import resolve_device
-    from rnncast.store.atomic import check_writable
+    from rnncast.store.atomic import FRAME_SUFFIXES, check_writable
 
+    out, forecasts, plot = outputs
     plot_series, device, threads = more
     inputs = runs.inputs(*reads)
-    check_writable(out, "--out", (".json",), inputs=inputs)
-    runs.check_plot(plot, plot_series, (*inputs, ("--out", out)))
+    if out is not None:
+        check_writable(out, "--out", (".json",), inputs=inputs)
+        inputs = (*inputs, ("--out", out))
+    if forecasts is not None:
+        check_writable(forecasts, "--forecasts", FRAME_SUFFIXES, inputs=inputs)
+        inputs = (*inputs, ("--forecasts", forecasts))
+    runs.check_plot(plot, plot_series, inputs)
     resolve_device(device)
     run.use_threads(threads)
-    return [out] + ([plot] if plot else [])
+    return [p for p in outputs if p is not None]
 
 
 def _evaluation(tracking: Tracking | None, artifact: Artifact, windows: int, data: Path | None,
@@ -424,6 +449,13 @@ def _backtest(artifact: Artifact, series: SeriesSet, windows: int, device: str) 
     return jobs.backtest(artifact, series, windows, device)
 
 
+def _backtest_frame(result: Any, series: SeriesSet) -> Any:
+    """--forecasts: every window's forecasts, a row per series, window and step."""
+    from rnncast.forecast.backtest import forecasts_frame
+
+    return forecasts_frame(result, series)
+
+
 def _backtest_plot(plot: Path | None, plot_series: str | None, series: SeriesSet, result: Any,
                    metrics: dict[str, Any], model: Path) -> bytes | None:  # fmt: skip
     """--plot of a backtest: each chosen series' latest window, as image bytes."""
@@ -437,10 +469,21 @@ def _backtest_plot(plot: Path | None, plot_series: str | None, series: SeriesSet
                                  f"rnncast backtest ({model})")  # fmt: skip
 
 
-def _write_metrics(run: Run, metrics: dict[str, Any], out: Path) -> None:
-    from rnncast.store.atomic import write_json
+def _write_metrics(run: Run, metrics: dict[str, Any], out: Path | None) -> None:
+    """The metrics file, or JSON on stdout when `out` is None."""
+    from rnncast.store.atomic import json_text, write_json
 
-    run.write(out, lambda path: write_json(metrics, path))
+    if out is None:
+        runs.to_stdout(json_text(metrics), "the metrics", "write a file with --out PATH")
+    else:
+        run.write(out, lambda path: write_json(metrics, path))
+
+
+def _write_backtest_frame(run: Run, frame: Any, path: Path | None) -> None:
+    from rnncast.store.atomic import write_frame
+
+    if frame is not None and path is not None:
+        run.write(path, lambda p: write_frame(frame, p))
 
 
 # ---- info ---------------------------------------------------------------------------------

@@ -652,12 +652,18 @@ TrainMlflow = Annotated[
 
 PredictData = Annotated[
     Path | None,
-    typer.Argument(help="Data to forecast from (default: the model's training data, re-read)."),
+    typer.Argument(
+        help="Data to forecast from (default: the model's training data, re-read); '-' for "
+        "CSV on stdin."
+    ),
 ]
 
 EvaluateData = Annotated[
     Path | None,
-    typer.Argument(help="Data to backtest on (default: the model's training data, re-read)."),
+    typer.Argument(
+        help="Data to backtest on (default: the model's training data, re-read); '-' for CSV "
+        "on stdin."
+    ),
 ]
 
 ModelPath = Annotated[
@@ -703,7 +709,23 @@ ForecastOut = Annotated[
 ]
 
 MetricsOut = Annotated[
-    Path, typer.Option("--out", "-o", help="Metrics file (JSON).", rich_help_panel="Output")
+    Path,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Metrics file (JSON); '-' for JSON on stdout (the tables then go to stderr).",
+        rich_help_panel="Output",
+    ),
+]
+
+BacktestForecasts = Annotated[
+    Path | None,
+    typer.Option(
+        help="Also write every backtest forecast to this file, .csv or .parquet: a row per "
+        "series, window and step with the actual value, the model's forecast and quantiles, "
+        "naive and seasonal naive, and whether the model trained on it (in-sample).",
+        rich_help_panel="Output",
+    ),
 ]
 
 PredictHorizon = Annotated[

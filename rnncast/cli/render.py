@@ -126,33 +126,61 @@ def forecast_done(report: Reporter, frame: Any, series: SeriesSet, out: Path,
     )  # fmt: skip
 
 
-def evaluated(report: Reporter, metrics: dict[str, Any], out: Path) -> None:
-    """The tables (for people), the notes on in-sample windows and skipped series, `done`."""
+def evaluated(report: Reporter, metrics: dict[str, Any], out: Path | None,
+              forecasts: Path | None = None) -> None:  # fmt: skip
+    """The tables (for people: on stdout, or on stderr when the metrics go to stdout, `out`
+    None), the notes on in-sample windows and skipped series, `done`."""
     if not report.quiet and not report.json:
-        out_console().print(_metrics_table(metrics))
+        console = out_console() if out is not None else report.console
+        for table in _metrics_tables(metrics):
+            console.print(table)
         if "quantiles" in metrics:
-            out_console().print(_quantile_table(metrics["quantiles"]))
-    seen, total = metrics["windows_in_training"], metrics["windows_scored"]
-    if seen:
-        share = (
-            "the backtest window lies" if total == 1
-            else f"all {total:,} backtest windows lie" if seen == total
-            else f"{seen:,} of {total:,} backtest windows lie"
-        )  # fmt: skip
-        report.info(
-            f"note: {share} inside the model's training data "
-            "(before each series' training cut-off): those scores are in-sample; evaluate "
-            "on data newer than the training data for an honest estimate"
-        )
+            console.print(_quantile_table(metrics["quantiles"]))
+    _samples_note(report, metrics)
     if metrics["skipped_series"]:
         report.info(
             f"note: {len(metrics['skipped_series']):,} series too short for a backtest window "
             f"were skipped (first: '{metrics['skipped_series'][0]}')"
         )
+    wrote = [str(out) if out is not None else "the metrics to standard output"]
+    wrote += [str(forecasts)] if forecasts is not None else []
     report.done(
-        f"wrote {out}", out=str(out), overall=metrics["overall"], skill=metrics["skill"],
+        f"wrote {' and '.join(wrote)}", out="-" if out is None else str(out),
+        **({"forecasts": str(forecasts)} if forecasts is not None else {}),
+        overall=metrics["overall"], skill=metrics["skill"], by_sample=metrics["by_sample"],
         **({"quantiles": metrics["quantiles"]} if "quantiles" in metrics else {}),
     )  # fmt: skip
+
+
+def _samples_note(report: Reporter, metrics: dict[str, Any]) -> None:
+    """A word on backtest windows inside the model's training data (in-sample), or on not
+    knowing which they are."""
+    if "unknown" in metrics["by_sample"]:
+        report.info(
+            "note: the model file records no training cut-offs, so whether the backtest "
+            "windows lie inside its training data is unknown (scored as 'unknown'); retrain "
+            "to record them"
+        )
+        return
+    seen, total = metrics["windows_in_training"], metrics["windows_scored"]
+    if not seen:
+        return
+    where = "inside the model's training data (before each series' training cut-off)"
+    if seen < total:
+        honest = (
+            "the out-of-sample one gives" if total - seen == 1
+            else f"the {total - seen:,} out-of-sample ones give"
+        )  # fmt: skip
+        report.info(
+            f"note: {seen:,} of {total:,} backtest windows lie {where}: they are scored apart, "
+            f"as in-sample; {honest} the honest estimate"
+        )
+        return
+    share = "the backtest window lies" if total == 1 else f"all {total:,} backtest windows lie"
+    report.info(
+        f"note: {share} {where}: those scores are in-sample; evaluate on data newer than the "
+        "training data for an honest estimate"
+    )
 
 
 def info_table(model: Path, description: dict[str, Any]) -> Table:
@@ -203,17 +231,37 @@ def _lookbacks(window: WindowConfig) -> str:
     return f"lookback {window.lookback}"
 
 
-def _metrics_table(report: dict[str, Any]) -> Table:
-    table = Table(
-        title=(
-            f"backtest: {_windows_scored(report)} of {report['horizon']} steps (season "
-            f"{report['season_length']})"
-        ),
-    )
+def _metrics_tables(report: dict[str, Any]) -> list[Table]:
+    """The scores of every method and the model's ratios to the baselines': one table when
+    the windows are all of one kind (in-sample, out-of-sample), else one per kind (the
+    pooled scores stay in the metrics file)."""
+    kinds = [(k, part) for k, part in report["by_sample"].items() if part["windows"]]
+    steps = f"of {report['horizon']} steps"
+    season = f"(season {report['season_length']})"
+    if len(kinds) == 1:
+        all_of = ALL_OF.get(kinds[0][0], "")
+        return [_metrics_table(f"backtest: {_windows_scored(report)} {steps} {season}{all_of}",
+                               report)]  # fmt: skip
+    return [
+        _metrics_table(
+            f"backtest, {kind.replace('_', '-')}: {part['windows']:,} window(s) {steps} in "
+            f"{part['series']:,} series {season}",
+            part,
+        )
+        for kind, part in kinds
+    ]
+
+
+ALL_OF = {"in_sample": ", all in-sample", "out_of_sample": ", all out-of-sample"}
+
+
+def _metrics_table(title: str, scores: dict[str, Any]) -> Table:
+    """A row per metric of `scores` (its "overall" and "skill")."""
+    table = Table(title=title)
     table.add_column("metric")
     for name in ("model", "naive", "seasonal naive", "model / naive", "model / seasonal"):
         table.add_column(name, justify="right")
-    overall, skill = report["overall"], report["skill"]
+    overall, skill = scores["overall"], scores["skill"]
     for metric in ("mae", "rmse", "smape", "mase"):
         ratios = [skill["vs_naive"][metric], skill["vs_seasonal_naive"][metric]]
         cells = [_fmt(overall[m][metric]) for m in ("model", "naive", "seasonal_naive")]

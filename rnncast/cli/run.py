@@ -17,9 +17,10 @@ import typer
 
 from rnncast.cli.console import Reporter, to_null
 from rnncast.cli.interrupts import Interrupted, Signals
-from rnncast.errors import ConfigError, OutputError, RnncastError, os_cause
+from rnncast.errors import ConfigError, DataError, OutputError, RnncastError, os_cause
 
 if TYPE_CHECKING:
+    from rnncast.data.readers import CSVText
     from rnncast.store.artifact import Artifact
 
 Inputs = tuple[tuple[str, Path], ...]  # (what it is, path) of the files a run reads
@@ -124,9 +125,42 @@ def other_rank() -> bool:
         return False
 
 
+STDIN = "-"  # DATA that names standard input
+
+
 def inputs(model: Path, data: Path | None) -> Inputs:
     """The files predict and evaluate read, which no output may overwrite."""
-    return (("the model file", model),) + ((("the input data file", data),) if data else ())
+    given = data is not None and str(data) != STDIN
+    return (("the model file", model),) + ((("the input data file", data),) if given else ())
+
+
+def data_from(data: Path | None) -> Path | CSVText | None:
+    """DATA as given, or for '-' the CSV text on standard input, read whole (a terminal
+    there is refused: the run would wait for typing)."""
+    if data is None or str(data) != STDIN:
+        return data
+    import sys
+
+    from rnncast.data.readers import CSVText
+
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        raise DataError(
+            "DATA '-' reads CSV from standard input, but there is none: pipe the data in "
+            "('< data.csv'), or give a file"
+        )
+    if stream.isatty():
+        raise DataError(
+            "DATA '-' reads CSV from standard input, which is a terminal: pipe the data in "
+            "('< data.csv'), or give a file"
+        )
+    try:
+        raw = stream.buffer.read() if hasattr(stream, "buffer") else stream.read().encode()
+    except OSError as e:
+        raise DataError(
+            f"cannot read data '<stdin>': {os_cause(e)}: check what is piped in"
+        ) from None
+    return CSVText(raw)
 
 
 def check_recorded_data(artifact: Artifact, data: Path | None,

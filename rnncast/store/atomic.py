@@ -231,8 +231,13 @@ def write_frame(frame: pd.DataFrame, path: str | Path) -> None:
         atomic_write(path, lambda f: f.write(frame.to_csv(index=False).encode()))
 
 
+def json_text(data: Any) -> str:
+    """`data` as the JSON rnncast writes: indented, no NaN, anything else as its text."""
+    return json.dumps(data, indent=2, allow_nan=False, default=str) + "\n"
+
+
 def write_json(data: Any, path: str | Path) -> None:
-    text = json.dumps(data, indent=2, allow_nan=False, default=str) + "\n"
+    text = json_text(data)
     atomic_write(path, lambda f: f.write(text.encode()))
 
 

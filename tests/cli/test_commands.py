@@ -675,3 +675,167 @@ def test_frequencies_without_calendar_cycles_train_predict_and_evaluate(here, fr
     result = run("train", "w.csv", *FAST, "--horizon", "3", "--calendar", "--freq", freq)
     assert result.exit_code == 0, result.stderr
     assert run("predict").exit_code == 0 and run("evaluate").exit_code == 0
+
+
+def _trained_with_holdout(here) -> pd.DataFrame:
+    """Two hourly series of 150 values and a model trained on all but their last 6."""
+    frame = make_long(n_series=2, length=150)
+    frame.to_csv(here / "s.csv", index=False)
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "--holdout", "6")
+    assert result.exit_code == 0, result.stderr
+    return frame
+
+
+def _per_series_mean(frame: pd.DataFrame, per_row: pd.Series, scale=None) -> float:
+    """A score from rows: each window's mean (over `scale`), each series' mean of those,
+    the mean of the series (as M4 does)."""
+    windows = per_row.groupby([frame["unique_id"], frame["cutoff"]])
+    per_window = windows.mean() if scale is None else windows.mean() / scale.groupby(
+        [frame["unique_id"], frame["cutoff"]]).first()  # fmt: skip
+    return float(per_window.groupby(level=0).mean().mean())
+
+
+def test_evaluate_writes_every_backtest_forecast_and_scores_what_it_wrote(here):
+    frame = _trained_with_holdout(here)
+    result = run("evaluate", "--windows", "2", "--forecasts", "cv.csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "wrote metrics.json and cv.csv"
+    metrics = json.loads((here / "metrics.json").read_text())
+    cv = pd.read_csv(here / "cv.csv")
+    assert list(cv.columns) == ["unique_id", "cutoff", "ds", "step", "actual", "y_hat", "naive",
+                                "seasonal_naive", "mase_scale", "sample"]  # fmt: skip
+    assert len(cv) == 2 * 2 * 6 and list(cv["step"][:6]) == [1, 2, 3, 4, 5, 6]
+    # the model trained up to 6 hours before the end: the last window of each series is new
+    trained_to = pd.Timestamp("2024-01-01") + pd.Timedelta(hours=149 - 6)
+    out = cv["sample"] == "out-of-sample"
+    assert out.sum() == 12 and (pd.to_datetime(cv["cutoff"][out]) == trained_to).all()
+    assert (pd.to_datetime(cv["cutoff"][~out]) == trained_to - pd.Timedelta(hours=6)).all()
+    assert set(cv["sample"][~out]) == {"in-sample"}
+    # the file's float32 numbers exactly as scored, then the report's scores from them alone
+    for column in ("actual", "y_hat", "naive", "seasonal_naive"):
+        cv[column] = cv[column].astype("float32").astype("float64")
+    error = (cv["actual"] - cv["y_hat"]).abs()
+    mase = _per_series_mean(cv, error, cv["mase_scale"])
+    assert mase == pytest.approx(metrics["overall"]["model"]["mase"], rel=1e-12)
+    split = metrics["by_sample"]
+    assert _per_series_mean(cv[out], error[out], cv["mase_scale"][out]) == pytest.approx(
+        split["out_of_sample"]["overall"]["model"]["mase"], rel=1e-12
+    )
+    a, f = cv["actual"], cv["seasonal_naive"]
+    smape = _per_series_mean(cv, 200 * (a - f).abs() / (a.abs() + f.abs()))
+    assert smape == pytest.approx(metrics["overall"]["seasonal_naive"]["smape"], rel=1e-12)
+    # MASE's scale: the mean absolute seasonal (24 h) difference of the history to the cut-off
+    for (name, cutoff), scale in cv.groupby(["unique_id", "cutoff"])["mase_scale"].first().items():
+        rows = frame[(frame["unique_id"] == name) & (frame["ds"] <= pd.Timestamp(cutoff))]
+        y = rows["y"].to_numpy().astype("float32").astype("float64")
+        assert scale == pytest.approx(abs(y[24:] - y[:-24]).mean(), rel=1e-9)
+
+    result = run("evaluate", "--windows", "2", "--forecasts", "cv.parquet", "-o", "m.json")
+    assert result.exit_code == 0, result.stderr
+    parquet = pd.read_parquet(here / "cv.parquet")
+    assert (
+        parquet["y_hat"].dtype == "float32" and parquet["sample"].tolist() == cv["sample"].tolist()
+    )
+    assert parquet["y_hat"].astype("float64").tolist() == cv["y_hat"].tolist()
+
+
+def test_evaluate_forecasts_file_is_checked_first_and_never_touched_on_failure(here):
+    _trained_with_holdout(here)
+    (here / "cv.csv").write_text("previous\n")
+    (here / "metrics.json").write_text("{}\n")
+    assert _error(run("evaluate", "--forecasts", "cv.txt")) == (
+        "error: --forecasts 'cv.txt' must end in .csv or .parquet: the extension picks the format"
+    )
+    assert _error(run("evaluate", "s.csv", "--forecasts", "s.csv")) == (
+        "error: --forecasts 's.csv' is the input data file 's.csv': writing it would destroy "
+        "it; choose another path"
+    )
+    make_long(n_series=2, length=150).rename(columns={"y": "value"}).to_csv(
+        here / "other.csv", index=False
+    )
+    assert _error(run("evaluate", "other.csv", "--forecasts", "cv.csv")) == (
+        "error: column 'y' not found in 'other.csv' (columns: unique_id, ds, value): the model "
+        "reads its values from column 'y', as in its training data: give data with that "
+        "column, or retrain on this data"
+    )
+    assert (here / "cv.csv").read_text() == "previous\n"
+    assert (here / "metrics.json").read_text() == "{}\n"
+
+
+def test_evaluate_writes_the_metrics_to_stdout_and_the_tables_to_stderr(here):
+    _trained_with_holdout(here)
+    assert run("evaluate", "--windows", "2").exit_code == 0
+    on_file = json.loads((here / "metrics.json").read_text())
+    (here / "metrics.json").unlink()
+    result = run("evaluate", "--windows", "2", "-o", "-")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == on_file  # stdout holds the JSON and nothing else
+    assert not (here / "metrics.json").exists()
+    lines = result.stderr.splitlines()
+    assert "backtest, out-of-sample: 2 window(s) of 6 steps in 2 series (season 24)" in lines
+    assert "backtest, in-sample: 2 window(s) of 6 steps in 2 series (season 24)" in lines
+    assert lines[-2:] == [
+        "note: 2 of 4 backtest windows lie inside the model's training data (before each "
+        "series' training cut-off): they are scored apart, as in-sample; the 2 out-of-sample "
+        "ones give the honest estimate",
+        "wrote the metrics to standard output",
+    ]
+    result = run("evaluate", "--windows", "2", "-o", "-", "--quiet", "--forecasts", "cv.csv")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert json.loads(result.stdout) == on_file and (here / "cv.csv").exists()
+
+
+def test_predict_and_evaluate_read_csv_from_stdin(here):
+    from rnncast.cli.app import app
+    from tests.cli.conftest import runner
+
+    _trained_with_holdout(here)
+    text = (here / "s.csv").read_text()
+    result = runner.invoke(app, ["predict", "-", "-o", "-"], input=text)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == run("predict", "s.csv", "-o", "-").stdout
+    assert result.stderr.splitlines()[0] == (
+        "read <stdin>: 2 series, 300 values, long (id 'unique_id', time 'ds', value 'y'), "
+        "hourly ('h')"
+    )
+    result = runner.invoke(app, ["evaluate", "-", "-o", "-", "--quiet"], input=text)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["data"] == "<stdin>"
+    (here / "forecast.csv").write_text("previous\n")
+    assert _error(runner.invoke(app, ["predict", "-"], input="")) == (
+        "error: '<stdin>' is empty: give a CSV file with a header row and data"
+    )
+    renamed = text.replace(",y\n", ",value\n", 1)
+    assert _error(runner.invoke(app, ["evaluate", "-"], input=renamed)) == (
+        "error: column 'y' not found in '<stdin>' (columns: unique_id, ds, value): the model "
+        "reads its values from column 'y', as in its training data: give data with that "
+        "column, or retrain on this data"
+    )
+    lines = text.splitlines(keepends=True)
+    lines[3] = ",".join([*lines[3].split(",")[:2], "abc\n"])
+    assert _error(runner.invoke(app, ["predict", "-"], input="".join(lines))) == (
+        "error: column 'y' in '<stdin>' has 1 non-numeric value (line 4: 'abc'): fix the values "
+        "or pick another column with --target"
+    )
+    assert (here / "forecast.csv").read_text() == "previous\n"
+    assert not (here / "metrics.json").exists()
+
+
+def test_a_model_without_training_cutoffs_says_in_sample_is_unknown(here):
+    from rnncast.store.artifact import load
+
+    _trained_with_holdout(here)
+    model = load(here / "model.rnncast")
+    model.cutoffs = []
+    model.save(here / "old.rnncast")
+    result = run("evaluate", "-m", "old.rnncast", "--windows", "2")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        result.stdout.splitlines()[0] == "backtest: 2 series x 2 window(s) of 6 steps (season 24)"
+    )
+    assert (
+        "note: the model file records no training cut-offs, so whether the backtest windows lie "
+        "inside its training data is unknown (scored as 'unknown'); retrain to record them"
+    ) in result.stderr.splitlines()
+    split = json.loads((here / "metrics.json").read_text())["by_sample"]
+    assert split["unknown"]["windows"] == 4 and split["in_sample"]["windows"] == 0

@@ -122,7 +122,7 @@ def test_evaluate_says_how_many_windows_the_data_allowed(here):
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[0] == (
         "backtest: 1 series, 21 window(s) (the data allows 21 of the 100 asked) of 6 steps "
-        "(season 24)"
+        "(season 24), all in-sample"
     )
 
 
@@ -140,3 +140,51 @@ def test_what_an_interrupted_training_run_left():
     assert interrupted_training(Path("ck.pt"), ["model 2 of 3 after epoch 4"]) == (
         "no model written; 'ck.pt' holds model 2 of 3 after epoch 4: continue with --resume ck.pt"
     )
+
+
+def _scores(mase: float) -> dict:
+    methods = {m: {k: mase for k in ("mae", "rmse", "smape", "mase")}
+               for m in ("model", "naive", "seasonal_naive")}  # fmt: skip
+    ratios = {k: 1.0 for k in ("mae", "rmse", "smape", "mase")}
+    return {"overall": methods, "skill": {"vs_naive": ratios, "vs_seasonal_naive": ratios}}
+
+
+def _titles(report: dict) -> list[str]:
+    from rnncast.cli import render
+
+    return [str(table.title) for table in render._metrics_tables(report)]
+
+
+def test_evaluate_shows_in_and_out_of_sample_windows_apart():
+    """One table when every window is of one kind (its title says which), else one per
+    kind: the pooled scores of a mix are not shown to people."""
+    none = {"windows": 0, "series": 0, **_scores(None)}
+    report = {"series": 2, "windows": 2, "windows_scored": 4, "horizon": 6,
+              "season_length": 24, **_scores(1.5)}  # fmt: skip
+    alone = {
+        **report,
+        "by_sample": {
+            "out_of_sample": {"windows": 4, "series": 2, **_scores(1.5)},
+            "in_sample": none,
+        },
+    }
+    assert _titles(alone) == [
+        "backtest: 2 series x 2 window(s) of 6 steps (season 24), all out-of-sample"
+    ]
+    unknown = {
+        **report,
+        "by_sample": {
+            "out_of_sample": none,
+            "in_sample": none,
+            "unknown": {"windows": 4, "series": 2, **_scores(1.5)},
+        },
+    }
+    assert _titles(unknown) == ["backtest: 2 series x 2 window(s) of 6 steps (season 24)"]
+    mixed = {**report, "by_sample": {
+        "out_of_sample": {"windows": 2, "series": 2, **_scores(2.0)},
+        "in_sample": {"windows": 2, "series": 1, **_scores(1.0)},
+    }}  # fmt: skip
+    assert _titles(mixed) == [
+        "backtest, out-of-sample: 2 window(s) of 6 steps in 2 series (season 24)",
+        "backtest, in-sample: 2 window(s) of 6 steps in 1 series (season 24)",
+    ]

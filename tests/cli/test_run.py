@@ -231,6 +231,16 @@ def test_a_broken_torchrun_environment_is_refused_before_anything_else(here, mon
         assert "read s.csv" not in result.stderr
 
 
+def test_predict_under_torchrun_refuses_standard_input(here, monkeypatch):
+    """Every torchrun process reads predict's data; standard input reaches one of them."""
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert _error(run("predict", "-")) == (
+        "error: DATA '-' cannot be read under torchrun: every process reads the data, and "
+        "standard input reaches one of them; give a file"
+    )
+
+
 def test_predict_warns_of_what_it_left_out_before_it_fails(here):
     """The skip-short warning comes as the series are left out, even when the run then
     fails on what is left."""
@@ -323,3 +333,37 @@ def test_a_forecast_to_a_full_standard_output_is_one_line(here):
             f"error: cannot write {what} to standard output: No space left on device (Errno 28): "
             "free some space where it goes"
         ))  # fmt: skip
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "rnncast", "evaluate", "-o", "-"],
+                              stdout=full, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert (done.returncode, done.stderr.splitlines()[-1]) == (1, (
+        "error: cannot write the metrics to standard output: No space left on device (Errno 28): "
+        "free some space where it goes, or write a file with --out PATH"
+    ))  # fmt: skip
+
+
+def test_data_from_standard_input_must_be_piped_in(monkeypatch):
+    """DATA '-' reads standard input whole; a terminal there would wait for typing, and a
+    process may have none: each is one line."""
+    import io
+    from pathlib import Path
+
+    from rnncast.cli.run import data_from
+    from rnncast.data.readers import CSVText
+    from rnncast.errors import DataError
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert data_from(None) is None and data_from(Path("s.csv")) == Path("s.csv")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"y\n1\n")))
+    assert data_from(Path("-")) == CSVText(b"y\n1\n")
+    for stdin, why in ((Terminal(), "which is a terminal"), (None, "but there is none")):
+        monkeypatch.setattr(sys, "stdin", stdin)
+        with pytest.raises(DataError) as e:
+            data_from(Path("-"))
+        assert str(e.value) == (
+            f"DATA '-' reads CSV from standard input, {why}: pipe the data in ('< data.csv'), "
+            "or give a file"
+        )

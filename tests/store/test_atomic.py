@@ -13,7 +13,13 @@ import pytest
 
 from rnncast.errors import ConfigError
 from rnncast.store import atomic as outputs
-from rnncast.store.atomic import atomic_write, check_writable, write_frame, write_json
+from rnncast.store.atomic import (
+    atomic_write,
+    check_writable,
+    json_text,
+    write_frame,
+    write_json,
+)
 
 
 def test_check_writable_messages(tmp_path):
@@ -90,6 +96,7 @@ def test_frames_and_json_round_trip(tmp_path):
     assert (tmp_path / "f.csv").read_text().splitlines()[1] == "a,2024-01-01,1.5"
     write_json({"a": 1.0, "b": None}, tmp_path / "m.json")
     assert json.loads((tmp_path / "m.json").read_text()) == {"a": 1.0, "b": None}
+    assert (tmp_path / "m.json").read_text() == json_text({"a": 1.0, "b": None})  # as stdout
     with pytest.raises(ValueError):
         write_json({"a": float("nan")}, tmp_path / "bad.json")
     assert not (tmp_path / "bad.json").exists()
