@@ -18,7 +18,7 @@ What is chosen (each only where the request leaves it unset):
 - clip: 'auto' becomes 'zero' (forecasts below 0 raised to 0) when no training value is
   below 0, else 'none';
 - calendar periods (`--calendar`), the number of series ids an id embedding knows, and the
-  number of past covariates: from the data.
+  numbers of past and future-known covariates: from the data.
 
 `--holdout` steps are cut from every series first; `--skip-short` then leaves out the
 series too short for the chosen window.
@@ -117,7 +117,7 @@ def resolve(
     request: TrainRequest, series: SeriesSet, model: ModelConfig, spell: Spelling = CLI
 ) -> tuple[WindowConfig, ModelConfig]:
     """The window, and `model` with its segment, calendar periods, id count, covariate
-    count and transform, for `series` (see the module docstring)."""
+    counts and transform, for `series` (see the module docstring)."""
     h = request.horizon if request.horizon is not None else series.axis.default_horizon
     v = request.val_size if request.val_size is not None else h
     chosen = _given_lookbacks(request, spell)
@@ -142,6 +142,7 @@ def resolve(
         calendar=calendar_periods(series.axis) if request.calendar else (),
         ids=len(series) if model.id_embedding else 0,
         covariate_count=0 if series.covariates is None else series.covariates.shape[1],
+        future_covariate_count=0 if series.known is None else series.known.shape[1],
         transform=transform.resolve(series, model.transform),
         clip=transform.resolve_clip(series, model.clip),
     )
@@ -257,7 +258,8 @@ def leave_out_short(
 
 
 def hold_out(series: SeriesSet, steps: int, spell: Spelling = CLI) -> SeriesSet:
-    """The series without their last `steps` values (kept back for an honest `evaluate`)."""
+    """The series without their last `steps` values (kept back for an honest `evaluate`);
+    their future-known covariates stay, known for the steps held out as for those after."""
     if steps < 0:
         raise ConfigError(f"{spell.name('holdout')} must be 0 or more, got {steps}")
     if steps == 0:

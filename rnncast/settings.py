@@ -102,7 +102,9 @@ class ReadOptions:
     """How to read a data file: column names and time handling (all optional); what to do
     with missing values and gaps (`fill`, see `rnncast.data.filling`); whether series too
     short for the model are left out with a warning (`skip_short`) instead of failing; and
-    the columns read as past covariates (`covariates`, long data only)."""
+    the columns read as past covariates (`covariates`, long data only) and as future-known
+    covariates (`future_covariates`, long data only: known for the horizon too, given in rows
+    after each series' last value with the target empty; see `rnncast.data.build`)."""
 
     id_col: str | None = None
     time_col: str | None = None
@@ -112,6 +114,7 @@ class ReadOptions:
     fill: str = "none"
     skip_short: bool = False
     covariates: tuple[str, ...] = ()
+    future_covariates: tuple[str, ...] = ()
     sep: str | None = None  # a CSV's column separator; None: sniffed from its first lines
     decimal: str | None = None  # a CSV's decimal mark; None: '.', or ',' where sniffed
     dayfirst: bool | None = None  # 01/02/2021 is 1 February; None: as the data shows
@@ -143,15 +146,29 @@ class ReadOptions:
             all(t.strip() for t in self.target),
             "--target has an empty column name: give names separated by commas, e.g. --target a,b",
         )
+        self._check_covariates()
+
+    def _check_covariates(self) -> None:
+        for names, option, example in (
+            (self.covariates, "--covariates", "price,temperature"),
+            (self.future_covariates, "--future-covariates", "price,promo"),
+        ):
+            _require(
+                all(t.strip() for t in names),
+                f"{option} has an empty column name: give names separated by commas, e.g. "
+                f"{option} {example}",
+            )
+            _require(
+                not names or self.fill == "none",
+                f"{option} cannot be combined with --fill {self.fill} yet: fill the gaps and "
+                "missing values of the data (values and covariates) first",
+            )
+        both = [name for name in self.future_covariates if name in self.covariates]
         _require(
-            all(t.strip() for t in self.covariates),
-            "--covariates has an empty column name: give names separated by commas, e.g. "
-            "--covariates price,temperature",
-        )
-        _require(
-            not self.covariates or self.fill == "none",
-            f"--covariates cannot be combined with --fill {self.fill} yet: fill the gaps and "
-            "missing values of the data (values and covariates) first",
+            not both,
+            f"column '{both[0] if both else ''}' is given to both --covariates and "
+            "--future-covariates: name it in one (a future covariate is read over the "
+            "lookback too)",
         )
 
 
@@ -231,8 +248,10 @@ class ModelConfig:
     training series' id, from which the encoder's initial state is made (0: none); `ids`: how
     many ids it knows (set from the training data; series it never saw get a neutral,
     all-zero embedding). `covariate_count`: how many past covariates the encoder reads beside
-    the values (set from the data, `ReadOptions.covariates`). Quantiles, calendar features,
-    covariates and ids are for the direct and parallel decoders of rnn, lstm and gru cells.
+    the values (set from the data, `ReadOptions.covariates`); `future_covariate_count`: how
+    many future-known covariates it reads over the lookback and the decoder over the horizon
+    (`ReadOptions.future_covariates`). Quantiles, calendar features, covariates and ids are
+    for the direct and parallel decoders of rnn, lstm and gru cells.
 
     `clip`: 'zero' raises every forecast below 0 (point and quantiles, in predict and in
     evaluate's backtest) to 0; 'none' leaves them as they are; 'auto' is 'zero' when no
@@ -264,6 +283,7 @@ class ModelConfig:
     id_embedding: int = 0
     ids: int = 0
     covariate_count: int = 0
+    future_covariate_count: int = 0
 
     def __post_init__(self) -> None:
         _require(self.cell in CELLS, f"--cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
@@ -391,6 +411,7 @@ class ModelConfig:
                 (self.quantiles, "--quantiles"),
                 (self.calendar, "--calendar"),
                 (self.covariate_count, "--covariates"),
+                (self.future_covariate_count, "--future-covariates"),
                 (self.id_embedding, "--id-embedding"),
             ):
                 _require(
@@ -516,7 +537,7 @@ def split_names(value: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 # Settings the data decide (`rnncast.plan`), not options a person gives.
-RESOLVED = {"segment", "calendar", "ids", "covariate_count"}
+RESOLVED = {"segment", "calendar", "ids", "covariate_count", "future_covariate_count"}
 _M, _T, _R = ModelConfig(), TrainConfig(), ReadOptions()
 
 
@@ -537,6 +558,7 @@ class TrainRequest:
     fill: str = _R.fill
     skip_short: bool = _R.skip_short
     covariates: tuple[str, ...] = ()
+    future_covariates: tuple[str, ...] = ()
     sep: str | None = None
     decimal: str | None = None
     dayfirst: bool | None = None
@@ -593,11 +615,13 @@ class TrainRequest:
     @classmethod
     def of(cls, **options: Any) -> TrainRequest:
         """The request from keyword options as the command line or Python gives them: names
-        with underscores; `target`, `covariates`, `lookbacks` and `quantiles` as sequences or
+        with underscores; `target`, `covariates`, `future_covariates`, `lookbacks` and
+        `quantiles` as sequences or
         comma-separated text; choices as text or enum members. A misspelt name is a
         `TypeError` naming the closest one."""
         cls.check_names(options)
-        parse = {"target": split_names, "covariates": split_names, "lookbacks": parse_lookbacks,
+        parse = {"target": split_names, "covariates": split_names,
+                 "future_covariates": split_names, "lookbacks": parse_lookbacks,
                  "quantiles": parse_quantiles}  # fmt: skip
         plain = {k: getattr(v, "value", v) for k, v in options.items()}  # enum members
         return cls(**{k: parse.get(k, lambda v: v)(v) for k, v in plain.items()})

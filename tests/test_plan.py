@@ -11,7 +11,7 @@ from rnncast import plan
 from rnncast.data.build import from_frame
 from rnncast.data.series import SeriesSet
 from rnncast.errors import ConfigError, DataError
-from rnncast.settings import ModelConfig, WindowConfig
+from rnncast.settings import ModelConfig, ReadOptions, TrainRequest, WindowConfig
 from tests.conftest import make_long, make_sales, shapes
 
 
@@ -70,6 +70,19 @@ def test_hold_out_drops_the_last_steps_of_each_series():
         str(e.value)
         == "--holdout 20 leaves nothing of series 's2' (20 values): hold out fewer steps"
     )
+
+
+def test_held_out_steps_keep_their_future_covariates():
+    """The future-known covariates of the steps held out are known: they stay, as steps
+    after each series' last value, and the plan counts the columns."""
+    frame = make_long(n_series=2, length=50, lengths=[50, 30])
+    frame["price"] = np.arange(len(frame), dtype=float)
+    series = from_frame(frame, ReadOptions(future_covariates=("price",)))
+    kept = plan.hold_out(series, 6)
+    assert kept.ahead.tolist() == [6, 6] and kept.known is series.known
+    np.testing.assert_array_equal(kept.known_at_values()[:, 0], np.r_[0:44, 50:74])
+    made = plan.make(TrainRequest(future_covariates=("price",), horizon=6, holdout=6), series)
+    assert (made.model.future_covariate_count, made.model.covariate_count) == (1, 0)
 
 
 def test_shapes_must_be_positive():

@@ -115,6 +115,18 @@ from rnncast.settings import (
             lambda: ReadOptions(target=("a", "")),
             "--target has an empty column name: give names separated by commas, e.g. --target a,b",
         ),
+        *(
+            (
+                lambda given=given: ModelConfig(**given, future_covariate_count=2),
+                f"{which} does not take --future-covariates yet: use --decoder direct or "
+                "parallel with --cell rnn, lstm or gru, or drop it",
+            )
+            for given, which in (
+                ({"cell": "esn"}, "--cell esn"),
+                ({"decoder": "seq2seq"}, "--decoder seq2seq"),
+                ({"decoder": "recursive"}, "--decoder recursive"),
+            )
+        ),
     ],
 )
 def test_bad_values_name_the_option(factory, message):
@@ -186,6 +198,8 @@ def test_quantiles_parse_sort_and_check():
         {"decoder": "recursive", "checkpoint_activations": True},
         {"decoder": "parallel", "checkpoint_activations": True},
         {"cell": "esn", "reservoir_size": 50, "spectral_radius": 0.5, "leak_rate": 0.3},
+        {"decoder": "parallel", "future_covariate_count": 2, "calendar": (24.0,)},
+        {"cell": "lstm", "future_covariate_count": 1, "covariate_count": 1},
     ],
 )
 def test_architectures_that_go_together(options):
@@ -214,12 +228,15 @@ def test_the_request_parses_what_people_type_and_splits_into_the_configs():
     from rnncast.settings import ReadOptions, TrainRequest
 
     request = TrainRequest.of(target="a, b", covariates=["x"], lookbacks="24,48",
-                              quantiles=(0.9, 0.1), cell="lstm", max_epochs=3)  # fmt: skip
+                              quantiles=(0.9, 0.1), cell="lstm", max_epochs=3,
+                              future_covariates="price, promo")  # fmt: skip
     assert (request.target, request.covariates, request.lookbacks, request.quantiles) == (
         ("a", "b"), ("x",), (24, 48), (0.1, 0.9),
     )  # fmt: skip
+    assert request.future_covariates == ("price", "promo")
     read, model, train = request.configs()
-    assert read == ReadOptions(target=("a", "b"), covariates=("x",))
+    assert read == ReadOptions(target=("a", "b"), covariates=("x",),
+                               future_covariates=("price", "promo"))  # fmt: skip
     assert (model.cell, model.quantiles, train.max_epochs) == ("lstm", (0.1, 0.9), 3)
     with pytest.raises(ConfigError) as e:
         TrainRequest.of(target="a,,b").configs()

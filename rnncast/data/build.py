@@ -4,6 +4,7 @@ missing and infinite values, values too large for float32, times off the grid an
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -65,37 +66,92 @@ def from_frame(
         rows = np.arange(len(df))
         uniques = np.asarray(uniques, dtype=object)
     else:
-        if options.covariates:
-            raise DataError(
-                f"--covariates needs long data (one row per series and time, covariates as "
-                f"columns beside the value), but '{source}' is laid out as {schema.describe()}"
-            )
+        for given, option in ((options.covariates, "--covariates"),
+                              (options.future_covariates, "--future-covariates")):  # fmt: skip
+            if given:
+                raise DataError(
+                    f"{option} needs long data (one row per series and time, covariates as "
+                    f"columns beside the value), but '{source}' is laid out as "
+                    f"{schema.describe()}"
+                )
         codes, uniques, times, values, rows = _unpivot(df, schema, loc, options)
-    series = _assemble(_Rows.sorted(codes, uniques, times, values, rows, schema, loc, options))
+    data = _Rows.sorted(codes, uniques, times, values, rows, schema, loc, options)
+    history = _history(data) if options.future_covariates else data
+    series = _assemble(history)
     if series.axis.tz == "UTC" and schema.time_col in df.columns:
         series.notes += utc_note(df[schema.time_col], schema.time_col, source)
     if options.covariates:
-        series.covariates = _covariates(df, codes, times, rows, uniques, loc, options)
+        series.covariates = _covariates(df, history, options.covariates)
+    if options.future_covariates:
+        _check_future_grid(data, series.axis)
+        series.known = _covariates(df, data, options.future_covariates, future=True)
+        series.known_offsets = data.offsets
     series.detected, series.read_as = tuple(loc.found.notes), dict(loc.found.options)
     return series
 
 
-def _covariates(df, codes, times, rows, uniques, loc, options: ReadOptions) -> np.ndarray:
-    """The covariate columns in the order of the assembled values: (rows, C) float32. They
-    must be finite (`--fill` does not fill them yet)."""
-    key = times.asi8 if isinstance(times, pd.DatetimeIndex) else np.asarray(times, np.int64)
-    order = _order(key, codes)  # as `_assemble` orders the values
-    order = np.arange(len(codes)) if order is None else order
-    out = np.empty((len(order), len(options.covariates)), dtype=np.float32)
-    for j, name in enumerate(options.covariates):
-        column = parse_values(df[name], name, loc)[rows[order]]
+def _history(data: _Rows) -> _Rows:
+    """Long data read with future covariates: the rows up to each series' last value. The
+    rows after it (the target empty) give only the future covariates of the steps to
+    forecast; a series with no value at all is refused."""
+    present = np.where(~np.isnan(data.values), np.arange(len(data.values)), -1)
+    last = np.maximum.reduceat(present, data.first)  # each series' last row with a value
+    empty = np.flatnonzero(last < data.first)
+    if len(empty):
+        i = int(data.first[empty[0]])
+        raise DataError(
+            f"series {data.label(i)} in '{data.loc.name}' has no values in column "
+            f"'{data.schema.target}', only rows with its future covariates (first: "
+            f"{data.times[i]}, {data.loc.at(int(data.rows[i]))}): give it values, or drop "
+            "its rows"
+        )
+    return data.take(np.arange(len(data.values)) <= last[data.codes])
+
+
+def _check_future_grid(data: _Rows, axis: TimeAxis) -> None:
+    """Every series' rows, those after its last value too, one grid step apart: no
+    repeated time, none off the grid, no step left out."""
+    _check_duplicates(data)
+    pos = axis.positions(data.times, data.first, data.codes)
+    bad = np.flatnonzero(pos != np.arange(len(pos)) - data.first[data.codes])
+    if not len(bad):
+        return
+    i, loc = int(bad[0]), data.loc
+    if pos[i] < 0:
+        _check_grid(data, axis, pos)  # names the time off the grid
+    skipped = int(pos[i] - pos[i - 1] - 1)
+    raise DataError(
+        f"series {data.label(i)} in '{loc.name}' skips {skipped} step{'s' if skipped > 1 else ''}"
+        f" of the {axis.describe()} grid before {data.times[i]} ({loc.at(int(data.rows[i]))}), "
+        "in the rows after its last value: give one row per step, with the future "
+        "covariates filled and the target empty"
+    )
+
+
+def _covariates(df: pd.DataFrame, data: _Rows, names: tuple[str, ...],
+                future: bool = False) -> np.ndarray:  # fmt: skip
+    """Covariate columns `names` in the order of `data`'s rows: (rows, C) float32. They
+    must be finite (`--fill` does not fill them yet); `future`: the future-known ones, whose
+    message names the time."""
+    loc = data.loc
+    out = np.empty((len(data.rows), len(names)), dtype=np.float32)
+    for j, name in enumerate(names):
+        column = parse_values(df[name], name, loc)[data.rows]
         bad = ~np.isfinite(column)
         if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+            i, count = int(np.flatnonzero(bad)[0]), int(bad.sum())
+            values = f"value{'s' if count > 1 else ''}"
+            if future:
+                raise DataError(
+                    f"future covariate column '{name}' in '{loc.name}' has {count} missing or "
+                    f"infinite {values} (first: series {data.label(i)} at {data.times[i]}, "
+                    f"{loc.at(int(data.rows[i]))}): fill them, in the rows after each series' "
+                    "last value too"
+                )
             raise DataError(
-                f"covariate column '{name}' in '{loc.name}' has {int(bad.sum())} missing or "
-                f"infinite value{'s' if bad.sum() > 1 else ''} (first: series "
-                f"'{uniques[codes[order[i]]]}', {loc.at(int(rows[order[i]]))}): fill them"
+                f"covariate column '{name}' in '{loc.name}' has {count} missing or infinite "
+                f"{values} (first: series {data.label(i)}, {loc.at(int(data.rows[i]))}): "
+                "fill them"
             )
         with np.errstate(over="ignore"):
             out[:, j] = column
@@ -187,6 +243,13 @@ class _Rows:
                 codes[order], times[order], values[order], rows[order], key[order],
             )  # fmt: skip
         return cls(codes, uniques, times, values, rows, key, schema, loc, options)
+
+    def take(self, keep: np.ndarray) -> _Rows:
+        """The rows where `keep` is true, in order."""
+        return dataclasses.replace(
+            self, codes=self.codes[keep], times=self.times[keep], values=self.values[keep],
+            rows=self.rows[keep], key=self.key[keep],
+        )  # fmt: skip
 
     @cached_property
     def counts(self) -> np.ndarray:

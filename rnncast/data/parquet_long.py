@@ -92,7 +92,7 @@ def _clean_columns(source: str, files: list[Path],
                    options: ReadOptions) -> tuple[Schema, list[pa.DataType], int]:  # fmt: skip
     """The long schema of the files, the id, time and value columns' types and the rows in
     all; `_General` unless every file has the same columns, of types this reader takes."""
-    if options.covariates:
+    if options.covariates or options.future_covariates:
         raise _General
     try:
         schemas = [pq.read_schema(f) for f in files]

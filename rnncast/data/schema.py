@@ -106,7 +106,8 @@ def _long_columns(df: pd.DataFrame, columns: list[str], options: ReadOptions,
     if not times:  # integer steps, named as times
         times = [c for c in numeric if c.strip().lower() in TIME_NAMES]
     text = [c for c, k in kinds.items() if k == "text" and c not in times]
-    values = [c for c in numeric if c not in times and c not in options.covariates]
+    covariates = (*options.covariates, *options.future_covariates)
+    values = [c for c in numeric if c not in times and c not in covariates]
     if len(times) != 1 or not text or not (values or options.target):
         return None
     time = times[0]
@@ -150,14 +151,16 @@ def long_schema(columns: list[str], options: ReadOptions, where: str) -> Schema:
             f"the id, time and value columns of '{where}' must differ, got id '{id_col}', time "
             f"'{time_col}', value '{target}': name them with --id-col, --time-col, --target"
         )
-    for name in options.covariates:
-        if name not in columns:
-            raise _missing_column(name, columns, where, "--covariates")
-        if name in (id_col, time_col, target):
-            raise DataError(
-                f"--covariates '{name}' is the id, time or value column of '{where}': name "
-                "other columns"
-            )
+    for names, option in ((options.covariates, "--covariates"),
+                          (options.future_covariates, "--future-covariates")):  # fmt: skip
+        for name in names:
+            if name not in columns:
+                raise _missing_column(name, columns, where, option)
+            if name in (id_col, time_col, target):
+                raise DataError(
+                    f"{option} '{name}' is the id, time or value column of '{where}': name "
+                    "other columns"
+                )
     return Schema("long", id_col, time_col, target)
 
 

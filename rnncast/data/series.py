@@ -77,6 +77,10 @@ class SeriesSet:
 
     Times are on a regular grid (checked when reading), so each series is described by its
     first and last time; `axis` says how times advance.
+
+    Future-known covariates (`known`) run past the values: series i's are
+    `known[known_offsets[i]:known_offsets[i+1]]`, one row per step from its first time, its
+    values' steps first, then the steps after its last value (`ahead`) that the data gave.
     """
 
     ids: np.ndarray
@@ -91,10 +95,27 @@ class SeriesSet:
     detected: tuple[str, ...] = ()  # what reading found out by itself (separator, ...): info
     read_as: dict[str, Any] = dataclasses.field(default_factory=dict)  # ... as read options
     covariates: np.ndarray | None = None  # (len(values), C) float32: past covariates
+    known: np.ndarray | None = None  # (rows, F) float32: future-known covariates
+    known_offsets: np.ndarray | None = None  # (S + 1,) int64: each series' rows of `known`
 
     @property
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
+
+    @property
+    def ahead(self) -> np.ndarray:
+        """Steps of future-known covariates after each series' last value (0 without)."""
+        if self.known_offsets is None:
+            return np.zeros(len(self.ids), dtype=np.int64)
+        return np.diff(self.known_offsets) - self.lengths
+
+    def known_at_values(self) -> np.ndarray | None:
+        """The future-known covariates of the values' steps (len(values), F), or None."""
+        if self.known is None or self.known_offsets is None:
+            return None
+        lengths = self.lengths
+        shift = np.repeat(self.known_offsets[:-1] - self.offsets[:-1], lengths)
+        return self.known[np.arange(len(self.values)) + shift]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -124,7 +145,17 @@ class SeriesSet:
             offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
             starts=self.starts[keep],
             ends=self.ends[keep],
+            **self._known_subset(keep),
         )
+
+    def _known_subset(self, keep: np.ndarray) -> dict[str, Any]:
+        if self.known is None or self.known_offsets is None:
+            return {}
+        rows = np.diff(self.known_offsets)
+        return {
+            "known": self.known[np.repeat(keep, rows)],
+            "known_offsets": np.concatenate([[0], np.cumsum(rows[keep])]).astype(np.int64),
+        }
 
     def fingerprint(self) -> str:
         """A SHA-256 of the values, series lengths, ids and first times."""
@@ -135,4 +166,7 @@ class SeriesSet:
         h.update("\x1f".join(map(str, self.starts)).encode())
         if self.covariates is not None:
             h.update(np.ascontiguousarray(self.covariates))
+        known = self.known_at_values()  # the history's: not the rows after it, which change
+        if known is not None:
+            h.update(np.ascontiguousarray(known))
         return h.hexdigest()

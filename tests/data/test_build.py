@@ -589,3 +589,112 @@ def test_times_with_differing_offsets_are_read_as_utc_with_a_note():
     assert from_frame(pd.DataFrame({"ds": [t.isoformat() for t in one], "y": 1.0})).notes == ()
     utc = pd.date_range("2024-01-01", periods=48, freq="h", tz="UTC")
     assert from_frame(pd.DataFrame({"ds": [t.isoformat() for t in utc], "y": 1.0})).notes == ()
+
+
+# ---- future-known covariates ----------------------------------------------------------------
+
+FUTURE = """
+unique_id,ds,y,price,promo
+b,2024-01-03,,2.5,1
+a,2024-01-01,1,1.0,0
+a,2024-01-02,2,1.5,1
+b,2024-01-01,10,2.0,0
+a,2024-01-03,3,1.0,0
+a,2024-01-04,,1.0,1
+a,2024-01-05,,0.5,0
+b,2024-01-02,20,2.0,0
+"""
+
+
+def test_future_covariates_run_past_each_series_last_value(tmp_path):
+    """Rows after a series' last value (the target empty) give its future covariates: the
+    values stop there, the future covariates go on."""
+    series = load(csv(tmp_path, FUTURE), ReadOptions(future_covariates=("promo", "price")))
+    assert list(series.ids) == ["b", "a"]
+    np.testing.assert_array_equal(series.values, [10, 20, 1, 2, 3])
+    assert [str(t.date()) for t in series.ends] == ["2024-01-02", "2024-01-03"]
+    np.testing.assert_array_equal(series.known_offsets, [0, 3, 8])
+    np.testing.assert_array_equal(series.ahead, [1, 2])
+    np.testing.assert_array_equal(
+        series.known,
+        [[0, 2.0], [0, 2.0], [1, 2.5], [0, 1.0], [1, 1.5], [0, 1.0], [1, 1.0], [0, 0.5]],
+    )
+    assert series.known.dtype == np.float32
+    np.testing.assert_array_equal(series.known_at_values()[:, 1], [2.0, 2.0, 1.0, 1.5, 1.0])
+    a = series.subset(np.array([False, True]))
+    np.testing.assert_array_equal(a.known[:, 0], [0, 1, 0, 1, 0])
+    np.testing.assert_array_equal(a.known_offsets, [0, 5])
+    assert a.ahead.tolist() == [2]
+
+
+def test_the_fingerprint_reads_the_future_covariates_of_the_history_only(tmp_path):
+    options = ReadOptions(future_covariates=("promo",))
+    series = load(csv(tmp_path, FUTURE), options)
+    later = FUTURE.replace("a,2024-01-05,,0.5,0", "a,2024-01-05,,0.5,1")
+    assert load(csv(tmp_path, later, "later.csv"), options).fingerprint() == series.fingerprint()
+    changed = FUTURE.replace("a,2024-01-02,2,1.5,1", "a,2024-01-02,2,1.5,0")
+    assert load(csv(tmp_path, changed, "c.csv"), options).fingerprint() != series.fingerprint()
+    assert load(csv(tmp_path, FUTURE.replace(",,", ",9,"), "p.csv")).known is None
+
+
+def test_past_covariates_need_no_values_in_the_rows_after_the_last_value(tmp_path):
+    path = csv(tmp_path, "unique_id,ds,y,promo,temp\na,1,1,0,5\na,2,2,1,6\na,3,,1,\n")
+    series = load(path, ReadOptions(future_covariates=("promo",), covariates=("temp",)))
+    np.testing.assert_array_equal(series.covariates[:, 0], [5, 6])
+    np.testing.assert_array_equal(series.known[:, 0], [0, 1, 1])
+
+
+def test_future_covariate_mistakes(tmp_path):
+    options = ReadOptions(future_covariates=("promo",))
+    path = csv(tmp_path, FUTURE.replace("a,2024-01-04,,1.0,1", "a,2024-01-04,,1.0,"))
+    assert error(path, options) == (
+        f"future covariate column 'promo' in '{path}' has 1 missing or infinite value (first: "
+        "series 'a' at 2024-01-04 00:00:00, line 7): fill them, in the rows after each series' "
+        "last value too"
+    )
+    gap = csv(tmp_path, FUTURE.replace("a,2024-01-04,,1.0,1\n", ""), "gap.csv")
+    assert error(gap, options) == (
+        f"series 'a' in '{gap}' skips 1 step of the daily ('D') grid before 2024-01-05 "
+        "00:00:00 (line 7), in the rows after its last value: give one row per step, with the "
+        "future covariates filled and the target empty"
+    )
+    twice = csv(tmp_path, FUTURE + "a,2024-01-05,,0.5,0\n", "twice.csv")
+    assert error(twice, options) == (
+        f"'{twice}' has 1 duplicate (unique_id, ds) row (first: series 'a' at 2024-01-05 "
+        "00:00:00, line 8 and line 10): keep one row per series and time"
+    )
+    empty = csv(tmp_path, FUTURE + "c,2024-01-01,,1,0\n", "empty.csv")
+    assert error(empty, options) == (
+        f"series 'c' in '{empty}' has no values in column 'y', only rows with its future "
+        "covariates (first: 2024-01-01 00:00:00, line 10): give it values, or drop its rows"
+    )
+    assert error(path, ReadOptions(future_covariates=("prmo",))) == (
+        f"column 'prmo' not found in '{path}' (columns: unique_id, ds, y, price, promo): did "
+        "you mean 'promo'? name the right column with --future-covariates"
+    )
+    assert error(path, ReadOptions(future_covariates=("ds",))) == (
+        f"--future-covariates 'ds' is the id, time or value column of '{path}': name other columns"
+    )
+    wide = csv(tmp_path, "ds,a,b\n2024-01-01,1,2\n2024-01-02,3,4\n", "wide.csv")
+    assert error(wide, ReadOptions(future_covariates=("b",))) == (
+        "--future-covariates needs long data (one row per series and time, covariates as "
+        f"columns beside the value), but '{wide}' is laid out as wide (time 'ds'; series "
+        "columns a, b)"
+    )
+    assert error(path).startswith(f"column 'y' in '{path}' has 3 missing values")  # no option
+
+
+def test_future_covariate_options_are_checked():
+    for given, message in (
+        ({"future_covariates": ("a", " ")}, "--future-covariates has an empty column name: "
+         "give names separated by commas, e.g. --future-covariates price,promo"),
+        ({"future_covariates": ("a",), "fill": "ffill"}, "--future-covariates cannot be "
+         "combined with --fill ffill yet: fill the gaps and missing values of the data (values "
+         "and covariates) first"),
+        ({"future_covariates": ("a", "b"), "covariates": ("b",)}, "column 'b' is given to both "
+         "--covariates and --future-covariates: name it in one (a future covariate is read "
+         "over the lookback too)"),
+    ):  # fmt: skip
+        with pytest.raises(ConfigError) as e:
+            ReadOptions(**given)
+        assert str(e.value) == message
