@@ -216,7 +216,8 @@ def load_data_for(artifact: Artifact, data: Data | None = None, fill: str | None
 
 
 ROLES = {"--id-col": "its series ids", "--time-col": "its times", "--target": "its values",
-         "--covariates": "a past covariate"}  # fmt: skip
+         "--covariates": "a past covariate",
+         "--future-covariates": "a future covariate"}  # fmt: skip
 
 
 def _model_reads(missing: MissingColumn) -> str:
@@ -334,6 +335,7 @@ def predict(
     dev = distributed.device_for(resolve_device(device), distributed.current())
     network = artifact.network(dev)
     check_history(series, network.lookback, spell)
+    check_future(artifact, series)
     known = Known.of(artifact.series_ids, artifact.units, series.ids)
     out = outputs_at(network, series, last_starts(series.offsets, network.lookback), h, dev,
                      known)  # fmt: skip
@@ -350,6 +352,25 @@ def check_history(series: SeriesSet, lookback: int, spell: Spelling = CLI) -> No
             f"model's lookback of {lookback}: {names}; give at least {lookback} values "
             f"per series, or pass {spell('skip_short')} to leave them out"
         )
+
+
+def check_future(artifact: Artifact, series: SeriesSet) -> None:
+    """A model with future covariates reads them for its whole trained horizon after every
+    series' last value: each series must have that many rows after it."""
+    names, horizon = artifact.read_options.future_covariates, artifact.window.horizon
+    short = np.flatnonzero(series.ahead < horizon)
+    if not names or not len(short):
+        return
+    i = int(short[0])
+    have, end = int(series.ahead[i]), series.ends[i : i + 1]
+    through = series.axis.future(end, horizon)[-1]
+    more = f" ({len(short)} series short in all)" if len(short) > 1 else ""
+    raise DataError(
+        f"series '{series.ids[i]}' in '{series.source}' has future covariates "
+        f"({', '.join(names)}) for {have} of the {horizon} steps after its last value at "
+        f"{end[0]}: the model reads them for its whole horizon; add rows up to {through} with "
+        f"them filled and '{series.schema.target}' empty{more}"
+    )
 
 
 def backtest(artifact: Artifact, series: SeriesSet, windows: int = 1,

@@ -218,3 +218,72 @@ def test_predict_and_evaluate_name_the_models_column_and_take_fill(model, frame)
     with pytest.warns(UserWarning, match="filled"):
         assert len(rnncast.predict(model, gappy, fill="ffill")) == 2 * 6
         assert rnncast.evaluate(model, gappy, fill="ffill")["windows_scored"] == 2
+
+
+def _promo_days(seed: int = 0, length: int = 160, after: int = 0) -> pd.DataFrame:
+    """Three series whose value jumps by 10 on random promotion days, else noise: the
+    lookback cannot tell when the next jump comes, the promotion flag can. `after` rows past
+    each series' end give the flag and no value."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for name in ("a", "b", "c"):
+        promo = (rng.random(length + after) < 0.3).astype(float)
+        y = 20 + 10 * promo + rng.normal(0, 0.5, length + after)
+        y[length:] = np.nan
+        parts.append(pd.DataFrame({"unique_id": name, "ds": np.arange(length + after), "y": y,
+                                   "promo": promo}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+PROMO = dict(horizon=6, lookback=24, holdout=12, ensemble=1, hidden_size=16, max_epochs=15,
+             batch_size=64, device="cpu", threads=1)  # fmt: skip
+
+
+@pytest.mark.parametrize("decoder", ["direct", "parallel"])
+def test_future_covariates_forecast_what_the_lookback_cannot_show(decoder):
+    """Held-out promotion days are forecast well with the flag as a future covariate, and
+    badly with it as a past covariate only (the lookback shows past promotions, not the
+    next ones)."""
+    frame = _promo_days()
+    errors = {}
+    for option in ("covariates", "future_covariates"):
+        model = rnncast.train(frame, decoder=decoder, **{option: ["promo"]}, **PROMO)
+        report = rnncast.evaluate(model, frame, windows=2, threads=1)  # the 12 held out
+        assert report["windows_scored"] == 6
+        errors[option] = report["overall"]["model"]["mae"]
+    assert errors["future_covariates"] < 0.3 * errors["covariates"], errors
+    assert model.read_options.future_covariates == ("promo",)
+    assert model.model.future_covariate_count == 1
+
+
+def test_predict_reads_the_future_covariates_of_the_rows_after_the_last_value(tmp_path):
+    frame = _promo_days(after=6)
+    model = rnncast.train(frame, future_covariates="promo", **PROMO)
+    model.save(tmp_path / "m.rnncast")
+    model = rnncast.load(tmp_path / "m.rnncast")  # the names and the network kept
+    forecast = rnncast.predict(model, frame, threads=1)
+    future = frame[frame.y.isna()].reset_index(drop=True)
+    assert forecast.ds.tolist() == future.ds.tolist() and len(forecast) == 18
+    assert np.abs(forecast.y_hat - (20 + 10 * future.promo)).mean() < 1.5
+    short = frame.drop(index=frame.index[frame.unique_id == "b"][-2:])
+    with pytest.raises(DataError) as e:
+        rnncast.predict(model, short)
+    assert str(e.value) == (
+        "series 'b' in '<DataFrame>' has future covariates (promo) for 4 of the 6 steps after "
+        "its last value at 159: the model reads them for its whole horizon; add rows up to 165 "
+        "with them filled and 'y' empty"
+    )
+    gap = frame.assign(promo=frame.promo.where(frame.index != frame.index[-1]))
+    with pytest.raises(DataError) as e:
+        rnncast.predict(model, gap)
+    assert str(e.value) == (
+        "future covariate column 'promo' in '<DataFrame>' has 1 missing or infinite value "
+        "(first: series 'c' at 165, row 498): fill them, in the rows after each series' last "
+        "value too"
+    )
+    with pytest.raises(ConfigError) as e:
+        rnncast.train(frame, future_covariates="promo", decoder="seq2seq", **PROMO)
+    assert str(e.value) == (
+        "--decoder seq2seq does not take --future-covariates yet: use --decoder direct or "
+        "parallel with --cell rnn, lstm or gru, or drop it"
+    )

@@ -49,6 +49,7 @@ def train(
     dayfirst: o.Dayfirst = R.dayfirst,
     fill: o.Fill = o.Fills(R.fill),
     covariates: o.Covariates = None,
+    future_covariates: o.FutureCovariates = None,
     skip_short: o.SkipShort = R.skip_short,
     horizon: o.Horizon = R.horizon,
     lookback: o.Lookback = R.lookback,

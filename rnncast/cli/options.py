@@ -142,7 +142,17 @@ Covariates = Annotated[
     typer.Option(
         help="Comma-separated columns of long data read as past covariates: inputs beside "
         "the value over the lookback (predict's data must have them too).",
-        rich_help_panel="Data",
+        rich_help_panel="Covariates",
+    ),
+]
+
+FutureCovariates = Annotated[
+    str | None,
+    typer.Option(
+        help="Comma-separated columns of long data known ahead (prices, promotions): read "
+        "over the lookback and the horizon. predict's data give them for the horizon in "
+        "rows after each series' last value, with the target empty.",
+        rich_help_panel="Covariates",
     ),
 ]
 

@@ -32,6 +32,10 @@ def read(report: Reporter, series: SeriesSet) -> None:
         f"read {series.source}: {len(series):,} series, {len(series.values):,} values, "
         f"{series.schema.describe()}, {series.axis.describe()}"
     )
+    if series.known is not None:
+        least, most = int(series.ahead.min()), int(series.ahead.max())
+        steps = f"{least}" if least == most else f"{least} to {most}"
+        report.info(f"future covariates given for {steps} steps after each series' last value")
     for note in series.detected:
         report.info(note)
     for note in series.notes:

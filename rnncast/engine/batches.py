@@ -4,13 +4,16 @@ validation, the echo state network's fit and forecasting, so that they scale ali
 A window is named by the flat index of its first value (`rnncast.data.windows`). `Windows`
 holds a strided view of all windows of one width over the flat values, where the values
 stay (`rnncast.engine.staging`), and what each window's input needs from its series: its
-scale floor, its row in the id embedding, its first calendar step, its covariates. `gather`
-takes a batch of them to the device the network runs on as a `Batch` (raw values, or their
-logarithms under `--transform log`); `network_input` turns a batch into the network's input
-and, for windows that reach past the lookback, the scaled target:
+scale floor, its row in the id embedding, its first calendar step, its covariates, and its
+future-known covariates over the lookback and the horizon (which may run past its last value,
+as `SeriesSet.known` holds them). `gather` takes a batch of them to the device the network
+runs on as a `Batch` (raw values, or their logarithms under `--transform log`);
+`network_input` turns a batch into the network's input and, for windows that reach past the
+lookback, the scaled target:
 
     windows (B, lookback [+ horizon]) -> scale by the lookback's statistics -> (B, L, features)
-                                         + the horizon's calendar features, the target (B, H)
+                                         + the horizon's future covariates and calendar
+                                         features (B, H, F + 2 n), the target (B, H)
 
 `Split` numbers the windows of a training or validation split (`rnncast.data.windows.Ranges`)
 so that memory does not grow with their count.
@@ -43,21 +46,31 @@ def step_inputs(
     phases: torch.Tensor | None,
     horizon: int,
     covariates: torch.Tensor | None = None,
+    known: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The network's inputs from scaled lookback windows x (B, L), their scaled covariates
-    (B, L, C) and each window's calendar phases (B, n): the encoder's (B, L, features), and
-    the horizon's calendar features (B, horizon, 2 n) for the decoder, or None without
-    calendar features."""
+    (B, L, C), their scaled future-known covariates over lookback and horizon (B, L +
+    horizon, F) and each window's calendar phases (B, n): the encoder's (B, L, features:
+    value, covariates, future covariates, calendar), and the horizon's future covariates and
+    calendar features (B, horizon, F + 2 n) for the decoder, or None without either."""
     x = x.unsqueeze(-1)
+    length = x.shape[1]
     if config.covariate_count:
         assert covariates is not None, "a model with covariates needs them"
         x = torch.cat([x, covariates.to(x.dtype)], dim=-1)
-    if not config.calendar:
-        return x, None
-    assert phases is not None, "a model with calendar features needs each window's phases"
-    periods = torch.tensor(config.calendar, dtype=x.dtype, device=x.device)
-    known = calendar_features(phases.to(x.dtype), x.shape[1] + horizon, periods)
-    return torch.cat([x, known[:, : x.shape[1]]], dim=-1), known[:, x.shape[1] :]
+    future = []
+    if config.future_covariate_count:
+        assert known is not None, "a model with future covariates needs them"
+        assert known.shape[1] == length + horizon, "future covariates over lookback + horizon"
+        x = torch.cat([x, known[:, :length].to(x.dtype)], dim=-1)
+        future.append(known[:, length:].to(x.dtype))
+    if config.calendar:
+        assert phases is not None, "a model with calendar features needs each window's phases"
+        periods = torch.tensor(config.calendar, dtype=x.dtype, device=x.device)
+        cycles = calendar_features(phases.to(x.dtype), length + horizon, periods)
+        x = torch.cat([x, cycles[:, :length]], dim=-1)
+        future.append(cycles[:, length:])
+    return x, torch.cat(future, dim=-1) if future else None
 
 
 def series_floors(
@@ -81,13 +94,15 @@ def series_floors(
 class Batch:
     """Windows gathered for one step: values (B, width) (logarithms for a model that reads
     logs), scale floors (B,), calendar phases (B, periods) or None, rows in the id embedding
-    (B,) or None, covariates (B, width, C) or None; all on the device the network runs on."""
+    (B,) or None, covariates (B, width, C) or None, future-known covariates over lookback and
+    horizon (B, lookback + horizon, F) or None; all on the device the network runs on."""
 
     windows: torch.Tensor
     floors: torch.Tensor
     phases: torch.Tensor | None = None
     ids: torch.Tensor | None = None
     covariates: torch.Tensor | None = None
+    known: torch.Tensor | None = None
 
 
 @dataclass
@@ -105,14 +120,18 @@ class NetworkInput:
 def network_input(config: ModelConfig, batch: Batch, lookback: int, horizon: int) -> NetworkInput:
     """The recipe: each window's first `lookback` values scaled by their own statistics
     (`config.scaling`, at least the window's floor), covariates standardised per window and
-    channel, calendar features beside them; the values after the lookback, if any, scaled
+    channel over the lookback, future-known covariates over lookback and horizon (all of
+    it known), calendar features beside them; the values after the lookback, if any, scaled
     alike as the target. `horizon`: the steps the network forecasts."""
     x, y = batch.windows[:, :lookback], batch.windows[:, lookback:]
     stats = scaling.fit(x, config.scaling, batch.floors, config.logs)
-    past = None
+    past = known = None
     if batch.covariates is not None:
         past = scaling.standardise_channels(batch.covariates[:, :lookback])
-    encoder, future = step_inputs(config, scaling.transform(x, stats), batch.phases, horizon, past)
+    if batch.known is not None:
+        known = scaling.standardise_channels(batch.known[:, : lookback + horizon])
+    scaled = scaling.transform(x, stats)
+    encoder, future = step_inputs(config, scaled, batch.phases, horizon, past, known)
     target = scaling.transform(y, stats) if y.shape[1] else None
     return NetworkInput(encoder, future, stats, target)
 
@@ -132,19 +151,23 @@ class Windows:
     cov_view: torch.Tensor | None = None  # (N - width + 1, C, width): covariate windows
     device: torch.device | None = None  # where batches go (default: where the values are)
     logs: bool = False  # batches hold the values' logarithms (--transform log)
+    known_view: torch.Tensor | None = None  # (K - span + 1, F, span): future covariates
+    known_shift: torch.Tensor | None = None  # (S,) int64: a window's start in them - in values
 
     @classmethod
     def of(cls, values: torch.Tensor, offsets: np.ndarray, floors: np.ndarray, width: int, *,
            steps: np.ndarray | None = None, periods: tuple[float, ...] = (),
            covariates: torch.Tensor | None = None, codes: np.ndarray | None = None,
-           device: torch.device | None = None, logs: bool = False) -> Windows:  # fmt: skip
+           device: torch.device | None = None, logs: bool = False,
+           known: KnownCovariates | None = None) -> Windows:  # fmt: skip
         """`values`: the flat series values as a tensor where they stay; `floors`: each
         series' scale floor (`series_floors`); `steps`: each series' first calendar step
         (`rnncast.data.calendar.first_steps`) for the calendar `periods`; `covariates`: the
         flat past covariates (N, C), with the values, if any; `codes`: each series' row in
         the id embedding, if any; `device`: where the network runs (by default, where the
         values are); `logs`: batches take the logarithm of the windows' values, as they are
-        gathered (no transformed copy of all values)."""
+        gathered (no transformed copy of all values); `known`: the future-known covariates
+        and the span of each window's (lookback + horizon), if any."""
         home = values.device
         if periods and steps is None:
             raise ValueError("calendar periods need each series' first step")
@@ -152,9 +175,11 @@ class Windows:
         def at_home(a: np.ndarray, dtype) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a, dtype=dtype)).to(home)
 
+        offsets = np.asarray(offsets, dtype=np.int64)
+        shift = None if known is None else at_home(known.offsets[:-1] - offsets[:-1], np.int64)
         return cls(
             view=values.unfold(0, width, 1),
-            offsets=np.asarray(offsets, dtype=np.int64),
+            offsets=offsets,
             floors=at_home(floors, np.float32),
             codes=None if codes is None else at_home(codes, np.int64),
             steps=steps if periods else None,
@@ -162,6 +187,8 @@ class Windows:
             cov_view=None if covariates is None else covariates.unfold(0, width, 1),
             device=home if device is None else device,
             logs=logs,
+            known_view=None if known is None else known.values.unfold(0, known.span, 1),
+            known_shift=shift,
         )
 
     @property
@@ -180,11 +207,35 @@ class Windows:
         covariates = None
         if self.cov_view is not None:
             covariates = staging.gather(self.cov_view, starts, device).transpose(1, 2)
+        known = None
+        if self.known_view is not None and self.known_shift is not None:
+            at = starts + self.known_shift[series]
+            known = staging.gather(self.known_view, at, device).transpose(1, 2)
         windows = staging.gather(self.view, starts, device)
         if self.logs:
             windows = windows.log()
         ids = None if self.codes is None else self.codes[series].to(device)
-        return Batch(windows, self.floors[series].to(device), phases, ids, covariates)
+        return Batch(windows, self.floors[series].to(device), phases, ids, covariates, known)
+
+
+@dataclass
+class KnownCovariates:
+    """The future-known covariates where the values stay, as `Windows.of` takes them: the
+    flat rows (K, F) (`SeriesSet.known`), each series' rows (`SeriesSet.known_offsets`), and
+    the steps a window reads of them: its lookback and the horizon."""
+
+    values: torch.Tensor
+    offsets: np.ndarray
+    span: int
+
+    @classmethod
+    def of(cls, known: np.ndarray | None, offsets: np.ndarray | None, span: int,
+           home: torch.device) -> KnownCovariates | None:  # fmt: skip
+        """`known` placed on `home` (None without future covariates)."""
+        if known is None or offsets is None:
+            return None
+        values = torch.from_numpy(np.ascontiguousarray(known, dtype=np.float32)).to(home)
+        return cls(values, np.asarray(offsets, dtype=np.int64), span)
 
 
 @dataclass

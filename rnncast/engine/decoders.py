@@ -3,7 +3,8 @@
 Every decoder is a `Decoder`, called as `decoder(encoder, out, state, steps, target,
 future)` with the encoder module, its outputs (B, steps, directions x hidden), its final
 state, its input steps (B, steps, input_size), the true future (training only, for the
-decoders that feed values back) and the horizon's calendar features (direct only); it returns
+decoders that feed values back) and the horizon's known inputs (B, horizon, F + 2 n): its
+future covariates and calendar features (direct; parallel: with future covariates); it returns
 (B, horizon, outputs): one value per step for a point forecast, one per quantile level for a
 quantile model (`ModelConfig.quantiles`; direct and parallel only):
 
@@ -12,7 +13,8 @@ quantile model (`ModelConfig.quantiles`; direct and parallel only):
   for each output segment j the encoder takes one more recurrent step from its final state,
   with a learned embedding of position j as input, all segments at once (a batch of B x
   segments one-step sequences); a linear map shared by the positions turns each step's
-  hidden state into that segment's values;
+  hidden state into that segment's values; with future covariates, a linear map of the
+  segment's known inputs is added to its position embedding;
 - seq2seq: a recurrent decoder (same cell) unrolled over the output segments from the
   encoder's final state, fed the previous segment's values: the true ones in training (teacher
   forcing, from the `target` passed to `forward`), its own forecasts otherwise; with
@@ -113,14 +115,20 @@ class Decoder(nn.Module):
         return values.reshape(b, self.segments * self.segment, self.outputs)[:, : self.horizon]
 
 
+def known_per_step(config: ModelConfig) -> int:
+    """The known inputs of each horizon step: future covariates, then calendar features."""
+    return config.future_covariate_count + 2 * len(config.calendar)
+
+
 class DirectHead(Decoder, nn.Linear):
-    """Linear map of the last hidden state (both directions'), and the horizon's calendar
-    features where the model has them, to the whole horizon (a `Linear`, so its weights are
-    stored as `head.weight` / `head.bias` as in model files written before decoders)."""
+    """Linear map of the last hidden state (both directions'), and the horizon's future
+    covariates and calendar features where the model has them, to the whole horizon (a
+    `Linear`, so its weights are stored as `head.weight` / `head.bias` as in model files
+    written before decoders)."""
 
     def __init__(self, config: ModelConfig, horizon: int, features: int = 1):
         self._shape(config, horizon)
-        known = horizon * 2 * len(config.calendar)
+        known = horizon * known_per_step(config)
         nn.Linear.__init__(self, config.hidden_size * config.directions + known,
                            horizon * self.outputs)  # fmt: skip
         self.directions = config.directions
@@ -144,7 +152,8 @@ class DirectHead(Decoder, nn.Linear):
 
 class ParallelDecoder(Decoder):
     """SegRNN's parallel multi-step forecasting: one recurrent step per output segment from
-    the encoder's final state, input = the segment's position embedding."""
+    the encoder's final state, input = the segment's position embedding (plus, with future
+    covariates, a linear map of the segment's known inputs)."""
 
     def __init__(self, config: ModelConfig, horizon: int, features: int = 1):
         super().__init__()
@@ -152,6 +161,10 @@ class ParallelDecoder(Decoder):
         self.position = nn.Parameter(torch.randn(self.segments, config.segment * features))
         self.drop = nn.Dropout(config.dropout)
         self.proj = nn.Linear(config.hidden_size, config.segment * self.outputs)
+        self.known = None  # (older models read no known inputs here: their calendar's unread)
+        if config.future_covariate_count:
+            width = config.segment * known_per_step(config)
+            self.known = nn.Linear(width, config.segment * features)
 
     def forward(
         self,
@@ -165,7 +178,13 @@ class ParallelDecoder(Decoder):
         b, m = out.shape[0], self.segments
         # Every (window, position) pair is a one-step sequence starting from the window's
         # final state: inputs (B * m, 1, input_size), states (layers, B * m, hidden).
-        steps = self.position.unsqueeze(0).expand(b, -1, -1).reshape(b * m, 1, -1)
+        steps = self.position.unsqueeze(0).expand(b, -1, -1)  # (B, m, input_size)
+        if self.known is not None:
+            assert future is not None, "a model with future covariates needs the horizon's"
+            pad = m * self.segment - future.shape[1]  # the last segment's steps past the horizon
+            segments = nn.functional.pad(future, (0, 0, 0, pad)).reshape(b, m, -1)
+            steps = steps + self.known(segments)
+        steps = steps.reshape(b * m, 1, -1)
         start = (
             tuple(_repeat(s, m) for s in state) if isinstance(state, tuple) else _repeat(state, m)
         )

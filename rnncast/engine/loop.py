@@ -25,7 +25,7 @@ from rnncast.data.calendar import first_steps
 from rnncast.data.series import SeriesSet
 from rnncast.data.windows import check_lengths, split_ranges
 from rnncast.engine import distributed, models, staging
-from rnncast.engine.batches import Split, Windows, series_floors
+from rnncast.engine.batches import KnownCovariates, Split, Windows, series_floors
 from rnncast.engine.devices import autocast_dtype, resolve_device
 from rnncast.engine.events import (
     BatchEnd,
@@ -201,19 +201,21 @@ def _splits(series: SeriesSet, window: WindowConfig, model_config: ModelConfig,
             config: TrainConfig, device: torch.device) -> tuple[Split, Split]:  # fmt: skip
     """The training and validation windows, over the values placed where they stay."""
     train_ranges, val_ranges = split_ranges(series.offsets, window)
-    nbytes = staging.nbytes(series.values, series.covariates)
+    nbytes = staging.nbytes(series.values, series.covariates, series.known)
     home = staging.home(nbytes, device, config.data_on)
     values = torch.from_numpy(series.values).to(home)
     covariates = None if series.covariates is None else torch.from_numpy(series.covariates).to(home)
-    if model_config.covariate_count != (0 if covariates is None else covariates.shape[1]):
-        raise ValueError(
-            f"the model reads {model_config.covariate_count} covariates; the data differ"
-        )
+    known = KnownCovariates.of(series.known, series.known_offsets, window.width, home)
+    for count, given, what in ((model_config.covariate_count, covariates, "covariates"),
+                               (model_config.future_covariate_count, series.known,
+                                "future covariates")):  # fmt: skip
+        if count != (0 if given is None else given.shape[1]):
+            raise ValueError(f"the model reads {count} {what}; the data differ")
     windows = Windows.of(
         values, series.offsets, series_floors(series.values, series.offsets, window.lookback,
                                               model_config), window.width,
         steps=first_steps(series), periods=model_config.calendar, covariates=covariates,
-        codes=np.arange(1, len(series) + 1), device=device, logs=model_config.logs,
+        codes=np.arange(1, len(series) + 1), device=device, logs=model_config.logs, known=known,
     )  # fmt: skip
     return Split.of(windows, train_ranges), Split.of(windows, val_ranges)
 

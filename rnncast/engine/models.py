@@ -4,9 +4,10 @@ an echo state network; and ensembles of either.
 
 Names follow `torch.nn.RNN` (`hidden_size`, `num_layers`, `dropout`; batch-first tensors);
 `features` is the number of inputs per time step (1 for a plain series), and the recurrent
-layer's `input_size` is segment x features. Calendar features and past covariates widen
-each input step (`rnncast.engine.batches.step_inputs`); an id embedding sets the encoder's
-initial state. `bidirectional` encoders read the lookback both ways.
+layer's `input_size` is segment x features. Calendar features and past and future-known
+covariates widen each input step (`rnncast.engine.batches.step_inputs`), and the decoder
+reads the horizon's future covariates and calendar features; an id embedding sets the
+encoder's initial state. `bidirectional` encoders read the lookback both ways.
 
 A quantile model's raw outputs become quantiles that never cross (`monotone`): the median is
 the raw median output, and each level above (below) it adds (subtracts) a softplus of its raw
@@ -27,9 +28,9 @@ from rnncast.settings import ModelConfig
 
 
 def inputs_per_step(config: ModelConfig) -> int:
-    """Inputs per time step: the value, the past covariates, then the calendar features
-    (`rnncast.data.calendar`)."""
-    return 1 + config.covariate_count + 2 * len(config.calendar)
+    """Inputs per time step: the value, the past covariates, the future-known covariates,
+    then the calendar features (`rnncast.data.calendar`)."""
+    return 1 + config.covariate_count + config.future_covariate_count + 2 * len(config.calendar)
 
 
 def _check_window(config: ModelConfig, lookback: int, horizon: int) -> None:
@@ -44,8 +45,9 @@ class RecurrentForecaster(nn.Module):
     """Encoder over the lookback window read in segments, then a decoder (`config.decoder`)
     from its final state to the horizon.
 
-    forward: (B, L, features) and, with calendar features, the horizon's (B, horizon, 2 n)
-    (see `inputs`) -> (B, horizon), in the scaled units of the input, or (B, horizon,
+    forward: (B, L, features) and, with future covariates or calendar features, the
+    horizon's (B, horizon, F + 2 n) (see `rnncast.engine.batches.step_inputs`) -> (B,
+    horizon), in the scaled units of the input, or (B, horizon,
     levels) for a quantile model (`config.levels`, increasing, never crossing). The L steps
     are regrouped into L / segment recurrent steps of segment x features inputs each.
     `ids` (B,) are the windows' rows in the id embedding; `target` (B, horizon), the true

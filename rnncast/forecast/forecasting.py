@@ -22,7 +22,7 @@ import torch
 from rnncast.data.calendar import first_steps
 from rnncast.data.series import SeriesSet
 from rnncast.engine import distributed, models, scaling, staging, transform
-from rnncast.engine.batches import Windows, network_input, series_floors
+from rnncast.engine.batches import KnownCovariates, Windows, network_input, series_floors
 from rnncast.engine.models import Forecaster, RecurrentForecaster
 
 FORECAST_COL = "y_hat"
@@ -98,7 +98,9 @@ def outputs_at(
     batch_size: int = 1024,
 ) -> Forecasts:
     """Forecasts from the lookback windows values[s : s + lookback] of `series` (its
-    values, calendar steps and covariates) for s in `starts`.
+    values, calendar steps and covariates, and future-known covariates for the lookback and
+    the trained horizon after it: a caller forecasting past a series' end checks that
+    `series.ahead` holds them) for s in `starts`.
 
     The lookback (an ensemble's longest), scaling and trained horizon come from the network.
     An ensemble member with a shorter lookback reads the end of each window, scaled by its
@@ -115,7 +117,7 @@ def outputs_at(
     values, offsets, covariates = series.values, series.offsets, series.covariates
     if not values.flags.writeable:  # torch wants writable memory; copy only then
         values = values.copy()
-    home = staging.home(staging.nbytes(values, covariates), device)  # the GPU, or the host
+    home = staging.home(staging.nbytes(values, covariates, series.known), device)  # GPU or host
     flat = torch.from_numpy(values).to(home)
     world = distributed.current()  # under torchrun: this process's share, then all of them
     starts = np.asarray(starts, dtype=np.int64)[distributed.split_rows(len(starts), world)]
@@ -125,7 +127,8 @@ def outputs_at(
     units = known.units
     if network.config.scaling == "series":  # one unit per series, whichever member reads it
         units = _with_measured(units, values, offsets, network.config.logs)
-    reading = _Reading(flat, values, offsets, first_steps(series), known.codes, covariates, units)
+    reading = _Reading(flat, values, offsets, first_steps(series), known.codes, covariates, units,
+                       series.known, series.known_offsets)  # fmt: skip
     for net in nets:
         ends_at = starts + network.lookback - net.lookback  # the member's window, same end
         out += _forecast_member(net, reading, ends_at, horizon, device, batch_size)
@@ -148,6 +151,8 @@ class _Reading:
     codes: np.ndarray | None
     covariates: np.ndarray | None
     units: np.ndarray | None
+    known: np.ndarray | None = None
+    known_offsets: np.ndarray | None = None
 
 
 def _forecast_member(
@@ -164,10 +169,17 @@ def _forecast_member(
         if covariates is None or covariates.shape[1] != config.covariate_count:
             raise ValueError(f"the model reads {config.covariate_count} past covariates")
         cov = torch.from_numpy(np.ascontiguousarray(covariates)).to(flat.device)
+    future = None
+    if config.future_covariate_count:
+        if reading.known is None or reading.known.shape[1] != config.future_covariate_count:
+            raise ValueError(f"the model reads {config.future_covariate_count} future covariates")
+        future = KnownCovariates.of(reading.known, reading.known_offsets,
+                                    lookback + network.horizon, flat.device)  # fmt: skip
     windows = Windows.of(
         flat, offsets, series_floors(reading.values, offsets, lookback, config, reading.units),
         lookback, steps=reading.steps, periods=config.calendar, covariates=cov,
         codes=reading.codes if config.id_embedding else None, device=device, logs=config.logs,
+        known=future,
     )  # fmt: skip
     series = torch.from_numpy(np.searchsorted(offsets, starts, side="right") - 1).to(flat.device)
     starts_t = torch.from_numpy(starts).to(flat.device)

@@ -48,6 +48,7 @@ BEFORE_FIELD: dict[str, dict[str, object]] = {
         "id_embedding": 0,
         "ids": 0,
         "covariate_count": 0,
+        "future_covariate_count": 0,
         "activation": "tanh",
         "bidirectional": False,
         "attention": False,

@@ -152,7 +152,7 @@ def _help(command: str, columns: int = 80) -> str:
     return result.stdout
 
 
-PANELS = ["Data", "Window", "Network", "Memory", "Echo state network", "Training",
+PANELS = ["Data", "Covariates", "Window", "Network", "Memory", "Echo state network", "Training",
           "Unattended runs", "Output"]  # fmt: skip
 
 

@@ -92,26 +92,82 @@ def test_step_inputs_widen_each_step_with_covariates_then_calendar_features():
     assert x.shape == (2, 12, 1 + 2 + 4) and future.shape == (2, 5, 4)
 
 
-def _promo_series() -> tuple:
+def test_step_inputs_put_future_covariates_after_the_past_ones_and_before_the_calendar():
+    config = ModelConfig(segment=4, calendar=(24.0,), covariate_count=1, future_covariate_count=2)
+    phases = torch.tensor([[3.0]] * 2)
+    past, known = torch.randn(2, 12, 1), torch.randn(2, 12 + 5, 2)
+    x, future = batches.step_inputs(config, torch.randn(2, 12), phases, 5, past, known)
+    assert x.shape == (2, 12, 1 + 1 + 2 + 2) and future.shape == (2, 5, 2 + 2)
+    torch.testing.assert_close(x[..., 1:2], past)
+    torch.testing.assert_close(x[..., 2:4], known[:, :12])
+    torch.testing.assert_close(future[..., :2], known[:, 12:])
+    cycles = batches.calendar_features(phases, 17, torch.tensor([24.0]))
+    torch.testing.assert_close(future[..., 2:], cycles[:, 12:])
+
+
+def test_future_covariates_are_gathered_over_lookback_and_horizon_past_the_values():
+    """A window of the lookback only (a forecast) reads the future covariates of its
+    lookback and of the horizon after it, which run past its series' last value."""
+    frame = _with_future_rows(make_long(n_series=2, length=30), 4)
+    s = from_frame(frame, ReadOptions(future_covariates=("price",)))
+    assert s.ahead.tolist() == [4, 4]
+    known = batches.KnownCovariates.of(s.known, s.known_offsets, 10 + 4, torch.device("cpu"))
+    windows = batches.Windows.of(torch.from_numpy(s.values), s.offsets, np.ones(2), 10,
+                                 known=known)  # fmt: skip
+    batch = windows.gather(torch.tensor([0, 1, 1]), torch.tensor([20, 30, 50]))
+    prices = [frame.loc[frame.unique_id == i, "price"].to_numpy() for i in ("s0", "s1")]
+    want = [prices[0][20:34], prices[1][0:14], prices[1][20:34]]
+    np.testing.assert_allclose(batch.known.numpy()[..., 0], want)
+    given = batches.network_input(ModelConfig(future_covariate_count=1), batch, 10, 4)
+    standard = scaling.standardise_channels(batch.known)  # over lookback and horizon alike
+    torch.testing.assert_close(given.x[..., 1:], standard[:, :10])
+    torch.testing.assert_close(given.future, standard[:, 10:])
+
+
+def _with_future_rows(frame: pd.DataFrame, steps: int, seed: int = 3) -> pd.DataFrame:
+    """`frame` with a 'price' column and `steps` rows after each series' end: no value,
+    a price."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for _, rows in frame.groupby("unique_id", sort=False):
+        times = pd.date_range(rows.ds.iloc[-1], periods=steps + 1, freq="h")[1:]
+        after = pd.DataFrame({"unique_id": rows.unique_id.iloc[0], "ds": times, "y": np.nan})
+        parts += [rows, after]
+    out = pd.concat(parts, ignore_index=True)
+    out["price"] = rng.uniform(1, 2, len(out)).round(3)
+    return out
+
+
+def _promo_series(future: bool = False) -> tuple:
     """Hourly long data with a covariate, for a model that reads everything a window can
-    carry: logs, series scaling, covariates, calendar features, series ids."""
+    carry: logs, series scaling, covariates, calendar features, series ids (and `future`,
+    a future covariate given 6 steps past every series' end)."""
     frame = make_long(n_series=3, length=150)
     frame["promo"] = (np.arange(len(frame)) % 7 == 0).astype(float)
-    return from_frame(frame, ReadOptions(covariates=("promo",))), frame
+    if not future:
+        return from_frame(frame, ReadOptions(covariates=("promo",))), frame
+    frame = _with_future_rows(frame, 6)
+    options = ReadOptions(covariates=("promo",), future_covariates=("price",))
+    return from_frame(frame, options), frame
 
 
-@pytest.mark.parametrize("scaling_method", ["window", "series"])
-def test_training_and_forecasting_read_a_window_alike(scaling_method):
+@pytest.mark.parametrize(
+    "scaling_method, future, decoder",
+    [("window", False, "direct"), ("series", False, "direct"), ("window", True, "direct"),
+     ("series", True, "parallel")],
+)  # fmt: skip
+def test_training_and_forecasting_read_a_window_alike(scaling_method, future, decoder):
     """The promise 'train and predict scale alike': the network's output on a batch of the
     training windows the loop builds, turned back by the batch's statistics, is the forecast
     `forecast.outputs_at` gives for the same windows."""
     from rnncast.forecast.forecasting import Known, outputs_at
 
-    series, _ = _promo_series()
+    series, _ = _promo_series(future)
     window = WindowConfig(lookback=24, horizon=6, val_size=6)
     model = ModelConfig(hidden_size=8, segment=6, dropout=0.0, scaling=scaling_method,
                         transform="log", calendar=calendar.periods(series.axis),
-                        id_embedding=3, ids=3, covariate_count=1)  # fmt: skip
+                        id_embedding=3, ids=3, covariate_count=1, decoder=decoder,
+                        future_covariate_count=int(future))  # fmt: skip
     config = TrainConfig(max_steps=3, batch_size=16, device="cpu")
     network = loop.fit(series, window, model, config).network
     split, _ = loop._splits(series, window, model, config, torch.device("cpu"))  # as fit's

@@ -154,3 +154,36 @@ def test_every_decoder_is_a_decoder_of_the_horizon(decoder):
     assert isinstance(net.head, decoders.Decoder)
     assert (net.head.horizon, net.head.outputs) == (10, 1)
     assert net(torch.randn(3, 12, 1)).shape == (3, 10)
+
+
+@pytest.mark.parametrize("decoder", ["direct", "parallel"])
+def test_each_horizon_segment_reads_its_own_future_covariates(decoder):
+    """A future covariate of a step in the horizon moves the forecast; the parallel decoder's
+    segment j reads only segment j's (the horizon, 10 steps, in segments of 4: the last
+    segment's two steps past the horizon are zeros)."""
+    torch.manual_seed(0)
+    config = ModelConfig(hidden_size=8, segment=4, dropout=0.0, decoder=decoder,
+                         future_covariate_count=2)  # fmt: skip
+    net = models.RecurrentForecaster(config, 12, 10).eval()
+    x, future = torch.randn(3, 12, 1 + 2), torch.randn(3, 10, 2)
+    before = net(x, future)
+    assert before.shape == (3, 10)
+    moved = future.clone()
+    moved[:, 5, 1] += 1.0  # a step of the second segment
+    after = net(x, moved)
+    assert not torch.allclose(before[:, 4:8], after[:, 4:8])
+    if decoder == "parallel":
+        assert torch.equal(before[:, :4], after[:, :4]) and torch.equal(before[:, 8:], after[:, 8:])
+        assert net.head.known.in_features == 4 * 2 and net.head.known.out_features == 4 * 3
+
+
+def test_a_network_without_future_covariates_has_the_weights_it_had():
+    """Future covariates add weights only to the networks that read them, so that model
+    files written before load and forecast as they did."""
+    for decoder in ("direct", "parallel"):
+        plain = models.RecurrentForecaster(ModelConfig(hidden_size=8, segment=4,
+                                                       decoder=decoder), 12, 8)  # fmt: skip
+        assert not any("known" in k for k in plain.state_dict())
+        config = ModelConfig(hidden_size=8, segment=4, decoder=decoder, future_covariate_count=1)
+        future = models.RecurrentForecaster(config, 12, 8)
+        assert models.count_parameters(future) > models.count_parameters(plain)
