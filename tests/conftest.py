@@ -143,3 +143,145 @@ def flat_series(values: np.ndarray, offsets) -> object:
         "y": np.asarray(values, dtype=np.float32),
     })  # fmt: skip
     return from_frame(frame)
+
+
+# ---- object stores: a real S3 server (moto's) and a web server, both on 127.0.0.1 ----------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's standalone S3 server, in a thread for the session; its URL."""
+    pytest.importorskip("moto.server", reason="moto[server] is not installed (rnncast[dev])")
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+class Bucket:
+    """A fresh bucket of the test's S3 server: `url(key)`, and boto3 to look behind rnncast."""
+
+    def __init__(self, endpoint: str, name: str):
+        import boto3
+
+        self.endpoint, self.name = endpoint, name
+        self.client = boto3.client("s3")
+        self.client.create_bucket(Bucket=name)
+
+    def url(self, key: str = "") -> str:
+        return f"s3://{self.name}/{key}"
+
+    def names(self) -> list[str]:
+        listed = self.client.list_objects_v2(Bucket=self.name).get("Contents", [])
+        return sorted(o["Key"] for o in listed)
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.name, Key=key, Body=data)
+
+
+@pytest.fixture
+def s3_env(s3_endpoint, monkeypatch):
+    """The environment every S3 client reads (botocore, s3fs): the test server, fake
+    credentials, one attempt per request (a refused connection fails at once)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_RETRY_MODE", "standard")
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE",
+                 "AWS_SHARED_CREDENTIALS_FILE"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    return s3_endpoint
+
+
+@pytest.fixture
+def bucket(s3_env, request) -> Bucket:
+    """An empty bucket of its own for the test."""
+    import re
+
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+    return Bucket(s3_env, f"{name}-{free_port()}")
+
+
+@pytest.fixture
+def web(tmp_path):
+    """A plain web server (Python's http.server, no range requests) serving `tmp_path/web`
+    on 127.0.0.1; its base URL."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    root = tmp_path / "web"
+    root.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=root))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def limited(bucket, monkeypatch):
+    """`limited(*denied)`: from then on the test's S3 server checks credentials, and the
+    environment's are those of a user who may do anything but the `denied` actions (IAM
+    action names, or (action, resource) pairs); `bucket` still looks with full rights. The
+    server stops checking afterwards."""
+    import json
+    import urllib.request
+
+    def auth(count: str) -> None:  # moto: how many requests go unchecked from now on
+        request = urllib.request.Request(f"{bucket.endpoint}/moto-api/reset-auth",
+                                         data=count.encode(), method="POST",
+                                         headers={"Content-Type": "text/plain"})  # fmt: skip
+        urllib.request.urlopen(request).read()
+
+    def user(*denied) -> dict:
+        import boto3
+
+        iam = boto3.client("iam")
+        name = f"user-{free_port()}"
+        iam.create_user(UserName=name)
+        deny = [d if isinstance(d, tuple) else (d, "*") for d in denied]
+        statements = [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}] + [
+            {"Effect": "Deny", "Action": action, "Resource": resource} for action, resource in deny
+        ]
+        iam.put_user_policy(UserName=name, PolicyName="limits", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": statements}))  # fmt: skip
+        return iam.create_access_key(UserName=name)["AccessKey"]
+
+    def limit(*denied) -> None:
+        import boto3
+
+        admin, key = user(), user(*denied)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        bucket.client = boto3.client("s3", aws_access_key_id=admin["AccessKeyId"],
+                                     aws_secret_access_key=admin["SecretAccessKey"])  # fmt: skip
+        auth("0")
+
+    yield limit
+    auth("inf")

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rnncast.data.build import too_close_to_zero
+from rnncast.data.remote import Remote, arrow_source
 from rnncast.data.schema import long_schema
 from rnncast.data.series import DEFAULT_ID, Schema, SeriesSet
 from rnncast.data.timeaxis import TimeAxis, infer_datetime_freq, parse_freq
@@ -38,7 +39,7 @@ class _General(Exception):
     """The data are not the clean case: read them the general way."""
 
 
-def read(source: str, files: list[Path], options: ReadOptions) -> SeriesSet | None:
+def read(source: str, files: list[Path | Remote], options: ReadOptions) -> SeriesSet | None:
     """The long series of the Parquet `files` (one file, or a folder's files in order), or
     None where the general reader must take them; `source` names them in the result."""
     try:
@@ -47,14 +48,14 @@ def read(source: str, files: list[Path], options: ReadOptions) -> SeriesSet | No
         return None
 
 
-def _read(source: str, files: list[Path], options: ReadOptions) -> SeriesSet:
+def _read(source: str, files: list[Path | Remote], options: ReadOptions) -> SeriesSet:
     schema, (id_type, time_type, _), total = _clean_columns(source, files, options)
     columns = [schema.id_col, schema.time_col, schema.target]
     stream = _Stream(total)
     text_ids = pa.types.is_string(id_type) or pa.types.is_large_string(id_type)
     for f in files:
         try:
-            batches = pq.ParquetFile(  # pre-buffering would hold ~0.5 GB of file at once
+            batches = _open(  # pre-buffering would hold ~0.5 GB of file at once
                 f, read_dictionary=[schema.id_col] if text_ids else None, pre_buffer=False
             )
             for batch in batches.iter_batches(batch_size=BATCH_ROWS, columns=columns):
@@ -88,15 +89,22 @@ def _read(source: str, files: list[Path], options: ReadOptions) -> SeriesSet:
     )
 
 
-def _clean_columns(source: str, files: list[Path],
+def _open(f: Path | Remote, **options: object) -> pq.ParquetFile:
+    """Parquet file `f` (local, or in a store), open to read."""
+    where, filesystem = arrow_source(f)
+    return pq.ParquetFile(where, filesystem=filesystem, **options)
+
+
+def _clean_columns(source: str, files: list[Path | Remote],
                    options: ReadOptions) -> tuple[Schema, list[pa.DataType], int]:  # fmt: skip
     """The long schema of the files, the id, time and value columns' types and the rows in
     all; `_General` unless every file has the same columns, of types this reader takes."""
     if options.covariates or options.future_covariates:
         raise _General
     try:
-        schemas = [pq.read_schema(f) for f in files]
-        total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        opened = [_open(f) for f in files]  # once each: a file in a store is a request
+        schemas = [p.schema_arrow for p in opened]
+        total = sum(p.metadata.num_rows for p in opened)
     except (pa.ArrowException, OSError):
         raise _General from None
     names = schemas[0].names

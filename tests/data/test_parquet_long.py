@@ -31,7 +31,7 @@ def _long(n=3, length=40, freq="h", tz=None, start="2024-03-30", seed=0) -> pd.D
 
 def _general(path, options: ReadOptions) -> SeriesSet:
     """What the pandas reader makes of the same file or folder."""
-    df, kind = read_table(path)
+    df, kind = read_table(path, options=options)
     return from_frame(df, options, source=str(path), kind=kind)
 
 
