@@ -21,6 +21,7 @@ import pandas as pd
 from rnncast.data.build import from_frame
 from rnncast.data.readers import CSVText
 from rnncast.data.readers import load as read_data
+from rnncast.data.remote import is_url
 from rnncast.data.series import SeriesSet
 from rnncast.data.windows import check_lengths, last_starts, split_windows
 from rnncast.engine import devices, distributed, esn, loop, models, transform
@@ -246,7 +247,7 @@ def _data_path(artifact: Artifact, data: str | Path | CSVText | None,
     recorded = artifact.data_abspath or artifact.data_path
     if not recorded:
         raise DataError(f"the model does not record its training data: pass {spell.data}")
-    if not Path(recorded).exists():
+    if not is_url(recorded) and not Path(recorded).exists():  # (a URL: the reader says)
         raise DataError(
             f"the training data recorded in the model ('{artifact.data_path}') no longer "
             f"exists: pass {spell.data}"

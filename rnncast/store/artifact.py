@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import os
 import stat
 from dataclasses import dataclass, field
@@ -26,7 +27,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rnncast.data import remote
 from rnncast.data.readers import opens
+from rnncast.data.remote import is_url, shown
 from rnncast.data.series import Schema, SeriesSet
 from rnncast.data.timeaxis import TimeAxis
 from rnncast.engine import models, scaling
@@ -109,8 +112,8 @@ class Artifact:
             model=model,
             train=train,
             weights=[r.network.state_dict() for r in results],
-            data_path=data_path or "",
-            data_abspath=os.path.abspath(data_path) if data_path else "",
+            data_path=shown(data_path) if data_path else "",
+            data_abspath=_absolute(data_path) if data_path else "",
             series_ids=[str(i) for i in series.ids],
             units=_series_units(series, model),
             cutoffs=_plain_times(series.ends),
@@ -237,6 +240,12 @@ class Artifact:
         )
 
 
+def _absolute(path: str) -> str:
+    """The training data's path as recorded: absolute, or a URL as shown (no credentials,
+    no query string: a signed URL's signature is not kept in the file)."""
+    return shown(path) if is_url(path) else os.path.abspath(path)
+
+
 def _series_units(series: SeriesSet, model: ModelConfig) -> np.ndarray:
     """Each training series' unit under 'series' scaling (its standard deviation over the
     training data, as training measured it), kept so that `predict` and `evaluate` scale a
@@ -354,7 +363,7 @@ def _feed(digest: Any, value: Any) -> None:
         digest.update(f"V{len(text)}:{text}".encode())
 
 
-def load_plain(path: str | Path) -> Any:
+def load_plain(path: str | Path | IO[bytes]) -> Any:
     """What `save_plain` wrote, loaded without running code from the file (weights only,
     tensors on the CPU); None when the file cannot be read as such."""
     try:
@@ -371,6 +380,7 @@ def unreadable(path: str | Path, error: OSError, what: str, fix: str) -> Artifac
 def load(path: str | Path) -> Artifact:
     """Read a model file; any problem with the file is an `ArtifactError` with one line."""
     payload = _read_model(path)
+    path = shown(path)  # for messages: a URL without credentials
     if payload is None:
         raise ArtifactError(
             f"'{path}' is not a readable rnncast model file (truncated, damaged or another kind "
@@ -419,6 +429,8 @@ def load(path: str | Path) -> Artifact:
 
 def _read_model(path: str | Path) -> Any:
     """`load_plain` of the model file at `path`; one line when the system cannot give it."""
+    if is_url(path):
+        return read_remote(path, "model file")
     fix = "check the path and its permissions, or pass another --model"
     try:
         if stat.S_ISDIR(os.stat(path).st_mode):
@@ -433,6 +445,17 @@ def _read_model(path: str | Path) -> Any:
     except OSError as e:
         raise unreadable(path, e, "model file", fix) from None
     return load_plain(path)
+
+
+def read_remote(url: str | Path, what: str) -> Any:
+    """`load_plain` of the object at `url`, read whole into memory; not found, denied or
+    unreachable is one line naming `what` ('model file')."""
+    r = remote.resolve(str(url), "reading")
+    if remote.info(r, what, ArtifactError)["type"] == "directory":
+        raise ArtifactError(f"{what} '{r}' is a folder (a prefix of objects): pass the file")
+    with remote.reading(r, what, ArtifactError):
+        data = r.fs.cat_file(r.path)
+    return load_plain(io.BytesIO(data))
 
 
 def _units(stored: Any, series: int) -> np.ndarray:

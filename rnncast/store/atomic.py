@@ -11,6 +11,13 @@ Output paths are checked before any work starts, so a typo in `--out` fails in a
 after an hour of training. Any error the operating system gives at an output path (disk full,
 a name too long, a symbolic link loop, ...) is an `OutputError` of one line naming the path,
 its cause and a fix (`cannot_write`).
+
+An output may be a URL in an object store (s3://, gs://, az://; `rnncast.data.remote`), which
+has no rename: the file is written in full first (in memory, or a local temporary file when
+big), uploaded to a temporary key beside the target (`.NAME.PID.HEX.tmp`), copied over the
+target (a copy within a store appears whole or not at all) and the temporary key deleted,
+whether the copy succeeded or not. A failure leaves the previous object as it was. Checking
+the output tries what the write needs: writing and deleting a temporary key there.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +34,9 @@ from typing import IO, Any
 
 import pandas as pd
 
-from rnncast.errors import ConfigError, OutputError, os_cause
+from rnncast.data import remote
+from rnncast.data.remote import Remote, is_url, store_errors, suffix_of
+from rnncast.errors import ConfigError, OutputError, RnncastError, os_cause
 
 FRAME_SUFFIXES = (".csv", ".parquet")
 TEMP_SUFFIX = ".tmp"
@@ -37,19 +47,18 @@ def check_writable(
     option: str,
     suffixes: tuple[str, ...] | None = None,
     inputs: tuple[tuple[str, str | Path], ...] = (),
-) -> Path:
+) -> Path | str:
     """Fail early, with the fix, if `path` cannot be written, or is one of the files in
     `inputs`: (what it is, path) pairs such as ("the model file", "model.rnncast").
 
     Whether the folder takes new files is tried, not guessed from permission bits: root
     passes those everywhere, yet cannot write on a read-only mount."""
+    if is_url(path):
+        return _check_remote(str(path), option, suffixes, inputs)
     p = Path(path)
     _check_path(p, option)
     check_not_input(p, option, inputs)
-    if suffixes is not None and p.suffix.lower() not in suffixes:
-        raise ConfigError(
-            f"{option} '{path}' must end in {' or '.join(suffixes)}: the extension picks the format"
-        )
+    _check_suffix(p, option, suffixes)
     parent = _folder(p)
     if p.is_dir():
         raise ConfigError(f"{option} '{path}' is a folder: give a file name")
@@ -59,6 +68,14 @@ def check_writable(
         )
     _probe(p, option)
     return p
+
+
+def _check_suffix(path: str | Path, option: str, suffixes: tuple[str, ...] | None) -> None:
+    if suffixes is not None and suffix_of(path).lower() not in suffixes:
+        raise ConfigError(
+            f"{option} '{remote.shown(path)}' must end in {' or '.join(suffixes)}: the "
+            "extension picks the format"
+        )
 
 
 def _check_path(p: Path, option: str) -> None:
@@ -120,10 +137,14 @@ def check_not_input(
     """`path` must not be one of `inputs`, (what it is, path) pairs: writing it would
     destroy what the run reads."""
     for what, source in inputs:
-        if os.path.realpath(path) == os.path.realpath(source):  # (no error on a link loop)
+        if is_url(path) or is_url(source):
+            same = is_url(path) and is_url(source) and remote.same(path, source)
+        else:
+            same = os.path.realpath(path) == os.path.realpath(source)  # (no error on a loop)
+        if same:
             raise ConfigError(
-                f"{option} '{path}' is {what} '{source}': writing it would destroy it; "
-                "choose another path"
+                f"{option} '{remote.shown(path)}' is {what} '{remote.shown(source)}': writing it "
+                "would destroy it; choose another path"
             )
 
 
@@ -135,6 +156,9 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """Call `write(file)` on a temporary file beside `path`, then move it into place. The
     file system saying no (disk full, quota, file too large, I/O error) is an `OutputError`;
     the old file, if any, stays as it was."""
+    if is_url(path):
+        _remote_write(_writable(str(path)), write)
+        return
     try:
         _atomic_write(path, write)
     except OSError as e:
@@ -186,7 +210,11 @@ def _link(fd: int, name: str) -> None:
 
 
 def _temp_name(p: Path) -> str:
-    return str(_folder(p) / f".{p.name}.{os.getpid()}.{os.urandom(4).hex()}{TEMP_SUFFIX}")
+    return str(_folder(p) / _temp_leaf(p.name))
+
+
+def _temp_leaf(name: str) -> str:
+    return f".{name}.{os.getpid()}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
 
 
 def _umask() -> int:
@@ -211,7 +239,10 @@ def _sync_folder(folder: Path) -> None:
 def remove_stale_temporaries(path: str | Path) -> list[Path]:
     """Delete the temporary files a killed write of `path` left beside it; returns them.
     Only safe while holding `path`'s lock (no other run is writing it). Only the two names
-    `atomic_write` gives are matched: mkstemp's `.NAME.XXXXXXXX.tmp` and `.NAME.PID.HEX.tmp`."""
+    `atomic_write` gives are matched: mkstemp's `.NAME.XXXXXXXX.tmp` and `.NAME.PID.HEX.tmp`.
+    A URL has no lock, so nothing is deleted there (another run may be writing)."""
+    if is_url(path):
+        return []
     p = Path(path)
     ours = re.compile(
         rf"\.{re.escape(p.name)}\.(?:[a-z0-9_]{{8}}|\d+\.[0-9a-f]{{8}}){re.escape(TEMP_SUFFIX)}"
@@ -223,9 +254,107 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
     return stale
 
 
+# ---- outputs in object stores --------------------------------------------------------------
+
+SPOOL_BYTES = 1 << 26  # an output bigger than this is staged in a local temporary file
+
+
+def _check_remote(url: str, option: str, suffixes: tuple[str, ...] | None,
+                  inputs: tuple[tuple[str, str | Path], ...]) -> str:  # fmt: skip
+    """`check_writable` of a URL: a store rnncast writes to, not an input, the right
+    extension, not a prefix of objects, and a temporary key written and deleted there."""
+    r = _writable(url, option)
+    check_not_input(url, option, inputs)
+    _check_suffix(url, option, suffixes)
+    try:
+        if str(r).endswith("/") or r.fs.isdir(r.path):
+            raise ConfigError(f"{option} '{r}' is a folder (a prefix of objects): give a file name")
+        probe = r.beside(_temp_leaf(r.name))
+        r.fs.pipe_file(probe.path, b"")
+    except store_errors() as e:
+        raise _cannot_write_remote(r, e, option) from None
+    try:
+        r.fs.rm_file(probe.path)
+    except store_errors() as e:
+        raise OutputError(
+            f"cannot write {option} '{r}': writing there works but deleting does not "
+            f"({remote.cause(e)}), and a write needs both (a temporary key, then a copy): "
+            f"delete '{probe}' and ask for permission to delete there"
+        ) from None
+    return url
+
+
+def _writable(url: str, option: str = "") -> Remote:
+    """The `Remote` of output `url`, in a store rnncast writes to (not the web)."""
+    r = remote.resolve(url, "writing")
+    if not r.store.writable:
+        given = f"{option} " if option else ""
+        raise ConfigError(
+            f"{given}'{r}': {url.split(':', 1)[0]}:// URLs are read only: write to a local "
+            f"path or to an {remote.WRITABLE} URL"
+        )
+    return r
+
+
+def _cannot_write_remote(r: Remote, error: BaseException, option: str = "") -> RnncastError:
+    """The one line for a store's `error` writing `r`: no such bucket, denied, unreachable."""
+    given = f"{option} " if option else ""
+    if isinstance(error, FileNotFoundError):
+        missing = remote.missing_container(r) or f": {remote.cause(error)}"
+        return ConfigError(
+            f"cannot write {given}'{r}'{missing}: create the {r.store.container or 'folder'} "
+            "or choose another path"
+        )
+    if isinstance(error, PermissionError):
+        return OutputError(
+            f"cannot write {given}'{r}': {remote.cause(error)}: choose a path you may write "
+            "to, or give credentials that may write there"
+        )
+    return OutputError(f"cannot write {given}'{r}': {remote.cause(error)}: {remote.READ_FIX}")
+
+
+def _remote_write(r: Remote, write: Callable[[IO[bytes]], None]) -> None:
+    """`atomic_write` to a store: the file written in full locally, uploaded to a temporary
+    key beside `r`, copied over it and the temporary key deleted (see the module docstring)."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as staged:
+        try:
+            write(staged)
+        except OSError as e:  # staging: the local disk
+            raise cannot_write(r, e) from None
+        staged.seek(0)
+        temporary = r.beside(_temp_leaf(r.name))
+        try:
+            with r.fs.open(temporary.path, "wb") as f:
+                shutil.copyfileobj(staged, f)
+            r.fs.copy(temporary.path, r.path)
+        except store_errors() as e:
+            _delete(temporary)
+            raise _cannot_write_remote(r, e) from None
+        except BaseException:
+            _delete(temporary)
+            raise
+    left = _delete(temporary)
+    if left is not None:
+        raise OutputError(
+            f"wrote '{r}', but its temporary copy '{temporary}' could not be deleted "
+            f"({remote.cause(left)}): delete it"
+        )
+
+
+def _delete(r: Remote) -> BaseException | None:
+    """Delete object `r`, if it is there; the store's error, if any."""
+    try:
+        r.fs.rm_file(r.path)
+    except FileNotFoundError:
+        pass
+    except store_errors() as e:
+        return e
+    return None
+
+
 def write_frame(frame: pd.DataFrame, path: str | Path) -> None:
     """CSV or Parquet by the extension of `path`, atomically."""
-    if Path(path).suffix.lower() == ".parquet":
+    if suffix_of(path).lower() == ".parquet":
         atomic_write(path, lambda f: frame.to_parquet(f, index=False))
     else:
         atomic_write(path, lambda f: f.write(frame.to_csv(index=False).encode()))

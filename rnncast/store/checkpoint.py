@@ -20,9 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from rnncast.data.readers import opens
+from rnncast.data.remote import is_url, shown
 from rnncast.errors import ArtifactError, ConfigError
 from rnncast.settings import ModelConfig, TrainConfig, WindowConfig, to_dict
-from rnncast.store.artifact import BEFORE_FIELD, intact, load_plain, save_plain, unreadable
+from rnncast.store.artifact import (
+    BEFORE_FIELD,
+    intact,
+    load_plain,
+    read_remote,
+    save_plain,
+    unreadable,
+)
 from rnncast.version import __version__
 
 FORMAT = "rnncast-checkpoint"
@@ -149,7 +157,8 @@ def _read(path: str | Path) -> Any:
 
 def load(path: str | Path) -> Checkpoint:
     """Read a checkpoint; any problem with the file is one line (`ArtifactError`)."""
-    payload = _read(path)
+    payload = read_remote(path, "--resume") if is_url(path) else _read(path)
+    path = shown(path)  # for messages: a URL without credentials
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ArtifactError(
             f"--resume '{path}' is not a readable rnncast checkpoint (truncated, damaged or "

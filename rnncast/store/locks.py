@@ -12,6 +12,11 @@ exclusive lock, i.e. no one else holds it). A run that got a lock checks that th
 locked is still the one at that path (not one deleted meanwhile), else it starts over, so
 deleting cannot let two runs in at once. A writer writes its pid into the file for others'
 messages; a reader empties it (any pid there is stale while a reader holds the lock).
+
+A URL (an object in a store, `rnncast.data.remote`) has no lock file: stores have no
+`flock`. Its writes are still whole (`rnncast.store.atomic`), but two runs writing the same
+object are not kept apart (the last to finish wins), and `--wait`, which waits for a lock,
+is refused for a run that writes one.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from rnncast.data.remote import is_url, shown
 from rnncast.errors import LockError, OutputError, os_cause
 from rnncast.store.atomic import fix_for
 
@@ -44,7 +50,14 @@ def locked(
     seconds in all. A file in both is locked exclusively."""
     if wait < 0:
         raise LockError(f"--wait must be 0 or more seconds, got {wait:g}")
-    wanted = {_real(p): False for p in reads} | {_real(p): True for p in paths}
+    urls = [p for p in paths if is_url(p)]
+    if urls and wait:
+        raise LockError(
+            f"--wait cannot be used when writing '{shown(urls[0])}': objects in a store have "
+            "no lock to wait for; drop --wait (the object is still written whole)"
+        )
+    wanted = {_real(p): False for p in reads if not is_url(p)}
+    wanted |= {_real(p): True for p in paths if not is_url(p)}
     with contextlib.ExitStack() as stack:
         deadline = time.monotonic() + wait
         for p in sorted(wanted):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import pandas as pd
@@ -482,3 +483,43 @@ def test_model_paths_the_system_refuses_are_one_line(trained, tmp_path, monkeypa
         with pytest.raises(ArtifactError) as e:
             artifact.load(where)
         assert str(e.value) == f"cannot read model file '{where}': {why}: {fix}"
+
+
+# ---- model files in an object store (a real S3 server: moto's) -----------------------------
+
+
+def test_a_model_file_in_a_bucket_round_trips(trained, bucket):
+    series, bundle, _ = trained
+    artifact.save(bundle, bucket.url("models/m.rnncast"))
+    assert bucket.names() == ["models/m.rnncast"]  # no temporary key left
+    loaded = artifact.load(bucket.url("models/m.rnncast"))
+    np.testing.assert_array_equal(predicted(bundle, series).y_hat, predicted(loaded, series).y_hat)
+    assert loaded.fingerprint == bundle.fingerprint
+
+
+def test_a_model_url_that_is_missing_damaged_or_a_prefix_is_one_line(trained, bucket):
+    _, _, path = trained
+    cases = {
+        "none.rnncast": f"model file '{bucket.url('none.rnncast')}' not found: check the URL",
+        "dir": f"model file '{bucket.url('dir')}' is a folder (a prefix of objects): pass the "
+               "file",
+        "cut.rnncast": UNREADABLE.format(bucket.url("cut.rnncast")),
+    }  # fmt: skip
+    bucket.put("dir/m.rnncast", path.read_bytes())
+    bucket.put("cut.rnncast", path.read_bytes()[:100])
+    for key, message in cases.items():
+        with pytest.raises(ArtifactError) as e:
+            artifact.load(bucket.url(key))
+        assert str(e.value) == message
+    with pytest.raises(ArtifactError) as e:
+        artifact.load("s3://no-such-bucket/m.rnncast")
+    assert str(e.value) == (
+        "model file 's3://no-such-bucket/m.rnncast' not found: there is no bucket "
+        "'no-such-bucket': check the URL"
+    )
+
+
+def test_training_data_at_a_url_is_recorded_as_shown():
+    assert artifact._absolute("https://u:p@host/d.csv?sig=s3cr3t") == "https://host/d.csv"
+    assert artifact._absolute("s3://b/d.parquet") == "s3://b/d.parquet"
+    assert artifact._absolute("d.csv") == os.path.abspath("d.csv")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rnncast.errors import ConfigError
+from rnncast.errors import ConfigError, OutputError
 from rnncast.store import atomic as outputs
 from rnncast.store.atomic import (
     atomic_write,
@@ -249,3 +250,151 @@ def test_every_write_error_of_the_system_leaves_the_old_file_and_nothing_else(
 
 def _raise(error: BaseException) -> None:
     raise error
+
+
+# ---- outputs in an object store (a real S3 server: moto's) ----------------------------------
+
+
+def test_an_output_in_a_bucket_is_written_whole_and_replaced(bucket):
+    frame = pd.DataFrame({"unique_id": ["a"], "ds": [1], "y_hat": [1.5]})
+    write_frame(frame, bucket.url("out/f.parquet"))
+    write_json({"a": 1}, bucket.url("out/m.json"))
+    assert pd.read_parquet(io.BytesIO(bucket.get("out/f.parquet"))).equals(frame)
+    atomic_write(bucket.url("out/m.json"), lambda f: f.write(b"new"))
+    assert bucket.get("out/m.json") == b"new"
+    assert bucket.names() == ["out/f.parquet", "out/m.json"]  # no temporary key left
+
+
+def test_a_big_output_is_staged_on_disk_and_uploaded_in_parts(bucket, monkeypatch):
+    monkeypatch.setattr(outputs, "SPOOL_BYTES", 1024)
+    data = os.urandom(6 << 20)  # more than s3fs's 5 MiB part: a multipart upload
+    atomic_write(bucket.url("big.bin"), lambda f: f.write(data))
+    assert bucket.get("big.bin") == data and bucket.names() == ["big.bin"]
+
+
+def test_a_failing_or_interrupted_write_leaves_the_old_object_and_no_temporary(bucket, monkeypatch):
+    bucket.put("m.rnncast", b"old")
+    url = bucket.url("m.rnncast")
+
+    def fails(f):
+        f.write(b"half")
+        raise RuntimeError("the writer failed")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(url, fails)
+
+    def interrupted(source, target):  # the upload stops half-way (SIGINT)
+        target.write(source.read(2))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(outputs.shutil, "copyfileobj", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(url, lambda f: f.write(b"new contents"))
+    assert bucket.get("m.rnncast") == b"old" and bucket.names() == ["m.rnncast"]
+
+
+def test_a_copy_the_store_refuses_leaves_the_old_object_and_no_temporary(bucket, monkeypatch):
+    import s3fs
+
+    bucket.put("m.rnncast", b"old")
+
+    def refused(self, path1, path2, **kwargs):  # the temporary key is up; the copy fails
+        assert path1.startswith(f"{bucket.name}/.m.rnncast.")  # uploaded, beside the target
+        assert path1.removeprefix(f"{bucket.name}/") in bucket.names()
+        raise PermissionError("Access Denied")
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "copy", refused)
+    with pytest.raises(OutputError) as e:
+        atomic_write(bucket.url("m.rnncast"), lambda f: f.write(b"new"))
+    assert str(e.value) == (
+        f"cannot write '{bucket.url('m.rnncast')}': Access Denied: choose a path you may write "
+        "to, or give credentials that may write there"
+    )
+    assert bucket.get("m.rnncast") == b"old" and bucket.names() == ["m.rnncast"]
+
+
+def test_a_denied_write_is_one_line_and_leaves_the_old_object(bucket, limited):
+    bucket.put("m.rnncast", b"old")
+    limited("s3:PutObject")
+    with pytest.raises(OutputError) as e:
+        atomic_write(bucket.url("m.rnncast"), lambda f: f.write(b"new"))
+    assert str(e.value) == (
+        f"cannot write '{bucket.url('m.rnncast')}': Access Denied: choose a path you may write "
+        "to, or give credentials that may write there"
+    )
+    with pytest.raises(OutputError) as e:
+        check_writable(bucket.url("m.rnncast"), "--out")
+    assert str(e.value) == (
+        f"cannot write --out '{bucket.url('m.rnncast')}': Access Denied: choose a path you may "
+        "write to, or give credentials that may write there"
+    )
+    assert bucket.get("m.rnncast") == b"old"
+
+
+def test_a_store_that_writes_but_does_not_delete_is_refused_up_front(bucket, limited):
+    limited("s3:DeleteObject")
+    with pytest.raises(OutputError) as e:
+        check_writable(bucket.url("m.rnncast"), "--out")
+    message = str(e.value)
+    assert message.startswith(
+        f"cannot write --out '{bucket.url('m.rnncast')}': writing there works but deleting does "
+        "not (Access Denied), and a write needs both (a temporary key, then a copy): delete "
+        f"'{bucket.url('.m.rnncast.')}"
+    )
+    assert message.endswith(".tmp' and ask for permission to delete there")
+
+
+def test_checking_an_output_url(bucket, s3_env):
+    assert check_writable(bucket.url("f.csv"), "--out", (".csv",)) == bucket.url("f.csv")
+    assert bucket.names() == []  # the probe is gone
+    bucket.put("dir/x", b"")
+    cases = [
+        (bucket.url("f.xlsx"), (".csv",), ConfigError,
+         f"--out '{bucket.url('f.xlsx')}' must end in .csv: the extension picks the format"),
+        (bucket.url("dir"), None, ConfigError,
+         f"--out '{bucket.url('dir')}' is a folder (a prefix of objects): give a file name"),
+        (bucket.url("new/"), None, ConfigError,
+         f"--out '{bucket.url('new/')}' is a folder (a prefix of objects): give a file name"),
+        ("s3://no-such-bucket/f.csv", None, ConfigError,
+         "cannot write --out 's3://no-such-bucket/f.csv': there is no bucket 'no-such-bucket': "
+         "create the bucket or choose another path"),
+        ("https://user:pw@example.com/f.csv?sig=1", None, ConfigError,
+         "--out 'https://example.com/f.csv': https:// URLs are read only: write to a local path "
+         "or to an s3://, gs:// or az:// URL"),
+        (bucket.url("in.csv"), None, ConfigError,
+         f"--out '{bucket.url('in.csv')}' is the input data file '{bucket.url('in.csv')}': "
+         "writing it would destroy it; choose another path"),
+    ]  # fmt: skip
+    for url, suffixes, kind, message in cases:
+        with pytest.raises(kind) as e:
+            check_writable(url, "--out", suffixes, inputs=(("the input data file",
+                                                            bucket.url("in.csv")),))  # fmt: skip
+        assert str(e.value) == message
+
+
+def test_an_unreachable_store_is_one_line_before_any_work(s3_env, monkeypatch):
+    from tests.conftest import free_port
+
+    port = free_port()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    with pytest.raises(OutputError) as e:
+        check_writable("s3://b/m.rnncast", "--out")
+    assert str(e.value) == (
+        "cannot write --out 's3://b/m.rnncast': Could not connect to the endpoint URL: "
+        f'"http://127.0.0.1:{port}/b": check the URL, the network and the store\'s credentials'
+    )  # (the query string is not shown: a signed URL's holds its signature)
+
+
+def test_writing_to_the_web_is_refused():
+    with pytest.raises(ConfigError) as e:
+        atomic_write("https://example.com/m.rnncast?sig=1", lambda f: f.write(b"x"))
+    assert str(e.value) == (
+        "'https://example.com/m.rnncast': https:// URLs are read only: write to a local path "
+        "or to an s3://, gs:// or az:// URL"
+    )
+
+
+def test_no_stale_temporaries_are_cleared_in_a_store(bucket):
+    bucket.put(".m.rnncast.123.abcdef01.tmp", b"another run's")
+    assert outputs.remove_stale_temporaries(bucket.url("m.rnncast")) == []
+    assert bucket.names() == [".m.rnncast.123.abcdef01.tmp"]

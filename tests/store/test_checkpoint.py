@@ -275,3 +275,20 @@ def test_checkpoint_paths_the_system_refuses_are_one_line(tmp_path):
         assert str(e.value) == (
             f"cannot read --resume '{where}': {why}: check the path and its permissions"
         )
+
+
+def test_a_checkpoint_in_a_bucket_is_written_each_epoch_and_resumed(series, bucket):
+    url = bucket.url("runs/ck.pt")
+    single = dataclasses.replace(CONFIG, ensemble=1)
+    with pytest.raises(events.TrainingStopped):
+        fit(series, WINDOW, MODEL, single, should_stop=StopAfter(50), checkpoint_path=url)
+    saved = checkpoint.load(url)
+    assert saved.describe() == "the model after epoch 2" and saved.source == url
+    assert bucket.names() == ["runs/ck.pt"]  # replaced each epoch, no temporary key left
+    resumed, _ = fit(series, WINDOW, MODEL, single, resume=saved)
+    uninterrupted, _ = fit(series, WINDOW, MODEL, single)
+    for a, b in zip(resumed.weights[0].values(), uninterrupted.weights[0].values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(ArtifactError) as e:
+        checkpoint.load(bucket.url("runs/none.pt"))
+    assert str(e.value) == f"--resume '{bucket.url('runs/none.pt')}' not found: check the URL"

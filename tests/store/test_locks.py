@@ -204,3 +204,17 @@ def test_a_symbolic_link_loop_is_locked_as_it_is_named(tmp_path):
     with locked([tmp_path / "out.csv"], reads=[loop]):  # the read of it will say what is wrong
         assert lock_path(loop).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loop.rnncast", "other"]
+
+
+def test_a_url_has_no_lock_and_refuses_wait(tmp_path):
+    url = "s3://bucket/model.rnncast"
+    with locked([url, tmp_path / "f.csv"], reads=["https://host/model.rnncast"]):
+        assert lock_path(tmp_path / "f.csv").exists()  # the local output is locked as ever
+    with pytest.raises(LockError) as e, locked([tmp_path / "f.csv", url], wait=5):
+        pass
+    assert str(e.value) == (
+        "--wait cannot be used when writing 's3://bucket/model.rnncast': objects in a store "
+        "have no lock to wait for; drop --wait (the object is still written whole)"
+    )
+    with locked([tmp_path / "f.csv"], wait=5, reads=[url]):  # reading one: nothing to wait for
+        pass
