@@ -332,12 +332,14 @@ def _plot(plot: Path | None, plot_series: str | None, prediction: Any, artifact:
     """--plot of a forecast: a few series' history and forecast, as image bytes."""
     if plot is None:
         return None
+    from rnncast.data.remote import shown, suffix_of
     from rnncast.forecast import plots
 
     series = prediction.series
     picks = plots.pick_series(series, split_names(plot_series))
     return plots.forecast_figure(
-        series, prediction.frame, picks, plot.suffix[1:].lower(), f"rnncast forecast ({model})",
+        series, prediction.frame, picks, suffix_of(plot)[1:].lower(),
+        f"rnncast forecast ({shown(model)})",
         artifact.model.quantiles,
     )  # fmt: skip
 
@@ -393,7 +395,7 @@ def evaluate(
                 "--out": metrics_out, "--forecasts": forecasts, "--plot": plot})  # fmt: skip
             with _evaluation(tracking, artifact, windows, data, model) as tracker:
                 result = _backtest(artifact, series, windows, device)
-                metrics = {**result.report, "model": str(model)}
+                metrics = {**result.report, "model": runs.shown(model)}
                 image = _backtest_plot(plot, plot_series, series, result, metrics, model)
                 frame = None if forecasts is None else _backtest_frame(result, series)
                 with run.writing():
@@ -462,12 +464,13 @@ def _backtest_plot(plot: Path | None, plot_series: str | None, series: SeriesSet
     """--plot of a backtest: each chosen series' latest window, as image bytes."""
     if plot is None:
         return None
+    from rnncast.data.remote import shown, suffix_of
     from rnncast.forecast import plots
 
     scores = plots.model_mase(series, metrics)
     picks = plots.pick_series(series, split_names(plot_series), scores)
-    return plots.backtest_figure(series, result, picks, plot.suffix[1:].lower(),
-                                 f"rnncast backtest ({model})")  # fmt: skip
+    return plots.backtest_figure(series, result, picks, suffix_of(plot)[1:].lower(),
+                                 f"rnncast backtest ({shown(model)})")  # fmt: skip
 
 
 def _write_metrics(run: Run, metrics: dict[str, Any], out: Path | None) -> None:

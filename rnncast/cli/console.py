@@ -9,6 +9,7 @@ One set of events, three forms:
   `start`, `info`, `warning`, `model` (a network starts training), `epoch`, `done`, `error`.
   Each has `time` (UTC, ISO 8601), `event` and `command`; `info`, `warning`, `done` and
   `error` a `message`; `error` the `exit_code`.
+A URL is never shown with its credentials or query string.
 `--quiet` silences the text for people: everything but errors in text; in JSON the progress
 (`info`, `model`, `epoch`), keeping `start`, `warning`, `done` and `error` for the log.
 
@@ -115,11 +116,15 @@ class Reporter:
         self.keeps = (QUIET_JSON if loud else ("error",)) if self.quiet else None
 
     def event(self, event: str, message: str | None = None, **fields: Any) -> None:
-        """Report `event`: its message as a line, or everything as a JSON object."""
+        """Report `event`: its message as a line, or everything as a JSON object. URLs in
+        either are shown without credentials or query strings (`rnncast.data.remote.scrub`)."""
         if self.keeps is not None and event not in self.keeps:
             return
+        from rnncast.data.remote import scrub  # (not for --help)
+
         if message is not None:
-            message = one_line(message)
+            message = scrub(one_line(message))
+        fields = {k: scrub(v) if isinstance(v, str) else v for k, v in fields.items()}
         if self.json:
             record = {
                 "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),

@@ -42,6 +42,18 @@ def _choices(name: str, values: tuple[str, ...]) -> type[enum.Enum]:
     return enum.Enum(name, {v: v for v in values}, type=str)
 
 
+def _location(value: str | None) -> Path | str | None:
+    """A path's value: a URL (s3://, gs://, az://, https://) as given, anything else a local
+    `Path` (which would have folded 's3://' into 's3:/', hence `path_type=str` first)."""
+    from rnncast.data.remote import is_url  # (not for --help)
+
+    if value is None:
+        return None
+    return str(value) if is_url(str(value)) else Path(value)
+
+
+PATH: dict[str, Any] = {"path_type": str, "callback": _location}  # a local path or a URL
+
 Cells = _choices("Cells", CELLS)
 Scalings = _choices("Scalings", SCALINGS)
 Transforms = _choices("Transforms", TRANSFORMS)
@@ -57,7 +69,12 @@ Fills = _choices("Fills", FILLS)
 # ---- train: Data ---------------------------------------------------------------------------
 
 TrainData = Annotated[
-    Path, typer.Argument(help="CSV or Parquet file, or a folder of Parquet files.")
+    Path,
+    typer.Argument(
+        help="CSV or Parquet file, or a folder of Parquet files; local, or a URL (s3://, "
+        "gs://, az://, https://).",
+        **PATH,
+    ),
 ]
 
 IdCol = Annotated[
@@ -534,6 +551,7 @@ Checkpoint = Annotated[
         help="Save the whole training state here after every epoch, so that a stopped "
         "run keeps its best weights so far; continue it with --resume.",
         rich_help_panel="Unattended runs",
+        **PATH,
     ),
 ]
 
@@ -543,6 +561,7 @@ Resume = Annotated[
         help="Continue the stopped run whose --checkpoint this is (same data and "
         "settings); checkpoints go on to the same file unless --checkpoint says otherwise.",
         rich_help_panel="Unattended runs",
+        **PATH,
     ),
 ]
 
@@ -631,7 +650,8 @@ ConfigFile = Annotated[
 # ---- train: Output -------------------------------------------------------------------------
 
 ModelOut = Annotated[
-    Path, typer.Option("--out", "-o", help="Model file to write.", rich_help_panel="Output")
+    Path,
+    typer.Option("--out", "-o", help="Model file to write.", rich_help_panel="Output", **PATH),
 ]
 
 PrintConfig = Annotated[
@@ -663,23 +683,29 @@ TrainMlflow = Annotated[
 PredictData = Annotated[
     Path | None,
     typer.Argument(
-        help="Data to forecast from (default: the model's training data, re-read); '-' for "
-        "CSV on stdin."
+        help="Data to forecast from (default: the model's training data, re-read); a URL; '-' "
+        "for CSV on stdin.",
+        **PATH,
     ),
 ]
 
 EvaluateData = Annotated[
     Path | None,
     typer.Argument(
-        help="Data to backtest on (default: the model's training data, re-read); '-' for CSV "
-        "on stdin."
+        help="Data to backtest on (default: the model's training data, re-read); a URL; '-' for "
+        "CSV on stdin.",
+        **PATH,
     ),
 ]
 
 ModelPath = Annotated[
     Path,
     typer.Option(
-        "--model", "-m", help="Model file written by 'rnncast train'.", rich_help_panel="Data"
+        "--model",
+        "-m",
+        help="Model file written by 'rnncast train'.",
+        rich_help_panel="Data",
+        **PATH,
     ),
 ]
 
@@ -715,6 +741,7 @@ ForecastOut = Annotated[
         "-o",
         help="Forecast file, .csv or .parquet; '-' for CSV on stdout.",
         rich_help_panel="Output",
+        **PATH,
     ),
 ]
 
@@ -725,6 +752,7 @@ MetricsOut = Annotated[
         "-o",
         help="Metrics file (JSON); '-' for JSON on stdout (the tables then go to stderr).",
         rich_help_panel="Output",
+        **PATH,
     ),
 ]
 
@@ -735,6 +763,7 @@ BacktestForecasts = Annotated[
         "series, window and step with the actual value, the model's forecast and quantiles, "
         "naive and seasonal naive, and whether the model trained on it (in-sample).",
         rich_help_panel="Output",
+        **PATH,
     ),
 ]
 
@@ -773,6 +802,7 @@ Plot = Annotated[
         help="Also draw a few series (history, forecast; actuals in a backtest) to this "
         "image: .png, .svg or .pdf.",
         rich_help_panel="Output",
+        **PATH,
     ),
 ]
 
@@ -809,6 +839,6 @@ Threads = Annotated[
 
 # ---- info --------------------------------------------------------------------------------
 
-InfoModel = Annotated[Path, typer.Argument(help="Model file.")]
+InfoModel = Annotated[Path, typer.Argument(help="Model file.", **PATH)]
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.", metavar="")]

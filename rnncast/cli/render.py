@@ -189,7 +189,9 @@ def _samples_note(report: Reporter, metrics: dict[str, Any]) -> None:
 
 def info_table(model: Path, description: dict[str, Any]) -> Table:
     """`rnncast info`'s table: one section per part of the description."""
-    table = Table(title=Text(str(model)), show_header=False)
+    from rnncast.data.remote import shown
+
+    table = Table(title=Text(shown(model)), show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for section, fields in description.items():
@@ -206,7 +208,9 @@ def _train_table(model: Artifact, series: SeriesSet, out: Path) -> Table:
     """What was trained, at a glance."""
     s, w, m = model.summary, model.window, model.model
     losses = [f"{v:.4f}" for v in s["best_val_loss"] if v is not None]
-    table = Table(title=Text(f"trained {out}"), show_header=False, title_justify="left")
+    from rnncast.data.remote import shown
+
+    table = Table(title=Text(f"trained {shown(out)}"), show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value")
     rows = [

@@ -174,6 +174,13 @@ def check_recorded_data(artifact: Artifact, data: Path | None,
             check_not_input(path, option, (("the input data file", recorded),))
 
 
+def shown(path: str | Path) -> str:
+    """A path as the run shows it: a URL without credentials or query string."""
+    from rnncast.data.remote import shown as url_shown
+
+    return url_shown(path)
+
+
 def check_plot(plot: Path | None, plot_series: str | None, others: Inputs) -> None:
     """--plot and --plot-series, checked before any work."""
     from rnncast.forecast.plots import PLOT_SUFFIXES, require_matplotlib
