@@ -255,7 +255,7 @@ class Tracker:
             return
         metrics, tags = _summary(trained, self.logged)
         self.log(metrics, " to log the training summary", tags=tags)
-        if model_file is not None:
+        if _local(model_file) is not None:
             self.artifact(Path(model_file), " to log the model file")
             return
         with tempfile.TemporaryDirectory() as folder:
@@ -277,15 +277,16 @@ class Tracker:
         matches = report.get("data_fingerprint_matches_training")
         tags = {} if matches is None else {"data_matches_training": str(matches).lower()}
         self.log(metrics, " to log the backtest's scores", tags=tags)
-        if forecasts_file is not None:
+        if _local(forecasts_file) is not None:
             self.artifact(Path(forecasts_file), " to log the backtest forecasts")
-        if metrics_file is not None:
+        if _local(metrics_file) is not None:
             self.artifact(Path(metrics_file), " to log the metrics file")
             return
         with self.tracking.calls(" to log the metrics file"):
             self.tracking.client.log_dict(self.run_id, report, "metrics.json")
 
     def artifact(self, path: Path, doing: str) -> None:
+        """Log the local file `path` as an artifact."""
         if self.tracking is not None:
             with self.tracking.calls(doing):
                 self.tracking.client.log_artifact(self.run_id, str(path))
@@ -471,3 +472,11 @@ def _step_metrics(steps: dict[str, list[float | None]]) -> list[Any]:
         for h, value in enumerate(values, 1)
         if value is not None
     ]
+
+
+def _local(path: str | Path | None) -> Path | None:
+    """`path` when it is a local file; None for none or a URL (an object in a store: the
+    run logs the model or the report from memory instead; a forecasts object is not logged)."""
+    from rnncast.data.remote import is_url
+
+    return None if path is None or is_url(str(path)) else Path(path)

@@ -75,6 +75,8 @@ def shown(path: object) -> str:
     user, at, host = netloc.rpartition("@")
     if at and (":" in user or parts.scheme.lower() in ("http", "https")):
         netloc = host  # credentials (abfs's 'container@account' is not one)
+    if netloc == parts.netloc and not parts.query and not parts.fragment:
+        return text  # nothing to hide: as given ('sqlite:////tmp/x.db' keeps its slashes)
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 

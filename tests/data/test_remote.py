@@ -60,6 +60,11 @@ def test_scrub_shows_every_url_in_a_text():
     assert scrub(text) == "Could not connect to \"https://h/x.csv\": at 's3://b/k'"
 
 
+def test_scrub_leaves_a_url_with_nothing_to_hide_as_given():
+    text = "logged MLflow run 1 at sqlite:////tmp/mlflow.db and s3://b/k"
+    assert scrub(text) == text
+
+
 def test_same_compares_urls_as_shown_and_aliases_alike():
     assert same("gs://b/x.csv", "gcs://b/x.csv?generation=1")
     assert same("s3://b/p/", "s3://b/p")
