@@ -48,7 +48,7 @@ _GCS = Store("gcsfs", "rnncast[gcs]", "bucket")
 _AZURE = Store("adlfs", "rnncast[azure]", "container")
 # The web: read only; each file read whole at its first read (`cache_type="all"`), so that a
 # server without range requests serves it too.
-_WEB = Store("aiohttp", "fsspec[http]", "", writable=False, options={"cache_type": "all"})
+_WEB = Store("aiohttp", "rnncast[http]", "", writable=False, options={"cache_type": "all"})
 STORES = {"s3": _S3, "gs": _GCS, "gcs": _GCS, "az": _AZURE, "abfs": _AZURE, "abfss": _AZURE,
           "https": _WEB, "http": _WEB}  # fmt: skip
 WRITABLE = "s3://, gs:// or az://"
