@@ -19,11 +19,17 @@ model file keeps which; files written before it read as 'none'.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from rnncast.data.series import SeriesSet
 from rnncast.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
+
+Array = TypeVar("Array", np.ndarray, "torch.Tensor")
 
 # exp(88.72...) is float32's largest value: a forecast's log is capped a little below, so
 # that it stays finite
@@ -75,13 +81,16 @@ def _first(values: np.ndarray, outside: Callable[[np.ndarray], np.ndarray]) -> t
     return first, count
 
 
-def inverse(forecasts: np.ndarray, method: str) -> np.ndarray:
-    """Forecasts made in the model's transform, back in the data's units."""
+def inverse(forecasts: Array, method: str) -> Array:
+    """Forecasts made in the model's transform, back in the data's units: a NumPy array, or
+    a torch tensor (as the exported graph computes them, `rnncast.forecast.graph`)."""
     if method in ("none", "auto"):
         return forecasts
-    if method == "log":
+    if method != "log":
+        raise ValueError(f"unknown transform '{method}'")
+    if isinstance(forecasts, np.ndarray):
         return np.exp(np.minimum(forecasts, _LOG_MAX)).astype(forecasts.dtype, copy=False)
-    raise ValueError(f"unknown transform '{method}'")
+    return forecasts.clamp_max(_LOG_MAX).exp()
 
 
 def check(series: SeriesSet, method: str, fix: str) -> None:

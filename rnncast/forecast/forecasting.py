@@ -126,7 +126,7 @@ def outputs_at(
     out = np.zeros((len(starts), horizon, len(levels) or 1), dtype=np.float64)
     units = known.units
     if network.config.scaling == "series":  # one unit per series, whichever member reads it
-        units = _with_measured(units, values, offsets, network.config.logs)
+        units = with_measured(units, values, offsets, network.config.logs)
     reading = _Reading(flat, values, offsets, first_steps(series), known.codes, covariates, units,
                        series.known, series.known_offsets)  # fmt: skip
     for net in nets:
@@ -193,7 +193,7 @@ def _forecast_member(
     return out
 
 
-def _with_measured(units: np.ndarray | None, values: np.ndarray, offsets: np.ndarray,
+def with_measured(units: np.ndarray | None, values: np.ndarray, offsets: np.ndarray,
                    logs: bool = False) -> np.ndarray:  # fmt: skip
     """`units` (training's, NaN where unknown), each missing one measured on `values` (`logs`:
     on their logarithms); all of them measured when there are none. Measures only when

@@ -47,6 +47,18 @@ def calibrate(outputs: Forecasts, targets: np.ndarray) -> dict[str, float]:
     return factors
 
 
+def level_factors(levels: tuple[float, ...], factors: dict[str, float]) -> list[float]:
+    """The width factor each quantile level's distance from the median is multiplied by, as
+    `apply` does (1 for the median and any level outside a calibrated interval): for the
+    exported graph (`rnncast.forecast.graph`), which widens all levels at once."""
+    by_level = dict.fromkeys(levels, 1.0)
+    for lower, upper in central_intervals(levels):
+        factor = factors.get(key(lower, upper))
+        if factor is not None:
+            by_level[lower] = by_level[upper] = factor
+    return [by_level[level] for level in levels]
+
+
 def apply(outputs: Forecasts, factors: dict[str, float]) -> Forecasts:
     """`outputs` with each calibrated interval's width scaled by its factor."""
     if outputs.quantiles is None or not factors:

@@ -41,6 +41,16 @@ def test_a_huge_log_forecast_stays_finite():
     assert out[1] == 0.0
 
 
+def test_the_inverse_of_a_tensor_is_the_arrays():
+    """The exported graph undoes the transform on tensors, by the same rule (the cap too)."""
+    x = np.array([-1.0, 0.0, 2.5, 1e3], dtype=np.float32)
+    back = transform.inverse(torch.from_numpy(x), "log")
+    assert isinstance(back, torch.Tensor) and back.dtype == torch.float32
+    np.testing.assert_allclose(back.numpy(), transform.inverse(x, "log"), rtol=1e-6)  # 1 ulp
+    t = torch.from_numpy(x)
+    assert transform.inverse(t, "none") is t
+
+
 def test_auto_is_log_only_when_every_value_is_above_zero():
     assert transform.resolve(_series({"a": [1, 2, 3], "b": [0.5, 4, 9]}), "auto") == "log"
     assert transform.resolve(_series({"a": [1, 2, 3], "b": [0.5, 0, 9]}), "auto") == "none"

@@ -44,3 +44,17 @@ def test_apply_sorts_nested_intervals_and_leaves_unpaired_levels():
     fixed = intervals.apply(out, {"0.1-0.9": 3.0})  # 80% now wider than the 90% one
     np.testing.assert_array_equal(fixed.quantiles[0, 0], [-3.0, -2.0, 0.0, 2.0, 3.0, 5.0])
     assert intervals.apply(Forecasts(point=q[..., 2]), {"0.1-0.9": 3.0}).quantiles is None
+
+
+def test_level_factors_widen_as_apply_does():
+    """The exported graph widens every level by its factor at once, then sorts."""
+    levels = (0.05, 0.1, 0.5, 0.9, 0.95, 0.99)
+    factors = {"0.1-0.9": 3.0, "0.05-0.95": 0.5}
+    widths = intervals.level_factors(levels, factors)
+    assert widths == [0.5, 3.0, 1.0, 3.0, 0.5, 1.0]
+    q = np.random.default_rng(0).normal(size=(4, 3, 6)).cumsum(-1).astype(np.float32)
+    median = q[..., 2:3]
+    widened = np.sort(median + np.array(widths, np.float32) * (q - median), axis=-1)
+    out = intervals.apply(Forecasts(point=q[..., 2], quantiles=q, levels=levels), factors)
+    np.testing.assert_allclose(widened, out.quantiles, rtol=1e-6)
+    assert intervals.level_factors((0.1, 0.5, 0.9), {}) == [1.0, 1.0, 1.0]

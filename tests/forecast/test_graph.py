@@ -1,0 +1,132 @@
+"""The forecast as one torch module (what `rnncast export` traces): raw windows in, the
+forecasts `outputs_at` and the interval calibration give out, for every kind of model; and
+the inputs it needs, read from a series set as predict reads them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rnncast.data.build import from_frame
+from rnncast.data.calendar import periods
+from rnncast.engine import models
+from rnncast.forecast import graph, intervals
+from rnncast.forecast.forecasting import Known, outputs_at
+from rnncast.settings import ModelConfig, ReadOptions
+from tests.conftest import make_long
+
+BASE = ModelConfig(hidden_size=8, num_layers=1, segment=4)
+KINDS = {
+    "rnn": {"cell": "rnn"},
+    "lstm, bidirectional": {"cell": "lstm", "bidirectional": True},
+    "gru, parallel": {"decoder": "parallel"},
+    "lstm, seq2seq, attention": {"cell": "lstm", "decoder": "seq2seq", "attention": True},
+    "gru, recursive": {"decoder": "recursive"},
+    "esn": {"cell": "esn", "reservoir_size": 20},
+    "log, no floor": {"transform": "log", "scale_floor": 0.0},
+    "series scaling": {"scaling": "series"},
+    "no scaling": {"scaling": "none"},
+    "quantiles": {"quantiles": (0.1, 0.25, 0.75, 0.9)},
+    "calendar, covariates, ids": {"covariate_count": 1, "id_embedding": 3, "ids": 3},
+}
+
+
+def series_set(covariates: bool = False):
+    frame = make_long(n_series=3, length=80, seed=1)
+    if covariates:
+        frame["price"] = np.random.default_rng(2).normal(5, 1, len(frame))
+    return from_frame(frame, ReadOptions(covariates=("price",) if covariates else ()))
+
+
+def ensemble(config: ModelConfig, lookbacks=(24, 16)) -> models.Forecaster:
+    torch.manual_seed(0)
+    members = [models.build(config, lookback, 6) for lookback in lookbacks]
+    for member in members:  # untrained heads are zero in the echo state network
+        for p in member.parameters():
+            torch.nn.init.normal_(p, std=0.3)
+    return (models.Ensemble(members) if len(members) > 1 else members[0]).eval()
+
+
+def as_predict(network, series, known, factors):
+    """What `jobs.predict` forecasts past the end of every series (point, quantiles)."""
+    starts = series.offsets[1:] - network.lookback
+    out = intervals.apply(outputs_at(network, series, starts, known=known), factors)
+    return out.point, out.quantiles
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_graph_forecasts_as_predict_does(kind):
+    series = series_set(covariates="covariates" in kind)
+    options = KINDS[kind]
+    if "covariates" in kind:
+        options = {**options, "calendar": periods(series.axis)}
+    config = dataclasses.replace(BASE, **options)
+    network = ensemble(config)
+    known = Known.of(["s2", "s0", "other"], np.array([4.0, 2.0, 1.0], np.float32), series.ids)
+    if config.scaling != "series":
+        known = Known(known.codes)
+    factors = {"0.1-0.9": 1.7, "0.25-0.75": 0.6}  # crossing once widened: sorted again
+    module = graph.ForecastGraph(network, factors).eval()
+    given = graph.graph_inputs(network, series, known)
+    assert list(given) == [p.name for p in module.inputs()]
+    with torch.no_grad():
+        got = module(**{k: torch.from_numpy(v) for k, v in given.items()})
+    point, quantiles = as_predict(network, series, known, factors)
+    got = got if isinstance(got, tuple) else (got,)
+    np.testing.assert_allclose(got[0].numpy(), point, rtol=1e-5)
+    assert len(got) == (2 if config.quantiles else 1)
+    if config.quantiles:
+        np.testing.assert_allclose(got[1].numpy(), quantiles, rtol=1e-5)
+        assert (np.diff(got[1].numpy(), axis=-1) >= 0).all()
+
+
+def test_graph_inputs_are_each_series_last_lookback_and_what_its_series_gives():
+    series = series_set(covariates=True)
+    config = dataclasses.replace(BASE, covariate_count=1, id_embedding=2, ids=3,
+                                 calendar=periods(series.axis))  # fmt: skip
+    network = ensemble(config, (24, 16))
+    known = Known(np.array([3, 0, 1]))
+    given = graph.graph_inputs(network, series, known)
+    assert {k: v.shape for k, v in given.items()} == {
+        "windows": (3, 24), "floor": (3, 2), "phases": (3, 2), "ids": (3,),
+        "covariates": (3, 24, 1),
+    }  # fmt: skip
+    assert {k: v.dtype for k, v in given.items()} == {
+        "windows": np.float32, "floor": np.float32, "phases": np.float32, "ids": np.int64,
+        "covariates": np.float32,
+    }  # fmt: skip
+    np.testing.assert_array_equal(given["windows"][1], series.values[80 + 56 : 160])
+    np.testing.assert_array_equal(given["covariates"][2, :, 0], series.covariates[240 - 24 :, 0])
+    np.testing.assert_array_equal(given["ids"], [3, 0, 1])
+    hour = pd.Timestamp("2024-01-01").value // 3_600_000_000_000 + 80 - 24  # since 1970
+    assert given["phases"][0].tolist() == [hour % 24, hour % 168]
+    assert (given["floor"][:, 0] != given["floor"][:, 1]).all()  # measured per lookback
+
+
+def test_ports_name_shape_and_type_every_input_and_output():
+    config = dataclasses.replace(BASE, quantiles=(0.1, 0.9), scale_floor=0.0)
+    module = graph.ForecastGraph(ensemble(config, (24,)))
+    assert [p.to_dict() for p in module.inputs()] == [
+        {"name": "windows", "shape": ["batch", 24], "dtype": "float32"}
+    ]
+    assert [p.to_dict() for p in module.outputs()] == [
+        {"name": "forecast", "shape": ["batch", 6], "dtype": "float32"},
+        {"name": "quantiles", "shape": ["batch", 6, 3], "dtype": "float32"},
+    ]
+
+
+def test_every_model_setting_is_carried_into_the_graph():
+    """A setting added to ModelConfig must be looked at for the export: the graph either
+    carries it (add it to CARRIED, with a case above) or export refuses it."""
+    assert {f.name for f in dataclasses.fields(ModelConfig)} == graph.CARRIED
+    assert graph.not_carried(ModelConfig(hidden_size=8)) == []
+
+
+def test_settings_not_carried_are_named_when_not_at_their_defaults(monkeypatch):
+    monkeypatch.setattr(graph, "CARRIED", graph.CARRIED - {"hidden_size", "attention"})
+    assert graph.not_carried(ModelConfig()) == []
+    assert graph.not_carried(ModelConfig(hidden_size=8)) == ["hidden_size"]
