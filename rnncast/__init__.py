@@ -3,6 +3,7 @@
     import rnncast
     model = rnncast.train(frame, horizon=24)
     forecast = rnncast.predict(model, frame)
+    rnncast.export(model, "model.onnx")    # one ONNX graph (the rnncast[onnx] extra)
 
 (see `rnncast.library`). The package imports nothing heavy until one of these is used, so
 `rnncast --help` stays fast.
@@ -17,8 +18,8 @@ from rnncast.version import __version__
 
 wait_politely()  # before torch loads OpenMP: fair to other processes on a busy machine
 
-__all__ = ["__version__", "evaluate", "load", "predict", "train"]
-_API = ("train", "predict", "evaluate", "load")
+__all__ = ["__version__", "evaluate", "export", "load", "onnx_inputs", "predict", "train"]
+_API = ("train", "predict", "evaluate", "load", "export", "onnx_inputs")
 
 
 def __getattr__(name: str) -> Any:

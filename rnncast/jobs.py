@@ -29,7 +29,7 @@ from rnncast.engine.devices import resolve_device
 from rnncast.engine.events import Event, TrainResult
 from rnncast.errors import ConfigError, DataError, MissingColumn
 from rnncast.forecast import backtest as backtests
-from rnncast.forecast import intervals
+from rnncast.forecast import graph, intervals
 from rnncast.forecast.forecasting import Known, forecast_frame, outputs_at
 from rnncast.plan import Plan, leave_out_short
 from rnncast.settings import (
@@ -40,8 +40,9 @@ from rnncast.settings import (
     WindowConfig,
     check_together,
 )
-from rnncast.store import checkpoint
+from rnncast.store import checkpoint, onnxfile
 from rnncast.store.artifact import Artifact
+from rnncast.store.atomic import check_writable
 
 Data = pd.DataFrame | str | Path | CSVText  # CSVText: CSV from no file (standard input)
 
@@ -324,8 +325,25 @@ def predict(
     Series shorter than the model's lookback are left out, and `warn` told which, when
     `skip_short` says so (default: as the model was trained); else they are refused."""
     h = check_horizon(artifact, horizon, spell)
+    series = forecastable(artifact, series, skip_short, spell, warn)
+    dev = distributed.device_for(resolve_device(device), distributed.current())
+    network = artifact.network(dev)
+    known = Known.of(artifact.series_ids, artifact.units, series.ids)
+    out = outputs_at(network, series, last_starts(series.offsets, network.lookback), h, dev,
+                     known)  # fmt: skip
+    out = intervals.apply(out, artifact.intervals).clipped(artifact.model.clip)
+    return Prediction(forecast_frame(series, out, artifact.model.quantiles), series)
+
+
+def forecastable(artifact: Artifact, series: SeriesSet, skip_short: bool | None = None,
+                 spell: Spelling = CLI,
+                 warn: Callable[[str], None] | None = None) -> SeriesSet:  # fmt: skip
+    """`series` as the model can forecast past their ends: those shorter than its lookback
+    left out (and `warn` told) when `skip_short` says so (default: as the model was
+    trained), else refused; values its transform can take; future covariates (when the
+    model reads them) for its whole horizon after each series' last value."""
+    lookback = artifact.window.longest
     if artifact.read_options.skip_short if skip_short is None else skip_short:
-        lookback = artifact.window.longest
         series, note = leave_out_short(
             series, lookback, f"the model's lookback of {lookback} values",
             f"give at least {lookback} values per series", spell.name("skip_short"),
@@ -333,15 +351,12 @@ def predict(
         if note and warn is not None:
             warn(note)
     check_transform(artifact, series, spell)
-    dev = distributed.device_for(resolve_device(device), distributed.current())
-    network = artifact.network(dev)
-    check_history(series, network.lookback, spell)
+    reads = max(
+        (artifact.window.member(k).lookback for k in range(len(artifact.weights))), default=lookback
+    )
+    check_history(series, reads, spell)  # the members' longest lookback
     check_future(artifact, series)
-    known = Known.of(artifact.series_ids, artifact.units, series.ids)
-    out = outputs_at(network, series, last_starts(series.offsets, network.lookback), h, dev,
-                     known)  # fmt: skip
-    out = intervals.apply(out, artifact.intervals).clipped(artifact.model.clip)
-    return Prediction(forecast_frame(series, out, artifact.model.quantiles), series)
+    return series
 
 
 def check_history(series: SeriesSet, lookback: int, spell: Spelling = CLI) -> None:
@@ -391,3 +406,30 @@ def backtest(artifact: Artifact, series: SeriesSet, windows: int = 1,
         series.fingerprint() == artifact.fingerprint
     )
     return result
+
+
+# ---- export -------------------------------------------------------------------------------
+
+
+def check_export(model: str | Path, out: str | Path, spell: Spelling = CLI) -> Path:
+    """Before any work: the onnx extra is installed, and `out` is a writable .onnx path that
+    is not the model file (named as `spell` says: OUT, or out)."""
+    onnxfile.require("rnncast export" if spell is CLI else "rnncast.export")
+    option = "out" if spell.python else "OUT"
+    return check_writable(out, option, (".onnx",), inputs=(("the model file", model),))
+
+
+def graph_inputs(artifact: Artifact, series: SeriesSet, skip_short: bool | None = None,
+                 spell: Spelling = CLI,
+                 warn: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+    """The exported graph's inputs for forecasting past the end of every series of
+    `series` that `predict` forecasts, in its order (`rnncast.forecast.graph.graph_inputs`)."""
+    series = forecastable(artifact, series, skip_short, spell, warn)
+    known = Known.of(artifact.series_ids, artifact.units, series.ids)
+    return graph.graph_inputs(artifact.network(), series, known)
+
+
+def export(artifact: Artifact, out: str | Path) -> onnxfile.Exported:
+    """The model as one ONNX graph at `out`, written atomically: raw lookback windows in,
+    forecasts in the data's units out (`rnncast.store.onnxfile`)."""
+    return onnxfile.export(artifact, out)

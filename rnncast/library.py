@@ -20,7 +20,9 @@ process-wide settings unasked). Problems a user can fix raise
 with the command line's one-line message; where it names what to pass, it names the keyword
 arguments (`skip_short=True`, `horizon=6`, `transform='none'`) rather than options (but the
 data reader's messages still name options). `predict` and `evaluate` take `predict`'s and
-`evaluate`'s options (`horizon`, `fill`, `skip_short`; `windows`, `fill`).
+`evaluate`'s options (`horizon`, `fill`, `skip_short`; `windows`, `fill`). `export` writes a
+model as one ONNX graph (the `rnncast[onnx]` extra; docs/onnx.md), and `onnx_inputs` gives
+that graph's inputs for forecasting past the end of some data, as `predict` reads them.
 
 `mlflow=True` (train and evaluate) logs the call as an MLflow run, as `--mlflow` does (see
 `rnncast.tracking`): the tracking MLflow is set up for (`MLFLOW_TRACKING_URI`) is checked to
@@ -35,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rnncast import jobs
@@ -45,7 +48,7 @@ from rnncast.engine.events import Event
 from rnncast.forecast.backtest import Backtest, forecasts_frame
 from rnncast.jobs import Data
 from rnncast.settings import PYTHON, TrainRequest
-from rnncast.store import artifact
+from rnncast.store import artifact, onnxfile
 from rnncast.store.artifact import Artifact
 from rnncast.tracking import connect, evaluation, training
 
@@ -144,6 +147,28 @@ def evaluate(
 
 def _source(data: Data) -> str:
     return "<DataFrame>" if isinstance(data, pd.DataFrame) else str(data)
+
+
+def export(model: Artifact | str | Path, out: str | Path) -> onnxfile.Exported:
+    """Write `model` (a model or its file) as one ONNX graph to `out` (a .onnx path), as
+    `rnncast export` does; returns its inputs, outputs, size and metadata."""
+    source = model if isinstance(model, str | Path) else "<model>"
+    jobs.check_export(source, out, PYTHON)
+    artifact = load(model) if isinstance(model, str | Path) else model
+    return jobs.export(artifact, out)
+
+
+def onnx_inputs(model: Artifact, data_or_path: Data | None = None, *,
+                fill: str | None = None, skip_short: bool | None = None,
+                threads: int | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+    """The exported graph's inputs (name -> array, for `onnxruntime`'s `run`) that forecast
+    past the end of every series of the data, read and left out as `predict` does (same
+    arguments): the last lookback of each series, in the order of `predict`'s rows."""
+    with cpu_threads.using(cpu_threads.check(threads)):
+        series = jobs.load_data_for(model, data_or_path, fill, spell=PYTHON)
+        for message in series.notes:
+            _warn(message, stacklevel=3)
+        return jobs.graph_inputs(model, series, skip_short, PYTHON, _warn)
 
 
 def load(path: str | Path) -> Artifact:

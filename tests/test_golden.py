@@ -7,7 +7,7 @@ generated file), then predicts and evaluates. What it wrote is compared with `te
   and each weight tensor's shape and sums);
 - the forecast CSV and the metrics JSON;
 - the train command's stderr transcript (seconds masked);
-- `--help` of the app and its four commands, at 100 columns.
+- `--help` of the app and its five commands, at 100 columns.
 
 Strings, integers and structure must be identical. Floats are compared exactly when
 RNNCAST_GOLDEN_STRICT=1 (on the machine that wrote the files), else to a relative 1e-5: a
@@ -219,7 +219,7 @@ def test_train_predict_evaluate_as_before(tmp_path, monkeypatch, name):
     check(f"{name}.info.json", described, "json")
 
 
-@pytest.mark.parametrize("command", ["", "train", "predict", "evaluate", "info"])
+@pytest.mark.parametrize("command", ["", "train", "predict", "evaluate", "info", "export"])
 def test_help_as_before(command):
     args = [command, "--help"] if command else ["--help"]
     result = runner.invoke(app, args, env={"COLUMNS": "100", "TERM": "dumb"})

@@ -287,3 +287,27 @@ def test_predict_reads_the_future_covariates_of_the_rows_after_the_last_value(tm
         "--decoder seq2seq does not take --future-covariates yet: use --decoder direct or "
         "parallel with --cell rnn, lstm or gru, or drop it"
     )
+
+
+def test_export_and_the_graphs_inputs_from_python(model, frame, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    model.save(tmp_path / "m.rnncast")
+    with pytest.raises(ConfigError) as e:
+        rnncast.export(tmp_path / "m.rnncast", tmp_path / "m.txt")
+    assert str(e.value) == (
+        f"out '{tmp_path / 'm.txt'}' must end in .onnx: the extension picks the format"
+    )
+    exported = rnncast.export(tmp_path / "m.rnncast", tmp_path / "m.onnx")
+    assert [p.name for p in exported.inputs] == ["windows", "floor"]
+    assert exported.metadata["horizon"] == "6"
+    short = frame.groupby("unique_id").tail(20)  # s0 and s1 shorter than the lookback
+    with pytest.raises(DataError, match="fewer values than the model's lookback of 24"):
+        rnncast.onnx_inputs(model, short)
+    longer = pd.concat([short[short.unique_id == "s0"], frame[frame.unique_id == "s1"]])
+    with pytest.warns(UserWarning, match="s0"):
+        inputs = rnncast.onnx_inputs(model, longer, skip_short=True)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, inputs)
+    want = rnncast.predict(model, frame)
+    np.testing.assert_allclose(got[0], want[want.unique_id == "s1"].y_hat, rtol=1e-4)

@@ -1,4 +1,4 @@
-"""The Typer app: `rnncast train | predict | evaluate | info`, and `main`, the entry point.
+"""The Typer app: `rnncast train | predict | evaluate | info | export`, and `main`, the entry point.
 
 One rule for exit codes: 2 when the command line cannot be parsed (an unknown option, a
 missing argument, a value of the wrong type, out of its range or not one of its choices:
@@ -88,7 +88,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for command in (commands.train, commands.predict, commands.evaluate, commands.info):
+for command in (
+    commands.train,
+    commands.predict,
+    commands.evaluate,
+    commands.info,
+    commands.export,
+):
     app.command(epilog=EXIT_CODES)(command)
 
 

@@ -505,3 +505,30 @@ def info(model: o.InfoModel = Path(o.DEFAULT_MODEL), as_json: o.AsJson = False) 
             )
             return
     out_console().print(render.info_table(model, description))
+
+
+# ---- export -------------------------------------------------------------------------------
+
+
+def export(
+    model: o.ExportModel = Path(o.DEFAULT_MODEL),
+    out: o.OnnxOut = Path("model.onnx"),
+    wait: o.Wait = 0.0,
+    quiet: o.Quiet = False,
+    log_format: o.Logs = LogFormat.text,
+) -> None:
+    """Write the model as one ONNX graph: raw lookback windows in, forecasts out (needs
+    the onnx extra: pip install 'rnncast[onnx]'; see docs/onnx.md)."""
+    report = Reporter("export", quiet, log_format.value)
+    report.start(model=str(model), out=str(out))
+    with runs.running(report) as run:
+        from rnncast import jobs
+        from rnncast.store.artifact import load
+
+        jobs.check_export(model, out)
+        with runs.locked([out], wait, reads=[model]):
+            artifact = load(model)
+            with run.writing():
+                exported = jobs.export(artifact, out)
+                run.wrote(out)
+    render.exported(report, exported, out)

@@ -842,3 +842,10 @@ Threads = Annotated[
 InfoModel = Annotated[Path, typer.Argument(help="Model file.", **PATH)]
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.", metavar="")]
+
+
+# ---- export ------------------------------------------------------------------------------
+
+ExportModel = Annotated[Path, typer.Argument(help="Model file written by 'rnncast train'.")]
+
+OnnxOut = Annotated[Path, typer.Argument(help="ONNX file to write (.onnx).")]

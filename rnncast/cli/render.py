@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rnncast.settings import WindowConfig
     from rnncast.store.artifact import Artifact
     from rnncast.tracking import Tracker
+    from rnncast.store.onnxfile import Exported
 
 
 def read(report: Reporter, series: SeriesSet) -> None:
@@ -185,6 +186,20 @@ def _samples_note(report: Reporter, metrics: dict[str, Any]) -> None:
         f"note: {share} {where}: those scores are in-sample; evaluate on data newer than the "
         "training data for an honest estimate"
     )
+
+
+def exported(report: Reporter, exported: Exported, out: Path) -> None:
+    """The graph's inputs and outputs, and `done`."""
+
+    def ports(ports: list[Any]) -> str:
+        return ", ".join(f"{p.name} ({', '.join(map(str, p.shape))}) {p.dtype}" for p in ports)
+
+    report.done(
+        f"wrote {out} ({exported.size / 2**20:,.1f} MB): {ports(exported.inputs)} -> "
+        f"{ports(exported.outputs)}",
+        out=str(out), bytes=exported.size, inputs=[p.to_dict() for p in exported.inputs],
+        outputs=[p.to_dict() for p in exported.outputs],
+    )  # fmt: skip
 
 
 def info_table(model: Path, description: dict[str, Any]) -> Table:

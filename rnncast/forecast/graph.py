@@ -151,16 +151,19 @@ class ForecastGraph(nn.Module):
 
 
 def graph_inputs(
-    network: Forecaster, series: SeriesSet, known: Known | None = None
-) -> dict[str, np.ndarray]:
-    """The graph's inputs for forecasting past the end of every series of `series` (each
-    at least the network's lookback long), as `outputs_at` reads them: the windows, each
-    member's floors measured on the whole series (`series_floors`; under 'series' scaling
-    the units in `known`, else measured), the calendar phases, the id embedding's rows."""
+    network: Forecaster, series: SeriesSet, known: Known | None = None,
+    starts: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """The graph's inputs for the lookback windows of `series` that start at flat positions
+    `starts` (default: each series' last, to forecast past its end), as `outputs_at` reads
+    them: the windows, each member's floors measured on the window's whole series
+    (`series_floors`; under 'series' scaling the units in `known`, else measured), the
+    calendar phases, the id embedding's rows, the covariates."""
     config, lookback = network.config, network.lookback
     known = known or Known()
     values, offsets = series.values, series.offsets
-    starts = last_starts(offsets, lookback)
+    starts = last_starts(offsets, lookback) if starts is None else np.asarray(starts, np.int64)
+    rows = np.searchsorted(offsets, starts, side="right") - 1  # each window's series
     at = starts[:, None] + np.arange(lookback)
     given: dict[str, np.ndarray] = {"windows": np.ascontiguousarray(values[at], np.float32)}
     if uses_floor(config):
@@ -168,14 +171,14 @@ def graph_inputs(
         if config.scaling == "series":
             units = with_measured(units, values, offsets, config.logs)
         given["floor"] = np.stack(
-            [series_floors(values, offsets, net.lookback, config, units)
+            [series_floors(values, offsets, net.lookback, config, units)[rows]
              for net in models.members(network)], axis=1,
         ).astype(np.float32)  # fmt: skip
     if config.calendar:
         given["phases"] = window_phases(first_steps(series), offsets, starts, config.calendar)
     if config.id_embedding:
-        codes = known.codes if known.codes is not None else np.zeros(len(starts), np.int64)
-        given["ids"] = np.asarray(codes, dtype=np.int64)
+        codes = known.codes if known.codes is not None else np.zeros(len(series), np.int64)
+        given["ids"] = np.asarray(codes, dtype=np.int64)[rows]
     if config.covariate_count:
         given["covariates"] = np.ascontiguousarray(series.covariates[at], np.float32)
     return given

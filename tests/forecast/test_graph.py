@@ -130,3 +130,18 @@ def test_settings_not_carried_are_named_when_not_at_their_defaults(monkeypatch):
     monkeypatch.setattr(graph, "CARRIED", graph.CARRIED - {"hidden_size", "attention"})
     assert graph.not_carried(ModelConfig()) == []
     assert graph.not_carried(ModelConfig(hidden_size=8)) == ["hidden_size"]
+
+
+def test_graph_inputs_at_any_windows_forecast_as_outputs_at_does():
+    series = series_set(covariates=True)
+    config = dataclasses.replace(BASE, covariate_count=1, id_embedding=2, ids=3,
+                                 calendar=periods(series.axis))  # fmt: skip
+    network = ensemble(config, (24, 16))
+    known = Known(np.array([3, 0, 1]))
+    starts = np.array([0, 30, 80, 95, 216])  # two in series 0 and 1, the last of series 2
+    given = graph.graph_inputs(network, series, known, starts)
+    np.testing.assert_array_equal(given["ids"], [3, 3, 0, 0, 1])
+    with torch.no_grad():
+        got = graph.ForecastGraph(network)(**{k: torch.from_numpy(v) for k, v in given.items()})
+    want = outputs_at(network, series, starts, known=known).point
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5)
