@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from rnncast.plan import Plan
     from rnncast.settings import WindowConfig
     from rnncast.store.artifact import Artifact
-    from rnncast.tracking import Tracker
     from rnncast.store.onnxfile import Exported
+    from rnncast.tracking import Tracker
 
 
 def read(report: Reporter, series: SeriesSet) -> None:
