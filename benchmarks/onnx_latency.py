@@ -6,7 +6,8 @@ the ensemble, the hidden size and a few epochs, which do not change the time a f
 takes), exports it, and forecasts batches of windows taken along the series three ways:
 
 - torch, predict's path: `rnncast.forecast.forecasting.outputs_at` (gathers the windows from
-  the series, scales them, runs every member, averages, undoes the scaling and transform);
+  the series, scales them, runs every member, averages, undoes the scaling and transform;
+  then the model's `--clip`, as predict does);
 - torch, the exported module: `rnncast.forecast.graph.ForecastGraph` on ready-made inputs
   (what was traced: the same arithmetic without the gathering);
 - onnxruntime on the exported file, the same ready-made inputs.
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     series = jobs.load_data_for(model, DATA)
     network = model.network("cpu")
     graph = ForecastGraph(network, model.intervals).eval()
-    window = model.window
+    window, clip = model.window, model.model.clip  # the graph clips last, as predict does
     print(f"{model.model.describe()} x {len(model.weights)}, lookback {network.lookback}, "
           f"horizon {window.horizon}, {exported.size / 2**20:.1f} MB ONNX; torch "
           f"{torch.__version__}, onnxruntime {onnxruntime.__version__}, {args.threads} "
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
         starts = np.linspace(0, last, batch).astype(np.int64)
         given = graph_inputs(network, series, starts=starts)
         tensors = {k: torch.from_numpy(v) for k, v in given.items()}
-        want = outputs_at(network, series, starts, device="cpu").point
+        want = outputs_at(network, series, starts, device="cpu").clipped(clip).point
         got = session.run(None, given)[0]
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
 
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
                 return graph(**tensors)
 
         def predict(starts: np.ndarray = starts) -> object:
-            return outputs_at(network, series, starts, device="cpu")
+            return outputs_at(network, series, starts, device="cpu").clipped(clip)
 
         def ort(given: dict[str, np.ndarray] = given) -> object:
             return session.run(None, given)

@@ -6,7 +6,8 @@ on a batch of windows, in the same order and through the same functions: the tra
 (logarithms under 'log'), each ensemble member's own end of the window turned into its input
 by `rnncast.engine.batches.network_input` (its scaling, covariates, calendar features), the
 network, the scaling undone, the members' average, the transform undone, and for a quantile
-model the calibrated interval widths (`rnncast.forecast.intervals`). Its inputs:
+model the calibrated interval widths (`rnncast.forecast.intervals`), and last the model's
+`--clip` (under 'zero', forecasts and quantiles below 0 raised to 0). Its inputs:
 
     windows     (B, L) float32     the last L = lookback values of each series, raw
     floor       (B, M) float32     each window's least scale for each of the M members
@@ -15,13 +16,15 @@ model the calibrated interval widths (`rnncast.forecast.intervals`). Its inputs:
                                    (only with calendar features)
     ids         (B,)   int64       each series' row in the id embedding (only with one)
     covariates  (B, L, C) float32  the windows' past covariates (only with covariates)
+    future_covariates  (B, L + H, F) float32  the future-known covariates over the lookback
+                                   and the H = horizon steps after it (only with them)
 
 and outputs: `forecast` (B, H) float32 (the median for a quantile model) and, for a
 quantile model, `quantiles` (B, H, Q) float32 at the model's levels (increasing).
 
 What a window's input needs from its whole series (the floor, measured on its history; its
-calendar phase; its row in the id embedding) comes from `graph_inputs`, by the functions
-predict uses.
+calendar phase; its row in the id embedding; its future covariates, from the rows after its
+series' last value) comes from `graph_inputs`, by the functions predict uses.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ CARRIED = frozenset({
     "cell", "hidden_size", "num_layers", "dropout", "scaling", "transform", "segment",
     "scale_floor", "decoder", "activation", "bidirectional", "attention",
     "checkpoint_activations", "reservoir_size", "spectral_radius", "leak_rate", "ridge",
-    "quantiles", "calendar", "id_embedding", "ids", "covariate_count",
+    "quantiles", "calendar", "id_embedding", "ids", "covariate_count", "clip",
+    "future_covariate_count",
 })  # fmt: skip
 
 
@@ -108,6 +112,9 @@ class ForecastGraph(nn.Module):
             ports.append(Port("ids", (b,), "int64"))
         if config.covariate_count:
             ports.append(Port("covariates", (b, lookback, config.covariate_count), "float32"))
+        if config.future_covariate_count:
+            span, count = lookback + self.horizon, config.future_covariate_count
+            ports.append(Port("future_covariates", (b, span, count), "float32"))
         return ports
 
     def outputs(self) -> list[Port]:
@@ -125,6 +132,7 @@ class ForecastGraph(nn.Module):
         phases: torch.Tensor | None = None,
         ids: torch.Tensor | None = None,
         covariates: torch.Tensor | None = None,
+        future_covariates: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         config = self.config
         values = windows.log() if config.logs else windows  # as `Windows.gather` reads them
@@ -137,6 +145,7 @@ class ForecastGraph(nn.Module):
                 None if phases is None else torch.remainder(phases + skip, self.periods),
                 ids,
                 None if covariates is None else covariates[:, skip:],
+                None if future_covariates is None else future_covariates[:, skip:],
             )
             given = network_input(config, batch, net.lookback, net.horizon)
             y = scaling.inverse(net(given.x, given.future, batch.ids), given.stats)
@@ -144,10 +153,17 @@ class ForecastGraph(nn.Module):
             total = y if total is None else total + y
         out = transform.inverse(total / len(self.nets), config.transform)
         if not config.levels:
-            return out[..., 0]
+            return self._clipped(out[..., 0])
         median = out[..., config.levels.index(0.5)]
         widened = median.unsqueeze(-1) + self.widths * (out - median.unsqueeze(-1))
-        return median, torch.sort(widened, dim=-1).values
+        return self._clipped(median), self._clipped(torch.sort(widened, dim=-1).values)
+
+    def _clipped(self, out: torch.Tensor) -> torch.Tensor:
+        """`out` under the model's `--clip`, as `Forecasts.clipped` does: under 'zero' those
+        below 0 raised to 0 (NaN stays NaN); else as it is."""
+        if self.config.clip != "zero":
+            return out
+        return torch.where(out < 0, torch.zeros_like(out), out)
 
 
 def graph_inputs(
@@ -158,7 +174,8 @@ def graph_inputs(
     `starts` (default: each series' last, to forecast past its end), as `outputs_at` reads
     them: the windows, each member's floors measured on the window's whole series
     (`series_floors`; under 'series' scaling the units in `known`, else measured), the
-    calendar phases, the id embedding's rows, the covariates."""
+    calendar phases, the id embedding's rows, the covariates, and the future covariates over
+    each lookback and the horizon after it (which `series` must hold: `jobs.check_future`)."""
     config, lookback = network.config, network.lookback
     known = known or Known()
     values, offsets = series.values, series.offsets
@@ -181,4 +198,22 @@ def graph_inputs(
         given["ids"] = np.asarray(codes, dtype=np.int64)[rows]
     if config.covariate_count:
         given["covariates"] = np.ascontiguousarray(series.covariates[at], np.float32)
+    if config.future_covariate_count:
+        span = lookback + network.horizon
+        given["future_covariates"] = known_windows(series, starts, rows, span, config)
     return given
+
+
+def known_windows(series: SeriesSet, starts: np.ndarray, rows: np.ndarray, span: int,
+                  config: ModelConfig) -> np.ndarray:  # fmt: skip
+    """The future-known covariates (B, span, F) of the windows starting at flat positions
+    `starts` (of the series `rows`), from each window's first step on, as `Windows.gather`
+    reads them: they run past a window's last value into its series' rows after it."""
+    known, known_offsets = series.known, series.known_offsets
+    count = config.future_covariate_count
+    if known is None or known_offsets is None or known.shape[1] != count:
+        raise ValueError(f"the model reads {count} future covariates")
+    first = known_offsets[rows] + (starts - series.offsets[rows])
+    if (first + span > known_offsets[rows + 1]).any():
+        raise ValueError(f"a window's future covariates run past its series' rows ({span})")
+    return np.ascontiguousarray(known[first[:, None] + np.arange(span)], np.float32)

@@ -185,6 +185,7 @@ def metadata(artifact: Artifact, graph: ForecastGraph) -> dict[str, str]:
         "transform": model.transform,
         "scaling": model.scaling,
         "scale_floor": repr(model.scale_floor),
+        "clip": "zero" if model.clip == "zero" else "none",  # what the graph does last
     }
     if model.levels:
         meta["levels"] = json.dumps(list(model.levels))
@@ -192,6 +193,8 @@ def metadata(artifact: Artifact, graph: ForecastGraph) -> dict[str, str]:
         meta["calendar_periods"] = json.dumps(list(model.calendar))
     if model.covariate_count:
         meta["covariates"] = json.dumps(list(artifact.read_options.covariates))
+    if model.future_covariate_count:
+        meta["future_covariates"] = json.dumps(list(artifact.read_options.future_covariates))
     if model.id_embedding or model.scaling == "series":
         meta["series"] = json.dumps(list(artifact.series_ids))
     if model.scaling == "series":

@@ -45,6 +45,30 @@ def test_export_writes_a_graph_that_forecasts_as_predict(trained):
     np.testing.assert_allclose(session.run(None, inputs)[0], want, rtol=1e-4)
 
 
+def test_a_model_with_future_covariates_exports_them_as_an_input(here):
+    """The graph reads the future covariates over the lookback and the horizon, as predict
+    reads them from the rows after each series' last value."""
+    frame = make_long(n_series=2, length=106)
+    frame["promo"] = (np.random.default_rng(1).random(len(frame)) < 0.3).astype(int)
+    frame.loc[frame.groupby("unique_id").cumcount() >= 100, "y"] = np.nan
+    frame.to_csv(here / "s.csv", index=False)
+    result = run("train", "s.csv", *FAST, "--horizon", "6", "--future-covariates", "promo", "-q")
+    assert result.exit_code == 0, result.stderr
+    result = run("export", "model.rnncast", "m.onnx")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        "wrote m.onnx (0.1 MB): windows (batch, 24) float32, floor (batch, 1) float32, "
+        "future_covariates (batch, 30, 1) float32 -> forecast (batch, 6) float32\n"
+    )
+    assert run("predict", "-o", "f.csv", "-q").exit_code == 0
+    want = pd.read_csv(here / "f.csv")["y_hat"].to_numpy().reshape(2, 6)
+    import rnncast
+
+    inputs = rnncast.onnx_inputs(rnncast.load("model.rnncast"), "s.csv")
+    session = ort.InferenceSession("m.onnx", providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, inputs)[0], want, rtol=1e-4)
+
+
 def test_export_under_json_logs_says_the_inputs_and_outputs(trained):
     result = run("export", "m.rnncast", "m.onnx", "--log-format", "json")
     assert result.exit_code == 0, result.stderr

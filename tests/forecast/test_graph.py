@@ -32,14 +32,29 @@ KINDS = {
     "no scaling": {"scaling": "none"},
     "quantiles": {"quantiles": (0.1, 0.25, 0.75, 0.9)},
     "calendar, covariates, ids": {"covariate_count": 1, "id_embedding": 3, "ids": 3},
+    "future covariates, direct": {"future_covariate_count": 1},
+    "future covariates, parallel": {"future_covariate_count": 1, "decoder": "parallel"},
+    "future covariates, quantiles, series": {
+        "future_covariate_count": 1,
+        "scaling": "series",
+        "quantiles": (0.1, 0.9),
+    },
 }
 
 
-def series_set(covariates: bool = False):
-    frame = make_long(n_series=3, length=80, seed=1)
+def series_set(covariates: bool = False, future: int = 0):
+    """Three hourly series of 80 values; `covariates`: a past covariate 'price'; `future`:
+    a future covariate 'promo', given for `future` steps after each series' last value too
+    (rows with no value)."""
+    frame = make_long(n_series=3, length=80 + future, seed=1)
     if covariates:
         frame["price"] = np.random.default_rng(2).normal(5, 1, len(frame))
-    return from_frame(frame, ReadOptions(covariates=("price",) if covariates else ()))
+    if future:
+        frame["promo"] = (np.random.default_rng(3).random(len(frame)) < 0.3).astype(float)
+        frame.loc[frame.groupby("unique_id").cumcount() >= 80, "y"] = np.nan
+    options = ReadOptions(covariates=("price",) if covariates else (),
+                          future_covariates=("promo",) if future else ())  # fmt: skip
+    return from_frame(frame, options)
 
 
 def ensemble(config: ModelConfig, lookbacks=(24, 16)) -> models.Forecaster:
@@ -55,14 +70,15 @@ def as_predict(network, series, known, factors):
     """What `jobs.predict` forecasts past the end of every series (point, quantiles)."""
     starts = series.offsets[1:] - network.lookback
     out = intervals.apply(outputs_at(network, series, starts, known=known), factors)
+    out = out.clipped(network.config.clip)
     return out.point, out.quantiles
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_the_graph_forecasts_as_predict_does(kind):
-    series = series_set(covariates="covariates" in kind)
+    series = series_set(covariates="covariates" in kind, future=6 * ("future" in kind))
     options = KINDS[kind]
-    if "covariates" in kind:
+    if "calendar" in kind:
         options = {**options, "calendar": periods(series.axis)}
     config = dataclasses.replace(BASE, **options)
     network = ensemble(config)
@@ -145,3 +161,54 @@ def test_graph_inputs_at_any_windows_forecast_as_outputs_at_does():
         got = graph.ForecastGraph(network)(**{k: torch.from_numpy(v) for k, v in given.items()})
     want = outputs_at(network, series, starts, known=known).point
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-5)
+
+
+def test_future_covariates_are_read_over_the_lookback_and_the_horizon_after_it():
+    """Each window's future covariates run from its first step past the series' last value,
+    through the rows after it; a window whose horizon runs past them is a caller's bug."""
+    series = series_set(future=6)
+    network = ensemble(dataclasses.replace(BASE, future_covariate_count=1), (24, 16))
+    module = graph.ForecastGraph(network)
+    assert module.inputs()[-1].to_dict() == {
+        "name": "future_covariates", "shape": ["batch", 30, 1], "dtype": "float32"
+    }  # fmt: skip
+    given = graph.graph_inputs(network, series)
+    assert given["future_covariates"].shape == (3, 30, 1)
+    assert given["future_covariates"].dtype == np.float32
+    rows = series.known[series.known_offsets[1] : series.known_offsets[2], 0]  # series 1: 86
+    np.testing.assert_array_equal(given["future_covariates"][1, :, 0], rows[80 - 24 :])
+    starts = np.array([0, 30, 80, 95])  # inside series 0 and 1: horizons within the history
+    inside = graph.graph_inputs(network, series, starts=starts)
+    with torch.no_grad():
+        got = module(**{k: torch.from_numpy(v) for k, v in inside.items()})
+    np.testing.assert_allclose(got.numpy(), outputs_at(network, series, starts).point, rtol=1e-5)
+    with pytest.raises(ValueError, match="future covariates run past its series' rows"):
+        graph.graph_inputs(network, series, starts=np.array([80 - 23]))  # 1 step short
+    with pytest.raises(ValueError, match="the model reads 1 future covariates"):
+        graph.graph_inputs(network, series_set())
+
+
+def test_clip_zero_raises_forecasts_and_quantiles_below_0_last():
+    """Under clip 'zero' the graph's forecasts are predict's (clipped after the interval
+    widths), and they are 0 where the same networks without it forecast below 0."""
+    frame = make_long(n_series=3, length=80, seed=1)
+    frame["y"] -= frame.groupby("unique_id")["y"].transform("mean")  # around 0
+    series = from_frame(frame, ReadOptions())
+    factors = {"0.1-0.9": 1.7}
+    got = {}
+    for clip in ("zero", "none"):
+        config = dataclasses.replace(BASE, quantiles=(0.1, 0.9), clip=clip)
+        network = ensemble(config)  # seeded: the same weights
+        given = graph.graph_inputs(network, series)
+        with torch.no_grad():
+            out = graph.ForecastGraph(network, factors)(
+                **{k: torch.from_numpy(v) for k, v in given.items()}
+            )
+        point, quantiles = as_predict(network, series, Known(), factors)
+        np.testing.assert_allclose(out[0].numpy(), point, rtol=1e-5)
+        np.testing.assert_allclose(out[1].numpy(), quantiles, rtol=1e-5)
+        got[clip] = out
+    free = got["none"][1].numpy()
+    assert (free < 0).any() and (free > 0).any()
+    np.testing.assert_array_equal(got["zero"][1].numpy(), np.maximum(free, 0))
+    np.testing.assert_array_equal(got["zero"][0].numpy(), np.maximum(got["none"][0].numpy(), 0))

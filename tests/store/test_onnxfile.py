@@ -10,13 +10,14 @@ import json
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import rnncast
-from rnncast.errors import ConfigError
+from rnncast.errors import ConfigError, DataError
 from rnncast.forecast import graph
 from rnncast.store import onnxfile
-from tests.conftest import make_long
+from tests.conftest import make_long, make_sales
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -79,6 +80,65 @@ def test_an_ensemble_with_calendar_covariates_ids_quantiles_and_logs(tmp_path):
     assert meta["transform"] == "log"
 
 
+def test_clip_zero_is_the_graphs_last_step(tmp_path):
+    """Sales never below 0: the model clips (--clip auto), and its ONNX graph gives predict's
+    forecasts and quantiles, 0 where the same networks unclipped forecast below 0."""
+    sales = make_sales()
+    options = {"horizon": 14, "quantiles": (0.1, 0.9)}
+    clipped, free = train(sales, **options), train(sales, clip="none", **options)
+    assert (clipped.model.clip, free.model.clip) == ("zero", "none")
+    exported = onnxfile.export(clipped, tmp_path / "m.onnx")
+    assert exported.metadata["clip"] == "zero"
+    point, quantiles = run_onnx(tmp_path / "m.onnx", rnncast.onnx_inputs(clipped, sales))
+    want, unclipped = rnncast.predict(clipped, sales), rnncast.predict(free, sales)
+    assert (unclipped["y_hat"] < 0).any() and (unclipped["q0.1"] < 0).any()
+    np.testing.assert_allclose(point, by_series(want, "y_hat", 3), rtol=1e-4)
+    np.testing.assert_allclose(quantiles[..., 0], by_series(want, "q0.1", 3), rtol=1e-4)
+    np.testing.assert_allclose(quantiles[..., 2], by_series(want, "q0.9", 3), rtol=1e-4)
+    below = by_series(unclipped, "q0.1", 3) < 0
+    assert (quantiles[..., 0][below] == 0).all() and (point >= 0).all()
+
+
+def _promo(after: int = 6) -> pd.DataFrame:
+    """Three hourly series that jump by 10 on promotion days, with the 0/1 flag 'promo' for
+    `after` more steps after each series' last value (rows with no value)."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for name in ("a", "b", "c"):
+        promo = (rng.random(150 + after) < 0.3).astype(float)
+        y = 20 + 10 * promo + rng.normal(0, 0.5, 150 + after)
+        y[150:] = np.nan
+        parts.append(pd.DataFrame({"unique_id": name, "ds": np.arange(150 + after), "y": y,
+                                   "promo": promo}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_future_covariates_come_from_the_rows_after_each_series_last_value(tmp_path):
+    frame = _promo()
+    model = train(frame, ensemble=2, lookbacks=(24, 36), future_covariates="promo",
+                  quantiles=(0.1, 0.9))  # fmt: skip
+    exported = onnxfile.export(model, tmp_path / "m.onnx")
+    assert exported.inputs[-1].to_dict() == {
+        "name": "future_covariates", "shape": ["batch", 42, 1], "dtype": "float32"
+    }  # fmt: skip
+    assert json.loads(exported.metadata["future_covariates"]) == ["promo"]
+    inputs = rnncast.onnx_inputs(model, frame)
+    np.testing.assert_array_equal(inputs["future_covariates"][:, -6:, 0],
+                                  by_series(frame[frame.y.isna()], "promo", 3))  # fmt: skip
+    point, quantiles = run_onnx(tmp_path / "m.onnx", inputs)
+    predicted = rnncast.predict(model, frame)
+    np.testing.assert_allclose(point, by_series(predicted, "y_hat", 3), rtol=1e-4)
+    np.testing.assert_allclose(quantiles[..., 2], by_series(predicted, "q0.9", 3), rtol=1e-4)
+    short = frame.drop(index=frame.index[frame.unique_id == "b"][-2:])
+    with pytest.raises(DataError) as e:
+        rnncast.onnx_inputs(model, short)
+    assert str(e.value) == (
+        "series 'b' in '<DataFrame>' has future covariates (promo) for 4 of the 6 steps after "
+        "its last value at 149: the model reads them for its whole horizon; add rows up to 155 "
+        "with them filled and 'y' empty"
+    )
+
+
 def test_the_file_says_what_it_takes_and_gives(tmp_path):
     frame = make_long(n_series=2, length=120)
     model = train(frame, scaling="series")
@@ -89,11 +149,12 @@ def test_the_file_says_what_it_takes_and_gives(tmp_path):
     assert sorted(meta) == sorted([
         "rnncast_version", "model_rnncast_version", "exporter", "inputs", "outputs", "horizon",
         "lookback", "lookbacks", "frequency", "time_axis", "transform", "scaling",
-        "scale_floor", "series", "series_units",
+        "scale_floor", "clip", "series", "series_units",
     ])  # fmt: skip
     assert meta["rnncast_version"] == rnncast.__version__
     assert meta["exporter"].startswith("torch.onnx.export(dynamo=True), torch ")
     assert (meta["horizon"], meta["lookback"], meta["frequency"]) == ("6", "24", "h")
+    assert meta["clip"] == "zero"  # --clip auto: no training value below 0
     assert json.loads(meta["inputs"]) == [
         {"name": "windows", "shape": ["batch", 24], "dtype": "float32"},
         {"name": "floor", "shape": ["batch", 1], "dtype": "float32"},
@@ -160,8 +221,9 @@ def test_a_graph_that_runs_otherwise_than_torch_is_a_bug(tmp_path, monkeypatch, 
     forward = graph.ForecastGraph.forward
     traced = []
 
-    def shifted(self, windows, floor=None, phases=None, ids=None, covariates=None):
-        out = forward(self, windows, floor, phases, ids, covariates)
+    def shifted(self, windows, floor=None, phases=None, ids=None, covariates=None,
+                future_covariates=None):  # fmt: skip
+        out = forward(self, windows, floor, phases, ids, covariates, future_covariates)
         traced.append(1)
         return out if len(traced) == 1 else out + 1  # the trace, then the check
 
