@@ -392,15 +392,17 @@ def _read_parquet(p: Source, options: ReadOptions) -> pd.DataFrame:
 
 def _columns(names: list[str], options: ReadOptions) -> list[str] | None:
     """The columns to read of a Parquet file with columns `names`: those of long data
-    (id, time, value, covariates) when the options or the columns say it is long data and
-    it has them (as `rnncast.data.schema.detect_schema` decides); None (all) otherwise."""
+    (id, time, value, covariates, future covariates) when the options or the columns say it
+    is long data and it has them (as `rnncast.data.schema.detect_schema` decides); None
+    (all) otherwise."""
     if options.id_col is None and DEFAULT_ID not in names:
         return None
     try:
         schema = long_schema(names, options, "")
     except DataError:
         return None  # reading all of them, the frame's reader says what is missing
-    return [schema.id_col, schema.time_col, schema.target, *options.covariates]
+    return [schema.id_col, schema.time_col, schema.target, *options.covariates,
+            *options.future_covariates]  # fmt: skip
 
 
 def _check_unique_names(names: list[str], p: Source) -> None:

@@ -126,3 +126,17 @@ def test_predict_data_without_the_future_covariate_column(here):
         "reads a future covariate from column 'promo', as in its training data: give data with "
         "that column, or retrain on this data"
     )
+
+
+def test_parquet_data_keeps_its_future_covariate_columns(here):
+    """Long Parquet is read for its id, time, value and covariate columns only: the future
+    covariates are among them, at train and at predict."""
+    _promo_csv(here / "s.csv").to_parquet(here / "s.parquet", index=False)
+    result = run("train", "s.parquet", *FAST, *HORIZON, "--future-covariates", "promo")
+    assert result.exit_code == 0, result.stderr
+    assert run("predict", "-o", "p.csv").exit_code == 0  # the model's data, re-read
+    assert run("train", "s.csv", *FAST, *HORIZON, "--future-covariates", "promo",
+               "-o", "c.rnncast").exit_code == 0  # fmt: skip
+    assert run("predict", "s.parquet", "-m", "c.rnncast", "-o", "c.csv").exit_code == 0
+    assert pd.read_csv(here / "p.csv").ds.equals(pd.read_csv(here / "c.csv").ds)
+    assert len(pd.read_csv(here / "p.csv")) == 12
