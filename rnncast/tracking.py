@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from rnncast.engine.events import EpochEnd, Event, TrainingStopped, TrainStart
@@ -362,8 +362,8 @@ def training(tracking: Tracking | None, plan: Plan,
     precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
     source = data or "<DataFrame>"
     params |= {"device": str(device), "precision": precision, "holdout": str(plan.holdout),
-               "data": _text(source)}  # fmt: skip
-    tags = {"mlflow.runName": f"train {Path(source).name}"}
+               "data": _text(_shown(source))}  # fmt: skip
+    tags = {"mlflow.runName": f"train {_last(source)}"}
     return tracked(tracking, "train", params, tags)
 
 
@@ -378,10 +378,26 @@ def evaluation(
     if artifact.summary.get("device"):
         params["device"] = _text(artifact.summary["device"])  # where it trained
     source = data or artifact.data_path or "<DataFrame>"
-    params |= {"windows": str(windows), "data": _text(source), "model": _text(model or "")}
-    tags = {"mlflow.runName": f"evaluate {Path(model or 'model').name}",
+    params |= {"windows": str(windows), "data": _text(_shown(source)),
+               "model": _text(_shown(model or ""))}  # fmt: skip
+    tags = {"mlflow.runName": f"evaluate {_last(model or 'model')}",
             "rnncast.data_fingerprint": artifact.fingerprint}  # fmt: skip
     return tracked(tracking, "evaluate", params, tags)
+
+
+def _shown(path: str) -> str:
+    """A path as logged: a URL without its credentials and query string (a signed URL's
+    signature), as messages and model files show it."""
+    from rnncast.data.remote import shown
+
+    return shown(path)
+
+
+def _last(path: str) -> str:
+    """The last part of a path or URL (as shown), for a run's name: 'd.csv'."""
+    from rnncast.data.remote import is_url
+
+    return (PurePosixPath(_shown(path)).name if is_url(path) else Path(path).name) or path
 
 
 # ---- what is logged -----------------------------------------------------------------------

@@ -343,3 +343,33 @@ def test_the_connection_check_does_not_change_mlflows_settings(server, monkeypat
     assert tracking.connect().experiment == "rnncast"
     assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "5"
     assert "MLFLOW_HTTP_REQUEST_TIMEOUT" not in os.environ
+
+
+def test_a_urls_secrets_are_not_logged(here, web, monkeypatch):
+    """A signed URL's query string (its signature) stays out of the parameters, the tags and
+    the run names, as it stays out of messages and model files."""
+    uri = f"sqlite:///{here}/m.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    folder = here / "web"
+    (folder / "s.csv").write_bytes((here / "s.csv").read_bytes())
+    data, model = f"{web}/s.csv?token=SECRET", f"{web}/m.rnncast?token=SECRET"
+    result = run("train", data, *TRAIN, "--out", folder / "m.rnncast", "--mlflow")
+    assert result.exit_code == 0, result.stderr
+    result = run("evaluate", data, "-m", model, "-o", "m.json", "--mlflow")
+    assert result.exit_code == 0, result.stderr
+    runs = _runs(uri)
+    for run_ in runs.values():
+        logged = [run_.info.run_name, *run_.data.params.values(), *run_.data.tags.values()]
+        assert not [text for text in logged if "SECRET" in text], run_.info.run_name
+    assert runs["train"].info.run_name == "train s.csv"
+    assert runs["train"].data.params["data"] == f"{web}/s.csv"
+    evaluate = runs["evaluate"]
+    assert evaluate.info.run_name == "evaluate m.rnncast"
+    assert (evaluate.data.params["data"], evaluate.data.params["model"]) == (
+        f"{web}/s.csv", f"{web}/m.rnncast"
+    )  # fmt: skip
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "python")
+    import rnncast
+
+    rnncast.evaluate(rnncast.load(folder / "m.rnncast"), data, mlflow=True)
+    assert _runs(uri, "python")["evaluate"].data.params["data"] == f"{web}/s.csv"
