@@ -132,13 +132,16 @@ def _create(client: Any, name: str) -> str:
 def failing(uri: str, doing: str, fix: str, other_fix: str = "") -> Iterator[None]:
     """MLflow failing (its own errors, the network's, the file system's) as one line: a
     server that cannot be reached says why and `fix`; any other failure what MLflow said and
-    `other_fix` (default `fix`)."""
+    `other_fix` (default `fix`). An artifact store's own errors count too (botocore's when an
+    experiment keeps its artifacts in S3, ...: `rnncast.data.remote.store_errors`)."""
     import requests
     from mlflow.exceptions import MlflowException
 
+    from rnncast.data.remote import store_errors
+
     try:
         yield
-    except (MlflowException, requests.RequestException, OSError) as e:
+    except (MlflowException, requests.RequestException, *store_errors()) as e:
         why = _unreachable(e)
         if why is not None:
             said = f"cannot reach the MLflow tracking server at {uri}{doing}: {why}: {fix}"
@@ -284,6 +287,19 @@ class Tracker:
             return
         with self.tracking.calls(" to log the metrics file"):
             self.tracking.client.log_dict(self.run_id, report, "metrics.json")
+
+    @contextlib.contextmanager
+    def after(self, written: str) -> Iterator[None]:
+        """Logging after the run's outputs were written (`written`: "'m.rnncast' was
+        written"; '' when nothing was): its failure is still one line (and the run ends
+        FAILED), and the line says what was written, so that nobody takes the outputs for
+        missing or the run for a success."""
+        try:
+            yield
+        except OutputError as e:
+            if self.tracking is None or not written:
+                raise
+            raise OutputError(f"{written}, but logging the run to MLflow failed: {e}") from None
 
     def artifact(self, path: Path, doing: str) -> None:
         """Log the local file `path` as an artifact."""

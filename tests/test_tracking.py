@@ -373,3 +373,68 @@ def test_a_urls_secrets_are_not_logged(here, web, monkeypatch):
 
     rnncast.evaluate(rnncast.load(folder / "m.rnncast"), data, mlflow=True)
     assert _runs(uri, "python")["evaluate"].data.params["data"] == f"{web}/s.csv"
+
+
+@pytest.fixture(scope="module")
+def closed_endpoint() -> str:
+    """An S3 endpoint nobody answers at, one for the module (MLflow keeps its S3 client,
+    endpoint and all, from one run to the next)."""
+    return f"http://127.0.0.1:{_closed_port()}"
+
+
+@pytest.fixture
+def s3_artifacts(here, monkeypatch, closed_endpoint):
+    """An experiment that keeps its artifacts in S3, at an endpoint that does not answer:
+    the tracking store (SQLite) works, logging a file fails. Its tracking URI."""
+    uri = f"sqlite:///{here}/m.db"
+    mlflow.MlflowClient(uri).create_experiment("s3", artifact_location="s3://nobucket-xyz/art")
+    environment = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "s3",
+                   "AWS_ENDPOINT_URL": closed_endpoint, "AWS_ACCESS_KEY_ID": "x",
+                   "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1",
+                   "AWS_MAX_ATTEMPTS": "1"}  # fmt: skip
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return uri
+
+
+def _failed_to_log(uri: str, run_, what: str, name: str) -> str:
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    key = f"nobucket-xyz/art/{run_.info.run_id}/artifacts/{name}"
+    return (
+        f"MLflow tracking at '{uri}' failed to log {what}: Could not connect to the endpoint "
+        f'URL: "{endpoint}/{key}": check the tracking server, or run without --mlflow'
+    )
+
+
+def test_a_failure_to_log_after_the_outputs_are_written_says_they_were(here, s3_artifacts):
+    """Exit 1 (a cron job hears of it) and the run FAILED, in one line that says the files
+    were written whole."""
+    import rnncast
+
+    said = error(run("train", "s.csv", *TRAIN, "--mlflow"))
+    train = _runs(s3_artifacts, "s3")["train"]
+    assert said == (
+        "error: 'model.rnncast' was written, but logging the run to MLflow failed: "
+        + _failed_to_log(s3_artifacts, train, "the model file", "model.rnncast")
+    )
+    assert train.info.status == "FAILED"
+    assert rnncast.load(here / "model.rnncast").window.horizon == 6
+    said = error(run("evaluate", "--forecasts", "f.csv", "--mlflow"))
+    evaluate = _runs(s3_artifacts, "s3")["evaluate"]
+    assert said == (
+        "error: 'metrics.json' and 'f.csv' were written, but logging the run to MLflow failed: "
+        + _failed_to_log(s3_artifacts, evaluate, "the backtest forecasts", "f.csv")
+    )
+    assert evaluate.info.status == "FAILED"
+    assert json.loads((here / "metrics.json").read_text())["windows_scored"] == 2
+
+
+def test_a_failure_to_log_after_the_metrics_went_to_stdout_says_so(here, s3_artifacts):
+    assert run("train", "s.csv", *TRAIN).exit_code == 0
+    result = run("evaluate", "-o", "-", "--mlflow")
+    assert result.exit_code == 1 and json.loads(result.stdout)["windows_scored"] == 2
+    evaluate = _runs(s3_artifacts, "s3")["evaluate"]
+    assert result.stderr.splitlines()[-1] == (
+        "error: the metrics were written to standard output, but logging the run to MLflow "
+        "failed: " + _failed_to_log(s3_artifacts, evaluate, "the metrics file", "metrics.json")
+    )

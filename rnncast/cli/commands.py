@@ -224,9 +224,16 @@ def _fit(run: Run, report: Reporter, plan: Plan, data: Path, out: Path,
         if distributed.world().main:
             with run.writing():
                 run.write(out, trained.artifact.save)
-        tracker.trained(trained, out)
+        with _after_writing(run, tracker):
+            tracker.trained(trained, out)
     render.tracked(report, tracker)
     return trained
+
+
+def _after_writing(run: Run, tracker: Tracker, stdout: str = "") -> AbstractContextManager[None]:
+    """--mlflow's logging after the outputs were written: its failure's line says what was
+    (`stdout`: what went to standard output, e.g. 'the metrics')."""
+    return tracker.after(render.written(run.written, stdout))
 
 
 # ---- predict ------------------------------------------------------------------------------
@@ -402,7 +409,8 @@ def evaluate(
                     _write_metrics(run, metrics, metrics_out)
                     _write_backtest_frame(run, frame, forecasts)
                     _write_plot(run, image, plot)
-                tracker.evaluated(result, series, metrics_out, forecasts)
+                with _after_writing(run, tracker, "" if metrics_out else "the metrics"):
+                    tracker.evaluated(result, series, metrics_out, forecasts)
     render.tracked(report, tracker)
     render.evaluated(report, metrics, metrics_out, forecasts)
 

@@ -97,6 +97,21 @@ def tracked(report: Reporter, tracker: Tracker) -> None:
                     tracking_uri=t.uri)  # fmt: skip
 
 
+def written(paths: list[str], stdout: str = "") -> str:
+    """What a run wrote, for a line that goes on to say what failed after: "'m.rnncast'
+    was written", "the metrics were written to standard output and 'f.csv' was written"
+    ('' for nothing); `stdout` names what went to standard output."""
+    from rnncast.data.remote import shown
+
+    names = [f"'{shown(p)}'" for p in paths]
+    parts = [f"{stdout} were written to standard output"] if stdout else []
+    if len(names) == 1:
+        parts.append(f"{names[0]} was written")
+    elif names:
+        parts.append(f"{', '.join(names[:-1])} and {names[-1]} were written")
+    return " and ".join(parts)
+
+
 def config_text(ctx: typer.Context, resolved: dict[str, Any]) -> str:
     """This run's options as a config file, with the settings chosen from the data filled."""
     from rnncast.store import configfile
