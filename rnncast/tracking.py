@@ -100,12 +100,15 @@ class Tracking:
 def connect(spell: Spelling = CLI) -> Tracking:
     """The tracking MLflow is set up for (`MLFLOW_TRACKING_URI`, `MLFLOW_EXPERIMENT_NAME`),
     checked to answer, its experiment created when missing; else a one-line error."""
+    from rnncast.data.remote import shown
+
     mlflow = require(spell)
-    uri = mlflow.get_tracking_uri()
+    given = mlflow.get_tracking_uri()
+    uri = shown(given)  # for messages: a database's password is not shown
     name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or EXPERIMENT
     fix = "start it, or set MLFLOW_TRACKING_URI to one that runs"
     with _quiet(CHECK), failing(uri, "", fix, "check MLFLOW_TRACKING_URI"):
-        client = mlflow.MlflowClient(uri)
+        client = mlflow.MlflowClient(given)
         found = client.get_experiment_by_name(name)
         ident = found.experiment_id if found else _create(client, name)
     if found is not None and found.lifecycle_stage == "deleted":
@@ -133,7 +136,8 @@ def failing(uri: str, doing: str, fix: str, other_fix: str = "") -> Iterator[Non
     """MLflow failing (its own errors, the network's, the file system's) as one line: a
     server that cannot be reached says why and `fix`; any other failure what MLflow said and
     `other_fix` (default `fix`). An artifact store's own errors count too (botocore's when an
-    experiment keeps its artifacts in S3, ...: `rnncast.data.remote.store_errors`)."""
+    experiment keeps its artifacts in S3, ...: `rnncast.data.remote.store_errors`), and so
+    does a package that does not import (a database's driver)."""
     import requests
     from mlflow.exceptions import MlflowException
 
@@ -141,6 +145,8 @@ def failing(uri: str, doing: str, fix: str, other_fix: str = "") -> Iterator[Non
 
     try:
         yield
+    except ImportError as e:  # a database's driver (SQLAlchemy's), an artifact store's package
+        raise OutputError(_needs(uri, doing, e, other_fix or fix)) from None
     except (MlflowException, requests.RequestException, *store_errors()) as e:
         why = _unreachable(e)
         if why is not None:
@@ -148,6 +154,20 @@ def failing(uri: str, doing: str, fix: str, other_fix: str = "") -> Iterator[Non
         else:
             said = f"MLflow tracking at '{uri}' failed{doing}: {_said(e)}: {other_fix or fix}"
         raise OutputError(said) from None
+
+
+_PACKAGES = {"MySQLdb": "mysqlclient"}  # modules whose package goes by another name
+
+
+def _needs(uri: str, doing: str, error: ImportError, fix: str) -> str:
+    """The line for a package MLflow needs at `uri` (a database's driver) but cannot import."""
+    if not error.name:
+        return f"MLflow tracking at '{uri}'{doing} failed to import: {_said(error)}: {fix}"
+    package = _PACKAGES.get(error.name, error.name.split(".")[0])
+    return (
+        f"MLflow tracking at '{uri}'{doing} needs the Python package '{package}', which is not "
+        f"installed: pip install '{package}', or {fix}"
+    )
 
 
 def _chain(error: BaseException) -> list[BaseException]:
@@ -174,8 +194,10 @@ def _unreachable(error: BaseException) -> str | None:
 
 def _said(error: BaseException) -> str:
     """What an error said: its first line without a closing full stop (cut short where a
-    server answered with a page)."""
-    text = first_line(error).removesuffix(".")
+    server answered with a page), the URLs in it shown without credentials."""
+    from rnncast.data.remote import scrub
+
+    text = scrub(first_line(error)).removesuffix(".")
     return text if len(text) <= 1000 else text[:997] + "..."
 
 

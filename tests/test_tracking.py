@@ -8,6 +8,7 @@ import errno
 import filecmp
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -438,3 +439,16 @@ def test_a_failure_to_log_after_the_metrics_went_to_stdout_says_so(here, s3_arti
         "error: the metrics were written to standard output, but logging the run to MLflow "
         "failed: " + _failed_to_log(s3_artifacts, evaluate, "the metrics file", "metrics.json")
     )
+
+
+def test_a_database_whose_driver_is_missing_is_one_line_without_its_password(here, monkeypatch):
+    for driver in ("psycopg", "psycopg2"):  # SQLAlchemy's, by its version: neither imports
+        monkeypatch.setitem(sys.modules, driver, None)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://u:pw@127.0.0.1:1/db")
+    said = error(run("evaluate", "--mlflow"))
+    assert re.fullmatch(
+        r"error: MLflow tracking at 'postgresql://127\.0\.0\.1:1/db' needs the Python package "
+        r"'(psycopg2?)', which is not installed: pip install '\1', or check MLFLOW_TRACKING_URI",
+        said,
+    ), said
+    assert sorted(p.name for p in here.iterdir()) == ["s.csv"]
