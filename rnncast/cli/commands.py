@@ -506,7 +506,7 @@ def info(model: o.InfoModel = Path(o.DEFAULT_MODEL), as_json: o.AsJson = False) 
     with runs.running(Reporter("info")):
         from rnncast.store.artifact import load
 
-        description = load(model).describe()
+        description = load(model, "MODEL").describe()
         if as_json:
             runs.to_stdout(
                 json.dumps(description, indent=2, default=str) + "\n", "the model's description"
@@ -535,7 +535,7 @@ def export(
 
         jobs.check_export(model, out)
         with runs.locked([out], wait, reads=[model]):
-            artifact = load(model)
+            artifact = load(model, "MODEL")
             with run.writing():
                 exported = jobs.export(artifact, out)
                 run.wrote(out)

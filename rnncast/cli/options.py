@@ -846,6 +846,6 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a ta
 
 # ---- export ------------------------------------------------------------------------------
 
-ExportModel = Annotated[Path, typer.Argument(help="Model file written by 'rnncast train'.")]
+ExportModel = Annotated[Path, typer.Argument(help="Model file written by 'rnncast train'.", **PATH)]
 
-OnnxOut = Annotated[Path, typer.Argument(help="ONNX file to write (.onnx).")]
+OnnxOut = Annotated[Path, typer.Argument(help="ONNX file to write (.onnx).", **PATH)]

@@ -205,14 +205,15 @@ def _samples_note(report: Reporter, metrics: dict[str, Any]) -> None:
 
 def exported(report: Reporter, exported: Exported, out: Path) -> None:
     """The graph's inputs and outputs, and `done`."""
+    from rnncast.data.remote import shown
 
     def ports(ports: list[Any]) -> str:
         return ", ".join(f"{p.name} ({', '.join(map(str, p.shape))}) {p.dtype}" for p in ports)
 
     report.done(
-        f"wrote {out} ({exported.size / 2**20:,.1f} MB): {ports(exported.inputs)} -> "
+        f"wrote {shown(out)} ({exported.size / 2**20:,.1f} MB): {ports(exported.inputs)} -> "
         f"{ports(exported.outputs)}",
-        out=str(out), bytes=exported.size, inputs=[p.to_dict() for p in exported.inputs],
+        out=shown(out), bytes=exported.size, inputs=[p.to_dict() for p in exported.inputs],
         outputs=[p.to_dict() for p in exported.outputs],
     )  # fmt: skip
 

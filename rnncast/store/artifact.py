@@ -377,9 +377,10 @@ def unreadable(path: str | Path, error: OSError, what: str, fix: str) -> Artifac
     return ArtifactError(f"cannot read {what} '{path}': {os_cause(error)}: {fix}")
 
 
-def load(path: str | Path) -> Artifact:
-    """Read a model file; any problem with the file is an `ArtifactError` with one line."""
-    payload = _read_model(path)
+def load(path: str | Path, named: str = "--model") -> Artifact:
+    """Read a model file; any problem with the file is an `ArtifactError` with one line
+    (which says how to give another as the caller names it: '--model', 'MODEL')."""
+    payload = _read_model(path, named)
     path = shown(path)  # for messages: a URL without credentials
     if payload is None:
         raise ArtifactError(
@@ -427,20 +428,23 @@ def load(path: str | Path) -> Artifact:
     return artifact
 
 
-def _read_model(path: str | Path) -> Any:
-    """`load_plain` of the model file at `path`; one line when the system cannot give it."""
+def _read_model(path: str | Path, named: str) -> Any:
+    """`load_plain` of the model file at `path`; one line when the system cannot give it,
+    saying how to give another as the caller names it (`named`: '--model', 'MODEL')."""
     if is_url(path):
         return read_remote(path, "model file")
-    fix = "check the path and its permissions, or pass another --model"
+    verb, via = ("pass", "with") if named.startswith("-") else ("give", "as")
+    fix = f"check the path and its permissions, or {verb} another {named}"
     try:
         if stat.S_ISDIR(os.stat(path).st_mode):
             raise ArtifactError(
-                f"model file '{path}' is a folder: pass the model file with --model"
+                f"model file '{path}' is a folder: {verb} the model file {via} {named}"
             )
         opens(path)
     except FileNotFoundError:
+        how = f"pass {named}" if via == "with" else f"give its path as {named}"
         raise ArtifactError(
-            f"model file '{path}' not found: train one with 'rnncast train DATA' or pass --model"
+            f"model file '{path}' not found: train one with 'rnncast train DATA' or {how}"
         ) from None
     except OSError as e:
         raise unreadable(path, e, "model file", fix) from None

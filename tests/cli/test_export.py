@@ -89,7 +89,7 @@ def test_export_refuses_in_one_line_and_writes_nothing(trained):
         "it or choose another path",
         ("m.rnncast", "folder.onnx"): "error: OUT 'folder.onnx' is a folder: give a file name",
         ("none.rnncast", "old.onnx"): "error: model file 'none.rnncast' not found: train one with "
-        "'rnncast train DATA' or pass --model",
+        "'rnncast train DATA' or give its path as MODEL",
         ("s.csv", "old.onnx"): "error: 's.csv' is not a readable rnncast model file (truncated, "
         "damaged or another kind of file): pass a file written by 'rnncast train', or retrain",
     }
@@ -151,3 +151,29 @@ def test_help_imports_neither_torch_nor_onnx(argv):
                           check=True, cwd=ROOT)  # fmt: skip
     assert "rnncast export" in done.stdout or "Write the model as one ONNX graph" in done.stdout
     assert done.stderr.strip() == ""
+
+
+def test_export_reads_and_writes_urls(trained, bucket):
+    """MODEL and OUT may be objects in a store, as --model and --out may: the graph is the
+    one a local export writes, written whole (no temporary or lock keys left)."""
+    assert run("export", "m.rnncast", "m.onnx", "-q").exit_code == 0
+    bucket.put("m.rnncast", (trained / "m.rnncast").read_bytes())
+    result = run("export", bucket.url("m.rnncast"), bucket.url("out/m.onnx"))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(f"wrote {bucket.url('out/m.onnx')} (0.1 MB): ")
+    assert bucket.get("out/m.onnx") == (trained / "m.onnx").read_bytes()
+    assert bucket.names() == ["m.rnncast", "out/m.onnx"]
+    assert error(run("export", bucket.url("none.rnncast"), "x.onnx")) == (
+        f"error: model file '{bucket.url('none.rnncast')}' not found: check the URL"
+    )
+
+
+def test_a_missing_model_says_how_each_command_names_it(trained):
+    """export and info take MODEL as an argument, not --model."""
+    said = "error: model file 'none.rnncast' not found: train one with 'rnncast train DATA' or "
+    assert error(run("export", "none.rnncast", "x.onnx")) == said + "give its path as MODEL"
+    assert error(run("info", "none.rnncast")) == said + "give its path as MODEL"
+    assert error(run("predict", "-m", "none.rnncast")) == said + "pass --model"
+    assert (
+        error(run("info", ".")) == "error: model file '.' is a folder: give the model file as MODEL"
+    )
