@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from rnncast.errors import ConfigError, RnncastError, first_line, os_cause
 
@@ -70,14 +70,20 @@ def shown(path: object) -> str:
     text = str(path)
     if not is_url(text):
         return text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # malformed ('http://[::1/x'): cut by hand, as urlsplit would
+        scheme, _, rest = text.partition("://")
+        rest = re.split(r"[?#]", rest, maxsplit=1)[0]
+        netloc, slash, tail = rest.partition("/")
+        return f"{scheme}://{netloc.rpartition('@')[2]}{slash}{tail}"
     netloc = parts.netloc
     user, at, host = netloc.rpartition("@")
     if at and (":" in user or parts.scheme.lower() in ("http", "https")):
         netloc = host  # credentials (abfs's 'container@account' is not one)
     if netloc == parts.netloc and not parts.query and not parts.fragment:
         return text  # nothing to hide: as given ('sqlite:////tmp/x.db' keeps its slashes)
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return f"{parts.scheme}://{netloc}{parts.path}"  # ('az://?x': urlunsplit drops the //)
 
 
 def scrub(text: str) -> str:
@@ -161,15 +167,29 @@ class Remote:
 
 def resolve(url: str | Remote, doing: str) -> Remote:
     """The `Remote` of `url` (`doing`: 'reading' or 'writing', for the message when the
-    store's package is missing); a scheme rnncast does not take is one line."""
+    store's package is missing); a scheme rnncast does not take, a URL without a bucket
+    (container, host) and a malformed one are one line each."""
     if isinstance(url, Remote):
         return url
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (checked: a port that is not a number is refused here)
+    except ValueError as e:
+        raise ConfigError(
+            f"'{shown(url)}' is not a valid URL ({first_line(e)}): check it"
+        ) from None
+    scheme = parts.scheme.lower()
     store = STORES.get(scheme)
     if store is None:
         raise ConfigError(
             f"'{shown(url)}' is a {scheme}:// URL, which rnncast does not read or write: give a "
             "local path, or an s3://, gs://, az://, abfs:// or https:// URL"
+        )
+    if not parts.netloc:  # fsspec would list the whole store ('s3://') or fail obscurely
+        top = store.container or "host"
+        raise ConfigError(
+            f"'{shown(url)}' names no {top}: give one, as in {scheme}://{top}/"
+            + ("key" if store.container else "path")
         )
     try:
         from fsspec.core import url_to_fs

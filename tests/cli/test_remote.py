@@ -133,6 +133,19 @@ def test_unreachable_missing_and_unsupported_stores_are_one_line(here, s3_env, m
     )
 
 
+def test_a_url_without_a_bucket_or_malformed_is_one_line(here):
+    assert error(run("train", "s3://", *FAST)) == (
+        "error: 's3://' names no bucket: give one, as in s3://bucket/key"
+    )
+    assert error(run("train", "http://[::1/x.csv", *FAST)) == (
+        "error: 'http://[::1/x.csv' is not a valid URL (Invalid IPv6 URL): check it"
+    )
+    assert error(run("train", "d.csv", *FAST, "-o", "s3:///m.rnncast")) == (
+        "error: 's3:///m.rnncast' names no bucket: give one, as in s3://bucket/key"
+    )
+    assert list(here.iterdir()) == []
+
+
 def test_a_missing_model_object(here, bucket):
     assert error(run("predict", "-m", bucket.url("none.rnncast"))) == (
         f"error: model file '{bucket.url('none.rnncast')}' not found: check the URL"

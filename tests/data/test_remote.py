@@ -85,6 +85,34 @@ def test_a_scheme_rnncast_does_not_take_is_one_line():
     )
 
 
+INVALID = "is not a valid URL"
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("s3://", "'s3://' names no bucket: give one, as in s3://bucket/key"),
+        ("s3:///key.csv", "'s3:///key.csv' names no bucket: give one, as in s3://bucket/key"),
+        ("gs://", "'gs://' names no bucket: give one, as in gs://bucket/key"),
+        ("az://?sig=1", "'az://' names no container: give one, as in az://container/key"),
+        ("https://", "'https://' names no host: give one, as in https://host/path"),
+        ("http://[::1/x.csv", f"'http://[::1/x.csv' {INVALID} (Invalid IPv6 URL): check it"),
+        ("http://u:pw@[::1/x?sig=1", f"'http://[::1/x' {INVALID} (Invalid IPv6 URL): check it"),
+        ("https://h:port/x", f"'https://h:port/x' {INVALID} (Port could not be cast to integer "
+         "value as 'port'): check it"),
+    ],
+)  # fmt: skip
+def test_a_url_without_a_bucket_or_malformed_is_one_line(url, said):
+    with pytest.raises(ConfigError) as e:
+        resolve(url, "reading")
+    assert str(e.value) == said
+
+
+def test_a_malformed_url_is_shown_without_its_secrets():
+    assert shown("http://u:pw@[::1/x.csv?sig=1#f") == "http://[::1/x.csv"
+    assert scrub("at 'http://u:pw@[::1/x?sig=1' now") == "at 'http://[::1/x' now"
+
+
 def test_a_missing_extra_is_one_line_naming_it(monkeypatch):
     import importlib
 
