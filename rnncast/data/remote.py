@@ -251,11 +251,36 @@ def info(r: Remote, what: str, error: type[RnncastError], missing: str = "") -> 
     found, `missing`, e.g. 'data file', if given)."""
     try:
         return r.fs.info(r.path)
-    except FileNotFoundError:
+    except FileNotFoundError as e:
+        unanswered = web_failure(e)
+        if unanswered is not None:
+            raise error(f"cannot read {what} '{r}': {unanswered}") from None
         there = missing_container(r)
         raise error(f"{missing or what} '{r}' not found{there}: check the URL") from None
     except store_errors() as e:
         raise unreadable(r, what, error, e) from None
+
+
+def web_failure(error: FileNotFoundError) -> str | None:
+    """What failed behind fsspec's HTTP filesystem's FileNotFoundError, which it raises for
+    any failure, and how to fix it ('Cannot connect to host ...: check the URL and the
+    network'); None when the file is missing (a 404 or 410) or the error is no web one."""
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is None:
+        return None
+    seen: list[BaseException] = []
+    below = error.__cause__ or error.__context__
+    while below is not None and below not in seen:
+        if isinstance(below, aiohttp.ClientResponseError):
+            if below.status in (404, 410):
+                return None
+            said = f"{below.status} {below.message}".strip()
+            return f"the server answered {said}: check the URL and that it may be read"
+        if isinstance(below, aiohttp.ClientError):
+            return f"{scrub(first_line(below))}: check the URL and the network"
+        seen.append(below)
+        below = below.__cause__ or below.__context__
+    return None
 
 
 def unreadable(r: Remote, what: str, error_type: type[RnncastError],

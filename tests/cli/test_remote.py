@@ -146,6 +146,15 @@ def test_a_url_without_a_bucket_or_malformed_is_one_line(here):
     assert list(here.iterdir()) == []
 
 
+def test_an_unreachable_web_host_is_not_called_a_missing_file(here):
+    port = free_port()  # nothing listens there
+    assert error(run("train", f"http://127.0.0.1:{port}/x.csv", *FAST)) == (
+        f"error: cannot read data 'http://127.0.0.1:{port}/x.csv': Cannot connect to host "
+        f"127.0.0.1:{port} ssl:default [Connect call failed ('127.0.0.1', {port})]: check the "
+        "URL and the network"
+    )
+
+
 def test_a_missing_model_object(here, bucket):
     assert error(run("predict", "-m", bucket.url("none.rnncast"))) == (
         f"error: model file '{bucket.url('none.rnncast')}' not found: check the URL"

@@ -296,3 +296,41 @@ def test_store_errors_are_those_of_the_loaded_libraries():
     kinds = remote.store_errors()
     assert OSError in kinds and TimeoutError in kinds
     assert all(isinstance(k, type) and issubclass(k, BaseException) for k in kinds)
+
+
+def test_an_unreachable_web_host_is_not_taken_for_a_missing_file():
+    """fsspec's HTTP filesystem says FileNotFoundError for any failure; what aiohttp said
+    behind it tells a refused connection (or an unknown host) from a missing file."""
+    url = f"http://127.0.0.1:{free_port()}/x.csv?token=secret"  # nothing listens there
+    said = _error(url)
+    assert said.startswith(
+        f"cannot read data '{url.split('?')[0]}': Cannot connect to host 127.0.0.1:"
+    ), said
+    assert said.endswith("]: check the URL and the network") and "secret" not in said
+
+
+def test_a_web_server_refusing_a_file_says_so():
+    """An answer other than 404 is not taken for a missing file either."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Forbidden(BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:
+            self.send_error(403)
+
+        do_GET = do_HEAD
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Forbidden)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/d.csv"
+        assert _error(f"{url}?token=secret") == (
+            f"cannot read data '{url}': the server answered 403 Forbidden: check the URL and "
+            "that it may be read"
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
