@@ -129,14 +129,18 @@ def _folder_files(p: Source) -> list[Source]:
 
 
 def _prefix_files(p: Remote) -> list[Source]:
-    """`_folder_files` of a prefix in a store: its objects listed in one go (a listing per
-    partition would be one request each), those within the levels kept."""
-    within = [f for f in map(p.child, p.fs.find(p.path))
-              if len(p.relative(f).split("/")) <= FOLDER_DEPTH + 1]  # fmt: skip
-    if len(within) > FOLDER_ENTRIES:
-        raise _too_many(p)
-    files = [f for f in within if f.suffix.lower() in PARQUET_SUFFIXES]
-    return sorted(files, key=lambda f: f.path.split("/"))
+    """`_folder_files` of a prefix in a store: listed a folder at a time down to the same
+    levels, and refused as soon as the entries pass `FOLDER_ENTRIES` (one listing of the
+    whole prefix, fsspec's `find`, would fetch every object under it first: all of a bucket
+    for 's3://bucket/')."""
+    found, seen = [], 0
+    for root, dirs, files in p.fs.walk(p.path, maxdepth=FOLDER_DEPTH + 1, on_error="raise"):
+        seen += len(dirs) + len(files)
+        if seen > FOLDER_ENTRIES:
+            raise _too_many(p)
+        found += [p.child(f"{root.rstrip('/')}/{name}") for name in files
+                  if Path(name).suffix.lower() in PARQUET_SUFFIXES]  # fmt: skip
+    return sorted(found, key=lambda f: f.path.split("/"))
 
 
 def _too_many(p: Source) -> DataError:

@@ -334,3 +334,49 @@ def test_a_web_server_refusing_a_file_says_so():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _recording_store(paths: list[str]):
+    """A `Remote` prefix 'memory://t' holding empty objects at `paths` (under it), whose
+    filesystem records every folder it is asked to list; and that record."""
+    from fsspec.implementations.memory import MemoryFileSystem
+    from fsspec.spec import AbstractFileSystem
+
+    listed: list[str] = []
+
+    class Recording(MemoryFileSystem):
+        store: dict = {}  # noqa: RUF012 (its own, not MemoryFileSystem's shared one)
+        pseudo_dirs: list = [""]  # noqa: RUF012
+        find = AbstractFileSystem.find  # a folder listing at a time, as walk lists them
+
+        def ls(self, path, detail=True, **kwargs):
+            listed.append(path.strip("/"))
+            return super().ls(path, detail=detail, **kwargs)
+
+    fs = Recording(skip_instance_cache=True)
+    for path in paths:
+        fs.pipe_file(f"/t/{path}", b"")
+    return remote.Remote("memory://t", fs, "/t", remote.STORES["s3"]), listed
+
+
+def test_a_prefix_is_listed_only_as_deep_as_a_folder_is_searched():
+    """Four levels of subfolders, as a local folder: deeper ones are never listed."""
+    from rnncast.data import readers
+
+    prefix, listed = _recording_store(["a/b/c/d/x.parquet", "a/b/c/d/e/f/deep.parquet"])
+    assert [f.path for f in readers._folder_files(prefix)] == ["/t/a/b/c/d/x.parquet"]
+    assert "t/a/b/c/d/e" not in listed and "t/a/b/c/d/e/f" not in listed
+
+
+def test_a_prefix_with_too_many_entries_is_refused_before_it_is_all_listed(monkeypatch):
+    from rnncast.data import readers
+
+    monkeypatch.setattr(readers, "FOLDER_ENTRIES", 3)
+    prefix, listed = _recording_store([f"p{i}/x.parquet" for i in range(6)])
+    with pytest.raises(DataError) as e:
+        readers._folder_files(prefix)
+    assert str(e.value) == (
+        "folder 'memory://t' holds more than 3 files and folders within 4 levels: point at a "
+        "Parquet file, or at the folder of one dataset"
+    )
+    assert listed == ["t"]  # the first listing said enough
