@@ -289,10 +289,12 @@ class Tracker:
             self.artifact(path, " to log the model file")
 
     def evaluated(self, result: Backtest, series: SeriesSet, metrics_file: str | Path | None = None,
-                  forecasts_file: str | Path | None = None) -> None:  # fmt: skip
+                  forecasts_file: str | Path | None = None,
+                  written: dict[str, Any] | None = None) -> None:  # fmt: skip
         """The backtest's scores, the model's at each step of the horizon, the metrics file
-        (`metrics.json` from the report when `metrics_file` is None) and the backtest
-        forecasts' file when there is one."""
+        (when `metrics_file` is None, `metrics.json` from `written`, the metrics as the
+        caller wrote them elsewhere, default the report) and the backtest forecasts' file
+        when there is one."""
         if self.tracking is None:
             return
         from rnncast.forecast.backtest import per_step
@@ -308,7 +310,7 @@ class Tracker:
             self.artifact(Path(metrics_file), " to log the metrics file")
             return
         with self.tracking.calls(" to log the metrics file"):
-            self.tracking.client.log_dict(self.run_id, report, "metrics.json")
+            self.tracking.client.log_dict(self.run_id, written or report, "metrics.json")
 
     @contextlib.contextmanager
     def after(self, written: str) -> Iterator[None]:

@@ -452,3 +452,17 @@ def test_a_database_whose_driver_is_missing_is_one_line_without_its_password(her
         said,
     ), said
     assert sorted(p.name for p in here.iterdir()) == ["s.csv"]
+
+
+def test_evaluate_to_stdout_logs_the_metrics_it_printed(here, monkeypatch):
+    uri = f"sqlite:///{here}/m.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert run("train", "s.csv", *TRAIN).exit_code == 0
+    result = run("evaluate", "-o", "-", "--mlflow")
+    assert result.exit_code == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed["model"] == "model.rnncast"
+    evaluate = _runs(uri)["evaluate"]
+    got = mlflow.MlflowClient(uri).download_artifacts(evaluate.info.run_id, "metrics.json",
+                                                      str(here / "down"))  # fmt: skip
+    assert json.loads(Path(got).read_text()) == printed
