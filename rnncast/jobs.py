@@ -10,13 +10,14 @@ that each caller is told what it can pass. Nothing here prints: progress goes to
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from rnncast.data.build import from_frame
 from rnncast.data.readers import CSVText
@@ -37,11 +38,14 @@ from rnncast.settings import (
     ModelConfig,
     ReadOptions,
     Spelling,
+    TrainRequest,
     WindowConfig,
     check_together,
+    trained_options,
 )
 from rnncast.store import checkpoint, onnxfile
-from rnncast.store.artifact import Artifact
+from rnncast.store.artifact import Artifact, file_sha256
+from rnncast.store.artifact import load as load_artifact
 from rnncast.store.atomic import check_writable
 
 Data = pd.DataFrame | str | Path | CSVText  # CSVText: CSV from no file (standard input)
@@ -68,6 +72,7 @@ def train(
     resume: checkpoint.Checkpoint | None = None,
     on_saved: Callable[[str], None] | None = None,
     spell: Spelling = CLI,
+    source: Source | None = None,
 ) -> Trained:
     """Train `plan.train.ensemble` networks (seeds seed, seed + 1, ...) on the plan's series.
 
@@ -78,9 +83,10 @@ def train(
 
     In a torch.distributed process group (`rnncast.engine.distributed.session`) every
     process calls this alike; only rank 0 writes the checkpoint (every process hears
-    `on_saved`). Messages name options as `spell` does."""
+    `on_saved`). An update (`source`, see `updating`) starts every member from the source
+    model's weights and records where it started. Messages name options as `spell` does."""
     series, window, config = plan.series, plan.window, plan.train
-    model = check(plan, spell)
+    model = check(plan, spell, source)
     world = distributed.current()
     fingerprint = series.fingerprint()
     if resume is not None:
@@ -96,23 +102,28 @@ def train(
                 on_saved(state.describe())
 
     members = dataclasses.replace(plan, model=model)
-    results = _fit_members(members, state, keep, on_event, should_stop)
+    results = _fit_members(members, state, keep, on_event, should_stop, source)
     artifact = Artifact.from_training(
         series, results, read=plan.read, window=window, model=model, train=config,
         data_path=data_path, fingerprint=fingerprint, processes=world.size,
     )  # fmt: skip
+    if source is not None:
+        artifact.init_from = source.record()
     if model.quantiles:
         artifact.intervals = _calibrate(artifact, series, results[0].device)
     return Trained(artifact, results)
 
 
-def check(plan: Plan, spell: Spelling = CLI) -> ModelConfig:
+def check(plan: Plan, spell: Spelling = CLI, source: Source | None = None) -> ModelConfig:
     """What training would refuse before its first step, checked without training (`rnncast
     train --print-config` runs it too): settings that do not go together, values the
     transform cannot take, series too short for the longest member's window, a network too
-    big for the device's memory. Returns the model settings with the transform and the
-    clipping resolved; messages name options as `spell` does."""
+    big for the device's memory; for an update, data unlike the source model's (`Source.
+    check`). Returns the model settings with the transform and the clipping resolved;
+    messages name options as `spell` does."""
     series, window = plan.series, plan.window
+    if source is not None:
+        source.check(series, spell)
     check_together(plan.model, plan.train)
     asked = plan.model
     model = dataclasses.replace(asked, transform=transform.resolve(series, asked.transform),
@@ -154,9 +165,11 @@ def _check_memory(plan: Plan, model: ModelConfig, spell: Spelling) -> None:
 def _fit_members(plan: Plan, state: checkpoint.Checkpoint,
                  keep: Callable[[dict[str, Any] | None], None],
                  on_event: Callable[[Event], None] | None,
-                 should_stop: Callable[[], bool] | None) -> list[TrainResult]:  # fmt: skip
+                 should_stop: Callable[[], bool] | None,
+                 source: Source | None = None) -> list[TrainResult]:  # fmt: skip
     """Every ensemble member: those the checkpoint holds finished, then the rest in turn
-    (the one in training resumed where the checkpoint left it)."""
+    (the one in training resumed where the checkpoint left it; each from the `source`
+    model's member of the same place, in an update)."""
     window, model, config = plan.window, plan.model, plan.train
     results = [
         TrainResult.from_plain(plain, models.build(model, window.member(k).lookback,
@@ -175,11 +188,82 @@ def _fit_members(plan: Plan, state: checkpoint.Checkpoint,
                 member=member, should_stop=should_stop,
                 resume=now["state"] if now is not None and now["member"] == member else None,
                 on_checkpoint=lambda snapshot, m=member: keep({"member": m, "state": snapshot}),
+                init=None if source is None else source.start(k, plan.series.ids),
             )  # fmt: skip
         results.append(result)
         state.finished.append(result.to_plain())
         keep(None)
     return results
+
+
+# ---- an update: training that starts from a model file ----------------------------------
+
+
+@dataclass
+class Source:
+    """The model an update starts from (`rnncast train --init-from`): what its file holds,
+    its path as given, and the SHA-256 of the file's bytes (what `sha256sum` prints)."""
+
+    artifact: Artifact
+    path: str
+    sha256: str
+
+    def named(self, spell: Spelling = CLI) -> str:
+        """The option as the caller gave it: `--init-from 'm.rnncast'`, `init_from='m.rnncast'`."""
+        return spell("init_from", self.path) if spell.python else f"--init-from '{self.path}'"
+
+    def record(self) -> dict[str, Any]:
+        """What the updated model file keeps of its source (`Artifact.init_from`)."""
+        a = self.artifact
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "created": a.created,
+            "rnncast_version": a.rnncast_version,
+            "data_fingerprint": a.fingerprint,
+        }
+
+    def check(self, series: SeriesSet, spell: Spelling = CLI) -> None:
+        """The update's data must be laid out and timed as the source's training data, with
+        values its transform can take."""
+        check_like_training(self.artifact, series)
+        transform.check(series, self.artifact.model.transform,
+                        f"{self.named(spell)} was trained on them; fix those values, or train "
+                        f"from scratch with {spell('transform', 'none')}")  # fmt: skip
+
+    def start(self, k: int, ids: Sequence[Any]) -> dict[str, torch.Tensor]:
+        """Member k's weights, to start from on series `ids`: an id embedding's rows follow
+        the series by id (a series the source never saw starts at the all-zero row, as
+        `predict` treats it)."""
+        state = dict(self.artifact.weights[k])
+        table = state.get("id_table.weight")
+        if table is not None:
+            rows = {str(i): r + 1 for r, i in enumerate(self.artifact.series_ids)}
+            state["id_table.weight"] = table[[0, *(rows.get(str(i), 0) for i in ids)]].clone()
+        return state
+
+
+def updating(request: TrainRequest, given: Iterable[str],
+             spell: Spelling = CLI) -> tuple[TrainRequest, Source | None]:  # fmt: skip
+    """The request and source of an update: the model file `request.init_from` names,
+    loaded, and the request with that model's settings (`TrainRequest.updating`: an option
+    in `given`, those the caller gave, may not ask for other networks); `(request, None)`
+    for a training from scratch. The echo state network is refused: nothing of it is trained
+    by gradient, so there is nothing to go on from."""
+    if request.init_from is None:
+        return request, None
+    path = request.init_from
+    artifact = load_artifact(path, spell.name("init_from"))
+    source = Source(artifact, path, file_sha256(path))
+    if artifact.model.cell == "esn":
+        raise ConfigError(
+            f"{source.named(spell)} is an echo state network ({spell('cell', 'esn')}), whose "
+            "readout is solved in closed form, not trained step by step: there is nothing to "
+            "go on from; train it from scratch on the new data (it takes seconds)"
+        )
+    trained = trained_options(artifact.read_options, artifact.window, artifact.model,
+                              artifact.train)  # fmt: skip
+    return request.updating(given, trained, source.named(spell), spell), source
 
 
 def _calibrate(artifact: Artifact, series: SeriesSet, device: str = "cpu") -> dict:

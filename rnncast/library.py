@@ -13,9 +13,10 @@ the same code the command line runs.
 `train` takes the options of `rnncast train` as keyword arguments, named as the options
 with underscores (`hidden_size=128`, `fill="ffill"`, `target=("a", "b")`): they make the
 same `TrainRequest` (`rnncast.settings`), the same plan (`rnncast.plan`) and the same jobs
-(`rnncast.jobs`) as the command line. `threads=N` (all three) runs torch on N CPU threads
-for the call; left out, torch's setting stays as it is (a library does not change
-process-wide settings unasked). Problems a user can fix raise
+(`rnncast.jobs`) as the command line; `init_from="model.rnncast"` updates that model on the
+new data instead of training from scratch (see docs/training.md). `threads=N` (all three)
+runs torch on N CPU threads for the call; left out, torch's setting stays as it is (a
+library does not change process-wide settings unasked). Problems a user can fix raise
 `rnncast.errors.RnncastError` (its subclasses `DataError`, `ConfigError`, `ArtifactError`)
 with the command line's one-line message; where it names what to pass, it names the keyword
 arguments (`skip_short=True`, `horizon=6`, `transform='none'`) rather than options (but the
@@ -67,6 +68,8 @@ def train(
     TrainRequest.check_names(options, also=("threads", "on_event", "mlflow"))
     request = TrainRequest.of(**options)
     cpu_threads.check(threads)
+    request.configs()  # the options themselves, before any file is read
+    request, source = jobs.updating(request, options, PYTHON)
     tracking = connect(PYTHON) if mlflow else None
     read, _, _ = request.configs()
     series = jobs.read(data_or_path, read)
@@ -75,7 +78,8 @@ def train(
     for message in (*series.notes, *(text for kind, text in plan.notes if kind == "warning")):
         _warn(message, stacklevel=3)  # what reading filled, what skip-short left out
     with cpu_threads.using(threads), training(tracking, plan, path) as tracker:
-        trained = jobs.train(plan, path, on_event=tracker.hearing(on_event), spell=PYTHON)
+        trained = jobs.train(plan, path, on_event=tracker.hearing(on_event), spell=PYTHON,
+                             source=source)  # fmt: skip
         tracker.trained(trained)
     return trained.artifact
 

@@ -10,6 +10,7 @@ file stores them (their on-disk names never change). `TrainRequest` is every opt
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -606,6 +607,8 @@ class TrainRequest:
     precision: str = _T.precision
     data_on: str = _T.data_on
     ema: float = _T.ema
+    # an update: start from this model file's networks and settings (`updating`)
+    init_from: str | None = None
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -624,6 +627,8 @@ class TrainRequest:
                  "future_covariates": split_names, "lookbacks": parse_lookbacks,
                  "quantiles": parse_quantiles}  # fmt: skip
         plain = {k: getattr(v, "value", v) for k, v in options.items()}  # enum members
+        if plain.get("init_from") is not None:
+            plain["init_from"] = str(plain["init_from"])  # a path
         return cls(**{k: parse.get(k, lambda v: v)(v) for k, v in plain.items()})
 
     @classmethod
@@ -649,6 +654,107 @@ class TrainRequest:
         read, model, train = part(ReadOptions), part(ModelConfig), part(TrainConfig)
         check_together(model, train)
         return read, model, train
+
+    def updating(self, given: Iterable[str], trained: dict[str, Any], source: str,
+                 spell: Spelling | None = None) -> TrainRequest:  # fmt: skip
+        """The request of an update from a model trained with the options `trained`
+        (`trained_options`): the settings that make its networks (`KEPT`) are the model's,
+        and one of them `given` with another value is a `ConfigError` naming both (`source`
+        names the model as the message begins); how its data was read and how it was trained
+        are the model's unless given, but for a shorter training at a lower rate
+        (`UPDATE_LR_FACTOR`, `UPDATE_MAX_EPOCHS`, `UPDATE_PATIENCE`)."""
+        spell = spell or CLI
+        given = {n for n in given if n != "init_from" and getattr(self, n) is not None}
+        for name in sorted(given & set(KEPT), key=KEPT.index):
+            ours = getattr(self, name)
+            if _conflicts(name, ours, trained):
+                raise ConfigError(
+                    f"{source} was trained with {_trained_as(name, trained, spell)}; "
+                    f"{_said(spell, name, ours)} conflicts: drop {spell.name(name)} or train "
+                    "from scratch"
+                )
+        kept = {n: v for n, v in trained.items() if n not in given and n not in OWN}
+        if "lookback" in given or "lookbacks" in given:  # the same window, as the person said it
+            kept.pop("lookback", None), kept.pop("lookbacks", None)
+        kept["transform"] = trained["transform"]  # as resolved ('auto' given says nothing)
+        shorter = {"lr": float(f"{trained['lr'] * UPDATE_LR_FACTOR:.6g}"),
+                   "max_epochs": min(trained["max_epochs"], UPDATE_MAX_EPOCHS),
+                   "patience": min(trained["patience"], UPDATE_PATIENCE)}  # fmt: skip
+        kept |= {n: v for n, v in shorter.items() if n not in given}
+        return dataclasses.replace(self, **kept)
+
+
+# An update (--init-from): the options that make the networks, kept from the model they start
+# from; the options it never takes from that model (they are about this run); and how its
+# training is shortened unless given (measured on M4 Hourly: docs/benchmarks.md).
+KEPT = ("horizon", "lookback", "lookbacks", "segment", "calendar", "covariates", "cell",
+        "hidden_size", "num_layers", "scaling", "transform", "scale_floor", "decoder",
+        "activation", "bidirectional", "attention", "reservoir_size", "spectral_radius",
+        "leak_rate", "ridge", "quantiles", "id_embedding", "ensemble")  # fmt: skip
+OWN = ("init_from", "holdout", "max_steps", "device", "precision", "data_on",
+       "checkpoint_activations")  # fmt: skip
+UPDATE_LR_FACTOR = 0.1
+UPDATE_MAX_EPOCHS = 20
+UPDATE_PATIENCE = 3
+
+
+def trained_options(read: ReadOptions, window: WindowConfig, model: ModelConfig,
+                    train: TrainConfig) -> dict[str, Any]:  # fmt: skip
+    """The options of `rnncast train` that would make a model of these settings (its window
+    and transform as they were resolved) and read its data alike."""
+    configs = {f.name: getattr(c, f.name) for c in (read, model, train) for f in fields(c)}
+    window_options = {
+        "horizon": window.horizon,
+        "lookback": None if window.lookbacks else window.lookback,
+        "lookbacks": window.lookbacks,
+        "val_size": window.val_size,
+        "calendar": bool(model.calendar),
+    }
+    names = set(TrainRequest.names())
+    return {k: v for k, v in (configs | window_options).items() if k in names}
+
+
+def _members(lookback: int | None, lookbacks: tuple[int, ...], ensemble: int) -> list[int]:
+    """Each ensemble member's lookback, as `WindowConfig.member` reads them."""
+    cycle = list(lookbacks) or [lookback]
+    return [cycle[k % len(cycle)] for k in range(ensemble)]
+
+
+def _conflicts(name: str, ours: Any, trained: dict[str, Any]) -> bool:
+    """Whether option `name` given as `ours` asks for other networks than `trained` made."""
+    if name == "transform":
+        return ours != "auto" and ours != trained["transform"]
+    if name in ("lookback", "lookbacks"):
+        members = trained["ensemble"]
+        theirs = _members(trained["lookback"], trained["lookbacks"], members)
+        asked = _members(ours, (), members) if name == "lookback" else _members(None, ours, members)
+        return not ours or asked != theirs
+    return ours != trained[name]
+
+
+def _trained_as(name: str, trained: dict[str, Any], spell: Spelling) -> str:
+    """What a model was trained with, for a conflict with option `name`: its lookbacks as it
+    was given them, else the option's value."""
+    if name in ("lookback", "lookbacks"):
+        name = "lookbacks" if trained["lookbacks"] else "lookback"
+    return _said(spell, name, trained[name])
+
+
+NEGATABLE = ("calendar", "skip_short")  # on/off options with a --no- form
+
+
+def _said(spell: Spelling, name: str, value: Any) -> str:
+    """Option `name` given `value`, as the caller would give it: `--cell gru`,
+    `--quantiles 0.1,0.9`, `--no-calendar`; `cell='gru'` from Python."""
+    if spell.python:
+        return spell(name, value)
+    flag = spell.name(name)
+    if isinstance(value, bool):
+        return flag if value else ("--no-" + flag[2:] if name in NEGATABLE else f"no {flag}")
+    if isinstance(value, tuple):
+        listed = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+        return f"{flag} {listed}" if value else f"no {flag}"
+    return spell(name, value)
 
 
 @dataclass(frozen=True)

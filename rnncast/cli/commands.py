@@ -24,7 +24,7 @@ from rnncast.settings import TrainRequest, split_names
 if TYPE_CHECKING:
     from rnncast.cli.run import Run
     from rnncast.data.series import SeriesSet
-    from rnncast.jobs import Trained
+    from rnncast.jobs import Source, Trained
     from rnncast.plan import Plan
     from rnncast.store.artifact import Artifact
     from rnncast.store.checkpoint import Checkpoint as Saved
@@ -77,6 +77,7 @@ def train(
     spectral_radius: o.SpectralRadius = R.spectral_radius,
     leak_rate: o.LeakRate = R.leak_rate,
     ridge: o.Ridge = R.ridge,
+    init_from: o.InitFrom = None,
     loss: o.Loss = o.Losses(R.loss),
     max_epochs: o.MaxEpochs = R.max_epochs,
     max_steps: o.MaxSteps = R.max_steps,
@@ -113,35 +114,47 @@ def train(
     with runs.running(report, lambda: render.interrupted_training(kept, saved)) as run:
         run.use_threads(threads)
         option = "--checkpoint" if checkpoint else "--resume"
-        outputs = _train_outputs(data, out, (option, kept), print_config)
+        outputs = _train_outputs(data, out, (option, kept, init_from), print_config)
         request, tracking = _request(ctx.params), _tracking(mlflow and not print_config)
-        with runs.locked(outputs, wait):
+        with runs.locked(outputs, wait, reads=[init_from] if init_from else []):
             resumed = _resumed(resume, saved)
+            request, source = _updating(ctx, request)
             plan = _plan(report, data, request)
             if print_config:
-                _print_config(ctx, plan)
+                _print_config(ctx, plan, request if source else None, source)
                 return
-            render.window(report, plan)
-            if resumed is not None:
-                report.info(f"resuming from {resume}: {resumed.describe()}")
-            trained = _fit(run, report, plan, data, out, (kept, resumed, saved), tracking)
+            _starting(report, plan, source, (resume, resumed))
+            trained = _fit(run, report, plan, data, out, (kept, resumed, saved), (tracking, source))
     render.trained(report, trained, plan.series, out)
 
 
-def _train_outputs(data: Path, out: Path, checkpointing: tuple[str, Path | None],
+def _starting(report: Reporter, plan: Plan, source: Source | None,
+              resuming: tuple[Path | None, Saved | None]) -> None:  # fmt: skip
+    """What the run starts from: the window, the model it updates, the checkpoint it resumes."""
+    render.window(report, plan)
+    render.updating(report, source, plan)
+    resume, resumed = resuming
+    if resumed is not None:
+        report.info(f"resuming from {resume}: {resumed.describe()}")
+
+
+def _train_outputs(data: Path, out: Path, checkpointing: tuple[str, Path | None, Path | None],
                    print_config: bool) -> list[Path]:  # fmt: skip
     """The files this run writes (none with --print-config, none in torchrun processes
-    other than rank 0), each checked writable before any work."""
+    other than rank 0), each checked writable before any work. The model file may be the
+    --init-from one (an update in place), the checkpoint may not."""
     from rnncast.engine.distributed import world
     from rnncast.store.atomic import check_writable
 
     main = world().main  # a broken torchrun environment is refused before anything else
     if print_config:
         return []
-    option, kept = checkpointing
+    option, kept, init_from = checkpointing
     check_writable(out, "--out", inputs=(("the input data file", data),))
     if kept is not None:
-        check_writable(kept, option, inputs=(("the input data file", data), ("--out", out)))
+        inputs = (("the input data file", data), ("--out", out),
+                  *((("--init-from", init_from),) if init_from else ()))  # fmt: skip
+        check_writable(kept, option, inputs=inputs)
     return ([out] + ([kept] if kept else [])) if main else []
 
 
@@ -168,6 +181,19 @@ def _tracking(asked: bool) -> Tracking | None:
     return tracking.connect()
 
 
+def _updating(ctx: typer.Context, request: TrainRequest) -> tuple[TrainRequest, Source | None]:
+    """With --init-from: the model file it names, and the request with that model's settings
+    (`jobs.updating`; an option given on the command line or in --config may not conflict)."""
+    from rnncast import jobs
+
+    sources = {
+        name: ctx.get_parameter_source(name) for name in TrainRequest.names()
+    }  # (typer's click)
+    given = [name for name, source in sources.items()
+             if getattr(source, "name", "DEFAULT") != "DEFAULT"]  # fmt: skip
+    return jobs.updating(request, given)
+
+
 def _resumed(resume: Path | None, saved: list[str]) -> Saved | None:
     """The checkpoint --resume names, loaded (and where it stands, noted in `saved`)."""
     if resume is None:
@@ -192,34 +218,38 @@ def _plan(report: Reporter, data: Path, request: TrainRequest) -> Plan:
     return planned
 
 
-def _print_config(ctx: typer.Context, plan: Plan) -> None:
-    """--print-config: the options, with those the data decided, as a config file, once
-    the plan passes every check training would make before its first step."""
+def _print_config(ctx: typer.Context, plan: Plan, update: TrainRequest | None = None,
+                  source: Source | None = None) -> None:  # fmt: skip
+    """--print-config: the options, with those the data decided (and those an `update` took
+    from its `source` model), as a config file, once the plan passes every check training
+    would make before its first step."""
     from rnncast import jobs
     from rnncast.engine.distributed import world
 
-    jobs.check(plan)
+    jobs.check(plan, source=source)
+    taken = {} if update is None else render.as_options(update, ctx.params)
     if world().main:
-        runs.to_stdout(render.config_text(ctx, plan.resolved()), "the configuration")
+        runs.to_stdout(render.config_text(ctx, taken | plan.resolved()), "the configuration")
 
 
 def _fit(run: Run, report: Reporter, plan: Plan, data: Path, out: Path,
          checkpointing: tuple[Path | None, Saved | None, list[str]],
-         tracking: Tracking | None) -> Trained:  # fmt: skip
-    """Train as planned (with every torchrun process, each epoch checkpointed where asked),
-    stopping at a safe point on a signal; rank 0 writes the model file, and with --mlflow
-    logs the run (settings, each epoch's losses, the summary, the model file)."""
+         updating: tuple[Tracking | None, Source | None]) -> Trained:  # fmt: skip
+    """Train as planned (with every torchrun process, each epoch checkpointed where asked;
+    an update from its source), stopping at a safe point on a signal; rank 0 writes the
+    model file, and with --mlflow logs the run (settings, each epoch's losses, the summary,
+    the model file)."""
     from rnncast import jobs
     from rnncast.engine import distributed
     from rnncast.tracking import training
 
-    path, resumed, saved = checkpointing
+    (path, resumed, saved), (tracking, source) = checkpointing, updating
     with distributed.session(plan.train.device), training(tracking, plan, str(data)) as tracker:
         with report.training(plan.model) as progress, run.signals.deferred():
             trained = jobs.train(
                 plan, str(data), on_event=tracker.hearing(progress),
                 should_stop=run.signals.requested, checkpoint_path=path, resume=resumed,
-                on_saved=saved.append,
+                on_saved=saved.append, source=source,
             )  # fmt: skip
         if distributed.world().main:
             with run.writing():

@@ -484,6 +484,17 @@ Ensemble = Annotated[
     ),
 ]
 
+InitFrom = Annotated[
+    Path | None,
+    typer.Option(
+        help="Update this model file instead of training from scratch: start from its "
+        "networks, keep its settings (an option that would change its networks is an "
+        "error) and how it read its data, and train on DATA at a tenth of its --lr for at "
+        "most 20 epochs, --patience 3 (unless given). The new file records it.",
+        rich_help_panel="Training",
+    ),
+]
+
 Ema = Annotated[
     float,
     typer.Option(

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     import typer
 
     from rnncast.data.series import SeriesSet
-    from rnncast.jobs import Trained
+    from rnncast.jobs import Source, Trained
     from rnncast.plan import Plan
-    from rnncast.settings import WindowConfig
+    from rnncast.settings import TrainRequest, WindowConfig
     from rnncast.store.artifact import Artifact
     from rnncast.store.onnxfile import Exported
     from rnncast.tracking import Tracker
@@ -57,6 +57,32 @@ def window(report: Reporter, plan: Plan) -> None:
         f"window: {reads}in segments of {plan.model.segment}), "
         f"horizon {window.horizon}, validation {window.val_size} steps per series"
     )
+
+
+def updating(report: Reporter, source: Source | None, plan: Plan) -> None:
+    """Where an update starts, and how long it trains."""
+    if source is None:
+        return
+    members, train = len(source.artifact.weights), plan.train
+    report.info(
+        f"starting from the {members} network{'s' if members > 1 else ''} of "
+        f"'{source.path}' (sha256 {source.sha256[:12]}, written {source.artifact.created}): "
+        f"--lr {train.lr:g}, at most {train.max_epochs} epochs, --patience {train.patience}"
+    )
+
+
+def as_options(request: TrainRequest, params: dict[str, Any]) -> dict[str, Any]:
+    """The request's settings as the command's options (lists as comma-separated text), for
+    those the command takes."""
+    from dataclasses import fields
+
+    out = {}
+    for f in fields(request):
+        value = getattr(request, f.name)
+        if f.name in params:
+            listed = ",".join(map(str, value)) or None if isinstance(value, tuple) else value
+            out[f.name] = listed
+    return out
 
 
 def trained(report: Reporter, result: Trained, series: SeriesSet, out: Path) -> None:

@@ -107,9 +107,14 @@ def fit(
     should_stop: Callable[[], bool] | None = None,
     resume: dict[str, Any] | None = None,
     on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    init: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train one network on `series` from `config.seed`; returns it with the best validation
     weights. `member` (of `config.ensemble`) only labels the progress events.
+
+    `init`: a state dict to start from instead of random weights (an update, `rnncast train
+    --init-from`). Its validation loss is then the first to beat (epoch 0): an update that
+    improves on it in no epoch ends with these weights as they were.
 
     `should_stop` is asked after every batch; when it says yes, `TrainingStopped` is raised.
     `on_checkpoint(state)` gets the loop's whole state (plain data) after every epoch, and
@@ -120,7 +125,7 @@ def fit(
     all return the same network.
     """
     run, progress = _setup(series, window, model_config, config, should_stop, resume,
-                           on_event or (lambda event: None))  # fmt: skip
+                           on_event or (lambda event: None), init)  # fmt: skip
     run.emit(
         TrainStart(
             device=str(run.device),
@@ -135,6 +140,8 @@ def fit(
         )
     )
     began = time.perf_counter() - progress.elapsed
+    if init is not None and resume is None and len(run.validation):
+        _start_from(run, progress)
     run.result.stopped = _finished(progress, config, bool(len(run.validation)))
     while not run.result.stopped:
         epoch = progress.epoch + 1
@@ -152,10 +159,10 @@ def fit(
 def _setup(
     series: SeriesSet, window: WindowConfig, model_config: ModelConfig, config: TrainConfig,
     should_stop: Callable[[], bool] | None, resume: dict[str, Any] | None,
-    emit: Callable[[Event], None],
+    emit: Callable[[Event], None], init: dict[str, torch.Tensor] | None = None,
 ) -> tuple[_Run, _Progress]:  # fmt: skip
-    """Check the data against the window, seed, place the values, build the network and its
-    optimisation, and put a resumed run's state back."""
+    """Check the data against the window, seed, place the values, build the network (from
+    `init`'s weights when given) and its optimisation, and put a resumed run's state back."""
     world = distributed.current()
     check_lengths(series, window)
     if model_config.id_embedding and model_config.ids < len(series):
@@ -164,7 +171,10 @@ def _setup(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     training, validation = _splits(series, window, model_config, config, device)
-    network = models.RecurrentForecaster(model_config, window.lookback, window.horizon).to(device)
+    network = models.RecurrentForecaster(model_config, window.lookback, window.horizon)
+    if init is not None:
+        network.load_state_dict(init)
+    network = network.to(device)
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -228,6 +238,14 @@ def _averaged(network: nn.Module, config: TrainConfig, resume: dict[str, Any] | 
     if resume is not None and resume.get("averaged") is not None:
         averaged.load_state_dict(resume["averaged"])
     return averaged
+
+
+def _start_from(run: _Run, progress: _Progress) -> None:
+    """The starting weights of an update, scored on the validation windows, are the best so
+    far (epoch 0)."""
+    progress.best = _validate(run)
+    progress.best_state = copy.deepcopy(run.judged.state_dict())
+    run.result.best_epoch = 0
 
 
 def _batches(windows: int, batch_size: int, epoch_size: int) -> int:

@@ -89,6 +89,10 @@ class Artifact:
     history: list[dict] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     intervals: dict[str, float] = field(default_factory=dict)  # width factors, `intervals`
+    # the model an update started from (`rnncast train --init-from`): its path as given, the
+    # SHA-256 of its file, when it was written and the fingerprint of its training data;
+    # empty for a model trained from scratch
+    init_from: dict[str, Any] = field(default_factory=dict)
     rnncast_version: str = __version__
     torch_version: str = str(torch.__version__)
     created: str = field(
@@ -168,6 +172,7 @@ class Artifact:
             "model": {**to_dict(self.model), "parameters": summary.get("parameters")},
             "intervals": dict(self.intervals),
             "train": to_dict(self.train),
+            **({"init_from": dict(self.init_from)} if self.init_from else {}),
             "training": {
                 **{k: summary.get(k) for k in ("device", "members", "epochs", "best_epoch",
                                                "best_val_loss")},
@@ -206,6 +211,7 @@ class Artifact:
             "history": self.history,
             "summary": self.summary,
             "intervals": dict(self.intervals),
+            **({"init_from": dict(self.init_from)} if self.init_from else {}),
             "weights": [
                 {k: v.detach().cpu().contiguous() for k, v in state.items()}
                 for state in self.weights
@@ -233,6 +239,7 @@ class Artifact:
             history=list(p.get("history", [])),
             summary=dict(p.get("summary", {})),
             intervals={str(k): float(v) for k, v in dict(p.get("intervals", {})).items()},
+            init_from=dict(p.get("init_from", {})),
             rnncast_version=p.get("rnncast_version", "?"),
             torch_version=p.get("torch_version", "?"),
             created=p.get("created", ""),
@@ -443,9 +450,11 @@ def _read_model(path: str | Path, named: str) -> Any:
         opens(path)
     except FileNotFoundError:
         how = f"pass {named}" if via == "with" else f"give its path as {named}"
-        raise ArtifactError(
-            f"model file '{path}' not found: train one with 'rnncast train DATA' or {how}"
-        ) from None
+        missing = (
+            f"train one with 'rnncast train DATA' or {how}" if named in ("--model", "MODEL")
+            else f"check the path given to {named}, or train from scratch without it"
+        )  # fmt: skip
+        raise ArtifactError(f"model file '{path}' not found: {missing}") from None
     except OSError as e:
         raise unreadable(path, e, "model file", fix) from None
     return load_plain(path)
@@ -460,6 +469,20 @@ def read_remote(url: str | Path, what: str) -> Any:
     with remote.reading(r, what, ArtifactError):
         data = r.fs.cat_file(r.path)
     return load_plain(io.BytesIO(data))
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, in hex (what `sha256sum` prints)."""
+    digest = hashlib.sha256()
+    if is_url(path):
+        r = remote.resolve(str(path), "reading")
+        with remote.reading(r, "model file", ArtifactError):
+            digest.update(r.fs.cat_file(r.path))
+        return digest.hexdigest()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _units(stored: Any, series: int) -> np.ndarray:
