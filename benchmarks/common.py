@@ -87,7 +87,7 @@ def add_request_args(parser: argparse.ArgumentParser, fixed: set[str],
             continue
         name, default = "--" + f.name.replace("_", "-"), getattr(rnncast_defaults, f.name)
         default = (defaults or {}).get(f.name, default)
-        if str(f.type) == "bool":
+        if str(f.type) in ("bool", "bool | None"):
             group.add_argument(name, dest=f.name, type=_bool, nargs="?", const=True,
                                default=None, help=f"[default: {default}]")  # fmt: skip
             continue

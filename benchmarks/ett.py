@@ -53,7 +53,7 @@ VAL_SIZE = VAL_END - TRAIN_END
 MULTI_LOOKBACK = 96
 # What the harness sets itself: the horizon, the validation rows, how its frames are read.
 FIXED = {"horizon", "val_size", "id_col", "time_col", "target", "freq", "time_format", "fill",
-         "skip_short", "covariates", "holdout"}  # fmt: skip
+         "skip_short", "covariates", "holdout", "init_from"}  # fmt: skip
 SETTINGS = {
     "multivariate": {"columns": COLUMNS, "horizons": (96, 192, 336, 720)},
     "univariate": {"columns": ("OT",), "horizons": (24, 48, 168)},

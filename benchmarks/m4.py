@@ -41,7 +41,7 @@ SEASON = 24
 FREQUENCY = "Hourly"
 # What the harness sets itself: the horizon, and how its long frame is read.
 FIXED = {"horizon", "id_col", "time_col", "target", "freq", "time_format", "fill",
-         "skip_short", "covariates", "holdout"}  # fmt: skip
+         "skip_short", "covariates", "holdout", "init_from"}  # fmt: skip
 
 # (label, method id in official_results_by_frequency.csv, expected sMAPE, MASE, OWA):
 # the expected values are the published ones (see ../shared/data/SOURCES.md); the CSV must

@@ -269,3 +269,69 @@ def test_predict_leaves_out_short_series_as_the_model_or_the_caller_says(tmp_pat
     heard.clear()
     jobs.predict(trained, series, device="cpu", spell=PYTHON, warn=heard.append)
     assert heard[0].startswith("skip_short: left out 1 series")
+
+
+# ---- an update (--init-from) --------------------------------------------------------------
+
+
+def _update(path, frame, spell=None, **options):
+    """`jobs.updating` the model at `path` on `frame`, planned and trained as `rnncast train
+    --init-from` does."""
+    from rnncast import plan
+    from rnncast.settings import CLI, TrainRequest
+
+    request = TrainRequest.of(init_from=str(path), **options)
+    request, source = jobs.updating(request, options, spell or CLI)
+    series = jobs.read(frame, request.configs()[0])
+    trained = jobs.train(plan.make(request, series), source=source)
+    return trained.artifact, source
+
+
+def test_an_update_follows_the_id_embedding_by_series_id(tmp_path):
+    """Rows of the id table go with the series' ids: a known series keeps its row wherever
+    it stands, a new one starts at the all-zero row of the series `predict` never saw."""
+    import torch
+
+    series = from_frame(make_long(n_series=3, length=200))
+    model = ModelConfig(hidden_size=8, segment=4, id_embedding=4)
+    config = TrainConfig(max_epochs=2, epoch_size=128, batch_size=64, device="cpu", ensemble=1)
+    window, model = shapes(series, model, horizon=12, ensemble=1)
+    source, _ = fit(series, window, model, config)
+    artifact.save(source, tmp_path / "m.rnncast")
+    frame = make_long(n_series=3, length=220)
+    frame["unique_id"] = frame["unique_id"].replace({"s0": "z", "s1": "a"})  # s2 stays, 2 new
+    frame = pd.concat([frame[frame.unique_id == "s2"], frame[frame.unique_id != "s2"]])
+    updated, _ = _update(tmp_path / "m.rnncast", frame, lr=1e-12, max_epochs=1)
+    assert updated.series_ids == ["s2", "z", "a"] and updated.model.ids == 3
+    table, before = updated.weights[0]["id_table.weight"], source.weights[0]["id_table.weight"]
+    assert torch.equal(table[[0, 1]], before[[0, 3]])  # the unknown row; s2's row, moved up
+    assert not before[3].eq(0).all() and table[[2, 3]].eq(0).all()  # the new series
+    assert updated.summary["best_epoch"] == [0]
+
+
+def test_an_update_of_a_series_scaled_model_measures_the_units_on_the_new_data(tmp_path):
+    series = from_frame(make_long(n_series=2, length=200))
+    model = ModelConfig(hidden_size=8, segment=4, scaling="series")
+    config = TrainConfig(max_epochs=1, epoch_size=64, batch_size=64, device="cpu", ensemble=1)
+    window, model = shapes(series, model, horizon=12, ensemble=1)
+    source, _ = fit(series, window, model, config)
+    artifact.save(source, tmp_path / "m.rnncast")
+    frame = make_long(n_series=3, length=260)
+    updated, _ = _update(tmp_path / "m.rnncast", frame, max_epochs=1)
+    new = from_frame(frame)
+    want = [np.log(new.series(i)).std() for i in range(3)]
+    np.testing.assert_allclose(updated.units, want, rtol=1e-5)
+    assert updated.model.scaling == "series" and len(predicted(updated, new)) == 36
+
+
+def test_an_update_names_python_keywords_from_python(tmp_path, bundle):
+    from rnncast.settings import PYTHON
+
+    trained, _ = bundle
+    artifact.save(trained, tmp_path / "m.rnncast")
+    with pytest.raises(ConfigError) as e:
+        _update(tmp_path / "m.rnncast", make_long(n_series=2, length=150), PYTHON, segment=2)
+    assert str(e.value) == (
+        f"init_from='{tmp_path / 'm.rnncast'}' was trained with segment=4; segment=2 "
+        "conflicts: drop segment or train from scratch"
+    )

@@ -311,3 +311,19 @@ def test_export_and_the_graphs_inputs_from_python(model, frame, tmp_path):
     (got,) = session.run(None, inputs)
     want = rnncast.predict(model, frame)
     np.testing.assert_allclose(got[0], want[want.unique_id == "s1"].y_hat, rtol=1e-4)
+
+
+def test_train_init_from_updates_a_saved_model(frame, model, tmp_path):
+    model.save(tmp_path / "m.rnncast")
+    longer = make_long(n_series=2, length=180)
+    updated = rnncast.train(longer, init_from=tmp_path / "m.rnncast", max_epochs=1)
+    assert updated.init_from["path"] == str(tmp_path / "m.rnncast")
+    assert updated.model == model.model and updated.window == model.window
+    assert updated.train.lr == pytest.approx(model.train.lr / 10) and updated.values == 360
+    assert len(rnncast.predict(updated, longer)) == 12
+    with pytest.raises(ConfigError) as e:
+        rnncast.train(longer, init_from=str(tmp_path / "m.rnncast"), hidden_size=16)
+    assert str(e.value) == (
+        f"init_from='{tmp_path / 'm.rnncast'}' was trained with hidden_size=8; hidden_size=16 "
+        "conflicts: drop hidden_size or train from scratch"
+    )

@@ -218,7 +218,7 @@ def test_every_option_of_the_request_reaches_a_config_or_the_plan():
 
     from rnncast.settings import RESOLVED, ReadOptions, TrainConfig, TrainRequest
 
-    consumed = set(WINDOW_OPTIONS)
+    consumed = set(WINDOW_OPTIONS) | {"init_from"}  # read by rnncast.jobs.updating
     for cls in (ReadOptions, ModelConfig, TrainConfig):
         consumed |= {f.name for f in dataclasses.fields(cls)} - RESOLVED
     assert set(TrainRequest.names()) == consumed
@@ -292,3 +292,59 @@ def test_esn_refuses_the_gradient_training_options_it_would_ignore():
         "drop them or use --cell rnn, lstm or gru"
     )
     check_together(ModelConfig(cell="gru"), TrainConfig(lr=0.01, max_epochs=5))
+
+
+# ---- an update's request (--init-from) ----------------------------------------------------
+
+
+def _trained(**model):
+    """The options of a model trained with the defaults on hourly data (logs chosen, three
+    lookbacks), with `model`'s settings."""
+    from rnncast.settings import trained_options
+
+    window = WindowConfig(144, 48, 48, (144, 240, 288))
+    config = ModelConfig(segment=24, transform="log", **model)
+    return trained_options(ReadOptions(id_col="store"), window, config, TrainConfig(lr=0.002))
+
+
+def test_an_update_keeps_the_models_settings_and_shortens_its_training():
+    from rnncast.settings import TrainRequest
+
+    request = TrainRequest.of(init_from="m.rnncast", device="cpu", max_epochs=5)
+    given = ["init_from", "device", "max_epochs"]
+    update = request.updating(given, _trained(hidden_size=64), "the model")
+    assert (update.hidden_size, update.segment, update.lookbacks) == (64, 24, (144, 240, 288))
+    assert (update.horizon, update.val_size, update.transform) == (48, 48, "log")
+    assert update.id_col == "store"  # read as the model read its data
+    assert (update.lr, update.patience, update.max_epochs, update.device) == (0.0002, 3, 5, "cpu")
+    assert update.init_from == "m.rnncast"
+    request = TrainRequest.of(lr=0.01, patience=5, transform="auto", hidden_size=64)
+    update = request.updating(["lr", "patience", "transform", "hidden_size"],
+                              _trained(hidden_size=64), "m")  # fmt: skip
+    assert (update.lr, update.patience, update.max_epochs, update.transform) == (0.01, 5, 20, "log")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(cell="lstm"), "init_from='m.rnncast' was trained with cell='gru'; cell='lstm' "
+         "conflicts: drop cell or train from scratch"),
+        (dict(transform="none"), "init_from='m.rnncast' was trained with transform='log'; "
+         "transform='none' conflicts: drop transform or train from scratch"),
+        (dict(lookbacks=(144, 240)), "init_from='m.rnncast' was trained with lookbacks=(144, "
+         "240, 288); lookbacks=(144, 240) conflicts: drop lookbacks or train from scratch"),
+        (dict(quantiles=(0.1, 0.9)), "init_from='m.rnncast' was trained with quantiles=(); "
+         "quantiles=(0.1, 0.9) conflicts: drop quantiles or train from scratch"),
+        (dict(covariates=("price",)), "init_from='m.rnncast' was trained with covariates=(); "
+         "covariates=('price',) conflicts: drop covariates or train from scratch"),
+    ],
+)  # fmt: skip
+def test_an_update_refuses_options_that_would_change_the_networks(options, message):
+    from rnncast.settings import PYTHON, TrainRequest
+
+    with pytest.raises(ConfigError) as e:
+        TrainRequest.of(**options).updating(options, _trained(), "init_from='m.rnncast'", PYTHON)
+    assert str(e.value) == message
+    # the same lookbacks, said another way, are no conflict
+    same = TrainRequest.of(lookbacks="144,240,288", transform="auto")
+    assert same.updating(["lookbacks", "transform"], _trained(), "m").lookbacks == (144, 240, 288)

@@ -839,3 +839,212 @@ def test_a_model_without_training_cutoffs_says_in_sample_is_unknown(here):
     ) in result.stderr.splitlines()
     split = json.loads((here / "metrics.json").read_text())["by_sample"]
     assert split["unknown"]["windows"] == 4 and split["in_sample"]["windows"] == 0
+
+
+# ---- --init-from: update a model instead of retraining ------------------------------------
+
+SOURCE = ["--max-epochs", "2", "--epoch-size", "128", "--batch-size", "64", "--hidden-size",
+          "8", "--ensemble", "2", "--horizon", "6", "--device", "cpu", "--seed", "1"]  # fmt: skip
+
+
+def _sources(here):
+    """Hourly data, the first 170 steps of it, and the model trained on those (2 members)."""
+    full = make_long(n_series=3, length=200)
+    full.to_csv(here / "full.csv", index=False)
+    full.groupby("unique_id").head(170).to_csv(here / "old.csv", index=False)
+    assert run("train", "old.csv", *SOURCE, "--out", "m.rnncast").exit_code == 0
+    return full
+
+
+def _weights(path):
+    from rnncast.store.artifact import load
+
+    return load(path).weights
+
+
+def test_init_from_updates_the_model_keeping_its_settings_and_records_its_source(here):
+    import hashlib
+
+    _sources(here)
+    sha = hashlib.sha256((here / "m.rnncast").read_bytes()).hexdigest()
+    result = run("train", "full.csv", "--init-from", "m.rnncast", "--out", "u.rnncast",
+                 "--max-epochs", "2")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    source = json.loads(run("info", "m.rnncast", "--json").stdout)
+    assert f"starting from the 2 networks of 'm.rnncast' (sha256 {sha[:12]}, written " in (
+        result.stderr
+    )
+    assert "): --lr 0.0003, at most 2 epochs, --patience 3\n" in result.stderr
+    updated = json.loads(run("info", "u.rnncast", "--json").stdout)
+    recorded = updated["init_from"]
+    assert recorded["data_fingerprint"].startswith(source["data"]["fingerprint"])  # info: 16
+    assert recorded == {"path": "m.rnncast", "sha256": sha, "created": source["created"],
+                        "rnncast_version": source["rnncast_version"],
+                        "data_fingerprint": recorded["data_fingerprint"]}  # fmt: skip
+    assert updated["model"] == source["model"] and updated["window"] == source["window"]
+    assert updated["data"]["values"] == 600 and source["data"]["values"] == 510
+    # the source's training settings, but a shorter, gentler schedule, on this run's device
+    own = ("lr", "patience", "max_epochs", "device")
+    assert {k: v for k, v in updated["train"].items() if k not in own} == {
+        k: v for k, v in source["train"].items() if k not in own
+    }
+    assert (source["train"]["device"], updated["train"]["device"]) == ("cpu", "auto")
+    assert (updated["train"]["lr"], updated["train"]["patience"]) == (0.0003, 3)
+    assert "init_from" not in source  # a model trained from scratch says nothing of it
+    assert run("predict", "full.csv", "--model", "u.rnncast").exit_code == 0
+    assert "init_from.sha256" in run("info", "u.rnncast").stdout
+
+
+def test_init_from_starts_from_the_saved_weights(here):
+    """With a learning rate too small to move a weight, no epoch beats the source's own
+    validation loss: the update ends with the source's weights, bit for bit (a network that
+    started from random weights could not)."""
+    import torch
+
+    _sources(here)
+    result = run("train", "full.csv", "--init-from", "m.rnncast", "--out", "u.rnncast",
+                 "--lr", "1e-12", "--max-epochs", "1")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "best epoch 0 of 1" in result.stderr
+    source, updated = _weights(here / "m.rnncast"), _weights(here / "u.rnncast")
+    assert len(source) == len(updated) == 2
+    for a, b in zip(source, updated, strict=True):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    result = run("train", "full.csv", "--init-from", "m.rnncast", "--out", "v.rnncast",
+                 "--max-epochs", "1", "--lr", "0.01")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    moved = _weights(here / "v.rnncast")[0]
+    assert any(not torch.equal(source[0][k], moved[k]) for k in moved)
+
+
+def test_init_from_conflicting_options_are_one_line_naming_both(here):
+    _sources(here)
+    before = (here / "m.rnncast").read_bytes()
+    cases = {
+        ("--cell", "lstm"): "--init-from 'm.rnncast' was trained with --cell gru; --cell lstm "
+        "conflicts: drop --cell or train from scratch",
+        ("--hidden-size", "16"): "--init-from 'm.rnncast' was trained with --hidden-size 8; "
+        "--hidden-size 16 conflicts: drop --hidden-size or train from scratch",
+        ("--lookback", "24"): "--init-from 'm.rnncast' was trained with --lookbacks 24,48; "
+        "--lookback 24 conflicts: drop --lookback or train from scratch",
+        ("--calendar",): "--init-from 'm.rnncast' was trained with --no-calendar; --calendar "
+        "conflicts: drop --calendar or train from scratch",
+        ("--ensemble", "3"): "--init-from 'm.rnncast' was trained with --ensemble 2; "
+        "--ensemble 3 conflicts: drop --ensemble or train from scratch",
+    }
+    for args, message in cases.items():
+        for out in ("x.rnncast", "m.rnncast"):  # a new file, or the update in place
+            result = run("train", "full.csv", "--init-from", "m.rnncast", *args, "--out", out)
+            assert _error(result) == f"error: {message}"
+            assert not (here / "x.rnncast").exists()
+            assert (here / "m.rnncast").read_bytes() == before
+    # given, but as the model was trained: no conflict
+    ok = run("train", "full.csv", "--init-from", "m.rnncast", "--hidden-size", "8", "--cell",
+             "gru", "--lookbacks", "24,48", "--max-epochs", "1", "--out", "x.rnncast")  # fmt: skip
+    assert ok.exit_code == 0, ok.stderr
+    (here / "c.toml").write_text('[train]\ncell = "rnn"\n')  # a config file's option is given
+    assert _error(run("train", "full.csv", "--init-from", "m.rnncast", "--config", "c.toml",
+                      "--out", "y.rnncast")) == (
+        "error: --init-from 'm.rnncast' was trained with --cell gru; --cell rnn conflicts: "
+        "drop --cell or train from scratch"
+    )  # fmt: skip
+    assert not (here / "y.rnncast").exists()
+
+
+def test_init_from_a_missing_or_damaged_file_is_one_line(here):
+    _sources(here)
+    (here / "bad.rnncast").write_bytes(b"not a model")
+    whole = (here / "m.rnncast").read_bytes()
+    (here / "cut.rnncast").write_bytes(whole[: len(whole) // 2])
+    cases = {
+        "none.rnncast": "error: model file 'none.rnncast' not found: check the path given to "
+        "--init-from, or train from scratch without it",
+        "bad.rnncast": "error: 'bad.rnncast' is not a readable rnncast model file (truncated, "
+        "damaged or another kind of file): pass a file written by 'rnncast train', or retrain",
+        "cut.rnncast": "error: 'cut.rnncast' is not a readable rnncast model file (truncated, "
+        "damaged or another kind of file): pass a file written by 'rnncast train', or retrain",
+        ".": "error: model file '.' is a folder: pass the model file with --init-from",
+    }
+    for path, message in cases.items():
+        result = run("train", "full.csv", "--init-from", path, "--out", "x.rnncast")
+        assert _error(result) == message
+        assert not (here / "x.rnncast").exists()
+
+
+def test_init_from_takes_new_series(here):
+    full = _sources(here)
+    more = make_long(n_series=2, length=200, seed=5)
+    more["unique_id"] = more["unique_id"].str.replace("s", "new")
+    pd.concat([full, more]).to_csv(here / "more.csv", index=False)
+    result = run("train", "more.csv", "--init-from", "m.rnncast", "--out", "u.rnncast",
+                 "--max-epochs", "1")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(run("info", "u.rnncast", "--json").stdout)["data"]["series"] == 5
+    assert run("predict", "more.csv", "--model", "u.rnncast").exit_code == 0
+    forecast = pd.read_csv(here / "forecast.csv")
+    assert sorted(forecast["unique_id"].unique()) == ["new0", "new1", "s0", "s1", "s2"]
+
+
+def test_init_from_data_unlike_the_models_is_refused(here):
+    full = _sources(here)
+    daily = full.assign(ds=lambda f: f.groupby("unique_id").cumcount().map(
+        lambda n: pd.Timestamp("2024-01-01") + pd.Timedelta(days=n)))  # fmt: skip
+    daily.to_csv(here / "daily.csv", index=False)
+    message = _error(run("train", "daily.csv", "--init-from", "m.rnncast", "--out", "x.rnncast"))
+    assert message.startswith("error: 'daily.csv' has ") and message.endswith(
+        ": give data like the model's training data"
+    )
+    full.assign(y=lambda f: f["y"] - 100).to_csv(here / "negative.csv", index=False)
+    message = _error(run("train", "negative.csv", "--init-from", "m.rnncast",
+                         "--out", "x.rnncast"))  # fmt: skip
+    assert message.endswith(
+        "but --transform log needs every value above 0: --init-from 'm.rnncast' was trained on "
+        "them; fix those values, or train from scratch with --transform none"
+    )
+    assert not (here / "x.rnncast").exists()
+
+
+def test_init_from_refuses_the_echo_state_network(here):
+    make_long(n_series=2, length=150).to_csv(here / "s.csv", index=False)
+    assert run("train", "s.csv", *FAST_ESN, "--cell", "esn", "--reservoir-size", "20",
+               "--horizon", "6", "--out", "e.rnncast").exit_code == 0  # fmt: skip
+    assert _error(run("train", "s.csv", "--init-from", "e.rnncast", "--out", "x.rnncast")) == (
+        "error: --init-from 'e.rnncast' is an echo state network (--cell esn), whose readout is "
+        "solved in closed form, not trained step by step: there is nothing to go on from; train "
+        "it from scratch on the new data (it takes seconds)"
+    )
+
+
+def test_init_from_print_config_shows_the_models_settings(here):
+    _sources(here)
+    result = run("train", "full.csv", "--init-from", "m.rnncast", "--print-config")
+    assert result.exit_code == 0, result.stderr
+    printed = result.stdout
+    for line in (
+        'init-from = "m.rnncast"',
+        "hidden-size = 8",
+        "ensemble = 2",
+        "lr = 0.0003",
+        "max-epochs = 2",
+        "patience = 3",
+        'lookbacks = "24,48"',
+        "horizon = 6",
+    ):
+        assert f"\n{line}\n" in printed, line  # fmt: skip
+    (here / "u.toml").write_text(printed.replace("max-epochs = 2", "max-epochs = 1"))
+    result = run("train", "--config", "u.toml", "--out", "u.rnncast")  # it is a config file
+    assert result.exit_code == 0, result.stderr
+
+
+def test_init_from_a_model_file_written_before_the_redesign(here):
+    """rnncast 0.1.0's model file (tests/golden): a quantile model of two members."""
+    from tests.test_golden import GOLDEN
+
+    shutil.copy(SAMPLE / "air_passengers.csv", here / "air.csv")
+    shutil.copy(GOLDEN / "model_0.1.0.rnncast", here / "old.rnncast")
+    result = run("train", "air.csv", "--init-from", "old.rnncast", "--max-epochs", "1",
+                 "--out", "new.rnncast")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    old, new = (json.loads(run("info", m, "--json").stdout) for m in ("old.rnncast", "new.rnncast"))
+    assert new["model"] == old["model"] and new["model"]["quantiles"] == [0.1, 0.9]
+    assert new["init_from"]["path"] == "old.rnncast" and new["intervals"]

@@ -124,7 +124,8 @@ def test_train_defaults_are_the_settings_own():
             continue
         # the window's options: unset (chosen from the data), no holdout, no calendar
         window = {"horizon": None, "lookback": None, "lookbacks": None, "val_size": None,
-                  "segment": None, "holdout": 0, "calendar": False}  # fmt: skip
+                  "segment": None, "holdout": 0, "calendar": False,
+                  "init_from": None}  # and no update  # fmt: skip
         owners = [c for c in configs if hasattr(c, name)]
         want = window[name] if name in window else getattr(owners[0], name)
         got = getattr(param.default, "value", param.default)

@@ -238,3 +238,23 @@ def test_ema_judges_and_keeps_the_averaged_weights(series, small_model):
         torch.equal(a, b)
         for a, b in zip(averaged.network.parameters(), plain.network.parameters(), strict=True)
     )
+
+
+def test_init_starts_from_given_weights_and_they_are_the_first_to_beat(series, small_model):
+    """An update (`init`): the network starts from the given weights, not the seed's, and
+    their validation loss is epoch 0's; an epoch that does not beat it does not replace
+    them."""
+    config = TrainConfig(max_epochs=3, epoch_size=256, batch_size=64, device="cpu")
+    source = loop.fit(series, WINDOW, small_model, config)
+    start = copy.deepcopy(source.network.state_dict())
+    tiny = dataclasses.replace(config, lr=1e-12, max_epochs=1, seed=5)
+    kept = loop.fit(series, WINDOW, small_model, tiny, init=start)
+    assert kept.best_epoch == 0 and len(kept.history) == 1
+    assert kept.best_val_loss == pytest.approx(source.best_val_loss, rel=1e-6)
+    for name, value in kept.network.state_dict().items():
+        assert torch.equal(value, start[name]), name
+    fresh = loop.fit(series, WINDOW, small_model, tiny)  # random weights: far from them
+    assert not torch.allclose(fresh.network.head.weight, start["head.weight"], atol=1e-3)
+    faster = dataclasses.replace(tiny, lr=1e-3, max_epochs=3)
+    moved = loop.fit(series, WINDOW, small_model, faster, init=start)
+    assert moved.best_epoch >= 1 and moved.best_val_loss < kept.best_val_loss

@@ -523,3 +523,32 @@ def test_training_data_at_a_url_is_recorded_as_shown():
     assert artifact._absolute("https://u:p@host/d.csv?sig=s3cr3t") == "https://host/d.csv"
     assert artifact._absolute("s3://b/d.parquet") == "s3://b/d.parquet"
     assert artifact._absolute("d.csv") == os.path.abspath("d.csv")
+
+
+def test_init_from_is_kept_and_shown_only_for_updates(trained, tmp_path):
+    import hashlib
+
+    _, bundle, path = trained
+    assert artifact.file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert "init_from" not in bundle.describe() and "init_from" not in bundle.to_payload()
+    record = {"path": "old.rnncast", "sha256": "ab" * 32, "created": "2026-01-01T00:00:00+00:00",
+              "rnncast_version": "0.1.0", "data_fingerprint": "cd" * 32}  # fmt: skip
+    updated = dataclasses.replace(bundle, init_from=record)
+    artifact.save(updated, tmp_path / "u.rnncast")
+    loaded = artifact.load(tmp_path / "u.rnncast")
+    assert loaded.init_from == record and loaded.describe()["init_from"] == record
+    assert artifact.load(path).init_from == {}  # a file written without it
+
+
+def test_a_model_file_given_as_another_option_is_named_so(trained, tmp_path):
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(tmp_path / "none.rnncast", "--init-from")
+    assert str(e.value) == (
+        f"model file '{tmp_path / 'none.rnncast'}' not found: check the path given to "
+        "--init-from, or train from scratch without it"
+    )
+    with pytest.raises(ArtifactError) as e:
+        artifact.load(tmp_path, "init_from")
+    assert (
+        str(e.value) == f"model file '{tmp_path}' is a folder: pass the model file with init_from"
+    )
