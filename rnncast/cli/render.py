@@ -64,10 +64,11 @@ def updating(report: Reporter, source: Source | None, plan: Plan) -> None:
     if source is None:
         return
     members, train = len(source.artifact.weights), plan.train
+    epochs = f"{train.max_epochs} epoch{'s' if train.max_epochs > 1 else ''}"
     report.info(
         f"starting from the {members} network{'s' if members > 1 else ''} of "
         f"'{source.path}' (sha256 {source.sha256[:12]}, written {source.artifact.created}): "
-        f"--lr {train.lr:g}, at most {train.max_epochs} epochs, --patience {train.patience}"
+        f"--lr {train.lr:g}, at most {epochs}, --patience {train.patience}"
     )
 
 
