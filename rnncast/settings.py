@@ -674,8 +674,9 @@ class TrainRequest:
                     "from scratch"
                 )
         kept = {n: v for n, v in trained.items() if n not in given and n not in OWN}
-        if "lookback" in given or "lookbacks" in given:  # the same window, as the person said it
-            kept.pop("lookback", None), kept.pop("lookbacks", None)
+        if given & {"lookback", "lookbacks"}:  # the model's lookbacks, as the caller said them
+            for name in ("lookback", "lookbacks"):
+                kept.pop(name, None)
         kept["transform"] = trained["transform"]  # as resolved ('auto' given says nothing)
         shorter = {"lr": float(f"{trained['lr'] * UPDATE_LR_FACTOR:.6g}"),
                    "max_epochs": min(trained["max_epochs"], UPDATE_MAX_EPOCHS),

@@ -186,11 +186,11 @@ def _updating(ctx: typer.Context, request: TrainRequest) -> tuple[TrainRequest, 
     (`jobs.updating`; an option given on the command line or in --config may not conflict)."""
     from rnncast import jobs
 
-    sources = {
-        name: ctx.get_parameter_source(name) for name in TrainRequest.names()
-    }  # (typer's click)
-    given = [name for name, source in sources.items()
-             if getattr(source, "name", "DEFAULT") != "DEFAULT"]  # fmt: skip
+    # given: on the command line or in --config, not a default (typer's click's enum, by name)
+    sources = {name: ctx.get_parameter_source(name) for name in TrainRequest.names()}
+    given = [
+        name for name, where in sources.items() if getattr(where, "name", "DEFAULT") != "DEFAULT"
+    ]
     return jobs.updating(request, given)
 
 
