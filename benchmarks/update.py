@@ -18,7 +18,8 @@ Usage (from the repository root)::
 ``--base PATH`` keeps model (a) there and reuses it when it exists (so that update options
 can be compared on one base; its seconds are then not measured again); ``--no-retrain``
 leaves (c) out. Options of ``rnncast train`` given here (``--lr``, ``--max-epochs``,
-``--patience``, ...) apply to the update (b) only.
+``--patience``, ...) apply to the update (b) only, but for ``--seed``, which (a) and (c) take
+too.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     full, test = read_m4(args.data, m4.FREQUENCY)
     cut = {k: v[: -args.cut] for k, v in full.items()}
     old, new = _series(cut, f"last {args.cut} cut"), _series(full, "full")
-    scratch = TrainRequest.of(horizon=m4.HORIZON)
+    seeded = {} if args.seed is None else {"seed": args.seed}  # all three; (b) as (a)'s
+    scratch = TrainRequest.of(horizon=m4.HORIZON, **seeded)
     base_path = args.base or Path(tempfile.mkdtemp()) / "base.rnncast"
     base_wall = None
     if base_path.exists():
