@@ -319,7 +319,7 @@ def test_train_init_from_updates_a_saved_model(frame, model, tmp_path):
     updated = rnncast.train(longer, init_from=tmp_path / "m.rnncast", max_epochs=1)
     assert updated.init_from["path"] == str(tmp_path / "m.rnncast")
     assert updated.model == model.model and updated.window == model.window
-    assert updated.train.lr == pytest.approx(model.train.lr / 10) and updated.values == 360
+    assert updated.train.lr == pytest.approx(model.train.lr / 30) and updated.values == 360
     assert len(rnncast.predict(updated, longer)) == 12
     with pytest.raises(ConfigError) as e:
         rnncast.train(longer, init_from=str(tmp_path / "m.rnncast"), hidden_size=16)

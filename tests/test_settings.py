@@ -304,7 +304,7 @@ def _trained(**model):
 
     window = WindowConfig(144, 48, 48, (144, 240, 288))
     config = ModelConfig(segment=24, transform="log", **model)
-    return trained_options(ReadOptions(id_col="store"), window, config, TrainConfig(lr=0.002))
+    return trained_options(ReadOptions(id_col="store"), window, config, TrainConfig(lr=0.003))
 
 
 def test_an_update_keeps_the_models_settings_and_shortens_its_training():
@@ -316,7 +316,7 @@ def test_an_update_keeps_the_models_settings_and_shortens_its_training():
     assert (update.hidden_size, update.segment, update.lookbacks) == (64, 24, (144, 240, 288))
     assert (update.horizon, update.val_size, update.transform) == (48, 48, "log")
     assert update.id_col == "store"  # read as the model read its data
-    assert (update.lr, update.patience, update.max_epochs, update.device) == (0.0002, 3, 5, "cpu")
+    assert (update.lr, update.patience, update.max_epochs, update.device) == (0.0001, 3, 5, "cpu")
     assert update.init_from == "m.rnncast"
     request = TrainRequest.of(lr=0.01, patience=5, transform="auto", hidden_size=64)
     update = request.updating(["lr", "patience", "transform", "hidden_size"],

@@ -489,7 +489,7 @@ InitFrom = Annotated[
     typer.Option(
         help="Update this model file instead of training from scratch: start from its "
         "networks, keep its settings (an option that would change its networks is an "
-        "error) and how it read its data, and train on DATA at a tenth of its --lr for at "
+        "error) and how it read its data, and train on DATA at its --lr / 30 for at "
         "most 20 epochs, --patience 3 (unless given). The new file records it.",
         rich_help_panel="Training",
     ),

@@ -874,7 +874,7 @@ def test_init_from_updates_the_model_keeping_its_settings_and_records_its_source
     assert f"starting from the 2 networks of 'm.rnncast' (sha256 {sha[:12]}, written " in (
         result.stderr
     )
-    assert "): --lr 0.0003, at most 2 epochs, --patience 3\n" in result.stderr
+    assert "): --lr 0.0001, at most 2 epochs, --patience 3\n" in result.stderr
     updated = json.loads(run("info", "u.rnncast", "--json").stdout)
     recorded = updated["init_from"]
     assert recorded["data_fingerprint"].startswith(source["data"]["fingerprint"])  # info: 16
@@ -889,7 +889,7 @@ def test_init_from_updates_the_model_keeping_its_settings_and_records_its_source
         k: v for k, v in source["train"].items() if k not in own
     }
     assert (source["train"]["device"], updated["train"]["device"]) == ("cpu", "auto")
-    assert (updated["train"]["lr"], updated["train"]["patience"]) == (0.0003, 3)
+    assert (updated["train"]["lr"], updated["train"]["patience"]) == (0.0001, 3)
     assert "init_from" not in source  # a model trained from scratch says nothing of it
     assert run("predict", "full.csv", "--model", "u.rnncast").exit_code == 0
     assert "init_from.sha256" in run("info", "u.rnncast").stdout
@@ -1024,7 +1024,7 @@ def test_init_from_print_config_shows_the_models_settings(here):
         'init-from = "m.rnncast"',
         "hidden-size = 8",
         "ensemble = 2",
-        "lr = 0.0003",
+        "lr = 0.0001",
         "max-epochs = 2",
         "patience = 3",
         'lookbacks = "24,48"',
