@@ -440,7 +440,7 @@ def _read_model(path: str | Path, named: str) -> Any:
     saying how to give another as the caller names it (`named`: '--model', 'MODEL')."""
     if is_url(path):
         return read_remote(path, "model file")
-    verb, via = ("pass", "with") if named.startswith("-") else ("give", "as")
+    verb, via = ("give", "as") if named.isupper() else ("pass", "with")  # MODEL: an argument
     fix = f"check the path and its permissions, or {verb} another {named}"
     try:
         if stat.S_ISDIR(os.stat(path).st_mode):
