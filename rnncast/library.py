@@ -145,7 +145,7 @@ def evaluate(
             _warn(message, stacklevel=3)
         with evaluation(tracking, model, windows, path, None) as tracker:
             result = jobs.backtest(model, series, windows, device, spell=PYTHON)
-            tracker.evaluated(result, series)
+            tracker.evaluated(result)
         return Evaluation(result, series)
 
 

@@ -50,7 +50,6 @@ from rnncast.settings import CLI, Spelling, to_dict
 from rnncast.version import __version__
 
 if TYPE_CHECKING:
-    from rnncast.data.series import SeriesSet
     from rnncast.forecast.backtest import Backtest
     from rnncast.jobs import Trained
     from rnncast.plan import Plan
@@ -288,7 +287,7 @@ class Tracker:
             trained.artifact.save(path)
             self.artifact(path, " to log the model file")
 
-    def evaluated(self, result: Backtest, series: SeriesSet, metrics_file: str | Path | None = None,
+    def evaluated(self, result: Backtest, metrics_file: str | Path | None = None,
                   forecasts_file: str | Path | None = None,
                   written: dict[str, Any] | None = None) -> None:  # fmt: skip
         """The backtest's scores, the model's at each step of the horizon, the metrics file
@@ -300,7 +299,7 @@ class Tracker:
         from rnncast.forecast.backtest import per_step
 
         report = result.report
-        metrics = _report_metrics(report) + _step_metrics(per_step(result, series))
+        metrics = _report_metrics(report) + _step_metrics(per_step(result))
         matches = report.get("data_fingerprint_matches_training")
         tags = {} if matches is None else {"data_matches_training": str(matches).lower()}
         self.log(metrics, " to log the backtest's scores", tags=tags)

@@ -440,7 +440,7 @@ def evaluate(
                     _write_backtest_frame(run, frame, forecasts)
                     _write_plot(run, image, plot)
                 with _after_writing(run, tracker, "" if metrics_out else "the metrics"):
-                    tracker.evaluated(result, series, metrics_out, forecasts, metrics)
+                    tracker.evaluated(result, metrics_out, forecasts, metrics)
     render.tracked(report, tracker)
     render.evaluated(report, metrics, metrics_out, forecasts)
 

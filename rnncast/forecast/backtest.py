@@ -323,15 +323,14 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def per_step(result: Backtest, series: SeriesSet) -> dict[str, list[float | None]]:
+def per_step(result: Backtest) -> dict[str, list[float | None]]:
     """The model's MAE, sMAPE and MASE at each step of the horizon (step 1 first), averaged
-    as the overall scores are (each series' windows, then the series): the mean over the
-    steps is the overall score where no value is missing. `series`: the data backtested."""
+    as the overall scores are (each series' windows, then the series, MASE with the scales
+    the overall scores used): the mean over the steps is the overall score where no value is
+    missing."""
     y = np.asarray(result.targets, dtype=np.float64)
     yhat = np.asarray(result.forecasts["model"], dtype=np.float64)
-    m = result.report["season_length"]
-    scale = metrics.seasonal_scales(series.values, series.offsets, result.origins, result.which,
-                                    m)  # fmt: skip
+    scale = result.scales
     errors = np.abs(y - yhat)  # (windows, horizon)
     terms = {
         "mae": errors,

@@ -159,7 +159,7 @@ def test_per_step_scores_match_a_loop_and_average_to_the_overall(network, series
     steps they average to the overall scores (MAE, sMAPE and MASE are means of per-value
     terms)."""
     result = backtest.run(network, series, 3)
-    steps = backtest.per_step(result, series)
+    steps = backtest.per_step(result)
     assert set(steps) == {"mae", "smape", "mase"} and all(len(v) == H for v in steps.values())
     y, yhat, which = result.targets, result.forecasts["model"], result.which
     m = series.axis.season_length
