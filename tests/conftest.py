@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,20 @@ from rnncast.settings import ModelConfig, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
+
+
+def help_imports(argv: list[str], modules: tuple[str, ...]) -> subprocess.CompletedProcess:
+    """`rnncast *argv` (a --help) run in a fresh interpreter: its stdout is the help page, its
+    stderr the names of `modules` it imported (space-separated; empty when none)."""
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['rnncast', *{argv!r}]\n"
+        "from rnncast.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"sys.stderr.write(' '.join(m for m in {modules!r} if m in sys.modules))\n"
+    )
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd=ROOT)  # fmt: skip
 
 
 def make_long(

@@ -5,11 +5,9 @@ where it is needed, and every module with a test file."""
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, help_imports
 
 PACKAGE = ROOT / "rnncast"
 MAX_BODY_LINES = 60
@@ -158,15 +156,7 @@ def test_the_data_layer_imports_no_torch():
 
 def test_help_imports_neither_torch_nor_pandas():
     """`rnncast --help` stays fast: the commands import the heavy modules when they run."""
-    probe = (
-        "import sys\n"
-        "sys.argv = ['rnncast', 'train', '--help']\n"
-        "from rnncast.cli.app import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "sys.stderr.write(' '.join(m for m in ('torch', 'pandas') if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True, cwd=ROOT)  # fmt: skip
+    done = help_imports(["train", "--help"], ("torch", "pandas"))
     assert done.stderr.strip() == ""
 
 

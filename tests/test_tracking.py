@@ -24,7 +24,7 @@ from rnncast import tracking
 from rnncast.engine.events import EpochEnd, TrainingStopped, TrainStart
 from rnncast.errors import ConfigError, DataError
 from tests.cli.conftest import FAST, error, run
-from tests.conftest import ROOT, make_long
+from tests.conftest import help_imports, make_long
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -247,15 +247,7 @@ def test_names_and_values_mlflow_takes():
 
 
 def test_help_does_not_import_mlflow():
-    probe = (
-        "import sys\n"
-        "sys.argv = ['rnncast', 'train', '--help']\n"
-        "from rnncast.cli.app import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "sys.stderr.write('mlflow' if 'mlflow' in sys.modules else '')\n"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True, cwd=ROOT)  # fmt: skip
+    done = help_imports(["train", "--help"], ("mlflow",))
     assert "--mlflow" in done.stdout and done.stderr == ""
 
 

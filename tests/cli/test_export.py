@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.cli.conftest import FAST, error, run
-from tests.conftest import ROOT, make_long
+from tests.conftest import help_imports, make_long
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -139,16 +137,7 @@ def test_without_the_onnx_extra_export_names_it(trained, monkeypatch):
 
 @pytest.mark.parametrize("argv", [["--help"], ["export", "--help"]])
 def test_help_imports_neither_torch_nor_onnx(argv):
-    probe = (
-        "import sys\n"
-        f"sys.argv = ['rnncast', *{argv!r}]\n"
-        "from rnncast.cli.app import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = ('torch', 'onnx', 'onnxruntime', 'onnxscript')\n"
-        "sys.stderr.write(' '.join(m for m in heavy if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True, cwd=ROOT)  # fmt: skip
+    done = help_imports(argv, ("torch", "onnx", "onnxruntime", "onnxscript"))
     assert "rnncast export" in done.stdout or "Write the model as one ONNX graph" in done.stdout
     assert done.stderr.strip() == ""
 

@@ -176,19 +176,7 @@ def test_data_from_the_web_is_read_and_its_query_string_never_shown(here, web, t
 
 def test_help_imports_no_store_library():
     """`rnncast --help` stays fast: fsspec and the stores' packages load when a URL is used."""
-    import subprocess
-    import sys
+    from tests.conftest import help_imports
 
-    from tests.conftest import ROOT
-
-    probe = (
-        "import sys\n"
-        "sys.argv = ['rnncast', 'predict', '--help']\n"
-        "from rnncast.cli.app import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "sys.stderr.write(' '.join(m for m in ('fsspec', 's3fs', 'botocore', 'pyarrow')\n"
-        "                          if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True, cwd=ROOT)  # fmt: skip
+    done = help_imports(["predict", "--help"], ("fsspec", "s3fs", "botocore", "pyarrow"))
     assert done.stderr.strip() == ""
