@@ -31,10 +31,12 @@ import rnncast
 from rnncast.engine import events
 from rnncast.settings import (
     ACTIVATIONS,
+    ANCHORS,
     CELLS,
     DECODERS,
     LOSSES,
     SCALINGS,
+    SCHEDULES,
     TRANSFORMS,
     TrainRequest,
 )
@@ -59,6 +61,8 @@ _CHOICES = {
     "loss": LOSSES,
     "decoder": DECODERS,
     "activation": ACTIVATIONS,
+    "anchor": ANCHORS,
+    "schedule": SCHEDULES,
 }
 
 

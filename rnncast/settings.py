@@ -29,6 +29,8 @@ TRANSFORMS = (
 # what forecasts are kept within: 'zero' clips them at 0 (rnncast.engine.transform.resolve_clip)
 CLIPS = ("auto", "none", "zero")
 LOSSES = ("mae", "mse", "huber")
+SCHEDULES = ("plateau", "cosine")  # how the learning rate moves (rnncast.engine.loop)
+ANCHORS = ("none", "last")  # what the network's output is added to (rnncast.engine.models)
 DECODERS = ("direct", "parallel", "seq2seq", "recursive")
 ACTIVATIONS = ("tanh", "relu")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -268,6 +270,7 @@ class ModelConfig:
     scaling: str = "window"
     transform: str = "auto"
     clip: str = "auto"
+    anchor: str = "none"
     segment: int = 1
     scale_floor: float = 0.1
     decoder: str = "direct"
@@ -306,6 +309,10 @@ class ModelConfig:
             f"--transform must be one of {', '.join(TRANSFORMS)}, got '{self.transform}'",
         )
         _require(self.clip in CLIPS, f"--clip must be one of {', '.join(CLIPS)}, got '{self.clip}'")
+        _require(
+            self.anchor in ANCHORS,
+            f"--anchor must be one of {', '.join(ANCHORS)}, got '{self.anchor}'",
+        )
         _require(
             self.decoder in DECODERS,
             f"--decoder must be one of {', '.join(DECODERS)}, got '{self.decoder}'",
@@ -414,6 +421,7 @@ class ModelConfig:
                 (self.covariate_count, "--covariates"),
                 (self.future_covariate_count, "--future-covariates"),
                 (self.id_embedding, "--id-embedding"),
+                (self.anchor != "none", f"--anchor {self.anchor}"),
             ):
                 _require(
                     not given,
@@ -469,6 +477,7 @@ class TrainConfig:
     precision: str = "auto"  # the forward pass's float type: see rnncast.engine.devices
     data_on: str = "auto"  # where the values stay on a GPU: see rnncast.engine.staging
     ema: float = 0.0  # decay of the weights' moving average, 0 for none
+    schedule: str = "plateau"  # the learning rate's course: see rnncast.engine.loop
 
     def __post_init__(self) -> None:
         _require(self.max_epochs >= 1, f"--max-epochs must be at least 1, got {self.max_epochs}")
@@ -501,6 +510,10 @@ class TrainConfig:
         )
         _require(0 <= self.ema < 1, f"--ema must be at least 0 and below 1, got {self.ema}")
         _require(
+            self.schedule in SCHEDULES,
+            f"--schedule must be one of {', '.join(SCHEDULES)}, got '{self.schedule}'",
+        )
+        _require(
             self.data_on in PLACES,
             f"--data-on must be one of {', '.join(PLACES)}, got '{self.data_on}'",
         )
@@ -508,7 +521,7 @@ class TrainConfig:
 
 # What only gradient training reads: the echo state network's readout is solved in closed form.
 GRADIENT_ONLY = ("max_epochs", "max_steps", "batch_size", "lr", "weight_decay", "grad_clip",
-                 "patience", "precision", "ema")  # fmt: skip
+                 "patience", "precision", "ema", "schedule")  # fmt: skip
 
 
 def check_together(model: ModelConfig, train: TrainConfig) -> None:
@@ -579,6 +592,7 @@ class TrainRequest:
     scaling: str = _M.scaling
     transform: str = _M.transform
     clip: str = _M.clip
+    anchor: str = _M.anchor
     scale_floor: float = _M.scale_floor
     decoder: str = _M.decoder
     activation: str = _M.activation
@@ -607,6 +621,7 @@ class TrainRequest:
     precision: str = _T.precision
     data_on: str = _T.data_on
     ema: float = _T.ema
+    schedule: str = _T.schedule
     # an update: start from this model file's networks and settings (`updating`)
     init_from: str | None = None
 

@@ -16,6 +16,7 @@ from rnncast.cli.console import LogFormat
 from rnncast.errors import ConfigError
 from rnncast.settings import (
     ACTIVATIONS,
+    ANCHORS,
     CELLS,
     CLIPS,
     DECODERS,
@@ -24,6 +25,7 @@ from rnncast.settings import (
     PLACES,
     PRECISIONS,
     SCALINGS,
+    SCHEDULES,
     TRANSFORMS,
 )
 
@@ -58,6 +60,8 @@ Cells = _choices("Cells", CELLS)
 Scalings = _choices("Scalings", SCALINGS)
 Transforms = _choices("Transforms", TRANSFORMS)
 Clips = _choices("Clips", CLIPS)
+Anchors = _choices("Anchors", ANCHORS)
+Schedules = _choices("Schedules", SCHEDULES)
 Decoders = _choices("Decoders", DECODERS)
 Activations = _choices("Activations", ACTIVATIONS)
 Losses = _choices("Losses", LOSSES)
@@ -353,6 +357,16 @@ Clip = Annotated[
     ),
 ]
 
+Anchor = Annotated[
+    Anchors,
+    typer.Option(
+        metavar=_metavar(ANCHORS),
+        help="last: the network forecasts a correction to each window's last value (0 repeats "
+        "it, as naive does); none: the forecast itself, about the window's mean.",
+        rich_help_panel="Network",
+    ),
+]
+
 ScaleFloor = Annotated[
     float,
     typer.Option(
@@ -500,6 +514,16 @@ Ema = Annotated[
     typer.Option(
         help="Validate and keep a moving average of the weights, each optimiser step "
         "moving it 1 - EMA of the way to the new weights; 0 keeps the weights themselves.",
+        rich_help_panel="Training",
+    ),
+]
+
+Schedule = Annotated[
+    Schedules,
+    typer.Option(
+        metavar=_metavar(SCHEDULES),
+        help="plateau: halve the learning rate when validation stalls; cosine: warm up over "
+        "the first 5% of the steps, then decay to 0 at --max-steps (else --max-epochs).",
         rich_help_panel="Training",
     ),
 ]

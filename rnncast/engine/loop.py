@@ -269,6 +269,7 @@ def _train_epoch(run: _Run, progress: _Progress, epoch: int) -> float:
         # DDP averages over processes: weigh each by its slice, as one batch would
         weighted = loss * (len(idx) * world.size / size) if world.many else loss
         run.scaler.scale(weighted).backward()  # without fp16: as they are
+        _set_lr(run, progress.steps)
         run.scaler.unscale_(run.optimiser)
         nn.utils.clip_grad_norm_(run.network.parameters(), config.grad_clip)
         run.scaler.step(run.optimiser)
@@ -309,7 +310,8 @@ def _end_epoch(run: _Run, progress: _Progress, epoch: int, train_loss: float,
         run.result.best_epoch = epoch
     else:
         progress.stale += 1
-    run.plateau.step(monitored)
+    if run.config.schedule == "plateau":
+        run.plateau.step(monitored)
     lr = run.optimiser.param_groups[0]["lr"]
     progress.epoch = epoch
     progress.elapsed = time.perf_counter() - began
@@ -342,6 +344,25 @@ def _finish(run: _Run, progress: _Progress, began: float) -> TrainResult:
     result.seconds = time.perf_counter() - began
     result.steps = progress.steps
     return result
+
+
+WARMUP = 0.05  # of a cosine schedule's steps, the learning rate rising linearly
+
+
+def _set_lr(run: _Run, steps: int) -> None:
+    """Under --schedule cosine, the learning rate of optimiser step `steps + 1`: a linear
+    warm-up over the first `WARMUP` of the steps, then a cosine decay to 0 at the last
+    (--max-steps, else --max-epochs full epochs). The plateau schedule moves it per epoch."""
+    if run.config.schedule != "cosine":
+        return
+    total = run.config.max_steps or run.config.max_epochs * run.batches
+    warm = max(1, round(WARMUP * total))
+    if steps < warm:
+        factor = (steps + 1) / warm
+    else:
+        factor = 0.5 * (1 + math.cos(math.pi * min(1.0, (steps - warm) / max(1, total - warm))))
+    for group in run.optimiser.param_groups:
+        group["lr"] = run.config.lr * factor
 
 
 def _average(averaged: nn.Module, network: nn.Module, decay: float, steps: int) -> None:

@@ -88,9 +88,11 @@ class RecurrentForecaster(nn.Module):
         # (B, L / segment, directions x hidden), final state
         out, state = self.encode(steps, self._initial_state(ids, b))
         y = self.head(self.encoder, out, state, steps, target, future)  # (B, horizon, outputs)
-        if not self.config.quantiles:
-            return y[..., 0]
-        return monotone(y, self.config.levels.index(0.5))
+        y = y[..., 0] if not self.config.quantiles else monotone(y, self.config.levels.index(0.5))
+        if self.config.anchor == "last":  # a correction to the last value: 0 repeats it
+            last = x[:, -1, 0].reshape(b, *([1] * (y.dim() - 1)))
+            y = y + last
+        return y
 
     def _initial_state(self, ids: torch.Tensor | None, b: int) -> State | None:
         """The encoder's initial state from each window's series id (`ids`, (B,) indices

@@ -62,8 +62,9 @@ BEFORE_FIELD: dict[str, dict[str, object]] = {
         "ridge": 1.0,
         "transform": "none",
         "clip": "none",  # forecasts as they came, below 0 too
+        "anchor": "none",
     },
-    "train": {"ema": 0.0},
+    "train": {"ema": 0.0, "schedule": "plateau"},
 }
 
 

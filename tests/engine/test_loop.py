@@ -258,3 +258,27 @@ def test_init_starts_from_given_weights_and_they_are_the_first_to_beat(series, s
     faster = dataclasses.replace(tiny, lr=1e-3, max_epochs=3)
     moved = loop.fit(series, WINDOW, small_model, faster, init=start)
     assert moved.best_epoch >= 1 and moved.best_val_loss < kept.best_val_loss
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero(series, small_model):
+    config = TrainConfig(max_epochs=2, epoch_size=64, batch_size=64, lr=0.01, device="cpu",
+                         schedule="cosine", patience=100)  # fmt: skip
+    seen = []
+    original = torch.optim.AdamW.step
+
+    def step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.optim.AdamW, "step", step)
+        result = loop.fit(series, WINDOW, small_model, config)
+    total = 2 * loop.MIN_EPOCH_BATCHES  # 64-window epochs repeat up to 20 batches
+    assert result.steps == len(seen) == total
+    warm = round(loop.WARMUP * total)
+    assert seen[:warm] == pytest.approx([0.01 * (k + 1) / warm for k in range(warm)])
+    assert seen[warm] == pytest.approx(0.01)
+    assert all(a >= b for a, b in zip(seen[warm:], seen[warm + 1 :], strict=False))
+    assert seen[-1] == pytest.approx(0.01 * 0.5 * (1 + math.cos(math.pi * (total - 1 - warm)
+                                                                / (total - warm))))  # fmt: skip
+    assert [h["lr"] for h in result.history][-1] == pytest.approx(seen[-1])

@@ -192,3 +192,22 @@ def test_training_bytes_counts_the_network_without_building_it():
     assert models.training_bytes(huge, 24, 6) == 2**63 - 1
     esn = ModelConfig(cell="esn", reservoir_size=100, segment=4)
     assert models.training_bytes(esn, 24, 6) == 8 * (4 * 100 * 100 + 105**2)
+
+
+@pytest.mark.parametrize("quantiles", [(), (0.1, 0.5, 0.9)])
+def test_last_value_anchor_adds_each_windows_last_value(quantiles):
+    torch.manual_seed(0)
+    plain = models.RecurrentForecaster(ModelConfig(hidden_size=8, quantiles=quantiles), 12, 5)
+    anchored = models.RecurrentForecaster(
+        ModelConfig(hidden_size=8, quantiles=quantiles, anchor="last"), 12, 5
+    )
+    anchored.load_state_dict(plain.state_dict())
+    plain.eval(), anchored.eval()
+    x = torch.randn(3, 12, 1)
+    shift = x[:, -1, 0].reshape(3, 1, *([1] if quantiles else []))
+    torch.testing.assert_close(anchored(x), plain(x) + shift)
+    # a head that says 0 repeats the last value: naive, for the network to correct
+    for p in anchored.head.parameters():
+        torch.nn.init.zeros_(p)
+    if not quantiles:
+        torch.testing.assert_close(anchored(x), x[:, -1:, 0].expand(3, 5))
