@@ -704,7 +704,7 @@ class TrainRequest:
 # from; the options it never takes from that model (they are about this run); and how its
 # training is shortened unless given (measured on M4 Hourly: docs/benchmarks.md).
 KEPT = ("horizon", "lookback", "lookbacks", "segment", "calendar", "covariates", "cell",
-        "hidden_size", "num_layers", "scaling", "transform", "scale_floor", "decoder",
+        "hidden_size", "num_layers", "scaling", "transform", "scale_floor", "decoder", "anchor",
         "activation", "bidirectional", "attention", "reservoir_size", "spectral_radius",
         "leak_rate", "ridge", "quantiles", "id_embedding", "ensemble")  # fmt: skip
 OWN = ("init_from", "holdout", "max_steps", "device", "precision", "data_on",
