@@ -32,6 +32,7 @@ from rnncast.engine import events
 from rnncast.settings import (
     ACTIVATIONS,
     ANCHORS,
+    BLENDS,
     CELLS,
     DECODERS,
     LOSSES,
@@ -62,6 +63,7 @@ _CHOICES = {
     "decoder": DECODERS,
     "activation": ACTIVATIONS,
     "anchor": ANCHORS,
+    "blend": BLENDS,
     "schedule": SCHEDULES,
 }
 

@@ -30,7 +30,10 @@ TRANSFORMS = (
 CLIPS = ("auto", "none", "zero")
 LOSSES = ("mae", "mse", "huber")
 SCHEDULES = ("plateau", "cosine")  # how the learning rate moves (rnncast.engine.loop)
-ANCHORS = ("none", "last")  # what the network's output is added to (rnncast.engine.models)
+ANCHORS = ("none", "last", "linear")
+# what the forecast is shrunk toward, by a weight fitted on the validation windows
+# (rnncast.engine.models)
+BLENDS = ("none", "naive")  # what the network's output is added to (rnncast.engine.models)
 DECODERS = ("direct", "parallel", "seq2seq", "recursive")
 ACTIVATIONS = ("tanh", "relu")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -256,6 +259,18 @@ class ModelConfig:
     (`ReadOptions.future_covariates`). Quantiles, calendar features, covariates and ids are
     for the direct and parallel decoders of rnn, lstm and gru cells.
 
+    `anchor`: what the network's outputs are added to (in the window's scaled units): 'none'
+    (nothing: they are the forecast, about the window's mean), 'last' (the window's last
+    value: outputs of 0 repeat it, as naive does) or 'linear' (a linear map of the lookback's
+    values, learned from 0 beside the network, as DLinear's); for the direct and parallel
+    decoders of rnn, lstm and gru cells.
+
+    `blend`: 'naive' moves each forecast (and its quantiles with it) toward the window's last
+    value by 1 - w, w in [0, 1] fitted after training on the validation windows (the least
+    validation loss; 1 without validation), so that a network that cannot beat repeating the
+    last value there is shrunk toward it; 'none' leaves forecasts as they come. For the
+    direct and parallel decoders of rnn, lstm and gru cells.
+
     `clip`: 'zero' raises every forecast below 0 (point and quantiles, in predict and in
     evaluate's backtest) to 0; 'none' leaves them as they are; 'auto' is 'zero' when no
     training value is below 0 (see `rnncast.engine.transform.resolve_clip`).
@@ -271,6 +286,7 @@ class ModelConfig:
     transform: str = "auto"
     clip: str = "auto"
     anchor: str = "none"
+    blend: str = "none"
     segment: int = 1
     scale_floor: float = 0.1
     decoder: str = "direct"
@@ -309,6 +325,10 @@ class ModelConfig:
             f"--transform must be one of {', '.join(TRANSFORMS)}, got '{self.transform}'",
         )
         _require(self.clip in CLIPS, f"--clip must be one of {', '.join(CLIPS)}, got '{self.clip}'")
+        _require(
+            self.blend in BLENDS,
+            f"--blend must be one of {', '.join(BLENDS)}, got '{self.blend}'",
+        )
         _require(
             self.anchor in ANCHORS,
             f"--anchor must be one of {', '.join(ANCHORS)}, got '{self.anchor}'",
@@ -422,6 +442,7 @@ class ModelConfig:
                 (self.future_covariate_count, "--future-covariates"),
                 (self.id_embedding, "--id-embedding"),
                 (self.anchor != "none", f"--anchor {self.anchor}"),
+                (self.blend == "naive", "--blend naive"),
             ):
                 _require(
                     not given,
@@ -593,6 +614,7 @@ class TrainRequest:
     transform: str = _M.transform
     clip: str = _M.clip
     anchor: str = _M.anchor
+    blend: str = _M.blend
     scale_floor: float = _M.scale_floor
     decoder: str = _M.decoder
     activation: str = _M.activation
@@ -705,7 +727,7 @@ class TrainRequest:
 # training is shortened unless given (measured on M4 Hourly: docs/benchmarks.md).
 KEPT = ("horizon", "lookback", "lookbacks", "segment", "calendar", "covariates", "cell",
         "hidden_size", "num_layers", "scaling", "transform", "scale_floor", "decoder", "anchor",
-        "activation", "bidirectional", "attention", "reservoir_size", "spectral_radius",
+        "blend", "activation", "bidirectional", "attention", "reservoir_size", "spectral_radius",
         "leak_rate", "ridge", "quantiles", "id_embedding", "ensemble")  # fmt: skip
 OWN = ("init_from", "holdout", "max_steps", "device", "precision", "data_on",
        "checkpoint_activations")  # fmt: skip

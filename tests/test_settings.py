@@ -100,7 +100,10 @@ from rnncast.settings import (
         (lambda: TrainConfig(loss="mape"), "--loss must be one of mae, mse, huber, got 'mape'"),
         (lambda: ModelConfig(clip="0"), "--clip must be one of auto, none, zero, got '0'"),
         (lambda: TrainConfig(ema=1.0), "--ema must be at least 0 and below 1, got 1.0"),
-        (lambda: ModelConfig(anchor="first"), "--anchor must be one of none, last, got 'first'"),
+        (
+            lambda: ModelConfig(anchor="first"),
+            "--anchor must be one of none, last, linear, got 'first'",
+        ),
         (
             lambda: ModelConfig(anchor="last", decoder="seq2seq"),
             "--decoder seq2seq does not take --anchor last yet: use --decoder direct or "

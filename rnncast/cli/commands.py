@@ -70,6 +70,7 @@ def train(
     transform: o.Transform = o.Transforms(R.transform),
     clip: o.Clip = o.Clips(R.clip),
     anchor: o.Anchor = o.Anchors(R.anchor),
+    blend: o.Blend = o.Blends(R.blend),
     scale_floor: o.ScaleFloor = R.scale_floor,
     quantiles: o.Quantiles = None,
     id_embedding: o.IdEmbedding = R.id_embedding,

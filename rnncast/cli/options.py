@@ -17,6 +17,7 @@ from rnncast.errors import ConfigError
 from rnncast.settings import (
     ACTIVATIONS,
     ANCHORS,
+    BLENDS,
     CELLS,
     CLIPS,
     DECODERS,
@@ -61,6 +62,7 @@ Scalings = _choices("Scalings", SCALINGS)
 Transforms = _choices("Transforms", TRANSFORMS)
 Clips = _choices("Clips", CLIPS)
 Anchors = _choices("Anchors", ANCHORS)
+Blends = _choices("Blends", BLENDS)
 Schedules = _choices("Schedules", SCHEDULES)
 Decoders = _choices("Decoders", DECODERS)
 Activations = _choices("Activations", ACTIVATIONS)
@@ -362,7 +364,20 @@ Anchor = Annotated[
     typer.Option(
         metavar=_metavar(ANCHORS),
         help="last: the network forecasts a correction to each window's last value (0 repeats "
-        "it, as naive does); none: the forecast itself, about the window's mean.",
+        "it, as naive does); linear: a linear map of the lookback's values, learned from 0, is "
+        "added to the network's forecast (as DLinear's); none: the forecast itself, about the "
+        "window's mean.",
+        rich_help_panel="Network",
+    ),
+]
+
+Blend = Annotated[
+    Blends,
+    typer.Option(
+        metavar=_metavar(BLENDS),
+        help="naive: after training, move forecasts toward each window's last value by the "
+        "weight that scores best on the validation windows (none where the network beats "
+        "naive there); none: leave them as they come.",
         rich_help_panel="Network",
     ),
 ]

@@ -101,6 +101,12 @@ def trained(report: Reporter, result: Trained, series: SeriesSet, out: Path) -> 
             f"{label}best epoch {member.best_epoch} of {len(member.history)} ({member.stopped})"
             f"{best}, {member.seconds:.1f} s on {member.device}"
         )
+    if model.blend_weights and min(model.blend_weights) < 1:
+        weights = ", ".join(f"{w:.2f}" for w in model.blend_weights)
+        report.info(
+            f"forecasts blended with the last value (naive), which scored well on the "
+            f"validation windows: the networks' weights {weights}"
+        )
     if model.intervals:
         scaled = ", ".join(f"{k} by {v:.2f}" for k, v in model.intervals.items())
         report.info(

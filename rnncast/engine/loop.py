@@ -25,7 +25,13 @@ from rnncast.data.calendar import first_steps
 from rnncast.data.series import SeriesSet
 from rnncast.data.windows import check_lengths, split_ranges
 from rnncast.engine import distributed, models, staging
-from rnncast.engine.batches import KnownCovariates, Split, Windows, series_floors
+from rnncast.engine.batches import (
+    KnownCovariates,
+    Split,
+    Windows,
+    network_input,
+    series_floors,
+)
 from rnncast.engine.devices import autocast_dtype, resolve_device
 from rnncast.engine.events import (
     BatchEnd,
@@ -340,6 +346,9 @@ def _finish(run: _Run, progress: _Progress, began: float) -> TrainResult:
     if progress.best_state is not None:
         run.network.load_state_dict(progress.best_state)
     run.network.eval()
+    if getattr(run.network, "config", None) is not None and run.network.config.blend == "naive":
+        run.network.blend_weight.fill_(fit_blend(run.network, run.validation, run.window.lookback,
+                                                 run.criterion, run.config.batch_size))  # fmt: skip
     result.best_val_loss = progress.best if len(run.validation) else None
     result.seconds = time.perf_counter() - began
     result.steps = progress.steps
@@ -363,6 +372,36 @@ def _set_lr(run: _Run, steps: int) -> None:
         factor = 0.5 * (1 + math.cos(math.pi * min(1.0, (steps - warm) / max(1, total - warm))))
     for group in run.optimiser.param_groups:
         group["lr"] = run.config.lr * factor
+
+
+BLEND_GRID = 20  # the blend weight is chosen from 0, 1/20, ..., 1
+
+
+@torch.no_grad()
+def fit_blend(network: nn.Module, split: Split, lookback: int, criterion: nn.Module,
+              batch_size: int) -> float:  # fmt: skip
+    """The weight w of the network against naive (`models.blend`) with the least loss over
+    the validation windows of `split`, from 0, 1/BLEND_GRID, ..., 1; the largest of equal
+    ones, and 1 without validation windows. Every process of a group scores all windows."""
+    if not len(split):
+        return 1.0
+    network.blend_weight.fill_(1.0)
+    preds, lasts, targets = [], [], []
+    positions = split.positions()
+    for i in range(0, len(positions), batch_size):
+        batch = split.batch(positions[i : i + batch_size])
+        given = network_input(network.config, batch, lookback, batch.windows.shape[1] - lookback)
+        preds.append(network(given.x, given.future, batch.ids).float())
+        lasts.append(given.x[:, -1, 0].float())
+        targets.append(given.target)
+    pred, last, target = torch.cat(preds), torch.cat(lasts), torch.cat(targets)
+    median = network._median
+    losses = [
+        criterion(models.blend(pred, last, torch.tensor(k / BLEND_GRID), median), target).item()
+        for k in range(BLEND_GRID + 1)
+    ]
+    best = min(losses)
+    return max(k for k, loss in enumerate(losses) if loss <= best) / BLEND_GRID
 
 
 def _average(averaged: nn.Module, network: nn.Module, decay: float, steps: int) -> None:

@@ -69,6 +69,12 @@ class RecurrentForecaster(nn.Module):
             **({"bidirectional": True} if config.bidirectional else {}),
         )
         self.head = DECODERS[config.decoder](config, horizon, features)
+        if config.blend == "naive":  # the weight of the network against naive, fitted later
+            self.register_buffer("blend_weight", torch.ones(()))
+        if config.anchor == "linear":  # a linear map of the lookback's values, from 0
+            self.skip = nn.Linear(lookback, horizon)
+            nn.init.zeros_(self.skip.weight)
+            nn.init.zeros_(self.skip.bias)
         if config.id_embedding:
             # row 0 is for series the model never saw: it stays all zeros
             self.id_table = nn.Embedding(config.ids + 1, config.id_embedding)
@@ -90,9 +96,18 @@ class RecurrentForecaster(nn.Module):
         y = self.head(self.encoder, out, state, steps, target, future)  # (B, horizon, outputs)
         y = y[..., 0] if not self.config.quantiles else monotone(y, self.config.levels.index(0.5))
         if self.config.anchor == "last":  # a correction to the last value: 0 repeats it
-            last = x[:, -1, 0].reshape(b, *([1] * (y.dim() - 1)))
-            y = y + last
+            y = y + x[:, -1, 0].reshape(b, *([1] * (y.dim() - 1)))
+        elif self.config.anchor == "linear":
+            skip = self.skip(x[:, :, 0])
+            y = y + (skip if y.dim() == 2 else skip.unsqueeze(-1))
+        if self.config.blend == "naive":
+            y = blend(y, x[:, -1, 0], self.blend_weight, self._median)
         return y
+
+    @property
+    def _median(self) -> int | None:
+        """The median's index among a quantile model's outputs; None for a point model."""
+        return self.config.levels.index(0.5) if self.config.quantiles else None
 
     def _initial_state(self, ids: torch.Tensor | None, b: int) -> State | None:
         """The encoder's initial state from each window's series id (`ids`, (B,) indices
@@ -121,6 +136,17 @@ class RecurrentForecaster(nn.Module):
             out, state = checkpoint(self.encoder, *args, use_reentrant=False)
             outs.append(out)
         return torch.cat(outs, dim=1), state
+
+
+def blend(
+    y: torch.Tensor, last: torch.Tensor, weight: torch.Tensor, median: int | None = None
+) -> torch.Tensor:
+    """Forecasts `y` (B, H) or quantiles (B, H, levels) moved toward each window's `last`
+    value (B,) by 1 - `weight`: the point (median) becomes w y + (1 - w) last, and the other
+    quantiles move with it, their distances from the median kept."""
+    centre = y if median is None else y[..., median]
+    shift = (1 - weight) * (last.unsqueeze(-1) - centre)
+    return y + (shift if median is None else shift.unsqueeze(-1))
 
 
 def monotone(raw: torch.Tensor, median: int) -> torch.Tensor:

@@ -55,7 +55,7 @@ CARRIED = frozenset({
     "scale_floor", "decoder", "activation", "bidirectional", "attention",
     "checkpoint_activations", "reservoir_size", "spectral_radius", "leak_rate", "ridge",
     "quantiles", "calendar", "id_embedding", "ids", "covariate_count", "clip",
-    "future_covariate_count",
+    "future_covariate_count", "anchor", "blend",
 })  # fmt: skip
 
 

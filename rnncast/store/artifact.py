@@ -63,6 +63,7 @@ BEFORE_FIELD: dict[str, dict[str, object]] = {
         "transform": "none",
         "clip": "none",  # forecasts as they came, below 0 too
         "anchor": "none",
+        "blend": "none",
     },
     "train": {"ema": 0.0, "schedule": "plateau"},
 }
@@ -172,6 +173,7 @@ class Artifact:
             "window": to_dict(self.window),
             "model": {**to_dict(self.model), "parameters": summary.get("parameters")},
             "intervals": dict(self.intervals),
+            **({"blend_weights": self.blend_weights} if self.blend_weights else {}),
             "train": to_dict(self.train),
             **({"init_from": dict(self.init_from)} if self.init_from else {}),
             "training": {
@@ -184,6 +186,12 @@ class Artifact:
                                                "val_windows")},
             },
         }  # fmt: skip
+
+    @property
+    def blend_weights(self) -> list[float]:
+        """Each network's weight against naive under --blend naive (fitted on the validation
+        windows; `rnncast.engine.models.blend`); [] without a blend."""
+        return [round(float(s["blend_weight"]), 4) for s in self.weights if "blend_weight" in s]
 
     def to_payload(self) -> dict[str, Any]:
         return {

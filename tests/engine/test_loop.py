@@ -282,3 +282,28 @@ def test_cosine_schedule_warms_up_then_decays_to_zero(series, small_model):
     assert seen[-1] == pytest.approx(0.01 * 0.5 * (1 + math.cos(math.pi * (total - 1 - warm)
                                                                 / (total - warm))))  # fmt: skip
     assert [h["lr"] for h in result.history][-1] == pytest.approx(seen[-1])
+
+
+def _walks(n_series: int = 4, length: int = 300, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    frame = make_long(n_series=n_series, length=length)
+    frame["y"] = 100 + np.cumsum(rng.normal(size=(n_series, length)), axis=1).ravel()
+    return from_frame(frame)
+
+
+@pytest.mark.parametrize(("data", "shrunk"), [("walk", True), ("sine", False)])
+def test_blend_weight_is_fitted_on_the_validation_windows(series, small_model, data, shrunk):
+    config = TrainConfig(max_epochs=4, epoch_size=256, batch_size=64, device="cpu")
+    model = dataclasses.replace(small_model, blend="naive")
+    window = WindowConfig(lookback=48, horizon=12, val_size=40)
+    data = _walks() if data == "walk" else series
+    result = loop.fit(data, window, model, config)
+    weight = float(result.network.blend_weight)
+    assert (weight < 1.0) == shrunk
+    # what it was chosen by: no weight on the grid scores lower on the validation windows
+    _, val = loop._splits(data, window, model, config, torch.device("cpu"))
+    criterion = losses.loss_function("mae")
+    chosen = losses.evaluate_loss(result.network, val, 48, criterion, 64)
+    for k in (0, 10, 20):
+        result.network.blend_weight.fill_(k / 20)
+        assert losses.evaluate_loss(result.network, val, 48, criterion, 64) >= chosen - 1e-6

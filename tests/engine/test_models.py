@@ -211,3 +211,39 @@ def test_last_value_anchor_adds_each_windows_last_value(quantiles):
         torch.nn.init.zeros_(p)
     if not quantiles:
         torch.testing.assert_close(anchored(x), x[:, -1:, 0].expand(3, 5))
+
+
+def test_linear_anchor_starts_at_zero_and_maps_the_lookback():
+    torch.manual_seed(0)
+    plain = models.RecurrentForecaster(ModelConfig(hidden_size=8), 12, 5).eval()
+    linear = models.RecurrentForecaster(ModelConfig(hidden_size=8, anchor="linear"), 12, 5).eval()
+    linear.load_state_dict(plain.state_dict() | dict(linear.skip.state_dict(prefix="skip.")))
+    x = torch.randn(3, 12, 1)
+    torch.testing.assert_close(linear(x), plain(x))  # learned from 0: the same network at first
+    with torch.no_grad():
+        linear.skip.weight.copy_(torch.randn(5, 12))
+    torch.testing.assert_close(linear(x), plain(x) + x[:, :, 0] @ linear.skip.weight.T)
+
+
+def test_blend_moves_the_median_toward_the_last_value_and_keeps_the_spread():
+    y = torch.tensor([[2.0, 4.0]])
+    last = torch.tensor([1.0])
+    torch.testing.assert_close(
+        models.blend(y, last, torch.tensor(0.25)), torch.tensor([[1.25, 1.75]])
+    )
+    q = torch.tensor([[[1.0, 2.0, 5.0], [3.0, 4.0, 4.5]]])  # levels 0.1, 0.5, 0.9
+    out = models.blend(q, last, torch.tensor(0.0), median=1)
+    torch.testing.assert_close(out, torch.tensor([[[0.0, 1.0, 4.0], [0.0, 1.0, 1.5]]]))
+
+
+def test_blend_naive_has_a_weight_that_starts_at_one():
+    torch.manual_seed(0)
+    plain = models.RecurrentForecaster(ModelConfig(hidden_size=8), 12, 5).eval()
+    blended = models.RecurrentForecaster(ModelConfig(hidden_size=8, blend="naive"), 12, 5).eval()
+    blended.load_state_dict(plain.state_dict() | {"blend_weight": torch.tensor(1.0)})
+    x = torch.randn(3, 12, 1)
+    torch.testing.assert_close(blended(x), plain(x))
+    blended.blend_weight.fill_(0.0)
+    torch.testing.assert_close(blended(x), x[:, -1:, 0].expand(3, 5))
+    # without it, no weight: the state of a model file as before
+    assert "blend_weight" not in models.RecurrentForecaster(ModelConfig(), 12, 5).state_dict()

@@ -24,6 +24,12 @@ KINDS = {
     "rnn": {"cell": "rnn"},
     "lstm, bidirectional": {"cell": "lstm", "bidirectional": True},
     "gru, parallel": {"decoder": "parallel"},
+    "anchor last": {"anchor": "last"},
+    "anchor linear, blend, quantiles": {
+        "anchor": "linear",
+        "blend": "naive",
+        "quantiles": (0.1, 0.5, 0.9),
+    },
     "lstm, seq2seq, attention": {"cell": "lstm", "decoder": "seq2seq", "attention": True},
     "gru, recursive": {"decoder": "recursive"},
     "esn": {"cell": "esn", "reservoir_size": 20},
@@ -82,6 +88,11 @@ def test_the_graph_forecasts_as_predict_does(kind):
         options = {**options, "calendar": periods(series.axis)}
     config = dataclasses.replace(BASE, **options)
     network = ensemble(config)
+    if "blend" in kind:  # as training leaves them: a fitted weight, a learned map
+        with torch.no_grad():
+            for k, member in enumerate(models.members(network)):
+                member.blend_weight.fill_(0.6 + 0.1 * k)
+                member.skip.weight.normal_(0, 0.1)
     known = Known.of(["s2", "s0", "other"], np.array([4.0, 2.0, 1.0], np.float32), series.ids)
     if config.scaling != "series":
         known = Known(known.codes)
