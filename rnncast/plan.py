@@ -13,7 +13,8 @@ What is chosen (each only where the request leaves it unset):
   segments, at most half of what the shortest series leaves after its horizon and validation
   tail (so that every series keeps training windows), and never less than the 3 x horizon
   rule;
-- validation: one horizon;
+- validation: a tail long enough for 256 validation windows over all series (each series
+  holds tail - horizon + 1), at most a tenth of the shortest series, at least one horizon;
 - transform: 'auto' becomes 'log' when every training value is above 0, else 'none';
 - clip: 'auto' becomes 'zero' (forecasts below 0 raised to 0) when no training value is
   below 0, else 'none';
@@ -49,6 +50,8 @@ from rnncast.settings import (
 )
 
 MEMBER_LOOKBACKS_PER_HORIZON = (3, 5, 7)  # ensemble members' lookbacks, in horizons
+VAL_WINDOWS = 256  # validation windows the default tail aims for, all series together
+VAL_SHARE = 0.1  # the most of the shortest series the default validation tail takes
 Note = tuple[str, str]  # ('info' | 'warning', text)
 
 
@@ -119,7 +122,9 @@ def resolve(
     """The window, and `model` with its segment, calendar periods, id count, covariate
     counts and transform, for `series` (see the module docstring)."""
     h = request.horizon if request.horizon is not None else series.axis.default_horizon
-    v = request.val_size if request.val_size is not None else h
+    shortest = int(series.lengths.min())
+    v = request.val_size if request.val_size is not None else default_val_size(h, len(series),
+                                                                              shortest)  # fmt: skip
     chosen = _given_lookbacks(request, spell)
     segment = request.segment
     if segment is None:
@@ -128,7 +133,6 @@ def resolve(
         while any(n % segment for n in chosen):
             segment -= 1  # the largest segment at most the default that divides the lookbacks
     if not chosen:
-        shortest = int(series.lengths.min())
         chosen = default_lookbacks(h, v, segment, shortest, request.ensemble)
     window = WindowConfig(
         lookback=chosen[0],
@@ -226,6 +230,14 @@ def default_lookbacks(
     cap = (shortest - horizon - val_size) // 2 // segment * segment
     spread = [whole(m * horizon) for m in MEMBER_LOOKBACKS_PER_HORIZON]
     return [max(base, min(spread[k % len(spread)], cap)) for k in range(members)]
+
+
+def default_val_size(horizon: int, series: int, shortest: int) -> int:
+    """The validation tail: enough steps that the series hold `VAL_WINDOWS` validation
+    windows between them (each series holds tail - horizon + 1), at most `VAL_SHARE` of the
+    shortest series, and never less than one horizon."""
+    want = horizon - 1 + -(-VAL_WINDOWS // max(series, 1))
+    return max(horizon, min(want, int(VAL_SHARE * shortest)))
 
 
 def default_segment(season_length: int, lookback: int) -> int:

@@ -33,8 +33,23 @@ def _series(freq: str, n: int = 200) -> SeriesSet:
 def test_defaults_follow_the_frequency(freq, lookback, horizon, segment):
     window, model = shapes(_series(freq), ModelConfig())
     assert (window.lookback, window.horizon, model.segment) == (lookback, horizon, segment)
-    assert window.val_size == horizon
+    # a tail for up to 256 validation windows, at most a tenth of the 200 values
+    assert window.val_size == max(horizon, 20)
     assert window.lookback % model.segment == 0
+
+
+@pytest.mark.parametrize(
+    ("horizon", "series", "shortest", "val_size"),
+    [
+        (48, 414, 700, 48),  # M4 Hourly: 414 windows with one horizon each
+        (48, 7, 17420, 84),  # ETTh1: 7 series x 37 windows
+        (18, 1, 144, 18),  # air passengers: a tenth is less than a horizon
+        (8, 12, 200, 20),  # US macro: a tenth of the shortest
+        (14, 30, 600, 22),  # 30 daily series: 30 x 9 windows
+    ],
+)
+def test_the_validation_tail_aims_for_256_windows(horizon, series, shortest, val_size):
+    assert plan.default_val_size(horizon, series, shortest) == val_size
 
 
 def test_integer_steps_and_explicit_values():
@@ -121,7 +136,7 @@ def test_ensembles_read_lookbacks_of_3_5_and_7_horizons():
     assert window.lookbacks == (144, 240, 336, 144)
     # one network, or a lookback given: one lookback, as before
     assert shapes(long, ModelConfig(), ensemble=1)[0].lookbacks == ()
-    assert shapes(long, ModelConfig(), lookback=96, ensemble=3)[0] == WindowConfig(96, 48, 48)
+    assert shapes(long, ModelConfig(), lookback=96, ensemble=3)[0] == WindowConfig(96, 48, 100)
     # shorter series: at most half of what is left after horizon and validation (600 - 96)
     window, _ = shapes(_series("h", 600), ModelConfig(), ensemble=3)
     assert window.lookbacks == (144, 240, 240)
