@@ -102,15 +102,20 @@ def add_request_args(parser: argparse.ArgumentParser, fixed: set[str],
                            help=f"[default: {default}]")  # fmt: skip
 
 
-def request_from_args(args: argparse.Namespace, fixed: set[str], **values: Any) -> TrainRequest:
-    """The training request of the options given (rnncast's defaults elsewhere) but the
-    `fixed` ones, with the harness's `values`, made as ``rnncast train`` makes it."""
-    given = {
+def given_options(args: argparse.Namespace, fixed: set[str]) -> dict[str, Any]:
+    """The options of ``rnncast train`` given on the command line but the `fixed` ones, as
+    given (text for lists, which `TrainRequest.of` parses)."""
+    return {
         name: getattr(args, name)
         for name in TrainRequest.names()
         if name not in fixed and getattr(args, name, None) is not None
     }
-    return TrainRequest.of(**given, **values)
+
+
+def request_from_args(args: argparse.Namespace, fixed: set[str], **values: Any) -> TrainRequest:
+    """The training request of the options given (rnncast's defaults elsewhere) but the
+    `fixed` ones, with the harness's `values`, made as ``rnncast train`` makes it."""
+    return TrainRequest.of(**given_options(args, fixed), **values)
 
 
 def add_run_args(parser: argparse.ArgumentParser, default_out: str) -> None:

@@ -84,9 +84,7 @@ def run_set(entry: Set, data: Any, options: dict[str, Any], seed: int,
         model = rnncast.train(data, **entry.read, **options, seed=seed, threads=threads,
                               holdout=entry.windows * horizon)  # fmt: skip
         seconds = watch()
-        report = rnncast.evaluate(model, data, windows=entry.windows, threads=threads,
-                                  **({"fill": entry.read["fill"]} if "fill" in entry.read
-                                     else {}))  # fmt: skip
+        report = rnncast.evaluate(model, data, windows=entry.windows, threads=threads)
     overall = report["overall"]
     coverage = (report.get("quantiles") or {}).get("intervals", {}).get("80%", {})
     return {
@@ -117,8 +115,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    options = {k: v for k, v in vars(common.request_from_args(args, FIXED)).items()
-               if v != getattr(TrainRequest(), k)}  # fmt: skip
+    options = common.given_options(args, FIXED)
+    TrainRequest.of(**options)  # a malformed option fails before any training
     chosen = args.sets.split(",")
     rows = []
     for entry in (s for s in SETS if s.name in chosen):

@@ -104,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         base, base_wall = _train("a", old, scratch, [], args.quiet)
         base.save(base_path)
-    given = {n: getattr(args, n) for n in TrainRequest.names()
-             if n not in FIXED and getattr(args, n, None) is not None}  # fmt: skip
+    given = common.given_options(args, FIXED)
     update_request = TrainRequest.of(horizon=m4.HORIZON, init_from=str(base_path), **given)
     updated, update_wall = _train("b", new, update_request, list(given), args.quiet)
     rows = [_row("(a) base, not updated", _score(base, new, full, test), base, base_wall),
