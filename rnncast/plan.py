@@ -123,8 +123,9 @@ def resolve(
     counts and transform, for `series` (see the module docstring)."""
     h = request.horizon if request.horizon is not None else series.axis.default_horizon
     shortest = int(series.lengths.min())
-    v = request.val_size if request.val_size is not None else default_val_size(h, len(series),
-                                                                              shortest)  # fmt: skip
+    v = request.val_size
+    if v is None:
+        v = default_val_size(h, len(series), shortest)
     chosen = _given_lookbacks(request, spell)
     segment = request.segment
     if segment is None:

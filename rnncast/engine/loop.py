@@ -346,7 +346,7 @@ def _finish(run: _Run, progress: _Progress, began: float) -> TrainResult:
     if progress.best_state is not None:
         run.network.load_state_dict(progress.best_state)
     run.network.eval()
-    if getattr(run.network, "config", None) is not None and run.network.config.blend == "naive":
+    if run.network.config.blend == "naive":
         run.network.blend_weight.fill_(fit_blend(run.network, run.validation, run.window.lookback,
                                                  run.criterion, run.config.batch_size))  # fmt: skip
     result.best_val_loss = progress.best if len(run.validation) else None

@@ -94,14 +94,15 @@ class RecurrentForecaster(nn.Module):
         # (B, L / segment, directions x hidden), final state
         out, state = self.encode(steps, self._initial_state(ids, b))
         y = self.head(self.encoder, out, state, steps, target, future)  # (B, horizon, outputs)
-        y = y[..., 0] if not self.config.quantiles else monotone(y, self.config.levels.index(0.5))
+        median = self._median
+        y = y[..., 0] if median is None else monotone(y, median)
         if self.config.anchor == "last":  # a correction to the last value: 0 repeats it
             y = y + x[:, -1, 0].reshape(b, *([1] * (y.dim() - 1)))
         elif self.config.anchor == "linear":
             skip = self.skip(x[:, :, 0])
             y = y + (skip if y.dim() == 2 else skip.unsqueeze(-1))
         if self.config.blend == "naive":
-            y = blend(y, x[:, -1, 0], self.blend_weight, self._median)
+            y = blend(y, x[:, -1, 0], self.blend_weight, median)
         return y
 
     @property
